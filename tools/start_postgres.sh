@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Start a local PostgreSQL (Debian package) on loopback and create the test database.
+# Prints the SQLAlchemy URL to use as XLTOOLS_TEST_PG_URL.  Idempotent.
+set -euo pipefail
+ver=$(ls /usr/lib/postgresql | sort -V | tail -n 1)
+if ! pg_lsclusters -h | awk '{print $1" "$2}' | grep -q "^$ver main$"; then
+  pg_createcluster "$ver" main >/dev/null
+fi
+sed -i "s/^#\?listen_addresses.*/listen_addresses = '127.0.0.1'/" "/etc/postgresql/$ver/main/postgresql.conf"
+pg_ctlcluster "$ver" main start 2>/dev/null || pg_ctlcluster "$ver" main status >/dev/null
+for i in $(seq 1 30); do
+  su postgres -c "psql -qAtc 'select 1'" >/dev/null 2>&1 && break
+  sleep 1
+done
+su postgres -c "psql -qAtc \"select 1 from pg_roles where rolname='xltools'\"" | grep -q 1 \
+  || su postgres -c "psql -qc \"create role xltools login superuser password 'xltools'\""
+su postgres -c "psql -qAtc \"select 1 from pg_database where datname='xltools_test'\"" | grep -q 1 \
+  || su postgres -c "createdb -O xltools xltools_test"
+echo "postgresql+psycopg://xltools:xltools@127.0.0.1:5432/xltools_test"
