@@ -142,7 +142,13 @@ class Issue:
     def message(self, lang: str = "ja") -> str:
         p = {"value": "" if self.raw is None else self.raw, "field": self.field or "",
              "table": self.table or "", "label": self.field or "", "detail": "", "expected": ""}
-        p.update(self.params)
+        for k, v in self.params.items():
+            # a parameter may be bilingual: {"ja": ..., "en": ...} or a spec Label
+            if isinstance(v, dict) and set(v) >= {"ja", "en"}:
+                v = v[lang if lang in v else "ja"]
+            elif hasattr(v, "ja") and hasattr(v, "en"):
+                v = v.en if lang == "en" else v.ja
+            p[k] = v
         return self.type.message(lang, **p)
 
     def to_dict(self, lang: str = "ja") -> dict:
