@@ -9,7 +9,8 @@ from :data:`ISSUE_TYPES`.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import dataclasses
+from dataclasses import dataclass, field
 from typing import Any
 
 SEVERITIES = ("error", "warning", "info")
@@ -126,7 +127,7 @@ class Issue:
     cell: str | None = None
     field: str | None = None
     raw: Any = None
-    params: dict = field(default_factory=dict)
+    params: dict = dataclasses.field(default_factory=dict)
     file: str | None = None
     table: str | None = None
     row: int | None = None  # 1-based data row inside a table
