@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import urllib.parse
 import urllib.request
 import venv
 from pathlib import Path
@@ -25,13 +26,13 @@ def main(target: str) -> int:
     except Exception as exc:  # ensurepip missing on Debian without python3-venv
         print(f"venv with pip failed ({exc}); installing pip from PyPI instead", file=sys.stderr)
     venv.create(root, with_pip=False, clear=True)
-    index = os.environ.get("PIP_INDEX_URL", "https://pypi.org/pypi").rstrip("/")
-    with urllib.request.urlopen("https://pypi.org/pypi/pip/json", timeout=60) as r:
+    api = "https://pypi.org/pypi/pip/json"
+    with urllib.request.urlopen(api, timeout=60) as r:
         info = json.load(r)
     wheel = next(u for u in info["urls"] if u["filename"].endswith(".whl"))
     with tempfile.TemporaryDirectory() as tmp:
         whl = Path(tmp) / wheel["filename"]
-        urllib.request.urlretrieve(wheel["url"], whl)
+        urllib.request.urlretrieve(urllib.parse.urljoin(api, wheel["url"]), whl)
         return subprocess.call([str(py), str(whl / "pip"), "install", "--no-index", str(whl)])
 
 
