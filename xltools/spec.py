@@ -57,6 +57,7 @@ class Choice:
     probability: int | None = None  # stages
     factor: int | None = None  # amount units
     weight: float | None = None  # selection criteria (from config)
+    tone: str | None = None  # good | bad | warn | muted: colour where the label is shown
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,8 @@ class Field:
     default: str | None = None
     locked: bool = False
     quarter: int | None = None
+    #: (column, choice keys): a date column is overdue when past unless that column holds one of the keys
+    overdue_unless: tuple[str, tuple[str, ...]] | None = None
     table: str | None = None  # set for columns
     group: str | None = None  # set for single fields
 
@@ -255,7 +258,8 @@ def _key(raw: object, where: str) -> str:
 
 
 _FIELD_ATTRS = {"key", "label", "type", "required", "choices", "open", "source", "formula",
-                "help", "width", "default", "locked", "quarter"}
+                "help", "width", "default", "locked", "quarter", "overdue_unless"}
+TONES = ("good", "bad", "warn", "muted")
 
 
 def _field(raw: dict, where: str, section: str, choice_lists: dict, *, table: str | None = None,
@@ -283,6 +287,12 @@ def _field(raw: dict, where: str, section: str, choice_lists: dict, *, table: st
         raise SpecError(f"{where}: formula must be a string starting with '='")
     if formula and raw.get("required"):
         raise SpecError(f"{where}: a formula cannot be required input")
+    overdue = raw.get("overdue_unless")
+    if overdue is not None:
+        if (table is None or ftype != "date" or not isinstance(overdue, dict)
+                or not isinstance(overdue.get("column"), str) or not isinstance(overdue.get("keys"), list)):
+            raise SpecError(f"{where}: overdue_unless needs a date column and {{column: ..., keys: [...]}}")
+        overdue = (overdue["column"], tuple(str(k) for k in overdue["keys"]))
     default = raw.get("default")
     if default is not None and choices and default not in choice_lists[choices].keys():
         raise SpecError(f"{where}: default {default!r} is not a key of {choices!r}")
@@ -301,6 +311,7 @@ def _field(raw: dict, where: str, section: str, choice_lists: dict, *, table: st
         default=default,
         locked=bool(raw.get("locked", False)),
         quarter=raw.get("quarter"),
+        overdue_unless=overdue,
         table=table,
         group=group,
     )
@@ -321,10 +332,12 @@ def _choice_lists(raw: object) -> dict[str, ChoiceList]:
             if e["key"] in seen:
                 raise SpecError(f"{where}: duplicate choice key {e['key']!r}")
             seen.add(e["key"])
+            if e.get("tone") is not None and e["tone"] not in TONES:
+                raise SpecError(f"{where}: tone {e['tone']!r} is not one of {list(TONES)}")
             items.append(Choice(key=e["key"], label=_label({"ja": e.get("ja"), "en": e.get("en")}, where),
                                 aliases=tuple(e.get("aliases") or ()),
                                 probability=e.get("probability"), factor=e.get("factor"),
-                                weight=e.get("weight")))
+                                weight=e.get("weight"), tone=e.get("tone")))
         out[name] = ChoiceList(name=name, choices=tuple(items))
     return out
 
@@ -400,6 +413,16 @@ def build_spec(data: dict, path: str = "") -> Spec:
             except KeyError:
                 raise SpecError(f"{f.table or f.section} > {f.key}: source {f.source!r} "
                                 f"does not name a table column") from None
+        if f.overdue_unless:
+            ocol, okeys = f.overdue_unless
+            try:
+                other = spec.table(f.table).column(ocol)
+            except KeyError:
+                raise SpecError(f"{f.table} > {f.key}: overdue_unless column {ocol!r} is not a column "
+                                f"of the table") from None
+            if other.choices is None or set(okeys) - set(spec.choice_lists[other.choices].keys()):
+                raise SpecError(f"{f.table} > {f.key}: overdue_unless keys {list(okeys)} are not choices "
+                                f"of column {ocol!r}")
     for lang in LANGS:
         names = [s.label(lang) for s in spec.sections]
         if len(set(names)) != len(names):
