@@ -98,6 +98,8 @@ class Field:
     quarter: int | None = None
     #: (column, choice keys): a date column is overdue when past unless that column holds one of the keys
     overdue_unless: tuple[str, tuple[str, ...]] | None = None
+    handover: str = "keep"  # "clear": not inherited by a pre-filled successor plan
+    search_weight: int | None = None  # success-case search: a searched column and its rank weight
     table: str | None = None  # set for columns
     group: str | None = None  # set for single fields
 
@@ -110,6 +112,18 @@ class Field:
         return self.formula is None and not self.locked
 
 
+HANDOVER_FIELD = ("keep", "clear")
+
+
+@dataclass(frozen=True)
+class Handover:
+    """Which rows of a table a pre-filled successor plan inherits (``xltools.history``)."""
+
+    carry: bool = True  # False: no rows are inherited
+    drop_if: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (choice column, keys): such rows are dropped
+    drop_before: str | None = None  # a date column: rows dated before the new plan's date are dropped
+
+
 @dataclass(frozen=True)
 class Table:
     name: str
@@ -119,6 +133,7 @@ class Table:
     rows: int = 10
     id_column: str | None = None
     prefill: dict | None = None
+    handover: Handover = field(default_factory=Handover)
 
     def column(self, key: str) -> Field:
         for c in self.columns:
@@ -258,7 +273,8 @@ def _key(raw: object, where: str) -> str:
 
 
 _FIELD_ATTRS = {"key", "label", "type", "required", "choices", "open", "source", "formula",
-                "help", "width", "default", "locked", "quarter", "overdue_unless"}
+                "help", "width", "default", "locked", "quarter", "overdue_unless",
+                "handover", "search_weight"}
 TONES = ("good", "bad", "warn", "muted")
 
 
@@ -312,6 +328,8 @@ def _field(raw: dict, where: str, section: str, choice_lists: dict, *, table: st
         locked=bool(raw.get("locked", False)),
         quarter=raw.get("quarter"),
         overdue_unless=overdue,
+        handover=_field_handover(raw.get("handover", "keep"), where),
+        search_weight=_search_weight(raw.get("search_weight"), where),
         table=table,
         group=group,
     )
@@ -340,6 +358,41 @@ def _choice_lists(raw: object) -> dict[str, ChoiceList]:
                                 weight=e.get("weight"), tone=e.get("tone")))
         out[name] = ChoiceList(name=name, choices=tuple(items))
     return out
+
+
+def _field_handover(raw: object, where: str) -> str:
+    if raw not in HANDOVER_FIELD:
+        raise SpecError(f"{where}: handover must be one of {list(HANDOVER_FIELD)}, got {raw!r}")
+    return raw
+
+
+def _search_weight(raw: object, where: str) -> int | None:
+    if raw is not None and (not isinstance(raw, int) or isinstance(raw, bool) or raw < 1):
+        raise SpecError(f"{where}: search_weight must be a positive integer, got {raw!r}")
+    return raw
+
+
+def _handover(raw: object, where: str, cols: list[Field], choice_lists: dict) -> Handover:
+    if raw is None:
+        return Handover()
+    where = _where(where, "handover")
+    if not isinstance(raw, dict) or set(raw) - {"carry", "drop_if", "drop_before"}:
+        raise SpecError(f"{where}: expected a mapping with carry / drop_if / drop_before, got {raw!r}")
+    by_key = {c.key: c for c in cols}
+    drop_if = []
+    for ckey, keys in (raw.get("drop_if") or {}).items():
+        col = by_key.get(ckey)
+        if col is None or col.choices is None:
+            raise SpecError(f"{where}: drop_if column {ckey!r} is not a choice column of the table")
+        keys = tuple(str(k) for k in (keys or ()))
+        bad = [k for k in keys if k not in choice_lists[col.choices].keys()]
+        if bad or not keys:
+            raise SpecError(f"{where}: drop_if {ckey}: {bad or list(keys)} are not keys of {col.choices!r}")
+        drop_if.append((ckey, keys))
+    before = raw.get("drop_before")
+    if before is not None and (before not in by_key or by_key[before].type != "date"):
+        raise SpecError(f"{where}: drop_before {before!r} is not a date column of the table")
+    return Handover(carry=bool(raw.get("carry", True)), drop_if=tuple(drop_if), drop_before=before)
 
 
 def build_spec(data: dict, path: str = "") -> Spec:
@@ -397,7 +450,8 @@ def build_spec(data: dict, path: str = "") -> Spec:
                 raise SpecError(f"{twhere}: id_column {idc!r} is not a column")
             tables.append(Table(name=name, label=_label(t.get("label"), twhere), section=skey,
                                 columns=tuple(cols), rows=int(t.get("rows", 10)), id_column=idc,
-                                prefill=t.get("prefill")))
+                                prefill=t.get("prefill"),
+                                handover=_handover(t.get("handover"), twhere, cols, choice_lists)))
         sections.append(Section(key=skey, label=_label(s.get("label"), where),
                                 title=_label(s.get("title"), where), required=bool(s.get("required")),
                                 groups=tuple(groups), tables=tuple(tables)))
