@@ -1,0 +1,383 @@
+"""The untrusted-file guards: every bad kind of file is one FileProblem with its code,
+nothing else escapes, and the input file is never modified."""
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import struct
+import subprocess
+import zipfile
+import zlib
+from pathlib import Path
+
+import openpyxl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from xltools.config import Settings, Thresholds
+from xltools.issues import ISSUE_TYPES
+from xltools.safety import FileProblem, Limits, check_file, check_sheet_size, open_package
+
+
+# -- building files -------------------------------------------------------------------------
+
+def small_xlsx(path: Path, rows: int = 3) -> Path:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Data"
+    for r in range(1, rows + 1):
+        ws.cell(r, 1, f"row {r}")
+        ws.cell(r, 2, r)
+    wb.save(path)
+    return path
+
+
+def rezip(src: Path, dst: Path, replace: dict[str, bytes] | None = None,
+          add: dict[str, bytes] | None = None, compression: int = zipfile.ZIP_DEFLATED) -> Path:
+    """Copy an xlsx, replacing or adding members."""
+    replace = replace or {}
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", compression) as zout:
+        for info in zin.infolist():
+            zout.writestr(info.filename, replace.get(info.filename, zin.read(info.filename)))
+        for name, data in (add or {}).items():
+            zout.writestr(name, data)
+    return dst
+
+
+def member(path: Path, name: str) -> bytes:
+    with zipfile.ZipFile(path) as z:
+        return z.read(name)
+
+
+def cfb(streams: dict[str, bytes]) -> bytes:
+    """A minimal but valid Compound File Binary (v3, 512-byte sectors, no mini stream)."""
+    sect, free, end, fatsect, nostream = 512, 0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFD, 0xFFFFFFFF
+    # CFB orders siblings by name length, then upper-case name
+    names = sorted(streams, key=lambda n: (len(n), n.upper()))
+    body, fat, entries, nxt = b"", [fatsect, end], [], 2
+    for name in names:
+        payload = streams[name].ljust(4096, b"\0")
+        n = -(-len(payload) // sect)
+        entries.append((name, nxt, len(payload)))
+        body += payload.ljust(n * sect, b"\0")
+        fat += [nxt + i + 1 for i in range(n - 1)] + [end]
+        nxt += n
+    assert len(fat) <= 128 and len(entries) <= 3
+    fat_sector = struct.pack("<128I", *(fat + [free] * (128 - len(fat))))
+
+    def entry(name: str, kind: int, child: int, right: int, start: int, size: int) -> bytes:
+        raw = (name.encode("utf-16-le") + b"\0\0") if name else b""
+        return (raw.ljust(64, b"\0") + struct.pack("<HBBIII", len(raw), kind, 1, nostream, right, child)
+                + b"\0" * 16 + b"\0" * 4 + b"\0" * 16 + struct.pack("<IQ", start, size))
+
+    dir_sector = entry("Root Entry", 5, 1, nostream, end, 0)
+    for i, (name, start, size) in enumerate(entries):
+        right = i + 2 if i + 1 < len(entries) else nostream
+        dir_sector += entry(name, 2, nostream, right, start, size)
+    dir_sector = dir_sector.ljust(sect, b"\0")
+    header = bytearray(sect)
+    header[0:8] = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+    struct.pack_into("<HHHHH", header, 24, 0x3E, 3, 0xFFFE, 9, 6)
+    struct.pack_into("<IIIIIIIII", header, 40, 0, 1, 1, 0, 4096, end, 0, end, 0)
+    struct.pack_into("<I", header, 76, 0)
+    struct.pack_into("<108I", header, 80, *([free] * 108))
+    return bytes(header) + fat_sector + dir_sector + body
+
+
+def expect(code: str, path: Path, limits: Limits | None = None) -> FileProblem:
+    before = (path.read_bytes(), path.stat().st_mtime_ns) if path.is_file() else None
+    with pytest.raises(FileProblem) as ei:
+        check_file(path, limits)
+    if before is not None:
+        assert (path.read_bytes(), path.stat().st_mtime_ns) == before  # never modified
+    assert ei.value.code == code, ei.value.detail
+    return ei.value
+
+
+# -- the happy path ---------------------------------------------------------------------------
+
+def test_a_normal_workbook_passes_and_is_not_modified(tmp_path):
+    p = small_xlsx(tmp_path / "ok.xlsx")
+    before = (p.read_bytes(), p.stat().st_mtime_ns)
+    assert check_file(p) is None
+    pkg = open_package(p)
+    assert (p.read_bytes(), p.stat().st_mtime_ns) == before
+    assert pkg.data == before[0]
+    assert [(s.name, s.state, s.part) for s in pkg.sheets] == [("Data", "visible", "xl/worksheets/sheet1.xml")]
+    assert pkg.workbook_part == "xl/workbook.xml"
+    assert "xl/worksheets/sheet1.xml" in pkg.parts
+
+
+def test_xlsm_with_a_vba_project_is_accepted(tmp_path):
+    p = rezip(small_xlsx(tmp_path / "a.xlsx"), tmp_path / "macro.xlsm",
+              add={"xl/vbaProject.bin": cfb({"VBA": b"Attribute VB_Name = \"x\""})})
+    check_file(p)  # read like .xlsx; the VBA project is never opened
+
+
+# -- each bad kind of file ---------------------------------------------------------------------
+
+def test_excel_lock_file(tmp_path):
+    p = tmp_path / "~$plan.xlsx"
+    p.write_bytes(b"\x05yamada" + b"\x00" * 158)
+    expect("E-FILE-LOCK", p)
+
+
+def test_missing_file_and_directory_and_empty_file(tmp_path):
+    expect("E-FILE-UNREADABLE", tmp_path / "nope.xlsx")
+    d = tmp_path / "dir.xlsx"
+    d.mkdir()
+    expect("E-FILE-UNREADABLE", d)
+    e = tmp_path / "empty.xlsx"
+    e.write_bytes(b"")
+    expect("E-FILE-UNREADABLE", e)
+
+
+def test_garbage_bytes(tmp_path):
+    p = tmp_path / "garbage.xlsx"
+    p.write_bytes(bytes(range(256)) * 40)
+    expect("E-FILE-UNREADABLE", p)
+
+
+def test_csv_renamed_to_xlsx(tmp_path):
+    p = tmp_path / "plan.xlsx"
+    p.write_text("顧客名,金額\nACME,1200\n", encoding="cp932")
+    problem = expect("E-FILE-UNREADABLE", p)
+    assert "CSV" in problem.detail
+
+
+def test_truncated_xlsx(tmp_path):
+    src = small_xlsx(tmp_path / "a.xlsx")
+    data = src.read_bytes()
+    for cut in (len(data) // 2, len(data) - 30, 100):
+        p = tmp_path / f"cut{cut}.xlsx"
+        p.write_bytes(data[:cut])
+        expect("E-FILE-UNREADABLE", p)
+
+
+def test_corrupted_member_data_fails_the_crc(tmp_path):
+    src = rezip(small_xlsx(tmp_path / "a.xlsx"), tmp_path / "stored.xlsx", compression=zipfile.ZIP_STORED)
+    data = bytearray(src.read_bytes())
+    i = data.index(b"row 2")
+    data[i:i + 5] = b"row X"
+    p = tmp_path / "crc.xlsx"
+    p.write_bytes(bytes(data))
+    assert "CRC" in expect("E-FILE-UNREADABLE", p).detail
+
+
+def test_legacy_xls_compound_file(tmp_path):
+    p = tmp_path / "old.xls"
+    p.write_bytes(cfb({"Workbook": b"\x09\x08" + b"\0" * 100, "\x05SummaryInformation": b"\0" * 64}))
+    expect("E-FILE-FORMAT", p)
+
+
+def test_encrypted_ooxml_compound_file(tmp_path):
+    p = tmp_path / "secret.xlsx"
+    p.write_bytes(cfb({"EncryptionInfo": b"\x04\x00\x04\x00\x40\x00\x00\x00<encryption/>",
+                       "EncryptedPackage": os.urandom(512)}))
+    expect("E-FILE-ENCRYPTED", p)
+
+
+@pytest.mark.libreoffice
+def test_real_xls_saved_by_libreoffice(tmp_path, soffice):
+    src = small_xlsx(tmp_path / "a.xlsx")
+    out = tmp_path / "out"
+    subprocess.run([soffice, "--headless", f"-env:UserInstallation=file://{tmp_path}/lo",
+                    "--convert-to", "xls", "--outdir", str(out), str(src)],
+                   check=True, capture_output=True, timeout=120)
+    expect("E-FILE-FORMAT", out / "a.xls")
+
+
+def test_other_zip_formats(tmp_path):
+    base = small_xlsx(tmp_path / "a.xlsx")
+    xlsb = tmp_path / "b.xlsb"
+    with zipfile.ZipFile(xlsb, "w") as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("xl/workbook.bin", b"\x83\x01\x00")
+    assert "xlsb" in expect("E-FILE-FORMAT", xlsb).detail
+    ods = tmp_path / "c.xlsx"
+    with zipfile.ZipFile(ods, "w") as z:
+        z.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        z.writestr("content.xml", "<office:document-content/>")
+    assert "ods" in expect("E-FILE-FORMAT", ods).detail
+    docx = rezip(base, tmp_path / "d.xlsx", add={"word/document.xml": b"<w:document/>"})
+    expect("E-FILE-FORMAT", docx)
+    plain = tmp_path / "e.xlsx"
+    with zipfile.ZipFile(plain, "w") as z:
+        z.writestr("readme.txt", "hello")
+    expect("E-FILE-UNREADABLE", plain)
+
+
+BILLION_LAUGHS = (b'<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol">'
+                  b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>\n')
+
+
+def test_entity_declaration_in_workbook_xml(tmp_path):
+    src = small_xlsx(tmp_path / "a.xlsx")
+    wb = member(src, "xl/workbook.xml")
+    body = wb.split(b"?>", 1)[1] if wb.startswith(b"<?xml") else wb
+    p = rezip(src, tmp_path / "lol.xlsx", replace={"xl/workbook.xml": BILLION_LAUGHS + body})
+    problem = expect("E-FILE-UNSAFE", p)
+    assert "xl/workbook.xml" in problem.detail
+
+
+def test_external_entity_in_a_sheet_and_utf16_doctype(tmp_path):
+    src = small_xlsx(tmp_path / "a.xlsx")
+    xxe = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+           + member(src, "xl/worksheets/sheet1.xml").split(b"?>", 1)[-1])
+    expect("E-FILE-UNSAFE", rezip(src, tmp_path / "xxe.xlsx", replace={"xl/worksheets/sheet1.xml": xxe}))
+    utf16 = '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE a [<!ENTITY b "c">]><a/>'.encode("utf-16")
+    expect("E-FILE-UNSAFE", rezip(src, tmp_path / "u16.xlsx", add={"docProps/custom.xml": utf16}))
+
+
+def test_zip_bomb_by_compression_ratio(tmp_path):
+    src = small_xlsx(tmp_path / "a.xlsx")
+    p = rezip(src, tmp_path / "bomb.xlsx", add={"xl/media/zeros.bin": b"\0" * (20 * 1024 * 1024)})
+    assert p.stat().st_size < 200_000
+    problem = expect("E-FILE-TOO-LARGE", p)
+    assert "xl/media/zeros.bin" in problem.detail
+
+
+def test_zip_bomb_by_total_uncompressed_size(tmp_path):
+    src = small_xlsx(tmp_path / "a.xlsx")
+    chunk = os.urandom(300_000)  # incompressible: only the total is too large
+    p = rezip(src, tmp_path / "big.xlsx", add={f"xl/media/{i}.bin": chunk for i in range(4)})
+    check_file(p)
+    expect("E-FILE-TOO-LARGE", p, Limits(max_uncompressed_mb=1))
+
+
+def test_file_larger_than_max_file_mb(tmp_path):
+    src = small_xlsx(tmp_path / "a.xlsx")
+    p = rezip(src, tmp_path / "big.xlsx", add={"xl/media/noise.bin": os.urandom(1_200_000)})
+    expect("E-FILE-TOO-LARGE", p, Limits(max_file_mb=1))
+
+
+def _patch_sizes(data: bytearray, name: bytes, new_size: int) -> None:
+    """Rewrite the uncompressed size of member ``name`` in its local and central headers."""
+    # (signature, offset of the name length, offset of the name, offset of the size)
+    for sig, len_at, name_at, size_at in ((b"PK\x03\x04", 26, 30, 22), (b"PK\x01\x02", 28, 46, 24)):
+        i = 0
+        while (i := data.find(sig, i)) >= 0:
+            n_len = struct.unpack_from("<H", data, i + len_at)[0]
+            if data[i + name_at:i + name_at + n_len] == name:
+                struct.pack_into("<I", data, i + size_at, new_size)
+            i += 4
+
+
+def test_lying_zip_header_is_caught_by_bounding_the_bytes_read(tmp_path):
+    src = small_xlsx(tmp_path / "a.xlsx")
+    p = rezip(src, tmp_path / "liar.xlsx", add={"xl/media/zeros.bin": b"\0" * 500_000})
+    data = bytearray(p.read_bytes())
+    _patch_sizes(data, b"xl/media/zeros.bin", 1000)  # claims 1,000 bytes, inflates to 500,000
+    p.write_bytes(bytes(data))
+    with zipfile.ZipFile(p) as z:
+        assert z.getinfo("xl/media/zeros.bin").file_size == 1000
+    problem = expect("E-FILE-UNSAFE", p)
+    assert "xl/media/zeros.bin" in problem.detail
+
+
+def test_duplicate_member_names(tmp_path):
+    src = small_xlsx(tmp_path / "a.xlsx")
+    p = tmp_path / "dup.xlsx"
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(p, "w") as zout:
+        for info in zin.infolist():
+            zout.writestr(info.filename, zin.read(info.filename))
+        with pytest.warns(UserWarning):
+            zout.writestr("xl/worksheets/sheet1.xml", b"<worksheet/>")
+    expect("E-FILE-UNSAFE", p)
+
+
+def test_million_row_dimension_sheet(tmp_path):
+    src = small_xlsx(tmp_path / "a.xlsx")
+    sheet = member(src, "xl/worksheets/sheet1.xml")
+    assert b'<dimension ref="A1:B3"' in sheet
+    huge = sheet.replace(b'<dimension ref="A1:B3"', b'<dimension ref="A1:A1048576"')
+    p = rezip(src, tmp_path / "million.xlsx", replace={"xl/worksheets/sheet1.xml": huge})
+    problem = expect("E-SHEET-TOO-LARGE", p)
+    assert problem.value == 1_048_576 and "Data" in problem.detail
+
+
+def test_rows_beyond_the_threshold_without_dimension(tmp_path):
+    src = small_xlsx(tmp_path / "a.xlsx", rows=150)
+    check_file(src)
+    expect("E-SHEET-TOO-LARGE", src, Limits(max_sheet_rows=100))
+    sheet = member(src, "xl/worksheets/sheet1.xml")
+    nodim = sheet.replace(b'<dimension ref="A1:B150"/>', b"").replace(b'<dimension ref="A1:B150" />', b"")
+    assert b"<dimension" not in nodim
+    p = rezip(src, tmp_path / "nodim.xlsx", replace={"xl/worksheets/sheet1.xml": nodim})
+    expect("E-SHEET-TOO-LARGE", p, Limits(max_sheet_rows=100))
+
+
+def test_sheet_size_is_checked_on_raw_xml_without_materialising():
+    row = '<row r="{r}"><c r="A{r}"><v>1</v></c></row>'
+    xml = ('<worksheet><sheetData>' + row.format(r=5) + row.format(r=1_000_000)
+           + '</sheetData></worksheet>').encode()
+    with pytest.raises(FileProblem) as ei:
+        check_sheet_size(xml, "S", Limits())
+    assert ei.value.code == "E-SHEET-TOO-LARGE" and ei.value.value == 1_000_000
+    wide = b'<worksheet><sheetData><row r="1"><c r="A1"/></row><row r="200"><c r="XFD200"><v>1</v></c></row></sheetData></worksheet>'
+    check_sheet_size(wide, "S", Limits())  # 200 x 16384 cells is within the default area
+    with pytest.raises(FileProblem) as ei:
+        check_sheet_size(wide, "S", Limits(max_sheet_cells=1_000_000))
+    assert ei.value.code == "E-SHEET-TOO-LARGE" and "XFD200" in ei.value.detail
+
+
+# -- FileProblem and Limits ------------------------------------------------------------------------
+
+def test_file_problem_is_a_bilingual_file_level_issue(tmp_path):
+    p = tmp_path / "plan.xlsx"
+    p.write_text("a,b\n1,2\n")
+    problem = expect("E-FILE-UNREADABLE", p)
+    issue = problem.to_issue(str(p))
+    assert (issue.code, issue.file, issue.severity) == ("E-FILE-UNREADABLE", str(p), "error")
+    assert ISSUE_TYPES[problem.code].scope == "file"
+    assert problem.message("ja") != problem.message("en")
+    assert str(problem) == problem.message("ja") == issue.message("ja")
+    assert problem.detail in problem.message("en") and problem.detail_ja in problem.message("ja")
+    with pytest.raises(ValueError):
+        FileProblem("E-REQUIRED", "not a file-level code")
+
+
+def test_limits_come_from_settings_thresholds():
+    th = Thresholds(max_file_mb=7, max_uncompressed_mb=70, max_sheet_rows=700)
+    lim = Limits.from_settings(Settings(thresholds=th))
+    assert (lim.max_file_mb, lim.max_uncompressed_mb, lim.max_sheet_rows) == (7, 70, 700)
+    assert Limits.from_settings(th) == lim
+    d = Thresholds()
+    assert (Limits().max_file_mb, Limits().max_uncompressed_mb, Limits().max_sheet_rows) == (
+        d.max_file_mb, d.max_uncompressed_mb, d.max_sheet_rows)
+
+
+# -- nothing but FileProblem escapes ----------------------------------------------------------------
+
+_VALID: list[bytes] = []
+
+
+def valid_bytes(tmp_path: Path) -> bytes:
+    if not _VALID:
+        _VALID.append(small_xlsx(tmp_path / "v.xlsx", rows=5).read_bytes())
+    return _VALID[0]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_damaged_files_raise_only_file_problems(tmp_path, data):
+    raw = bytearray(valid_bytes(tmp_path))
+    kind = data.draw(st.sampled_from(["flip", "truncate", "splice"]))
+    if kind == "flip":
+        for _ in range(data.draw(st.integers(1, 8))):
+            i = data.draw(st.integers(0, len(raw) - 1))
+            raw[i] = data.draw(st.integers(0, 255))
+    elif kind == "truncate":
+        raw = raw[:data.draw(st.integers(0, len(raw) - 1))]
+    else:
+        i = data.draw(st.integers(0, len(raw)))
+        raw[i:i] = data.draw(st.binary(min_size=1, max_size=64))
+    p = tmp_path / "fuzz.xlsx"
+    p.write_bytes(bytes(raw))
+    try:
+        check_file(p)
+    except FileProblem as e:
+        assert ISSUE_TYPES[e.code].scope == "file"
+    assert p.read_bytes() == bytes(raw)
