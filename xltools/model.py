@@ -41,6 +41,7 @@ class RawTable:
     rows: list[RawRow]
     columns: dict[str, str]  # column key -> header cell A1
     unknown_columns: dict[str, str] = field(default_factory=dict)  # header text -> A1
+    missing_columns: list[str] = field(default_factory=list)  # spec column keys without a header
 
 
 @dataclass
