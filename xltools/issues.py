@@ -87,6 +87,8 @@ _t("I-CHOICE-OPEN", "info", "「{label}」の値「{value}」はリストにあ�
    "'{label}': '{value}' is not on the list; it is stored as typed.")
 _t("E-RANGE", "error", "「{label}」の値 {value} は範囲外です（{detail}）。", "'{label}': {value} is out of range ({detail}).")
 _t("I-PLACEHOLDER", "info", "「{label}」の「{value}」は未入力として扱います。", "'{label}': '{value}' is treated as empty.")
+_t("I-AMOUNT-ROUNDED", "info", "「{label}」の値 {value} の1円未満を四捨五入し、{detail} 円として読み込みました。",
+   "'{label}': {value} has a fraction of a yen; it was rounded to {detail} yen.")
 _t("E-SECTION-EMPTY", "error", "必須のセクション「{label}」が未入力です。", "Required section '{label}' is empty.", "plan")
 _t("E-DUPLICATE-ID", "error", "ID「{value}」が表 {table} で重複しています。", "ID '{value}' appears more than once in table {table}.")
 _t("E-UNKNOWN-CONTACT", "error", "「{value}」はキーマン表（Contacts）にいません。", "'{value}' is not in the Contacts table.")
