@@ -1,0 +1,538 @@
+"""Read a filled account-plan workbook into a :class:`~xltools.model.RawPlan`.
+
+The workbook is addressed only through its contract, never by sheet name or cell
+position (reps rename sheets, move columns, insert rows, move tables):
+
+* the hidden sheet ``_meta`` (key/value pairs in columns A/B) says which template
+  and version the file is; anything else is refused as a :class:`FileProblem`
+  (``E-NOT-A-PLAN``, ``E-TEMPLATE-VERSION``);
+* every single-value field is the workbook-scoped defined name equal to its key;
+* every list section is the Excel table (ListObject) with the spec's name; its
+  columns are found by header label in either language (NFKC, spaces and case
+  ignored), in any order.
+
+Values come from python-calamine (cell values as typed: ``str``, ``float``,
+``int``, ``bool``, ``datetime``/``date``/``time``; empty cells are ``None``).
+Defined names, sheets and tables come from the package XML (parsed with defusedxml
+after :mod:`xltools.safety` has checked the file).  Which cells hold formulas is
+found by scanning each worksheet's XML for ``<f>`` elements: formula fields and
+formula columns never carry a value in the RawPlan (derived figures are
+recomputed; cached results are never trusted), and a formula field or column
+whose cell holds a plain value instead is listed in ``RawPlan.overwritten``.
+
+Nothing is lost: every other non-empty cell of every sheet (except ``_meta`` and
+the generator's hidden helper sheets) that is not a field cell, inside a table,
+a formula or one of the generator's own texts (``static_texts``) is listed in
+``RawPlan.stray``; rows typed directly under a table that did not expand are read
+as rows with ``below_table=True``.
+"""
+from __future__ import annotations
+
+import io
+import os
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from .cells import a1, col_index, parse_a1, parse_range
+from .model import RawCell, RawPlan, RawRow, RawTable
+from .safety import (REL_TABLE, FileProblem, Limits, Package, SheetPart, _problem, attr,
+                     local, open_package)
+from .spec import Spec, Table
+
+__all__ = ["FileProblem", "Limits", "read_workbook", "spec_texts", "header_key",
+           "formula_cells"]
+
+META_SHEET = "_meta"
+TEMPLATE_KEY = "template"
+VERSION_KEY = "template_version"
+
+
+# -- formula cells: a fast scan of the worksheet XML ------------------------------------
+
+_SHEETDATA_OPEN = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?sheetData(?=[\s/>])[^>]*?(/?)>")
+_SHEETDATA_CLOSE = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?sheetData\s*>")
+_TOKEN = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(row|c|f)(?=[\s/>])([^>]*)>")
+_ATTR_R = re.compile(rb'\sr\s*=\s*"([^"]*)"')
+_ATTR_T = re.compile(rb'\st\s*=\s*"([^"]*)"')
+_ATTR_REF = re.compile(rb'\sref\s*=\s*"([^"]*)"')
+_A1_PARTS = re.compile(r"^\$?([A-Za-z]{1,3})\$?(\d+)$")
+
+
+def formula_cells(xml: bytes) -> set[tuple[int, int]]:
+    """(row, column) of every cell of a worksheet part that holds a formula (1-based).
+
+    Scans ``<sheetData>`` for ``<c>`` elements with an ``<f>`` child; cells without an
+    ``r`` attribute are numbered as Excel does; an array formula covers its ``ref``.
+    """
+    m = _SHEETDATA_OPEN.search(xml)
+    if not m or m.group(1) == b"/":
+        return set()
+    end = _SHEETDATA_CLOSE.search(xml, m.end())
+    body_end = end.start() if end else len(xml)
+    out: set[tuple[int, int]] = set()
+    row = 0
+    col = 0
+    for tm in _TOKEN.finditer(xml, m.end(), body_end):
+        kind, attrs = tm.group(1), tm.group(2)
+        if kind == b"row":
+            r = _ATTR_R.search(attrs)
+            row = int(r.group(1)) if r and r.group(1).isdigit() else row + 1
+            col = 0
+        elif kind == b"c":
+            r = _ATTR_R.search(attrs)
+            cm = _A1_PARTS.match(r.group(1).decode("ascii", "replace")) if r else None
+            if cm:
+                col = col_index(cm.group(1))
+                row = int(cm.group(2))
+            else:
+                col += 1
+        elif row and col:  # <f>
+            out.add((row, col))
+            t = _ATTR_T.search(attrs)
+            ref = _ATTR_REF.search(attrs)
+            if t and t.group(1) == b"array" and ref:
+                try:
+                    r1, c1, r2, c2 = parse_range(ref.group(1).decode("ascii", "replace"))
+                except ValueError:
+                    continue
+                if (r2 - r1 + 1) * (c2 - c1 + 1) <= 100_000:
+                    out.update((r, c) for r in range(r1, r2 + 1) for c in range(c1, c2 + 1))
+    return out
+
+
+# -- header labels ------------------------------------------------------------------------
+
+def header_key(text: Any) -> str:
+    """Comparison key of a header label: NFKC, no whitespace, case-folded."""
+    return "".join(unicodedata.normalize("NFKC", str(text)).split()).casefold()
+
+
+def spec_texts(spec: Spec) -> set[str]:
+    """Every label, title, help text and choice label of the spec, in both languages.
+
+    The default ``static_texts`` when the caller has none: pass
+    ``xltools.generate.static_texts(spec, settings, lang)`` for the generator's
+    complete set (guide texts, legends)."""
+    out: set[str] = set()
+    for s in spec.sections:
+        out.update(s.label.all() + s.title.all())
+        for g in s.groups:
+            out.update(g.title.all())
+        for t in s.tables:
+            out.update(t.label.all())
+    for f in spec.iter_all_fields():
+        out.update(f.label.all())
+        if f.help:
+            out.update(f.help.all())
+    for cl in spec.choice_lists.values():
+        for c in cl.choices:
+            out.update(c.label.all())
+    return out
+
+
+# -- the workbook structure (package XML) --------------------------------------------------
+
+@dataclass
+class _Name:
+    sheet: str
+    row: int
+    col: int
+
+
+@dataclass
+class _TableDef:
+    name: str
+    sheet: str
+    ref: str
+    top: int
+    left: int
+    bottom: int
+    right: int
+    header_rows: int
+    totals_rows: int
+    column_names: list[str]
+
+    @property
+    def data_top(self) -> int:
+        return self.top + self.header_rows
+
+    @property
+    def data_bottom(self) -> int:
+        return self.bottom - self.totals_rows
+
+    def body_contains(self, r: int, c: int) -> bool:
+        """Header and data rows (a totals row is not the rep's input area)."""
+        return self.top <= r <= self.data_bottom and self.left <= c <= self.right
+
+    def contains(self, r: int, c: int) -> bool:
+        return self.top <= r <= self.bottom and self.left <= c <= self.right
+
+
+def _split_ref(text: str) -> tuple[str, str] | None:
+    """``'Sheet ''x'''!$C$5`` -> ``("Sheet 'x'", "$C$5")``; None when it is not a sheet
+    reference.  A name over several areas gives its first area."""
+    text = text.strip().lstrip("=")
+    if text.startswith("'"):
+        i, buf = 1, []
+        while i < len(text):
+            if text[i] == "'":
+                if text[i + 1:i + 2] != "'":
+                    break
+                i += 1
+            buf.append(text[i])
+            i += 1
+        sheet, rest = "".join(buf), text[i + 1:]
+    else:
+        sheet, bang, cell = text.partition("!")
+        rest = bang + cell
+    if not sheet or not rest.startswith("!"):
+        return None
+    return sheet, rest[1:].split(",", 1)[0]
+
+
+def _defined_names(pkg: Package, sheet_names: list[str]) -> dict[str, _Name]:
+    """Lower-cased name -> first cell.  Workbook-scoped names win over sheet-scoped ones."""
+    wb_scoped: dict[str, _Name] = {}
+    sheet_scoped: dict[str, _Name] = {}
+    by_lower = {n.casefold(): n for n in sheet_names}
+    for el in pkg.workbook.iter():
+        if local(el.tag) != "definedName":
+            continue
+        name = (attr(el, "name") or "").casefold()
+        if not name or name.startswith("_xlnm."):
+            continue
+        split = _split_ref(el.text or "")
+        if split is None:
+            continue
+        sheet, cell = split
+        sheet = by_lower.get(sheet.casefold())
+        if sheet is None:
+            continue
+        try:
+            r1, c1, _, _ = parse_range(cell)
+        except ValueError:
+            continue  # #REF! and the like
+        target = sheet_scoped if attr(el, "localSheetId") is not None else wb_scoped
+        target.setdefault(name, _Name(sheet, r1, c1))
+    return {**sheet_scoped, **wb_scoped}
+
+
+def _table_defs(pkg: Package) -> dict[str, _TableDef]:
+    """Case-folded table name -> definition, for the tables of every worksheet."""
+    out: dict[str, _TableDef] = {}
+    for sheet in pkg.sheets:
+        if sheet.part is None:
+            continue
+        for _, kind, target in pkg.rels(sheet.part):
+            if kind != REL_TABLE or target not in pkg.parts:
+                continue
+            el = pkg.xml(target)
+            ref = attr(el, "ref") or ""
+            try:
+                top, left, bottom, right = parse_range(ref)
+            except ValueError:
+                continue
+            names = [attr(c, "name") or "" for c in el.iter() if local(c.tag) == "tableColumn"]
+            tdef = _TableDef(name=attr(el, "displayName") or attr(el, "name") or "", sheet=sheet.name,
+                             ref=ref, top=top, left=left, bottom=bottom, right=right,
+                             header_rows=_int(attr(el, "headerRowCount"), 1),
+                             totals_rows=_int(attr(el, "totalsRowCount"), 0), column_names=names)
+            for alias in {tdef.name, attr(el, "name") or ""}:
+                if alias:
+                    out.setdefault(alias.casefold(), tdef)
+    return out
+
+
+def _int(text: str | None, default: int) -> int:
+    try:
+        return int(text) if text is not None else default
+    except ValueError:
+        return default
+
+
+# -- cell values (python-calamine) ----------------------------------------------------------
+
+Grid = dict[tuple[int, int], Any]
+
+
+def _calamine(call, where: str = ""):
+    """Run a python-calamine call; any failure (a Rust panic included) is a FileProblem."""
+    from python_calamine import CalamineError, PasswordError
+
+    prefix = f"{where}: " if where else ""
+    try:
+        return call()
+    except (KeyboardInterrupt, SystemExit, MemoryError):
+        raise
+    except PasswordError as e:
+        raise _problem("E-FILE-ENCRYPTED", str(e), str(e)) from None
+    except BaseException as e:  # CalamineError, XmlError, ZipError, pyo3's PanicException, ...
+        kind = "" if isinstance(e, CalamineError) and str(e) else f"{type(e).__name__}: "
+        raise _problem("E-FILE-UNREADABLE", f"{prefix}{kind}{e}", f"{prefix}{kind}{e}") from None
+
+
+def _open_calamine(pkg: Package):
+    from python_calamine import CalamineWorkbook
+
+    return _calamine(lambda: CalamineWorkbook.from_filelike(io.BytesIO(pkg.data), load_tables=False))
+
+
+def _grid(wb, name: str) -> Grid:
+    """Non-empty cells of a sheet: (row, col) 1-based -> value."""
+    sheet = _calamine(lambda: wb.get_sheet_by_name(name), name)
+    start = sheet.start
+    if start is None:
+        return {}
+    rows = _calamine(lambda: sheet.to_python(skip_empty_area=True), name)
+    r0, c0 = start[0] + 1, start[1] + 1
+    grid: Grid = {}
+    for i, values in enumerate(rows):
+        if values.count("") == len(values):  # C speed for the blank rows of a sparse sheet
+            continue
+        for j, v in enumerate(values):
+            if v is not None and v != "":
+                grid[(r0 + i, c0 + j)] = v
+    return grid
+
+
+def _meta_value(v: Any) -> str:
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    if hasattr(v, "isoformat"):
+        return v.isoformat()
+    return str(v).strip()
+
+
+def _read_meta(grid: Grid) -> dict[str, str]:
+    meta: dict[str, str] = {}
+    for (r, c), v in sorted(grid.items()):
+        if c != 1 or not isinstance(v, str) or not v.strip():
+            continue
+        value = grid.get((r, 2))
+        meta.setdefault(v.strip(), "" if value is None else _meta_value(value))
+    return meta
+
+
+def _same_version(a: str, b: str) -> bool:
+    a, b = a.strip(), b.strip()
+    if a == b:
+        return True
+    try:
+        return float(a) == float(b)
+    except ValueError:
+        return False
+
+
+def _check_meta(meta: dict[str, str] | None, spec: Spec) -> None:
+    if meta is None:
+        raise _problem("E-NOT-A-PLAN", f"no {META_SHEET} sheet", f"{META_SHEET} シートがありません")
+    template = meta.get(TEMPLATE_KEY, "")
+    if template != spec.template:
+        shown = template or "-"
+        raise _problem("E-NOT-A-PLAN", f"{META_SHEET}.{TEMPLATE_KEY} = {shown}",
+                       f"{META_SHEET}.{TEMPLATE_KEY} = {shown}", value=template or None)
+    version = meta.get(VERSION_KEY, "")
+    supported = supported_versions(spec)
+    if not any(_same_version(version, v) for v in supported):
+        shown = ", ".join(supported)
+        raise _problem("E-TEMPLATE-VERSION", shown, shown, value=version or "-")
+
+
+def supported_versions(spec: Spec) -> tuple[str, ...]:
+    """Template versions this build reads: the spec's version (and any it declares compatible)."""
+    return (spec.version, *getattr(spec, "compatible_versions", ()))
+
+
+# -- the reader -------------------------------------------------------------------------------
+
+@dataclass
+class _Sheet:
+    part: SheetPart
+    grid: Grid
+    formulas: set[tuple[int, int]]
+    consumed: set[tuple[int, int]] = field(default_factory=set)  # fields, below-table cells
+    tables: list[_TableDef] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.part.name
+
+    def value(self, r: int, c: int) -> Any:
+        return self.grid.get((r, c))
+
+    def raw(self, r: int, c: int, value: Any = None) -> RawCell:
+        return RawCell(sheet=self.name, cell=a1(r, c), value=value)
+
+
+class _Reader:
+    def __init__(self, pkg: Package, spec: Spec, static_texts: set[str]):
+        self.pkg, self.spec, self.static = pkg, spec, static_texts
+        self.wb = _open_calamine(pkg)
+        self.sheets: dict[str, _Sheet] = {}
+
+    def load(self) -> dict[str, str]:
+        meta = None
+        for sp in self.pkg.sheets:
+            if sp.part is None:
+                continue
+            grid = _grid(self.wb, sp.name)
+            if sp.name.casefold() == META_SHEET and meta is None:
+                meta = _read_meta(grid)
+            self.sheets[sp.name] = _Sheet(sp, grid, formula_cells(self.pkg.parts.get(sp.part, b"")))
+        _check_meta(meta, self.spec)
+        return meta
+
+    def read(self, path: str) -> RawPlan:
+        meta = self.load()
+        plan = RawPlan(file=path, meta=meta, fields={}, tables={})
+        self.read_fields(plan)
+        tdefs = _table_defs(self.pkg)
+        for tdef in {id(t): t for t in tdefs.values()}.values():
+            if tdef.sheet in self.sheets:
+                self.sheets[tdef.sheet].tables.append(tdef)
+        for t in self.spec.tables:
+            tdef = tdefs.get(t.name.casefold())
+            if tdef is None or tdef.sheet not in self.sheets:
+                plan.missing_tables.append(t.name)
+                continue
+            plan.tables[t.name] = self.read_table(t, tdef, plan)
+        self.collect_stray(plan)
+        return plan
+
+    # fields ---------------------------------------------------------------------------
+    def read_fields(self, plan: RawPlan) -> None:
+        names = _defined_names(self.pkg, list(self.sheets))
+        for f in self.spec.fields:
+            loc = names.get(f.key.casefold())
+            sheet = self.sheets.get(loc.sheet) if loc else None
+            if sheet is None:
+                plan.missing_fields.append(f.key)
+                continue
+            sheet.consumed.add((loc.row, loc.col))
+            value = sheet.value(loc.row, loc.col)
+            if f.computed:
+                if (loc.row, loc.col) not in sheet.formulas and value is not None:
+                    plan.overwritten.append((f.key, sheet.raw(loc.row, loc.col, value)))
+                value = None
+            plan.fields[f.key] = sheet.raw(loc.row, loc.col, value)
+
+    # tables ---------------------------------------------------------------------------
+    def read_table(self, t: Table, tdef: _TableDef, plan: RawPlan) -> RawTable:
+        sheet = self.sheets[tdef.sheet]
+        labels: dict[str, str] = {}
+        for c in t.columns:
+            for text in c.label.all():
+                labels.setdefault(header_key(text), c.key)
+        col_of: dict[int, str] = {}  # worksheet column -> column key
+        found: dict[str, str] = {}
+        unknown: dict[str, str] = {}
+        unknown_cols: list[int] = []
+        header_row = tdef.top if tdef.header_rows else None
+        for i, col in enumerate(range(tdef.left, tdef.right + 1)):
+            text = sheet.value(header_row, col) if header_row else None
+            if text is None or str(text).strip() == "":
+                text = tdef.column_names[i] if i < len(tdef.column_names) else ""
+            key = labels.get(header_key(text)) if str(text).strip() else None
+            at = a1(header_row or tdef.top, col)
+            if key is None or key in found:
+                unknown.setdefault(str(text), at)
+                unknown_cols.append(col)
+                continue
+            found[key] = at
+            col_of[col] = key
+        rt = RawTable(name=t.name, sheet=sheet.name, ref=tdef.ref, rows=[], columns=found,
+                      unknown_columns=unknown,
+                      missing_columns=[c.key for c in t.columns if c.key not in found])
+        formula_keys = {c.key for c in t.columns if c.computed}
+        first = tdef.data_top
+        for r in range(first, tdef.data_bottom + 1):
+            row = self.table_row(sheet, t.name, r, r - first + 1, col_of, formula_keys, plan)
+            if row is not None:
+                rt.rows.append(row)
+            for col in unknown_cols:
+                self.stray_if_value(sheet, r, col, plan)
+        # rows typed just under a table that did not expand
+        r = tdef.bottom + 1
+        while True:
+            span = [c for c in range(tdef.left, tdef.right + 1) if self.is_loose_value(sheet, r, c)]
+            if not span:
+                break
+            sheet.consumed.update((r, c) for c in span)
+            row = self.table_row(sheet, t.name, r, r - first + 1, col_of, formula_keys, plan,
+                                 below=True)
+            if row is not None:
+                rt.rows.append(row)
+            for col in unknown_cols:
+                self.stray_if_value(sheet, r, col, plan)
+            r += 1
+        return rt
+
+    def table_row(self, sheet: _Sheet, table: str, r: int, index: int, col_of: dict[int, str],
+                  formula_keys: set[str], plan: RawPlan, below: bool = False) -> RawRow | None:
+        cells: dict[str, RawCell] = {}
+        has_input = False
+        for col, key in col_of.items():
+            value = sheet.value(r, col)
+            if key in formula_keys:
+                if value is not None and (r, col) not in sheet.formulas:
+                    plan.overwritten.append((key, sheet.raw(r, col, value)))
+                value = None
+            elif value is not None:
+                has_input = True
+            cells[key] = sheet.raw(r, col, value)
+        if not has_input:
+            return None
+        return RawRow(index=index, cells=cells, below_table=below)
+
+    def is_loose_value(self, sheet: _Sheet, r: int, c: int) -> bool:
+        """A value the rep typed that no field, table, formula or generator text explains."""
+        v = sheet.value(r, c)
+        if v is None or (r, c) in sheet.consumed or (r, c) in sheet.formulas:
+            return False
+        if isinstance(v, str) and v in self.static:
+            return False
+        return not any(t.contains(r, c) for t in sheet.tables)
+
+    def stray_if_value(self, sheet: _Sheet, r: int, c: int, plan: RawPlan) -> None:
+        v = sheet.value(r, c)
+        if v is not None and (r, c) not in sheet.formulas:
+            plan.stray.append(sheet.raw(r, c, v))
+            sheet.consumed.add((r, c))
+
+    # everything else ------------------------------------------------------------------
+    def collect_stray(self, plan: RawPlan) -> None:
+        for sheet in self.sheets.values():
+            if sheet.name.casefold() == META_SHEET or self.is_helper(sheet):
+                continue
+            for (r, c) in sorted(sheet.grid):
+                if self.is_loose_value(sheet, r, c):
+                    plan.stray.append(sheet.raw(r, c, sheet.grid[(r, c)]))
+
+    def is_helper(self, sheet: _Sheet) -> bool:
+        """A hidden sheet without any field or spec table: the generator's list sheet."""
+        if sheet.part.state == "visible":
+            return False
+        if sheet.consumed or any(t.name.casefold() in self._spec_tables for t in sheet.tables):
+            return False
+        return True
+
+    @property
+    def _spec_tables(self) -> set[str]:
+        return {t.name.casefold() for t in self.spec.tables}
+
+
+def read_workbook(path: str | os.PathLike, spec: Spec, *, limits: Limits | None = None,
+                  static_texts: Iterable[str] | None = None) -> RawPlan:
+    """Read an account-plan workbook.
+
+    Raises :class:`FileProblem` for a file that cannot be read as a plan (one
+    file-level issue); everything else (missing names, tables, columns, stray and
+    overwritten cells) is recorded in the returned :class:`RawPlan`.
+    ``static_texts``: the generator's own texts (labels, guide), never reported as
+    stray; defaults to :func:`spec_texts`.  The file is never modified.
+    """
+    pkg = open_package(path, limits)
+    texts = set(static_texts) if static_texts is not None else spec_texts(spec)
+    return _Reader(pkg, spec, texts).read(str(path))
