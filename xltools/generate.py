@@ -1,0 +1,1043 @@
+"""Generate account-plan workbooks from the template spec.
+
+One workbook per rep x account x period.  What a workbook contains is driven by the
+typed :class:`~xltools.spec.Spec` (sections, fields, tables, choices, formulas); this
+module only decides how it looks.  The contract other tools rely on:
+
+* a ``veryHidden`` sheet ``_meta`` with key/value rows in ``spec.meta_keys`` order;
+* a workbook-scoped defined name per single-value field, equal to its key, pointing at
+  the value cell;
+* an Excel table per list section with the spec's table name and headers equal to the
+  column labels of the workbook language;
+* localised sheet names (``Section.label``), a Guide sheet first.
+
+Besides those: a ``veryHidden`` sheet ``_lists`` holding the dropdown lists
+(defined names ``_list_<choice list>``), and defined names ``_src_<Table>_<column>``
+for dropdowns fed from the workbook itself (a table column plus the unlocked rows
+below it).  Names starting with ``_`` never collide with field keys.
+"""
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import uuid
+from concurrent.futures import ProcessPoolExecutor
+from copy import copy
+from dataclasses import dataclass, field as dc_field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from . import __version__
+from .cells import a1, col_letter
+from .config import Settings
+from .errors import XltoolsError
+from .issues import Issue
+from .layout import HINT_ROW, SPARE_ROWS, TITLE_ROW, SheetLayout, TablePos, sheet_layout
+from .model import PlanData, Row
+from .naming import plan_filename, unique_filename
+from .periods import Period, PeriodError, parse_period
+from .spec import LANGS, Field, Label, Section, Spec, SpecError, Table
+from .xlwrite import clean_text, display_width, write_formula, write_text, write_value
+
+META_SHEET = "_meta"
+LISTS_SHEET = "_lists"
+LIST_NAME_PREFIX = "_list_"
+SOURCE_NAME_PREFIX = "_src_"
+FONTS = {"ja": ("Meiryo UI", 10), "en": ("Calibri", 11)}
+TABLE_STYLE = "TableStyleLight15"
+PROMPT_TITLE_MAX = 32
+PROMPT_MAX = 255
+ERROR_MAX = 225
+#: serial generation below this many workbooks (a process pool costs more than it saves)
+MIN_PARALLEL = 8
+
+# colours: input, calculated, labels, headers, tones (Excel's own good/bad/neutral palette)
+INPUT_FILL = "FFF2CC"
+FORMULA_FILL = "E7E6E6"
+LABEL_FILL = "DDEBF7"
+HEADER_FILL = "1F4E78"
+HEADER_REQUIRED_FILL = "C65911"
+REQUIRED_FONT = "C00000"
+BORDER_COLOUR = "BFBFBF"
+TONES = {"good": ("C6EFCE", "006100"), "bad": ("FFC7CE", "9C0006"),
+         "warn": ("FFEB9C", "9C5700"), "muted": ("D9D9D9", "595959")}
+
+#: number formats by field type (ratio is language-dependent, see _number_format)
+NUMBER_FORMATS = {
+    "amount": "#,##0", "integer": "#,##0", "number": "General", "percent": '0"%"',
+    "date": "yyyy/mm/dd", "month": "0", "rating": "0", "fraction": "0.0%", "score": "0.00",
+    "text": "@", "longtext": "@", "id": "@", "period": "@", "choice": "@",
+}
+RATIO_FORMATS = {"ja": '0.0"倍"', "en": '0.0"x"'}
+#: numeric checks (warning style, so a rep can still override): type -> (kind, low, high)
+NUMERIC_CHECKS = {"rating": ("whole", 1, 5), "month": ("whole", 1, 12), "percent": ("decimal", 0, 100)}
+
+
+#: per-process state: the spec and settings of a worker, the umask
+_WORKER: dict[str, Any] = {}
+
+
+class GenerateError(XltoolsError, ValueError):
+    """The plan cannot be generated from these arguments."""
+
+
+def _L(ja: str, en: str) -> Label:
+    return Label(ja, en)
+
+
+#: every text the generator writes besides spec labels (Japanese and English)
+TEXTS: dict[str, Label] = {
+    "hint": _L("黄色のセルに入力してください（灰色のセルは自動計算です）。▼のセルはリストから選べます。"
+               "表の行が足りないときは、表のすぐ下の行に続けて入力してください。",
+               "Type in the yellow cells (grey cells are calculated). Cells with ▼ offer a list. "
+               "When a table runs out of rows, keep typing in the rows just below it."),
+    "guide_sheet": _L("使い方", "Guide"),
+    "guide_title": _L("アカウントプラン 記入ガイド", "Account plan: how to fill it in"),
+    "plan_title": _L("このプラン", "This plan"),
+    "purpose_title": _L("このプランの目的", "Purpose"),
+    "purpose_1": _L("重点顧客ごとに四半期単位で作成するアカウントプランです。顧客の事業と戦略を理解し、"
+                    "チームで顧客組織全体をカバーし、顧客の課題にソリューションで応えて売上目標を達成するための計画です。",
+                    "One account plan per key account and quarter: understand the customer's business and "
+                    "strategy, cover the whole customer organisation as a team, answer the customer's problems "
+                    "with solutions and reach the sales target."),
+    "purpose_2": _L("売上計画は目標の {low}〜{high} 倍の案件を積み上げます。リレーションマップではキーマン全員のスタンスを明らかにし、"
+                    "活動プランで当社役員と顧客役員の接点をつくります。",
+                    "Build a pipeline of {low} to {high} times the target. Mark the stance of every key person in "
+                    "the relationship map, and plan activities that bring our executives to theirs."),
+    "purpose_3": _L("プランはアカウントプランニングセッションで発表・議論し、毎月提出します。提出されたプランは会社の資産として保存され、"
+                    "担当が替わっても引き継がれます。",
+                    "Present and debate the plan in the Account Planning Session and submit it every month. "
+                    "Submitted plans are kept as a company asset and survive a change of rep."),
+    "howto_title": _L("記入のしかた", "How to fill it in"),
+    "howto_1": _L("必須のシート：{sheets}。上から順に、黄色のセルに入力してください。",
+                  "Required sheets: {sheets}. Work from the top and type in the yellow cells."),
+    "howto_2": _L("▼が出るセルはリストから選びます。キーマン・面談相手・関連施策・関連案件は、このブックの表に入力した内容が選択肢になります。",
+                  "Cells with ▼ offer a list. Key persons, contacts, initiatives and related opportunities "
+                  "are picked from what you entered in this workbook's tables."),
+    "howto_3": _L("金額は「{unit_label}」で選んだ単位（{units}）で入力します。",
+                  "Enter amounts in the unit chosen as '{unit_label}' ({units})."),
+    "howto_4": _L("日付は yyyy/mm/dd の形で入力します（例：2026/10/01）。", "Enter dates as yyyy/mm/dd (e.g. 2026/10/01)."),
+    "howto_5": _L("表の行が足りないときは、表のすぐ下の行に続けて入力してください。その行も取り込まれます。",
+                  "When a table runs out of rows, keep typing just below it: those rows are read too."),
+    "howto_6": _L("シートは保護されています（パスワードなし）。見出しの文字、名前の定義、隠しシートは変更しないでください。"
+                  "マクロは使っていません。",
+                  "Sheets are protected (no password). Do not change header texts, defined names or hidden "
+                  "sheets. The workbook contains no macros."),
+    "legend_title": _L("色の見方", "Colour legend"),
+    "legend_input": _L("入力欄", "Input cell"),
+    "legend_formula": _L("自動計算（編集できません）", "Calculated (locked)"),
+    "legend_required": _L("必須の項目・列（赤字・オレンジの見出し）", "Required field or column (red label, orange header)"),
+    "legend_overdue": _L("期限を過ぎた日付", "Overdue date"),
+    "tone_good": _L("良い状態", "Good"),
+    "tone_bad": _L("要注意", "Needs attention"),
+    "tone_warn": _L("確認", "Check"),
+    "tone_muted": _L("未確認", "Not yet known"),
+    "checklist_title": _L("記入状況チェック（自動計算）", "Completion checklist (calculated)"),
+    "col_sheet": _L("シート", "Sheet"),
+    "col_kind": _L("区分", "Kind"),
+    "col_fields_done": _L("必須項目 入力済", "Required fields filled"),
+    "col_fields_total": _L("必須項目 数", "Required fields"),
+    "col_tables_done": _L("1行以上入力された表", "Tables with a row"),
+    "col_tables_total": _L("必須の表", "Required tables"),
+    "col_status": _L("状態", "Status"),
+    "required": _L("必須", "Required"),
+    "optional": _L("任意", "Optional"),
+    "complete": _L("完了", "Complete"),
+    "incomplete": _L("未完了", "Incomplete"),
+    "dv_title": _L("入力値の確認", "Check the value"),
+    "dv_choice": _L("リストから選んでください。", "Pick a value from the list."),
+    "dv_source": _L("一覧にない名前です。元の表に追加してから選ぶことをお勧めします。このまま入力しますか？",
+                    "This name is not in the list; add it to the source table first. Keep it anyway?"),
+    "summary_written": _L("{n} 件のブックを作成しました：{dir}（1件あたり {ms} ms）",
+                          "Wrote {n} workbook(s) to {dir} ({ms} ms per workbook)."),
+    "summary_skipped": _L("{n} 行はエラーのため作成していません。", "{n} roster row(s) skipped because of errors."),
+    "dv_range": _L("{low}〜{high} の数値を入力してください。", "Enter a number from {low} to {high}."),
+}
+
+
+# -- arguments ------------------------------------------------------------------------------
+
+@dataclass
+class PlanInfo:
+    """Who and what one workbook is for."""
+
+    account_name: str
+    rep: str
+    period: str
+    account_id: str | None = None
+    target: int | None = None  # yen
+    lang: str = "ja"
+    team_members: str | None = None
+    plan_id: str | None = None
+    predecessor_plan_id: str | None = None
+    generated_at: datetime | str | None = None
+
+
+@dataclass
+class GenerateResult:
+    """What a roster run produced: ``paths`` written, ``errors`` for rows left out."""
+
+    paths: list[Path] = dc_field(default_factory=list)
+    errors: list[Issue] = dc_field(default_factory=list)
+    rows: int = 0  # roster rows read (written + left out)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def ms_per_workbook(self) -> float:
+        return 1000 * self.seconds / len(self.paths) if self.paths else 0.0
+
+    def summary(self, lang: str = "ja", out_dir: str | os.PathLike = "") -> str:
+        """One line for people: how many workbooks, where, how fast, how many rows left out."""
+        text = TEXTS["summary_written"](lang).format(n=len(self.paths), dir=out_dir,
+                                                       ms=f"{self.ms_per_workbook:.0f}")
+        if self.errors:
+            text += " " + TEXTS["summary_skipped"](lang).format(n=len({i.row for i in self.errors}))
+        return text
+
+
+# -- formulas ---------------------------------------------------------------------------------
+
+_TOKEN = re.compile(
+    r"\[@(?P<this>[a-z][a-z0-9_]*)\]"
+    r"|\[(?P<table>[A-Z][A-Za-z0-9]*)\.(?P<col>[a-z][a-z0-9_]*)\]"
+    r"|\{choice:(?P<list>[a-z_][a-z0-9_]*)\.(?P<key>[^}]+)\}"
+    r"|\{cfg:(?P<cfg>[a-z_][a-z0-9_]*)\}"
+    r"|\{q(?P<q>[1-4])_(?P<edge>start|end)\}")
+_LEFTOVER = re.compile(r"\{(?:choice|cfg|q[1-4])[^}]*\}|\[@")
+_CHOICE_REF = re.compile(r"\{choice:([a-z_][a-z0-9_]*)\.")
+
+
+def escape_header(header: str) -> str:
+    """A header text inside a structured reference: ``'`` ``[`` ``]`` ``#`` escaped with ``'``."""
+    return re.sub(r"([\[\]#'])", r"'\1", header)
+
+
+def _excel_string(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _number(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else repr(float(v))
+
+
+def translate_formula(spec: Spec, settings: Settings, f: Field, lang: str, period: Period) -> str:
+    """``f.formula`` in Excel syntax for a workbook in ``lang`` for ``period`` (template
+    syntax: see the top of the YAML).  Structured references use the long forms
+    ``Table[[Header]]`` and ``Table[[#This Row],[Header]]`` that both Excel and
+    LibreOffice evaluate."""
+    if not f.formula:
+        raise SpecError(f"{f.key}: not a formula field")
+    fy = period.year
+
+    def sub(m: re.Match) -> str:
+        if m.group("this"):
+            if not f.table:
+                raise SpecError(f"{f.key}: [@{m.group('this')}] is only allowed in table columns")
+            header = spec.table(f.table).column(m.group("this")).label(lang)
+            return f"{f.table}[[#This Row],[{escape_header(header)}]]"
+        if m.group("table"):
+            header = spec.table(m.group("table")).column(m.group("col")).label(lang)
+            return f"{m.group('table')}[[{escape_header(header)}]]"
+        if m.group("list"):
+            return _excel_string(spec.choices(m.group("list")).get(m.group("key")).label(lang))
+        if m.group("cfg"):
+            return _number(settings.cfg_value(m.group("cfg")))
+        quarter = fy.quarters()[int(m.group("q")) - 1]
+        d = quarter.start if m.group("edge") == "start" else quarter.end
+        return f"DATE({d.year},{d.month},{d.day})"
+
+    try:
+        out = _TOKEN.sub(sub, f.formula)
+    except KeyError as e:
+        raise SpecError(f"{f.table or f.section} > {f.key}: formula refers to {e}") from None
+    left = _LEFTOVER.search(out)
+    if left:
+        raise SpecError(f"{f.table or f.section} > {f.key}: unknown formula token {left.group(0)!r}")
+    return out
+
+
+def _number_format(f: Field, lang: str) -> str:
+    if f.type == "ratio":
+        return RATIO_FORMATS[lang]
+    if f.formula and NUMBER_FORMATS.get(f.type) == "@":
+        return "General"  # a formula in a text-formatted cell turns into text when edited
+    return NUMBER_FORMATS.get(f.type, "General")
+
+
+# -- styles -------------------------------------------------------------------------------------
+
+class _Styles:
+    """Named styles registered once per workbook; cells get a copy of the style array,
+    which is what openpyxl does for ``cell.style = name`` minus the lookups."""
+
+    def __init__(self, wb, lang: str):
+        from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Protection, Side
+        from openpyxl.utils.indexed_list import IndexedList
+
+        self.wb, self.lang = wb, lang
+        name, size = FONTS[lang]
+        self._Font, self._Fill, self._Align, self._Prot, self._Named = Font, PatternFill, Alignment, Protection, NamedStyle
+        base = Font(name=name, sz=size, family=3 if lang == "ja" else 2, charset=128 if lang == "ja" else None)
+        self.font = base
+        # the workbook default font (style 0 and the Normal style)
+        wb._fonts = IndexedList([base])
+        normal = wb._named_styles["Normal"]
+        normal.font = copy(base)
+        side = Side(style="thin", color=BORDER_COLOUR)
+        self.border = Border(left=side, right=side, top=side, bottom=side)
+        self._arrays: dict[str, Any] = {}
+        self._Border = Border
+
+    def _font(self, **kw):
+        return self._Font(name=self.font.name, sz=kw.pop("sz", self.font.sz), family=self.font.family,
+                          charset=self.font.charset, **kw)
+
+    def _fill(self, rgb: str):
+        return self._Fill(fill_type="solid", start_color=rgb, end_color=rgb)
+
+    def array(self, name: str):
+        """The style array of the named style ``name`` (created on first use)."""
+        arr = self._arrays.get(name)
+        if arr is None:
+            ns = self._make(name)
+            self.wb.add_named_style(ns)
+            arr = self._arrays[name] = ns.as_tuple()
+        return arr
+
+    def apply(self, cell, name: str):
+        cell._style = copy(self.array(name))
+        return cell
+
+    def _make(self, name: str):
+        kind, _, fmt = name.partition(" | ")
+        locked = self._Prot(locked=True)
+        unlocked = self._Prot(locked=False)
+        al = self._Align
+        kw: dict[str, Any] = {"font": self._font(), "protection": locked}
+        if kind == "xl Title":
+            kw["font"] = self._font(b=True, sz=self.font.sz + 4, color=HEADER_FILL)
+        elif kind == "xl Heading":
+            kw["font"] = self._font(b=True, sz=self.font.sz + 1, color=HEADER_FILL)
+        elif kind == "xl Hint":
+            kw["font"] = self._font(i=True, color="595959")
+        elif kind == "xl Paragraph":
+            kw["alignment"] = al(wrap_text=True, vertical="top")
+        elif kind in ("xl Label", "xl Label required"):
+            kw["font"] = self._font(b=kind.endswith("required"),
+                                    color=REQUIRED_FONT if kind.endswith("required") else None)
+            kw["fill"] = self._fill(LABEL_FILL)
+            kw["border"] = self.border
+            kw["alignment"] = al(vertical="center", wrap_text=True)
+        elif kind in ("xl Header", "xl Header required"):
+            kw["font"] = self._font(b=True, color="FFFFFF")
+            kw["fill"] = self._fill(HEADER_REQUIRED_FILL if kind.endswith("required") else HEADER_FILL)
+            kw["alignment"] = al(horizontal="center", vertical="center", wrap_text=True)
+            kw["border"] = self.border
+        elif kind in ("xl Input", "xl Input long"):
+            kw["fill"] = self._fill(INPUT_FILL)
+            kw["border"] = self.border
+            kw["protection"] = unlocked
+            if kind.endswith("long"):
+                kw["alignment"] = al(wrap_text=True, vertical="top")
+        elif kind == "xl Calculated":
+            kw["fill"] = self._fill(FORMULA_FILL)
+            kw["border"] = self.border
+        elif kind == "xl Open column":
+            kw["protection"] = unlocked
+        elif kind == "xl Sample":  # legend samples: fill given in fmt
+            kw["fill"] = self._fill(fmt)
+            kw["border"] = self.border
+            fmt = ""
+        elif kind == "xl Sample font":
+            kw["font"] = self._font(b=True, color=fmt)
+            kw["border"] = self.border
+            fmt = ""
+        else:
+            raise KeyError(name)
+        ns = self._Named(name=name, number_format=fmt or "General", **kw)
+        return ns
+
+
+def _input_style(f: Field, lang: str) -> str:
+    kind = "xl Input long" if f.type == "longtext" else "xl Input"
+    return f"{kind} | {_number_format(f, lang)}"
+
+
+def _calc_style(f: Field, lang: str) -> str:
+    return f"xl Calculated | {_number_format(f, lang)}"
+
+
+# -- the builder ----------------------------------------------------------------------------------
+
+def _period(text: str | Period, settings: Settings) -> Period:
+    if isinstance(text, Period):
+        return text
+    try:
+        return parse_period(text, settings.fiscal_year_start_month)
+    except PeriodError as e:
+        raise GenerateError(str(e)) from None
+
+
+def _check_info(info: PlanInfo) -> None:
+    for attr in ("account_name", "rep"):
+        v = getattr(info, attr)
+        if not isinstance(v, str) or not v.strip():
+            raise GenerateError(f"{attr} must not be empty")
+    if info.lang not in LANGS:
+        raise GenerateError(f"lang must be one of {', '.join(LANGS)}, got {info.lang!r}")
+    if info.target is not None and (isinstance(info.target, bool) or not isinstance(info.target, int)
+                                    or info.target < 0):
+        raise GenerateError(f"target must be a non-negative whole number of yen, got {info.target!r}")
+
+
+def _generated_at(value: datetime | str | None) -> tuple[str, datetime]:
+    if value is None:
+        now = datetime.now().astimezone().replace(microsecond=0)
+        return now.isoformat(), now
+    if isinstance(value, str):
+        try:
+            return value, datetime.fromisoformat(value)
+        except ValueError:
+            raise GenerateError(f"generated_at is not an ISO date-time: {value!r}") from None
+    return value.isoformat(), value
+
+
+class _Builder:
+    """Builds one workbook in memory.  ``static`` collects every text it writes itself."""
+
+    def __init__(self, spec: Spec, settings: Settings, info: PlanInfo, prefill: PlanData | None = None):
+        from openpyxl import Workbook
+
+        _check_info(info)
+        self.spec = settings.apply(spec)
+        self.settings = settings
+        self.info = info
+        self.lang = info.lang
+        self.period = _period(info.period, settings)
+        self.prefill = prefill
+        self.static: set[str] = set()
+        self.wb = Workbook()
+        self.styles = _Styles(self.wb, self.lang)
+        self.layouts: dict[str, SheetLayout] = {}
+        self.sheet_names: dict[str, str] = {}
+        self.table_pos: dict[str, TablePos] = {}
+        self.unit_factor = self._unit_factor()
+
+    # -- small helpers -----------------------------------------------------------------------
+    def t(self, key: str, **params: Any) -> str:
+        text = TEXTS[key](self.lang)
+        return text.format(**params) if params else text
+
+    def put_static(self, ws, row: int, col: int, text: str, style: str):
+        cell = ws.cell(row=row, column=col)
+        write_text(cell, text)
+        self.styles.apply(cell, style)
+        self.static.add(text)
+        return cell
+
+    def sheet_ref(self, section_key: str) -> str:
+        return "'" + self.sheet_names[section_key].replace("'", "''") + "'"
+
+    def define(self, name: str, ref: str) -> None:
+        from openpyxl.workbook.defined_name import DefinedName
+
+        self.wb.defined_names[name] = DefinedName(name, attr_text=ref)
+
+    def _unit_factor(self) -> int:
+        unit = (self.prefill.fields.get("amount_unit") if self.prefill else None) or \
+            self.spec.field("amount_unit").default
+        try:
+            return int(self.spec.choices("amount_unit").get(unit).factor or 1)
+        except KeyError:
+            return 1
+
+    # -- workbook ----------------------------------------------------------------------------
+    def build(self):
+        wb = self.wb
+        guide = wb.active
+        guide.title = self.t("guide_sheet")
+        self.static.add(guide.title)
+        rows = self._table_rows()
+        for s in self.spec.sections:
+            self.sheet_names[s.key] = s.label(self.lang)
+            layout = sheet_layout(s, self.lang, rows)
+            self.layouts[s.key] = layout
+            self.table_pos.update(layout.tables)
+        self._properties()
+        for s in self.spec.sections:
+            self._section(s, wb.create_sheet(self.sheet_names[s.key]))
+        self._guide(guide)
+        self._lists()
+        self._meta()
+        wb.active = 0
+        return wb
+
+    def _table_rows(self) -> dict[str, int]:
+        rows = {}
+        for t in self.spec.tables:
+            n = len(self.prefill.rows(t.name)) if self.prefill else 0
+            if t.prefill and not n:
+                n = len(self.spec.choices(t.column(t.prefill["column"]).choices).choices)
+            rows[t.name] = max(t.rows, n)
+        return rows
+
+    def _properties(self) -> None:
+        p = self.wb.properties
+        iso, dt = _generated_at(self.info.generated_at)
+        self.generated_at = iso
+        p.creator = "xltools"
+        p.lastModifiedBy = "xltools"
+        p.title = clean_text(f"{self.info.account_name} {self.period}")[:255]
+        p.subject = self.spec.template
+        p.created = dt.astimezone(timezone.utc).replace(tzinfo=None) if dt.tzinfo else dt  # core.xml is UTC
+
+    # -- hidden sheets -----------------------------------------------------------------------
+    def _lists(self) -> None:
+        ws = self.wb.create_sheet(LISTS_SHEET)
+        ws.sheet_state = "veryHidden"
+        used = sorted({f.choices for f in self.spec.iter_all_fields() if f.choices and not f.formula},
+                      key=list(self.spec.choice_lists).index)
+        for i, name in enumerate(used, 1):
+            labels = self.spec.choices(name).labels(self.lang)
+            write_text(ws.cell(row=1, column=i), name)
+            for r, label in enumerate(labels, 2):
+                write_text(ws.cell(row=r, column=i), label)
+            letter = col_letter(i)
+            self.define(f"{LIST_NAME_PREFIX}{name}", f"'{LISTS_SHEET}'!${letter}$2:${letter}${len(labels) + 1}")
+        ws.protection.sheet = True
+
+    def _meta(self) -> None:
+        ws = self.wb.create_sheet(META_SHEET)
+        ws.sheet_state = "veryHidden"
+        info = self.info
+        values = {
+            "template": self.spec.template, "template_version": self.spec.version,
+            "plan_id": info.plan_id or str(uuid.uuid4()), "account_id": info.account_id,
+            "account_name": info.account_name, "rep": info.rep, "period": str(self.period),
+            "language": self.lang, "generated_at": self.generated_at,
+            "generator_version": __version__, "predecessor_plan_id": info.predecessor_plan_id,
+        }
+        self.meta = values
+        for r, key in enumerate(self.spec.meta_keys, 1):
+            write_text(ws.cell(row=r, column=1), key)
+            v = values.get(key)
+            if v not in (None, ""):
+                write_text(ws.cell(row=r, column=2), str(v))
+        ws.column_dimensions["A"].width = 22
+        ws.column_dimensions["B"].width = 40
+        ws.protection.sheet = True
+
+    # -- section sheets ----------------------------------------------------------------------
+    def _section(self, s: Section, ws) -> None:
+        layout = self.layouts[s.key]
+        self.put_static(ws, TITLE_ROW, 2, s.title(self.lang), "xl Title")
+        self.put_static(ws, HINT_ROW, 2, self.t("hint"), "xl Hint")
+        for g, row, col in layout.group_titles:
+            self.put_static(ws, row, col, g.title(self.lang), "xl Heading")
+        for pos in layout.fields.values():
+            self._field(ws, s, pos)
+        for tp in layout.tables.values():
+            self._table(ws, s, tp)
+        for col, w in layout.widths.items():
+            ws.column_dimensions[col_letter(col)].width = w
+        for row, h in layout.heights.items():
+            ws.row_dimensions[row].height = h
+        ws.freeze_panes = layout.freeze
+        ws.print_title_rows = layout.print_title_rows
+        self._page_setup(ws)
+        self._protect(ws)
+
+    def _field(self, ws, s: Section, pos) -> None:
+        f = pos.field
+        label_style = "xl Label required" if f.required else "xl Label"
+        self.put_static(ws, pos.row, pos.label_col, f.label(self.lang), label_style)
+        cell = ws.cell(row=pos.row, column=pos.col)
+        if f.formula:
+            self.styles.apply(cell, _calc_style(f, self.lang))
+            write_formula(cell, translate_formula(self.spec, self.settings, f, self.lang, self.period))
+        else:
+            self.styles.apply(cell, _input_style(f, self.lang) if f.is_input else _calc_style(f, self.lang))
+            value = self._field_value(f)
+            if value is not None:
+                write_value(cell, self._display(f, value))
+            self._validation(ws, f, pos.ref)
+        self.define(f.key, f"{self.sheet_ref(s.key)}!{pos.abs_ref}")
+        self._tone_rules(ws, f, pos.ref)
+
+    def _field_value(self, f: Field) -> Any:
+        info = self.info
+        from_info = {"account_name": info.account_name, "rep": info.rep, "period": str(self.period),
+                     "account_id": info.account_id, "team_members": info.team_members,
+                     "sales_target": info.target}
+        if from_info.get(f.key) is not None:
+            return from_info[f.key]
+        if self.prefill is not None and self.prefill.fields.get(f.key) is not None:
+            return self.prefill.fields[f.key]
+        return f.default
+
+    def _display(self, f: Field, value: Any) -> Any:
+        """A PlanData value as the workbook shows it: choice keys as labels in the workbook
+        language, yen as the amount unit; anything else (text a rep typed) as it is."""
+        if f.choices and isinstance(value, str):
+            try:
+                return self.spec.choices(f.choices).get(value).label(self.lang)
+            except KeyError:
+                return value
+        if f.type == "amount" and isinstance(value, (int, float)) and not isinstance(value, bool):
+            if self.unit_factor != 1:
+                q, r = divmod(value, self.unit_factor)
+                return int(q) if r == 0 else value / self.unit_factor
+        return value
+
+    def _table(self, ws, s: Section, tp: TablePos) -> None:
+        from openpyxl.worksheet.table import Table as XlTable, TableStyleInfo
+
+        t = tp.table
+        self.put_static(ws, tp.title_row, tp.first_col, t.label(self.lang), "xl Heading")
+        cols = list(t.columns)
+        styles = []
+        formulas = {}
+        for i, c in enumerate(cols):
+            col = tp.first_col + i
+            self.put_static(ws, tp.header_row, col, c.label(self.lang),
+                            "xl Header required" if c.required else "xl Header")
+            if c.formula:
+                styles.append(self.styles.array(_calc_style(c, self.lang)))
+                formulas[i] = translate_formula(self.spec, self.settings, c, self.lang, self.period)
+            elif c.is_input:
+                styles.append(self.styles.array(_input_style(c, self.lang)))
+                # unlocked, formatted column below the table: reps keep typing there
+                dim = ws.column_dimensions[col_letter(col)]
+                dim._style = copy(self.styles.array(f"xl Open column | {_number_format(c, self.lang)}"))
+            else:
+                styles.append(self.styles.array(_calc_style(c, self.lang)))
+        cells = ws._cells
+        from openpyxl.cell.cell import Cell
+
+        for r in range(tp.first_row, tp.last_row + 1):
+            for i, arr in enumerate(styles):
+                col = tp.first_col + i
+                cell = Cell(ws, row=r, column=col)
+                cell._style = copy(arr)
+                if i in formulas:
+                    cell.value = formulas[i]
+                cells[(r, col)] = cell
+        self._table_values(ws, tp)
+        xt = XlTable(displayName=t.name, ref=tp.ref)
+        xt.tableStyleInfo = TableStyleInfo(name=TABLE_STYLE, showRowStripes=False)
+        ws.add_table(xt)
+        for c in cols:
+            if c.formula:
+                self._tone_rules(ws, c, tp.column_range(c.key, spare=False))
+                continue
+            rng = tp.column_range(c.key)
+            if c.is_input:
+                self._validation(ws, c, rng)
+            self._tone_rules(ws, c, rng)
+            if c.overdue_unless:
+                self._overdue_rule(ws, tp, c)
+        self._sources(s, tp)
+
+    def _sources(self, s: Section, tp: TablePos) -> None:
+        """Defined names for columns other columns take their dropdown from."""
+        for f in self.spec.iter_all_fields():
+            if not f.source:
+                continue
+            tname, _, ckey = f.source.partition(".")
+            if tname != tp.table.name:
+                continue
+            name = f"{SOURCE_NAME_PREFIX}{tname}_{ckey}"
+            if name not in self.wb.defined_names:
+                self.define(name, f"{self.sheet_ref(s.key)}!{tp.column_range(ckey, absolute=True)}")
+
+    def _table_values(self, ws, tp: TablePos) -> None:
+        t = tp.table
+        rows = self.prefill.rows(t.name) if self.prefill else []
+        choice_rows = None
+        if t.prefill:
+            prefill_col = t.column(t.prefill["column"])
+            choice_rows = list(self.spec.choices(prefill_col.choices).choices)
+        if rows:
+            for i, row in enumerate(rows):
+                values = dict(row.values)
+                if choice_rows is not None:
+                    self._choice_row_values(t, values)
+                self._write_row(ws, tp, i, values)
+        elif choice_rows is not None:
+            for i, choice in enumerate(choice_rows):
+                values = {prefill_col.key: choice.key}
+                self._choice_row_values(t, values)
+                self._write_row(ws, tp, i, values)
+
+    def _choice_row_values(self, t: Table, values: dict) -> None:
+        """A prefilled row (selection criterion, KPI): columns named like an attribute of
+        the choice (``weight``) take that attribute from the company settings."""
+        prefill_col = t.column(t.prefill["column"])
+        try:
+            choice = self.spec.choices(prefill_col.choices).get(values.get(prefill_col.key))
+        except KeyError:
+            return
+        for c in t.columns:
+            attr = getattr(choice, c.key, None) if c.key not in ("key", "label", "aliases", "tone") else None
+            if attr is not None:
+                values[c.key] = attr
+
+    def _write_row(self, ws, tp: TablePos, i: int, values: dict) -> None:
+        r = tp.first_row + i
+        for c in tp.table.columns:
+            if c.formula:
+                continue
+            v = values.get(c.key)
+            if v is None:
+                continue
+            write_value(ws.cell(row=r, column=tp.col(c.key)), self._display(c, v))
+
+    # -- validation, conditional formats --------------------------------------------------------
+    def _validation(self, ws, f: Field, sqref: str) -> None:
+        from openpyxl.worksheet.datavalidation import DataValidation
+
+        dv = None
+        if f.choices:
+            dv = DataValidation(type="list", formula1=f"{LIST_NAME_PREFIX}{f.choices}", allow_blank=True)
+            if f.open:
+                dv.showErrorMessage = False
+            else:
+                dv.showErrorMessage, dv.errorStyle = True, "stop"
+                dv.error, dv.errorTitle = self.t("dv_choice")[:ERROR_MAX], self.t("dv_title")
+        elif f.source:
+            tname, _, ckey = f.source.partition(".")
+            dv = DataValidation(type="list", formula1=f"{SOURCE_NAME_PREFIX}{tname}_{ckey}", allow_blank=True)
+            dv.showErrorMessage, dv.errorStyle = True, "warning"
+            dv.error, dv.errorTitle = self.t("dv_source")[:ERROR_MAX], self.t("dv_title")
+        elif f.type in NUMERIC_CHECKS:
+            kind, low, high = NUMERIC_CHECKS[f.type]
+            dv = DataValidation(type=kind, operator="between", formula1=str(low), formula2=str(high),
+                                allow_blank=True)
+            dv.showErrorMessage, dv.errorStyle = True, "warning"
+            dv.error, dv.errorTitle = self.t("dv_range", low=low, high=high)[:ERROR_MAX], self.t("dv_title")
+        elif f.help:
+            dv = DataValidation(allow_blank=True)
+        if dv is None:
+            return
+        if f.help:
+            dv.showInputMessage = True
+            dv.promptTitle = f.label(self.lang)[:PROMPT_TITLE_MAX]
+            dv.prompt = f.help(self.lang)[:PROMPT_MAX]
+            self.static.add(dv.prompt)
+        dv.add(sqref)
+        ws.add_data_validation(dv)
+
+    def _tone_rules(self, ws, f: Field, sqref: str) -> None:
+        """Colour the labels of choices that carry a tone (stance, verdict...)."""
+        from openpyxl.formatting.rule import CellIsRule
+        from openpyxl.styles import Font, PatternFill
+
+        lists = [f.choices] if f.choices else []
+        if f.formula:
+            lists += _CHOICE_REF.findall(f.formula)
+        for name in dict.fromkeys(lists):
+            for ch in self.spec.choices(name).choices:
+                if ch.tone is None:
+                    continue
+                fill, font = TONES[ch.tone]
+                ws.conditional_formatting.add(sqref, CellIsRule(
+                    operator="equal", formula=[_excel_string(ch.label(self.lang))],
+                    fill=PatternFill(bgColor=fill, fill_type="solid"), font=Font(color=font)))
+
+    def _overdue_rule(self, ws, tp: TablePos, c: Field) -> None:
+        from openpyxl.formatting.rule import FormulaRule
+        from openpyxl.styles import Font, PatternFill
+
+        other, keys = c.overdue_unless
+        other_f = tp.table.column(other)
+        me = f"${col_letter(tp.col(c.key))}{tp.first_row}"
+        them = f"${col_letter(tp.col(other))}{tp.first_row}"
+        labels = [self.spec.choices(other_f.choices).get(k).label(self.lang) for k in keys]
+        conds = [f"ISNUMBER({me})", f"{me}<TODAY()"] + [f"{them}<>{_excel_string(x)}" for x in labels]
+        fill, font = TONES["bad"]
+        ws.conditional_formatting.add(tp.column_range(c.key), FormulaRule(
+            formula=[f"AND({','.join(conds)})"], fill=PatternFill(bgColor=fill, fill_type="solid"),
+            font=Font(color=font, b=True)))
+
+    # -- sheet setup ------------------------------------------------------------------------
+    @staticmethod
+    def _page_setup(ws) -> None:
+        from openpyxl.worksheet.properties import PageSetupProperties
+
+        ws.page_setup.orientation = "landscape"
+        ws.page_setup.paperSize = ws.PAPERSIZE_A4
+        ws.page_setup.fitToWidth = 1
+        ws.page_setup.fitToHeight = 0
+        ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+        ws.page_margins.left = ws.page_margins.right = 0.4
+        ws.page_margins.top = ws.page_margins.bottom = 0.5
+        ws.print_options.horizontalCentered = True
+
+    @staticmethod
+    def _protect(ws) -> None:
+        p = ws.protection
+        p.sheet = True
+        # allowed under protection: resizing, filtering and sorting, selecting
+        p.formatColumns = p.formatRows = p.autoFilter = p.sort = False
+        p.selectLockedCells = p.selectUnlockedCells = False
+
+    # -- guide -----------------------------------------------------------------------------
+    def _guide(self, ws) -> None:
+        widths = {1: 2.5, 2: 30, 3: 12, 4: 16, 5: 16, 6: 18, 7: 14, 8: 12}
+        for c, w in widths.items():
+            ws.column_dimensions[col_letter(c)].width = w
+        total_width = sum(w for c, w in widths.items() if c >= 2)
+        row = 1
+        self.put_static(ws, row, 2, self.t("guide_title"), "xl Title")
+        row = 3
+        # this plan: account, rep, period (formulas: the Overview is the single place to edit)
+        self.put_static(ws, row, 2, self.t("plan_title"), "xl Heading")
+        row += 1
+        for key in ("account_name", "rep", "period"):
+            f = self.spec.field(key)
+            self.put_static(ws, row, 2, f.label(self.lang), "xl Label")
+            cell = ws.cell(row=row, column=3)
+            self.styles.apply(cell, "xl Calculated | General")
+            write_formula(cell, f'=IF({key}="","",{key})')
+            ws.merge_cells(start_row=row, start_column=3, end_row=row, end_column=5)
+            row += 1
+        row += 1
+
+        def paragraph(text: str) -> None:
+            nonlocal row
+            self.put_static(ws, row, 2, text, "xl Paragraph")
+            ws.merge_cells(start_row=row, start_column=2, end_row=row, end_column=8)
+            lines = -(-display_width(text) // int(total_width * 0.9)) + text.count("\n")
+            ws.row_dimensions[row].height = max(1, lines) * 16
+            row += 1
+
+        th = self.settings.thresholds
+        self.put_static(ws, row, 2, self.t("purpose_title"), "xl Heading")
+        row += 1
+        for key in ("purpose_1", "purpose_2", "purpose_3"):
+            paragraph(self.t(key, low=_number(th.coverage_low), high=_number(th.coverage_high)))
+        row += 1
+        self.put_static(ws, row, 2, self.t("howto_title"), "xl Heading")
+        row += 1
+        sep = "、" if self.lang == "ja" else ", "
+        required = sep.join(s.label(self.lang) for s in self.spec.sections if s.required)
+        unit_field = self.spec.field("amount_unit")
+        units = "／".join(self.spec.choices(unit_field.choices).labels(self.lang)) if self.lang == "ja" else \
+            " / ".join(self.spec.choices(unit_field.choices).labels(self.lang))
+        steps = [self.t("howto_1", sheets=required), self.t("howto_2"),
+                 self.t("howto_3", unit_label=unit_field.label(self.lang), units=units),
+                 self.t("howto_4"), self.t("howto_5"), self.t("howto_6")]
+        for i, text in enumerate(steps, 1):
+            paragraph(f"{i}. {text}")
+        row += 1
+        row = self._legend(ws, row)
+        row += 1
+        self._checklist(ws, row)
+        ws.sheet_view.showGridLines = False
+        self._page_setup(ws)
+        ws.page_setup.orientation = "portrait"
+        self._protect(ws)
+
+    def _legend(self, ws, row: int) -> int:
+        self.put_static(ws, row, 2, self.t("legend_title"), "xl Heading")
+        row += 1
+        samples = [
+            (f"xl Sample | {INPUT_FILL}", "legend_input"),
+            (f"xl Sample | {FORMULA_FILL}", "legend_formula"),
+            (f"xl Sample font | {REQUIRED_FONT}", "legend_required"),
+            (f"xl Sample | {TONES['bad'][0]}", "legend_overdue"),
+        ]
+        for style, key in samples:
+            self.styles.apply(ws.cell(row=row, column=2), style)
+            self.put_static(ws, row, 3, self.t(key), "xl Paragraph")
+            row += 1
+        sep = "、" if self.lang == "ja" else ", "
+        for tone, (fill, _font) in TONES.items():
+            labels = [ch.label(self.lang) for cl in self.spec.choice_lists.values() for ch in cl.choices
+                      if ch.tone == tone]
+            if not labels:
+                continue
+            cell = ws.cell(row=row, column=2)
+            self.styles.apply(cell, f"xl Sample | {fill}")
+            self.put_static(ws, row, 3, f"{self.t('tone_' + tone)}：{sep.join(labels)}" if self.lang == "ja"
+                            else f"{self.t('tone_' + tone)}: {sep.join(labels)}", "xl Paragraph")
+            row += 1
+        return row
+
+    def _checklist(self, ws, row: int) -> None:
+        self.put_static(ws, row, 2, self.t("checklist_title"), "xl Heading")
+        row += 1
+        heads = ["col_sheet", "col_kind", "col_fields_done", "col_fields_total", "col_tables_done",
+                 "col_tables_total", "col_status"]
+        for i, key in enumerate(heads):
+            self.put_static(ws, row, 2 + i, self.t(key), "xl Header")
+        ws.row_dimensions[row].height = 32
+        self.checklist_rows: dict[str, int] = {}
+        done, todo = _excel_string(self.t("complete")), _excel_string(self.t("incomplete"))
+        self.static.update({self.t("complete"), self.t("incomplete")})
+        for s in self.spec.sections:
+            row += 1
+            self.checklist_rows[s.key] = row
+            self.put_static(ws, row, 2, s.label(self.lang), "xl Label")
+            self.put_static(ws, row, 3, self.t("required" if s.required else "optional"), "xl Label")
+            req_fields = [f.key for f in s.fields if f.required]
+            req_tables = [t for t in s.tables if t.required_columns]
+            cells = {}
+            for col, parts, total in (
+                    (4, [f"(LEN({k})>0)" for k in req_fields], len(req_fields)),
+                    (6, [f"(COUNTA({t.name}[[{escape_header(t.required_columns[0].label(self.lang))}]])>0)"
+                         for t in req_tables], len(req_tables))):
+                c_done = ws.cell(row=row, column=col)
+                self.styles.apply(c_done, "xl Calculated | 0")
+                if parts:
+                    write_formula(c_done, "=" + "+".join(parts))
+                else:
+                    c_done.value = 0
+                c_total = ws.cell(row=row, column=col + 1)
+                self.styles.apply(c_total, "xl Calculated | 0")
+                c_total.value = total
+                cells[col] = (c_done.coordinate, c_total.coordinate)
+            status = ws.cell(row=row, column=8)
+            self.styles.apply(status, "xl Calculated | General")
+            (fd, ft), (td, tt) = cells[4], cells[6]
+            write_formula(status, f"=IF(AND({fd}={ft},{td}={tt}),{done},{todo})")
+        from openpyxl.formatting.rule import CellIsRule
+        from openpyxl.styles import Font, PatternFill
+
+        first = min(self.checklist_rows.values())
+        for label, tone in ((done, "good"), (todo, "bad")):
+            fill, font = TONES[tone]
+            ws.conditional_formatting.add(f"H{first}:H{row}", CellIsRule(
+                operator="equal", formula=[label], fill=PatternFill(bgColor=fill, fill_type="solid"),
+                font=Font(color=font)))
+
+
+# -- public API --------------------------------------------------------------------------------
+
+def build_workbook(spec: Spec, settings: Settings, info: PlanInfo, prefill: PlanData | None = None):
+    """The workbook as an (unsaved) openpyxl ``Workbook``."""
+    return _Builder(spec, settings, info, prefill).build()
+
+
+def _umask() -> int:
+    if "umask" not in _WORKER:
+        current = os.umask(0o022)
+        os.umask(current)
+        _WORKER["umask"] = current
+    return _WORKER["umask"]
+
+
+def save_atomic(wb, path: str | os.PathLike) -> Path:
+    """Save ``wb`` to a temporary file next to ``path``, then rename it into place: a
+    crash or a full disk never leaves a half-written workbook under the final name."""
+    p = Path(path)
+    if not p.parent.is_dir():
+        raise GenerateError(f"{p.parent}: output folder does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=".~xltools-", suffix=".xlsx", dir=p.parent)
+    os.close(fd)
+    try:
+        wb.save(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
+        os.replace(tmp, p)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return p
+
+
+def generate_workbook(spec: Spec, settings: Settings, info: PlanInfo, path: str | os.PathLike,
+                      prefill: PlanData | None = None) -> Path:
+    """Write one plan workbook to ``path`` (atomically) and return the path."""
+    return save_atomic(build_workbook(spec, settings, info, prefill), path)
+
+
+def static_texts(spec: Spec, settings: Settings, lang: str) -> set[str]:
+    """Every text the generator itself writes into visible cells of a ``lang`` workbook:
+    titles, labels, headers, guide and legend texts, prefilled choice labels and input
+    messages.  The reader uses it to tell the generator's text from a rep's."""
+    b = _Builder(spec, settings, PlanInfo(account_name="-", rep="-", period="FY2000", lang=lang))
+    b.build()
+    spec = b.spec
+    for t in spec.tables:
+        if t.prefill:
+            b.static.update(spec.choices(t.column(t.prefill["column"]).choices).labels(lang))
+    for f in spec.fields:
+        if f.default and f.choices:
+            b.static.add(spec.choices(f.choices).get(f.default).label(lang))
+    return b.static
+
+
+# -- rosters ------------------------------------------------------------------------------------
+
+def _init_worker(spec: Spec, settings: Settings) -> None:
+    _WORKER["spec"], _WORKER["settings"] = spec, settings
+
+
+def _generate_one(task: tuple) -> tuple[int, str | None, str | None]:
+    row, info, path, prefill = task
+    try:
+        generate_workbook(_WORKER["spec"], _WORKER["settings"], info, path, prefill)
+    except (XltoolsError, OSError) as e:
+        return row, None, str(e)
+    return row, str(path), None
+
+
+def generate_from_roster(spec: Spec, settings: Settings, roster_path: str | os.PathLike, period: str,
+                         out_dir: str | os.PathLike, *, lang: str | None = None, jobs: int | None = None,
+                         prefill_lookup: Callable[[Any], PlanData | None] | None = None) -> GenerateResult:
+    """One workbook per usable roster row into ``out_dir`` (created if missing), named
+    ``<period>_<account>_<rep>.xlsx`` (Windows-safe, unique in the folder; an existing file of
+    the same name is replaced).  A row's language: its own lang column, else ``lang``,
+    else the settings' language.  ``jobs`` worker processes (default: all cores) for big
+    rosters.  Bad rows end up in ``result.errors``; the other rows are still generated."""
+    import time
+
+    from .roster import read_roster
+
+    started = time.perf_counter()
+    spec = settings.apply(spec)
+    per = _period(period, settings)
+    if lang is not None and lang not in LANGS:
+        raise GenerateError(f"lang must be one of {', '.join(LANGS)}, got {lang!r}")
+    roster = read_roster(roster_path, spec)
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise GenerateError(f"{out}: cannot create the output folder ({e.strerror})") from None
+    result = GenerateResult(errors=list(roster.errors), rows=len(roster) + len(roster.errors))
+    taken: set[str] = set()
+    tasks = []
+    for e in roster:
+        info = PlanInfo(account_name=e.account_name, rep=e.rep, period=str(per), account_id=e.account_id,
+                        target=e.target, lang=e.lang or lang or settings.language, team_members=e.team_members)
+        name = unique_filename(plan_filename(per, e.account_name, e.rep), taken)
+        prefill = prefill_lookup(e) if prefill_lookup else None
+        tasks.append((e.row, info, out / name, prefill))
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    if jobs == 1 or len(tasks) < MIN_PARALLEL:
+        _init_worker(spec, settings)
+        outcomes = [_generate_one(t) for t in tasks]
+    else:
+        chunk = max(1, len(tasks) // (jobs * 4))
+        with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), initializer=_init_worker,
+                                 initargs=(spec, settings)) as pool:
+            outcomes = list(pool.map(_generate_one, tasks, chunksize=chunk))
+    for row, path, error in outcomes:
+        if path is not None:
+            result.paths.append(Path(path))
+        else:
+            result.errors.append(Issue("E-GENERATE-FAILED", file=str(roster_path), row=row,
+                                       params={"row": row, "detail": error}))
+    result.errors.sort(key=lambda i: i.row or 0)
+    result.seconds = time.perf_counter() - started
+    return result
