@@ -107,3 +107,65 @@ def spec_cmd(fmt, config_path):
 
 
 # == commands added below: generate, check, collect, report, export, cases, history ==
+
+
+@cli.command(name="generate")
+@click.option("--period", required=True, metavar="P", help="Fiscal period, e.g. FY2026Q3 (or FY2026).")
+@click.option("--account", metavar="NAME", help="One plan: the account (customer) name.")
+@click.option("--rep", metavar="NAME", help="One plan: the account manager.")
+@click.option("--account-id", metavar="ID", help="One plan: the customer code.")
+@click.option("--target", metavar="AMOUNT", help="One plan: sales target in yen (30000000, 3,000万).")
+@click.option("--team-members", metavar="NAMES", help="One plan: area reps and SEs, comma-separated.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), metavar="FILE",
+              help="One plan: output file (default: <period>_<account>_<rep>.xlsx here).")
+@click.option("--roster", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="Many plans: roster .xlsx or .csv, one plan per row.")
+@click.option("--out-dir", type=click.Path(file_okay=False), metavar="DIR", help="Many plans: output folder.")
+@click.option("--jobs", type=click.IntRange(min=1), help="Many plans: worker processes (default: all cores).")
+@lang_option()
+@config_option
+@_errors_to_click
+def generate_cmd(period, account, rep, account_id, target, team_members, output, roster, out_dir, jobs, lang,
+                 config_path):
+    """Generate account-plan workbooks: one (--account, --rep) or one per roster row.
+
+    \b
+    アカウントプランのブックを作成します（1件、または名簿の行ごと）。
+      xltools generate --account 株式会社サンプル --rep 山田太郎 --period FY2026Q3
+      xltools generate --roster roster.xlsx --period FY2026Q3 --out-dir plans/
+    Roster columns (ja or en headers): 担当営業/rep, 顧客名/account_name,
+    顧客コード/account_id, 売上目標/target, optional 言語/lang and チームメンバー/team_members.
+    Rows with errors are listed and skipped; exit status 1 if any row was skipped.
+    """
+    spec, settings = load_context(config_path)
+    if roster:
+        if account or rep or output or account_id or target or team_members:
+            raise click.UsageError("--roster cannot be combined with the one-plan options")
+        if not out_dir:
+            raise click.UsageError("--roster needs --out-dir")
+        from .generate import generate_from_roster
+
+        result = generate_from_roster(spec, settings, roster, period, out_dir, lang=lang, jobs=jobs)
+        msg_lang = lang or settings.language
+        for issue in result.errors:
+            click.echo(f"{issue.code}: {issue.message(msg_lang)}", err=True)
+        click.echo(result.summary(msg_lang, out_dir))
+        click.get_current_context().exit(0 if result.ok else 1)
+    if not account or not rep:
+        raise click.UsageError("give --account and --rep for one plan, or --roster and --out-dir")
+    from pathlib import Path
+
+    from .generate import PlanInfo, generate_workbook
+    from .naming import plan_filename
+    from .periods import parse_period
+    from .roster import parse_yen
+
+    try:
+        target_yen = None if target is None else parse_yen(target)
+    except ValueError:
+        raise click.BadParameter(f"not an amount in yen: {target!r}", param_hint="--target") from None
+    per = parse_period(period, settings.fiscal_year_start_month)
+    info = PlanInfo(account_name=account, rep=rep, period=str(per), account_id=account_id, target=target_yen,
+                    lang=lang or settings.language, team_members=team_members)
+    path = generate_workbook(spec, settings, info, output or Path.cwd() / plan_filename(per, account, rep))
+    click.echo(str(path))

@@ -120,6 +120,13 @@ _t("W-WIN-RATE-COVERAGE", "warning", "実績の勝率 {detail} から必要な�
 _t("E-CONFLICT", "error", "同じ顧客・期間のプランが別の担当者から提出されています（{detail}）。",
    "Another rep submitted a plan for the same account and period ({detail}).", "file")
 _t("W-MISSING-SUBMISSION", "warning", "{detail} のプランが提出されていません。", "No plan received for {detail}.", "file")
+# -- generation (roster rows) ---------------------------------------------------------
+_t("E-ROSTER-REQUIRED", "error", "名簿の {row} 行目：「{label}」（{cell}）が空欄です。この行のブックは作成しません。",
+   "Roster row {row}: '{label}' ({cell}) is empty. No workbook is made for this row.")
+_t("E-ROSTER-VALUE", "error", "名簿の {row} 行目：「{label}」（{cell}）の値「{value}」を読めません（{detail}）。この行のブックは作成しません。",
+   "Roster row {row}: '{label}' ({cell}) cannot be read: '{value}' ({detail}). No workbook is made for this row.")
+_t("E-GENERATE-FAILED", "error", "名簿の {row} 行目のブックを作成できませんでした：{detail}",
+   "Roster row {row}: the workbook could not be written: {detail}", "file")
 
 
 @dataclass
