@@ -1,0 +1,686 @@
+"""``xltools collect``: read every submitted workbook into the database.
+
+:func:`collect_paths` walks the given files and folders, checks the workbooks in
+worker processes and stores the results through :class:`~xltools.store.Store`:
+
+* **discovery** -- folders are walked recursively.  Excel lock files (``~$...``),
+  LibreOffice lock files (``.~lock...#``), temporary files (``*.tmp``, ``~*.tmp``) and
+  hidden files and folders are skipped.  ``.xlsx``/``.xlsm`` files are plans;
+  spreadsheets saved in another format (``.xls``, ``.xlsb``, ``.ods`` ...) are plans in
+  the wrong format and are recorded in the ledger as *rejected* with ``E-FILE-FORMAT``
+  so that ops can chase them; anything else (``.pdf``, ``.docx``, ``.csv`` ...) is
+  ignored and counted.
+* **unchanged files are cheap** -- the parent hashes every file (SHA-256) and looks
+  the hash up in the ledger before any parsing; a known file is never dispatched.
+* **parallel** -- worker processes (default: one per core) read, normalise and
+  validate; they send back only the :class:`~xltools.issues.FileReport` (PlanData and
+  issues), never a workbook.  The parent stores each result as it arrives, one
+  transaction per file (which is what keeps concurrent runs safe).
+* **idempotent and versioned** -- handled by the store: the same file stores nothing
+  new, a changed plan gets a new current version, a second plan for the same account
+  and period from another rep is a conflict (``E-CONFLICT``).
+* **missing submissions** -- with a roster, every rep x account of the period for which
+  no plan was received (:func:`missing_submissions`).
+
+A bad file never stops the run.  :attr:`CollectSummary.exit_code` is 0 when every file
+is stored (warnings and validation errors inside a stored plan allowed) and 1 when any
+file given to the run is rejected or in conflict -- also when the ledger already knew it.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import sys
+import time
+from collections import Counter
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from .config import Settings
+from .errors import XltoolsError
+from .issues import SEVERITIES, FileReport, Issue
+from .periods import parse_period
+from .spec import LANGS, Label, Spec
+from .validate import name_key
+
+#: workbook formats xltools reads
+PLAN_SUFFIXES = (".xlsx", ".xlsm")
+#: spreadsheets saved in a format xltools does not read: a plan in the wrong format
+WRONG_FORMAT_SUFFIXES = (".xls", ".xlsb", ".xlt", ".xltx", ".xltm", ".ods", ".fods", ".numbers", ".et")
+#: results of a file in one run, in summary order
+RESULTS = ("stored", "superseded", "unchanged", "conflict", "rejected")
+#: a result (or ledger status) that makes the run exit 1
+FAILED = ("rejected", "conflict")
+#: the rule that needs the rep's historical win rate
+WIN_RATE_CODE = "W-WIN-RATE-COVERAGE"
+#: below this many files to parse, checking in the parent is faster than starting workers
+MIN_PARALLEL = 4
+#: results waiting to be stored before the parent stops feeding the workers
+MAX_PENDING = 64
+
+
+def _L(ja: str, en: str) -> Label:
+    return Label(ja, en)
+
+
+#: words of the summary (results are also the roll-up's status labels)
+UI: dict[str, Label] = {
+    "stored": _L("取込済", "Stored"),
+    "superseded": _L("履歴として保存", "Kept as history"),
+    "unchanged": _L("変更なし", "Unchanged"),
+    "conflict": _L("競合", "Conflict"),
+    "rejected": _L("却下", "Rejected"),
+    "missing": _L("未提出", "Missing"),
+    "files": _L("ファイル", "Files"),
+    "plans_stored": _L("保存したプラン", "Plans stored"),
+    "ignored": _L("対象外のファイル", "Other files ignored"),
+    "skipped": _L("ロック・一時・隠しファイル", "Lock, temp and hidden files skipped"),
+    "error": _L("エラー", "Errors"),
+    "warning": _L("警告", "Warnings"),
+    "info": _L("情報", "Info"),
+    "seconds": _L("所要時間（秒）", "Seconds"),
+    "item": _L("項目", "Item"),
+    "count": _L("件数", "Count"),
+    "title": _L("取り込み結果", "Collection summary"),
+    "problems": _L("対応が必要なファイル", "Files that need attention"),
+    "missing_title": _L("未提出（名簿との突き合わせ）", "Missing submissions (against the roster)"),
+    "progress": _L("取り込み中", "Collecting"),
+    "rep": _L("担当営業", "Account manager"),
+    "account": _L("顧客名", "Account"),
+    "period": _L("対象期間", "Period"),
+    "file": _L("ファイル", "File"),
+    "result": _L("結果", "Result"),
+    "codes": _L("エラー", "Errors"),
+}
+
+
+class CollectError(XltoolsError):
+    """The collection cannot start: a path that does not exist, a bad option."""
+
+
+# -- discovery -----------------------------------------------------------------------------
+
+@dataclass
+class Discovery:
+    """What the paths hold: plans to read, plans in the wrong format, the rest."""
+
+    plans: list[Path] = field(default_factory=list)
+    wrong_format: list[Path] = field(default_factory=list)
+    ignored: list[Path] = field(default_factory=list)  # unrelated files (counted)
+    skipped: list[Path] = field(default_factory=list)  # lock, temp and hidden files
+
+
+def is_lock_or_temp(name: str) -> bool:
+    """Excel's ``~$book.xlsx``, LibreOffice's ``.~lock.book.xlsx#``, ``*.tmp`` files."""
+    low = name.lower()
+    return (name.startswith("~$") or low.startswith(".~lock.") or low.endswith(".tmp")
+            or (name.startswith("~") and "." not in name))
+
+
+def is_hidden(path: Path) -> bool:
+    """A dot file, or a file with the Windows hidden attribute."""
+    if path.name.startswith("."):
+        return True
+    attrs = getattr(_lstat(path), "st_file_attributes", 0) if sys.platform == "win32" else 0
+    return bool(attrs & getattr(stat, "FILE_ATTRIBUTE_HIDDEN", 0))
+
+
+def _lstat(path: Path) -> os.stat_result | None:
+    try:
+        return path.lstat()
+    except OSError:
+        return None
+
+
+def _classify(path: Path, out: Discovery) -> None:
+    suffix = path.suffix.lower()
+    if is_lock_or_temp(path.name):
+        out.skipped.append(path)
+    elif suffix in PLAN_SUFFIXES:
+        out.plans.append(path)
+    elif suffix in WRONG_FORMAT_SUFFIXES:
+        out.wrong_format.append(path)
+    else:
+        out.ignored.append(path)
+
+
+def discover(paths: Iterable[str | os.PathLike]) -> Discovery:
+    """Sort ``paths`` (files and folders, walked recursively) into a :class:`Discovery`.
+
+    A file named explicitly is taken even when hidden; lock and temporary files are
+    skipped wherever they come from (an Excel lock file is not a plan).  Symbolic links
+    to folders are not followed.  Raises :class:`CollectError` for a path that does not
+    exist."""
+    out = Discovery()
+    seen: set[Path] = set()
+    for raw in paths:
+        top = Path(raw)
+        if not top.exists():
+            raise CollectError(f"{top}: ファイルまたはフォルダがありません / no such file or folder")
+        if top.is_file():
+            key = top.resolve()
+            if key not in seen:
+                seen.add(key)
+                _classify(top, out)
+            continue
+        for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
+            base = Path(dirpath)
+            dirnames[:] = sorted(d for d in dirnames if not is_hidden(base / d))
+            for name in sorted(filenames):
+                p = base / name
+                if not p.is_file():
+                    continue
+                key = p.resolve()
+                if key in seen:
+                    continue
+                seen.add(key)
+                if is_hidden(p) and not is_lock_or_temp(name):
+                    out.skipped.append(p)
+                else:
+                    _classify(p, out)
+    return out
+
+
+# -- results -------------------------------------------------------------------------------
+
+@dataclass
+class FileResult:
+    """What one run did with one file.
+
+    ``result``: what this run did (``stored``, ``superseded``, ``unchanged``, ``conflict``,
+    ``rejected``); ``status``: what the ledger says about the file (for a file seen
+    before, the result it got then).  ``counts`` are the issues of the file by severity,
+    ``codes`` its error codes."""
+
+    path: str
+    result: str
+    status: str
+    sha256: str | None = None
+    plan_id: str | None = None
+    version_no: int | None = None
+    account_name: str | None = None
+    account_id: str | None = None
+    rep: str | None = None
+    period: str | None = None
+    counts: dict[str, int] = field(default_factory=lambda: {s: 0 for s in SEVERITIES})
+    codes: tuple[str, ...] = ()
+    conflict_with: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "result": self.result, "status": self.status, "sha256": self.sha256,
+                "plan_id": self.plan_id,
+                "version_no": self.version_no, "account_name": self.account_name,
+                "account_id": self.account_id, "rep": self.rep, "period": self.period,
+                "errors": self.counts["error"], "warnings": self.counts["warning"],
+                "infos": self.counts["info"], "codes": list(self.codes), "conflict_with": self.conflict_with}
+
+
+@dataclass(frozen=True)
+class MissingSubmission:
+    """A roster line (rep x account) with no plan received for the period."""
+
+    rep: str
+    account_name: str
+    account_id: str | None
+    period: str
+    roster_row: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rep": self.rep, "account_name": self.account_name, "account_id": self.account_id,
+                "period": self.period, "roster_row": self.roster_row}
+
+    def issue(self, roster_path: str | None = None) -> Issue:
+        """The ``W-MISSING-SUBMISSION`` issue of this line."""
+        who = f"{self.rep} × {self.account_name}" + (f" ({self.account_id})" if self.account_id else "")
+        return Issue("W-MISSING-SUBMISSION", file=roster_path, row=self.roster_row, field="rep", raw=self.rep,
+                     params={"detail": f"{self.period} {who}"})
+
+
+@dataclass
+class CollectSummary:
+    """The outcome of :func:`collect_paths`."""
+
+    files: list[FileResult] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    missing: list[MissingSubmission] | None = None  # None: no roster given
+    roster_errors: list[Issue] = field(default_factory=list)
+    period: str | None = None
+    jobs: int = 1
+    seconds: float = 0.0
+
+    def count(self, result: str) -> int:
+        return sum(1 for f in self.files if f.result == result)
+
+    @property
+    def results(self) -> dict[str, int]:
+        return {r: self.count(r) for r in RESULTS}
+
+    @property
+    def plans_stored(self) -> int:
+        """Distinct plans that got a new current version in this run."""
+        return len({f.plan_id for f in self.files if f.result == "stored" and f.plan_id})
+
+    @property
+    def issue_counts(self) -> dict[str, int]:
+        """Issues by severity of the files read in this run (unchanged files not counted)."""
+        c = {s: 0 for s in SEVERITIES}
+        for f in self.files:
+            if f.result != "unchanged":
+                for s in SEVERITIES:
+                    c[s] += f.counts[s]
+        return c
+
+    @property
+    def failed(self) -> list[FileResult]:
+        """Files that are rejected or in conflict (now or in the ledger already)."""
+        return [f for f in self.files if f.result in FAILED or f.status in FAILED]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"files": [f.to_dict() for f in self.files], "results": self.results,
+                "plans_stored": self.plans_stored, "ignored": self.ignored, "skipped": self.skipped,
+                "issues": self.issue_counts, "period": self.period,
+                "missing": None if self.missing is None else [m.to_dict() for m in self.missing],
+                "roster_errors": [i.to_dict() for i in self.roster_errors],
+                "exit_code": self.exit_code, "seconds": round(self.seconds, 3)}
+
+
+# -- hashing -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FileId:
+    path: str
+    size: int
+    sha256: str
+    mtime: float
+
+
+def file_id(path: Path) -> FileId:
+    """Size, SHA-256 and mtime of ``path`` (read in blocks, never parsed)."""
+    st = path.stat()
+    with open(path, "rb") as fh:
+        digest = hashlib.file_digest(fh, "sha256").hexdigest()
+    return FileId(str(path.resolve()), st.st_size, digest, st.st_mtime)
+
+
+# -- workers -------------------------------------------------------------------------------
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(spec: Spec, settings: Settings, today: date | None, rates: Any = None) -> None:
+    from .check import workbook_texts
+
+    _WORKER.update(spec=spec, settings=settings, today=today, rates=rates, texts=workbook_texts(spec, settings))
+
+
+def _check_one(path: str) -> FileReport:
+    """Worker: read, normalise and validate one file; only the report goes back.
+
+    With historical win rates (:mod:`xltools.winrate`), a plan whose coverage is below
+    what its rep's (else the team's) win rate needs also gets ``W-WIN-RATE-COVERAGE``."""
+    from .check import check_file
+
+    spec, settings, today = _WORKER["spec"], _WORKER["settings"], _WORKER["today"]
+    report = check_file(path, spec, settings, today=today, static_texts=_WORKER["texts"])
+    rates = _WORKER["rates"]
+    if report.plan is not None and rates is not None:
+        rate = rates.rate_for(report.plan.fields.get("rep") or report.plan.meta.get("rep"))
+        if rate:
+            from .rules import run_rules
+
+            extra = [i for i in run_rules(report.plan, spec, settings, today=today, win_rate=rate)
+                     if i.code == WIN_RATE_CODE]
+            for i in extra:
+                i.file = i.file or report.file
+            report.issues.extend(extra)
+    return report
+
+
+def _pool(jobs: int, spec: Spec, settings: Settings, today: date | None, rates: Any) -> ProcessPoolExecutor:
+    import multiprocessing as mp
+
+    # forkserver: workers never inherit the parent's database connections or threads
+    # (the progress bar); the server preloads the reader so each worker starts warm
+    methods = mp.get_all_start_methods()
+    if "forkserver" in methods:
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(["xltools.check", "xltools.reader", "xltools.validate", "xltools.rules"])
+    else:
+        ctx = mp.get_context("spawn")
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
+                               initargs=(spec, settings, today, rates))
+
+
+# -- roster --------------------------------------------------------------------------------
+
+def _norm(value: Any) -> str:
+    return name_key(value) if value is not None else ""
+
+
+def missing_submissions(roster: Sequence[Any], received: Iterable[dict[str, Any]], period: str
+                        ) -> list[MissingSubmission]:
+    """Roster lines without a received plan for ``period``.
+
+    ``roster``: :class:`~xltools.roster.RosterEntry` items; ``received``: plan versions
+    (``account_id``, ``account_name``, ``rep``) of the period, any status.  An account
+    matches by account ID when both sides have one, else by name (NFKC, spaces and case
+    ignored).  A plan from the roster's rep covers that line; a plan from a rep the
+    roster does not name for that account covers the account's remaining line(s)."""
+    def account_keys(acc_id: Any, name: Any) -> set[str]:
+        keys = set()
+        if _norm(acc_id):
+            keys.add("id:" + _norm(acc_id))
+        if _norm(name):
+            keys.add("name:" + _norm(name))
+        return keys
+
+    def matches(entry: Any, version: dict[str, Any]) -> bool:
+        if _norm(entry.account_id) and _norm(version.get("account_id")):
+            return _norm(entry.account_id) == _norm(version.get("account_id"))
+        return _norm(entry.account_name) == _norm(version.get("account_name"))
+
+    versions = list(received)
+    roster_reps: dict[str, set[str]] = {}
+    for e in roster:
+        for k in account_keys(e.account_id, e.account_name):
+            roster_reps.setdefault(k, set()).add(_norm(e.rep))
+    out = []
+    for e in roster:
+        same = [v for v in versions if matches(e, v)]
+        if any(_norm(v.get("rep")) == _norm(e.rep) for v in same):
+            continue
+        listed = set().union(*(roster_reps.get(k, set()) for k in account_keys(e.account_id, e.account_name)))
+        if any(_norm(v.get("rep")) not in listed for v in same):
+            continue
+        out.append(MissingSubmission(rep=e.rep, account_name=e.account_name, account_id=e.account_id,
+                                     period=period, roster_row=e.row))
+    return out
+
+
+def resolve_period(period: str | None, settings: Settings) -> str | None:
+    """``period`` normalised (``fy2026-q3`` -> ``FY2026Q3``), or None."""
+    if period is None or not str(period).strip():
+        return None
+    return str(parse_period(period, settings.fiscal_year_start_month))
+
+
+# -- the run -------------------------------------------------------------------------------
+
+def _reject_format(store: Any, fid: FileId, collected_at: datetime) -> Any:
+    suffix = Path(fid.path).suffix.lower() or "?"
+    report = FileReport(file=fid.path)
+    report.add("E-FILE-FORMAT", params={"detail": suffix})
+    return report, store.reject(fid.path, fid.size, fid.sha256, fid.mtime, report, collected_at=collected_at)
+
+
+def _result(fid: FileId, report: FileReport | None, outcome: Any) -> FileResult:
+    issues = list(report.issues if report is not None else ()) + list(outcome.issues)
+    counts = {s: 0 for s in SEVERITIES}
+    for i in issues:
+        counts[i.severity] += 1
+    plan = report.plan if report is not None else None
+    meta = plan.meta if plan is not None else {}
+    fields = plan.fields if plan is not None else {}
+
+    def ctx(key: str) -> str | None:
+        v = fields.get(key) or meta.get(key)
+        return str(v) if v not in (None, "") else None
+
+    return FileResult(path=fid.path, result=outcome.result, status=outcome.file_result, sha256=fid.sha256,
+                      plan_id=outcome.plan_id, version_no=outcome.version_no, account_name=ctx("account_name"),
+                      account_id=ctx("account_id"), rep=ctx("rep"), period=ctx("period"), counts=counts,
+                      codes=tuple(dict.fromkeys(i.code for i in issues if i.severity == "error")),
+                      conflict_with=outcome.conflict_with)
+
+
+def _seen_result(fid: FileId, record: Any = None, duplicate_of: FileResult | None = None) -> FileResult:
+    """A file whose content the ledger (or this run) already has: nothing is parsed."""
+    if duplicate_of is not None:
+        return FileResult(path=fid.path, result="unchanged", status=duplicate_of.status, sha256=fid.sha256,
+                          plan_id=duplicate_of.plan_id, version_no=duplicate_of.version_no,
+                          account_name=duplicate_of.account_name, account_id=duplicate_of.account_id,
+                          rep=duplicate_of.rep, period=duplicate_of.period, counts=dict(duplicate_of.counts),
+                          codes=duplicate_of.codes)
+    counts = {"error": record.error_count, "warning": record.warning_count, "info": record.info_count}
+    codes = tuple(c for c in (record.detail or "").split("; ") if c)
+    return FileResult(path=fid.path, result="unchanged", status=record.result, sha256=fid.sha256,
+                      plan_id=record.plan_id, counts=counts, codes=codes)
+
+
+def _fill_context(store: Any, results: list[FileResult]) -> None:
+    """Account, rep, period and version of files known before this run, from the ledger."""
+    need = [r for r in results if r.result == "unchanged" and r.plan_id and r.account_name is None]
+    if not need:
+        return
+    by_sha = {f["sha256"]: f for f in store.files()}
+    for r in need:
+        f = by_sha.get(r.sha256)
+        if f is not None:
+            r.account_name, r.account_id, r.rep, r.period = (f.get("account_name"), f.get("account_id"),
+                                                             f.get("rep"), f.get("period"))
+            r.version_no = f.get("version_no")
+
+
+class _Progress:
+    """A rich progress bar on a terminal (stderr); nothing otherwise."""
+
+    def __init__(self, enabled: bool, total: int, lang: str):
+        self.bar = None
+        if not enabled or total == 0:
+            return
+        from rich.console import Console
+
+        console = Console(stderr=True)
+        if not console.is_terminal:
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TimeRemainingColumn(), console=console, transient=True)
+        self.bar.start()
+        self.task = self.bar.add_task(UI["progress"](lang), total=total)
+
+    def advance(self, n: int = 1) -> None:
+        if self.bar is not None:
+            self.bar.advance(self.task, n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def collect_paths(paths: Iterable[str | os.PathLike], store: Any, spec: Spec, settings: Settings, *,
+                  roster: str | os.PathLike | None = None, period: str | None = None, jobs: int | None = None,
+                  progress: bool = False, lang: str = "ja", today: date | None = None) -> CollectSummary:
+    """Collect every plan under ``paths`` into ``store`` and return the summary.
+
+    ``spec``: the spec with the company lists applied; ``roster``: a roster file (see
+    :mod:`xltools.roster`) -- its lines without a plan for ``period`` end up in
+    ``summary.missing``; ``period`` (``FY2026Q3``): the collection period for the roster
+    (default: the period most plans of this run are for); ``jobs``: worker processes
+    (default: every core; 1 = no workers); ``progress``: a progress bar when stderr is
+    a terminal; ``today``: the date the business rules compare against."""
+    if lang not in LANGS:
+        raise CollectError(f"language must be one of {', '.join(LANGS)}, got {lang!r}")
+    if jobs is not None and jobs < 1:
+        raise CollectError(f"--jobs must be 1 or more, got {jobs}")
+    started = time.perf_counter()
+    period = resolve_period(period, settings)
+    entries = None
+    if roster is not None:
+        from .roster import read_roster
+
+        entries = read_roster(roster, spec)  # a bad roster fails before any file is touched
+    found = discover(paths)
+    store.ensure_schema()
+    collected_at = datetime.now(timezone.utc)
+    summary = CollectSummary(ignored=[str(p) for p in found.ignored], skipped=[str(p) for p in found.skipped],
+                             period=period)
+    results: dict[str, FileResult] = {}
+    order: list[str] = []
+
+    bar = _Progress(progress, len(found.plans) + len(found.wrong_format), lang)
+    try:
+        todo: list[FileId] = []
+        dup_of: dict[str, list[FileId]] = {}  # sha -> later paths with the same content
+        first_path: dict[str, str] = {}
+        for p in found.plans + found.wrong_format:
+            try:
+                fid = file_id(p)
+            except OSError as e:
+                path = str(p.resolve())
+                order.append(path)
+                report = FileReport(file=path)
+                report.add("E-FILE-UNREADABLE", params={"detail": e.strerror or str(e)})
+                results[path] = FileResult(path=path, result="rejected", status="rejected",
+                                           counts=report.counts(), codes=("E-FILE-UNREADABLE",))
+                bar.advance()
+                continue
+            order.append(fid.path)
+            if fid.sha256 in first_path:
+                dup_of.setdefault(fid.sha256, []).append(fid)
+                continue
+            first_path[fid.sha256] = fid.path
+            record = store.file_seen(fid.sha256)
+            if record is not None and record.result != "conflict":
+                # a conflicting file is read again: the store makes it current once the conflict is gone
+                results[fid.path] = _seen_result(fid, record)
+                bar.advance()
+            elif p.suffix.lower() in WRONG_FORMAT_SUFFIXES:
+                report, outcome = _reject_format(store, fid, collected_at)
+                results[fid.path] = _result(fid, report, outcome)
+                bar.advance()
+            else:
+                todo.append(fid)
+
+        def store_one(fid: FileId, report: FileReport) -> None:
+            outcome = store.save(report, path=fid.path, size=fid.size, sha256=fid.sha256, mtime=fid.mtime,
+                                 collected_at=collected_at)
+            results[fid.path] = _result(fid, report, outcome)
+            bar.advance()
+
+        n_jobs = max(1, jobs or os.cpu_count() or 1)
+        summary.jobs = 1 if n_jobs == 1 or len(todo) < MIN_PARALLEL else min(n_jobs, len(todo))
+        rates = None
+        if todo:
+            from .winrate import win_rates
+
+            rates = win_rates(store, settings)
+        if summary.jobs == 1:
+            _init_worker(spec, settings, today, rates)
+            for fid in todo:
+                store_one(fid, _check_one(fid.path))
+        else:
+            _collect_parallel(todo, summary.jobs, spec, settings, today, rates, store_one)
+
+        for sha, fids in dup_of.items():
+            first = results[first_path[sha]]
+            for fid in fids:
+                results[fid.path] = _seen_result(fid, duplicate_of=first)
+                bar.advance()
+    finally:
+        bar.close()
+
+    summary.files = [results[p] for p in order]
+    _fill_context(store, summary.files)
+    if entries is not None:
+        summary.roster_errors = list(entries.errors)
+        summary.period = period or _main_period(summary.files)
+        if summary.period is None:
+            raise CollectError("名簿と突き合わせる対象期間がわかりません。--period を指定してください。 / "
+                               "Cannot tell which period to check the roster against: give --period.")
+        received = store.versions(summary.period, all_versions=True)
+        summary.missing = missing_submissions(entries, received, summary.period)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _collect_parallel(todo: list[FileId], jobs: int, spec: Spec, settings: Settings, today: date | None,
+                      rates: Any, store_one) -> None:
+    """Feed the workers at most ``MAX_PENDING`` files ahead of the parent's storing."""
+    with _pool(jobs, spec, settings, today, rates) as pool:
+        queue = iter(todo)
+        running: dict[Future, FileId] = {}
+
+        def feed() -> None:
+            while len(running) < max(MAX_PENDING, 2 * jobs):
+                fid = next(queue, None)
+                if fid is None:
+                    return
+                running[pool.submit(_check_one, fid.path)] = fid
+
+        feed()
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for fut in done:
+                fid = running.pop(fut)
+                try:
+                    report = fut.result()
+                except Exception as exc:  # noqa: BLE001 - a worker that died: the file is rejected
+                    report = FileReport(file=fid.path)
+                    report.add("E-FILE-UNREADABLE", params={"detail": f"{type(exc).__name__}: {exc}"})
+                store_one(fid, report)
+            feed()
+
+
+def _main_period(files: list[FileResult]) -> str | None:
+    periods = Counter(f.period for f in files if f.period)
+    return periods.most_common(1)[0][0] if periods else None
+
+
+# -- output --------------------------------------------------------------------------------
+
+def summary_tables(summary: CollectSummary, lang: str = "ja") -> list[Any]:
+    """Rich renderables: the counts table, the files that need attention and the missing
+    submissions (the last two only when there are any)."""
+    from rich.table import Table
+
+    t = Table(title=UI["title"](lang))
+    t.add_column(UI["item"](lang))
+    t.add_column(UI["count"](lang), justify="right")
+    rows = [("files", len(summary.files)), ("plans_stored", summary.plans_stored)]
+    rows += [(r, summary.count(r)) for r in RESULTS]
+    rows += [(s, summary.issue_counts[s]) for s in SEVERITIES]
+    rows += [("ignored", len(summary.ignored)), ("skipped", len(summary.skipped))]
+    if summary.missing is not None:
+        rows.append(("missing", len(summary.missing)))
+    for key, n in rows:
+        t.add_row(UI[key](lang), str(n))
+    out: list[Any] = [t]
+    if summary.failed:
+        p = Table(title=UI["problems"](lang))
+        for key in ("file", "result", "rep", "account", "codes"):
+            p.add_column(UI[key](lang))
+        for f in summary.failed:
+            status = f.result if f.result != "unchanged" else f.status
+            p.add_row(f.path, UI[status](lang), f.rep or "", f.account_name or "", ", ".join(f.codes))
+        out.append(p)
+    if summary.missing:
+        m = Table(title=f"{UI['missing_title'](lang)} {summary.period}")
+        for key in ("rep", "account", "period"):
+            m.add_column(UI[key](lang))
+        for s in summary.missing:
+            m.add_row(s.rep, s.account_name + (f" ({s.account_id})" if s.account_id else ""), s.period)
+        out.append(m)
+    return out
+
+
+def render_summary(summary: CollectSummary, lang: str = "ja", *, width: int | None = None) -> str:
+    """The summary tables as plain text (what the command prints when not on a terminal)."""
+    from rich.console import Console
+
+    console = Console(width=width or 120, record=True, file=open(os.devnull, "w"), color_system=None)
+    for r in summary_tables(summary, lang):
+        console.print(r)
+    text = console.export_text()
+    console.file.close()
+    return text

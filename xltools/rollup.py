@@ -1,0 +1,843 @@
+"""``xltools report``: the roll-up workbook for sales leaders, from the database.
+
+:func:`write_rollup` reads the store (current plan versions of a period, their rows,
+the file ledger, the issues and the stored history) and writes one workbook:
+
+========================  =====================================================================
+sheet                     contents (Excel tables, named as below for other tools and tests)
+========================  =====================================================================
+Summary / サマリー          ``Totals`` (plans, target, plan, weighted, coverage, files, issues),
+                          ``ByRep``, ``ByQuarter`` (pipeline by fiscal quarter of the expected
+                          close), ``ByAccount`` and a bar chart plan vs target per account
+Submissions / 提出状況      ``Submissions``: every file received (status, issue counts) and,
+                          with a roster, every rep x account with no plan (status 未提出)
+Pipeline / パイプライン      ``Pipeline``: every opportunity with rep, account, weighted amount
+                          and fiscal-quarter bucket
+Coverage / カバレッジ        ``Coverage``: ratio per account flagged by the settings' thresholds
+Relationships / リレーション ``StanceCounts``, ``DecisionMakersAtRisk`` (against/unknown),
+                          ``StaleContacts`` (not met in ``contact_stale_days``)
+Activities / 活動          ``ExecutiveSummary``, ``ExecutiveVisits`` (by executive),
+                          ``OverdueActivities``
+Reviews / 改善アクション      ``OpenActions``
+SuccessCases / 成功事例     ``NewSuccessCases`` (not in an earlier period; private ones never)
+Issues / データ品質         ``DataIssues`` (+ ``W-MISSING-SUBMISSION`` per missing plan)
+Trend / 推移               ``Trend`` per collection month and a line chart
+========================  =====================================================================
+
+Values, never formulas (every viewer shows them); text from reps is written as text
+(:func:`xltools.xlwrite.write_value`); headers, sheet names and choice labels in the
+chosen language (spec labels where the spec has them); yen formats; frozen headers.
+The file is written atomically: a failed run leaves the previous roll-up intact.
+"""
+from __future__ import annotations
+
+import os
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from .collect import UI as COLLECT_UI, MissingSubmission, missing_submissions
+from .config import Settings
+from .errors import XltoolsError
+from .periods import Period, PeriodError, fiscal_quarter_of, parse_period
+from .spec import LANGS, Field, Label, Spec
+from .validate import name_key, weighted_amount
+
+YEN_FORMAT = '"¥"#,##0'
+PERCENT_FORMAT = '0"%"'
+INT_FORMAT = "#,##0"
+NUMBER_FORMAT = "#,##0.##"
+FRACTION_FORMAT = "0.0%"
+SCORE_FORMAT = "0.00"
+DATE_FORMAT = "yyyy/mm/dd"
+DATETIME_FORMAT = "yyyy/mm/dd hh:mm"
+RATIO_FORMATS = {"ja": '0.00"倍"', "en": '0.00"x"'}
+TABLE_STYLE = "TableStyleMedium2"
+MAX_WIDTH = 48
+#: stances of decision makers the roll-up lists as a risk (keys of the ``stance`` list)
+RISK_STANCES = ("against", "unknown")
+DECISION_MAKER = "decision_maker"
+#: contacts no longer at the customer (keys of the ``employment`` list)
+GONE = ("transferred", "left")
+
+
+def _L(ja: str, en: str) -> Label:
+    return Label(ja, en)
+
+
+#: sheet keys in workbook order -> localised sheet name
+SHEETS: dict[str, Label] = {
+    "summary": _L("サマリー", "Summary"),
+    "submissions": _L("提出状況", "Submissions"),
+    "pipeline": _L("パイプライン", "Pipeline"),
+    "coverage": _L("カバレッジ", "Coverage"),
+    "relationships": _L("リレーション", "Relationships"),
+    "activities": _L("活動", "Activities"),
+    "reviews": _L("改善アクション", "Reviews"),
+    "success_cases": _L("成功事例", "SuccessCases"),
+    "issues": _L("データ品質", "Issues"),
+    "trend": _L("推移", "Trend"),
+}
+
+#: every text of the roll-up that is not a spec label
+TEXTS: dict[str, Label] = {
+    "title": _L("アカウントプラン ロールアップ", "Account plan roll-up"),
+    "totals": _L("全体", "Totals"),
+    "by_rep": _L("担当営業別カバレッジ", "Coverage by account manager"),
+    "by_quarter": _L("受注予定四半期別パイプライン（失注を除く）", "Pipeline by expected close quarter (excluding lost)"),
+    "by_account": _L("顧客別 計画と目標", "Plan vs target by account"),
+    "chart_plan": _L("計画と目標（顧客別）", "Plan vs target by account"),
+    "submissions": _L("提出されたファイルと未提出", "Files received and missing submissions"),
+    "pipeline": _L("全案件", "Every opportunity"),
+    "coverage": _L("顧客別カバレッジ（{low}倍未満：不足、{high}倍超：過大）",
+                   "Coverage by account (below {low}x: too low, above {high}x: too high)"),
+    "win_rates": _L("実績勝率と必要カバレッジ（直近の四半期）", "Historical win rate and implied coverage (recent quarters)"),
+    "stance_counts": _L("顧客別スタンス", "Stance by account"),
+    "dm_risk": _L("アンチ・不明の決裁者", "Decision makers against us or unknown"),
+    "stale_contacts": _L("{days}日以上接触していないキーマン", "Key persons not met for {days} days or more"),
+    "exec_summary": _L("同行役員別の依頼", "Visits requested per executive"),
+    "exec_visits": _L("役員同行の依頼（役員別）", "Executive visits requested (by executive)"),
+    "overdue_activities": _L("予定日を過ぎた未完了の活動", "Activities past their date and not done"),
+    "open_actions": _L("未完了の改善アクション", "Open review actions"),
+    "new_cases": _L("今期の新しい成功事例（非公開を除く）", "New success cases this period (private ones excluded)"),
+    "data_issues": _L("データ品質の問題", "Data quality issues"),
+    "trend": _L("月次推移（取り込み月ごと）", "Month over month (by collection month)"),
+    "chart_trend": _L("計画・加重見込み・目標の推移", "Plan, weighted forecast and target by month"),
+    # column headers
+    "item": _L("項目", "Item"),
+    "value": _L("値", "Value"),
+    "plans": _L("プラン数", "Plans"),
+    "accounts": _L("顧客数", "Accounts"),
+    "count": _L("件数", "Count"),
+    "amount": _L("金額", "Amount"),
+    "weighted": _L("加重金額", "Weighted amount"),
+    "quarter": _L("受注予定四半期", "Close quarter"),
+    "no_date": _L("未定", "No date"),
+    "file": _L("ファイル", "File"),
+    "status": _L("状態", "Status"),
+    "version": _L("版", "Version"),
+    "collected_at": _L("取込日時", "Collected at"),
+    "errors": _L("エラー", "Errors"),
+    "warnings": _L("警告", "Warnings"),
+    "infos": _L("情報", "Info"),
+    "detail": _L("詳細", "Detail"),
+    "total": _L("合計", "Total"),
+    "blank": _L("未入力", "Blank"),
+    "days_since": _L("経過日数", "Days since"),
+    "upcoming": _L("今後の予定", "Upcoming"),
+    "next_date": _L("直近の予定日", "Next date"),
+    "days_overdue": _L("超過日数", "Days overdue"),
+    "severity": _L("重要度", "Severity"),
+    "code": _L("コード", "Code"),
+    "sheet": _L("シート", "Sheet"),
+    "cell": _L("セル", "Cell"),
+    "field": _L("項目", "Field"),
+    "raw": _L("入力値", "Value"),
+    "message": _L("メッセージ", "Message"),
+    "month": _L("月", "Month"),
+    "period": _L("対象期間", "Period"),
+    "generated_at": _L("作成日時", "Generated at"),
+    "files_received": _L("受信ファイル数", "Files received"),
+    "missing_count": _L("未提出", "Missing submissions"),
+    "error_count": _L("エラー件数（現行プラン）", "Errors (current plans)"),
+    "all_periods": _L("全期間", "All periods"),
+    "error": _L("エラー", "Error"),
+    "warning": _L("警告", "Warning"),
+    "info": _L("情報", "Info"),
+}
+
+
+class RollupError(XltoolsError):
+    """The roll-up cannot be written with these arguments."""
+
+
+# -- columns ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Col:
+    """One column of a roll-up table: header, how to get the value from a record, its
+    number format (a string, or a function of the record) and an optional tone."""
+
+    header: Label
+    get: Callable[[dict], Any]
+    fmt: str | Callable[[dict], str | None] | None = None
+    tone: Callable[[dict], str | None] | None = None
+    width: float | None = None
+
+
+def _text(key: str) -> Callable[[dict], Any]:
+    return lambda r: r.get(key)
+
+
+class _Columns:
+    """Columns made from the spec: labels, choice labels and formats in one language."""
+
+    def __init__(self, spec: Spec, lang: str):
+        self.spec, self.lang = spec, lang
+
+    def choice_label(self, list_name: str | None, value: Any) -> Any:
+        if list_name is None or value is None:
+            return value
+        try:
+            return self.spec.choices(list_name).get(value).label(self.lang)
+        except KeyError:
+            return value  # an open list keeps the typed text
+
+    def choice_tone(self, list_name: str | None, value: Any) -> str | None:
+        try:
+            return self.spec.choices(list_name).get(value).tone if list_name else None
+        except KeyError:
+            return None
+
+    def fmt(self, f: Field) -> str | None:
+        if f.type == "amount":
+            return YEN_FORMAT
+        if f.type == "percent":
+            return PERCENT_FORMAT
+        if f.type == "ratio":
+            return RATIO_FORMATS[self.lang]
+        if f.type == "fraction":
+            return FRACTION_FORMAT
+        if f.type == "score":
+            return SCORE_FORMAT
+        if f.type in ("integer",):
+            return INT_FORMAT
+        if f.type == "date":
+            return DATE_FORMAT
+        return None
+
+    def field(self, f: Field, key: str | None = None, *, tone: bool = False) -> Col:
+        """A column for a spec field or table column (values keyed by ``key`` or ``f.key``)."""
+        k = key or f.key
+        choices = f.choices
+        return Col(f.label, (lambda r: self.choice_label(choices, r.get(k))) if choices else _text(k),
+                   self.fmt(f), tone=(lambda r: self.choice_tone(choices, r.get(k))) if tone and choices else None,
+                   width=f.width)
+
+    def table(self, name: str, *, skip: Iterable[str] = (), tone: Iterable[str] = ()) -> list[Col]:
+        tone = set(tone)
+        return [self.field(c, tone=c.key in tone) for c in self.spec.table(name).columns if c.key not in skip]
+
+    def context(self, *keys: str) -> list[Col]:
+        """Plan context columns (rep, account_name, ...) labelled like the spec's fields."""
+        return [self.field(self.spec.field(k)) for k in keys]
+
+
+def _t(key: str, lang: str, **params: Any) -> str:
+    text = TEXTS[key](lang)
+    return text.format(**params) if params else text
+
+
+# -- data ------------------------------------------------------------------------------------
+
+def _day(v: Any) -> date | None:
+    if isinstance(v, datetime):
+        return v.date()
+    return v if isinstance(v, date) else None
+
+
+def _local(v: Any) -> datetime | None:
+    """An aware timestamp from the store -> local wall time (naive), as Excel shows it."""
+    if not isinstance(v, datetime):
+        return None
+    if v.tzinfo is None:
+        v = v.replace(tzinfo=timezone.utc)
+    return v.astimezone().replace(tzinfo=None)
+
+
+def _period_or_none(text: Any, start_month: int) -> Period | None:
+    try:
+        return parse_period(text, start_month) if text else None
+    except PeriodError:
+        return None
+
+
+def _ratio(plan: Any, target: Any) -> float | None:
+    return plan / target if plan is not None and target else None
+
+
+@dataclass
+class RollupData:
+    """Everything the roll-up shows, read from the store once."""
+
+    period: str | None
+    today: date
+    generated_at: datetime
+    versions: list[dict]
+    rows: dict[str, list[dict]]
+    files: list[dict]
+    issues: list[dict]
+    history: list[dict]
+    earlier_cases: list[dict]
+    win_rates: Any = None  # xltools.winrate.WinRates
+    missing: list[MissingSubmission] | None = None
+    roster_path: str | None = None
+
+
+def latest_period(store: Any, settings: Settings) -> str | None:
+    """The latest period that has a current plan (``FY2026Q3``), or None."""
+    found = {_period_or_none(v.get("period"), settings.fiscal_year_start_month)
+             for v in store.current_versions()}
+    found.discard(None)
+    if not found:
+        return None
+    return str(max(found, key=lambda p: (p.start, p.quarter is not None)))
+
+
+def gather(store: Any, spec: Spec, settings: Settings, *, period: str | None = None,
+           roster: str | os.PathLike | None = None, today: date | None = None) -> RollupData:
+    """Read what the roll-up needs from ``store``.  ``period``: ``FY2026Q3`` or ``FY2026``
+    (default: the latest period with a current plan)."""
+    start = settings.fiscal_year_start_month
+    if period is not None and str(period).strip():
+        period = str(parse_period(period, start))
+    else:
+        period = latest_period(store, settings)
+    entries = None
+    if roster is not None:
+        from .roster import read_roster
+
+        entries = read_roster(roster, spec)
+    rows = {t: store.rows(t, period) for t in ("Opportunities", "Contacts", "Activities", "Reviews",
+                                              "SuccessCases")}
+    selected = _period_or_none(period, start)
+    earlier: list[dict] = []
+    if selected is not None:
+        for r in store.rows("SuccessCases", None, all_versions=True):
+            p = _period_or_none(r.get("period"), start)
+            if p is not None and p.start < selected.start:
+                earlier.append(r)
+    history = store.versions(period, all_versions=True)
+    from .winrate import win_rates
+
+    data = RollupData(period=period, today=today or date.today(), generated_at=datetime.now(),
+                      versions=store.current_versions(period), rows=rows, files=store.files(period),
+                      issues=store.issues(period), history=history, earlier_cases=earlier,
+                      win_rates=win_rates(store, settings, until=selected))
+    if entries is not None:
+        if period is None:
+            raise RollupError("名簿と突き合わせる対象期間がわかりません。--period を指定してください。 / "
+                              "Cannot tell which period to check the roster against: give --period.")
+        data.missing = missing_submissions(entries, history, period)
+        data.roster_path = str(roster)
+    return data
+
+
+# -- figures ---------------------------------------------------------------------------------
+
+def _verdict(ratio: float | None, settings: Settings) -> str | None:
+    """Key of the ``verdict`` choice list for a coverage ratio (the settings' thresholds)."""
+    if ratio is None:
+        return None
+    th = settings.thresholds
+    if ratio < th.coverage_low:
+        return "low"
+    if ratio > th.coverage_high:
+        return "high"
+    return "ok"
+
+
+def account_rows(data: RollupData, settings: Settings) -> list[dict]:
+    """One record per current plan: context, target, plan, weighted, coverage, verdict."""
+    out = []
+    for v in sorted(data.versions, key=lambda v: (name_key(v.get("rep") or ""), name_key(v.get("account_name") or ""))):
+        ratio = _ratio(v.get("plan_total"), v.get("sales_target"))
+        out.append({**v, "coverage_ratio": ratio, "coverage_verdict": _verdict(ratio, settings)})
+    return out
+
+
+def rep_rows(accounts: list[dict], settings: Settings) -> list[dict]:
+    groups: dict[str, list[dict]] = defaultdict(list)
+    names: dict[str, str] = {}
+    for a in accounts:
+        k = name_key(a.get("rep") or "")
+        groups[k].append(a)
+        names.setdefault(k, a.get("rep"))
+    out = []
+    for k, items in groups.items():
+        target = sum(a.get("sales_target") or 0 for a in items)
+        plan = sum(a.get("plan_total") or 0 for a in items)
+        ratio = _ratio(plan, target)
+        out.append({"rep": names[k], "accounts": len(items), "sales_target": target, "plan_total": plan,
+                    "weighted_total": sum(a.get("weighted_total") or 0 for a in items),
+                    "coverage_ratio": ratio, "coverage_verdict": _verdict(ratio, settings)})
+    return out
+
+
+def pipeline_rows(data: RollupData, spec: Spec, settings: Settings) -> list[dict]:
+    """Every opportunity with its weighted amount and fiscal quarter of the expected close."""
+    out = []
+    for r in data.rows["Opportunities"]:
+        d = _day(r.get("expected_close"))
+        q = str(fiscal_quarter_of(d, settings.fiscal_year_start_month)) if d else None
+        out.append({**r, "weighted": int(round(weighted_amount(r, spec))), "quarter": q})
+    return out
+
+
+def quarter_rows(pipeline: list[dict], lang: str) -> list[dict]:
+    groups: dict[str | None, list[dict]] = defaultdict(list)
+    for r in pipeline:
+        if r.get("stage") != "lost":
+            groups[r["quarter"]].append(r)
+    keys = sorted((k for k in groups if k), key=lambda k: parse_period(k)) + ([None] if None in groups else [])
+    return [{"quarter": k or _t("no_date", lang), "count": len(groups[k]),
+             "amount": sum(r.get("amount") or 0 for r in groups[k]),
+             "weighted": sum(r["weighted"] for r in groups[k])} for k in keys]
+
+
+def _overdue(table: str, spec: Spec, row: dict, today: date) -> date | None:
+    """The first overdue date of ``row`` by the spec's ``overdue_unless`` columns, or None."""
+    for c in spec.table(table).columns:
+        if c.overdue_unless:
+            other, keys = c.overdue_unless
+            d = _day(row.get(c.key))
+            if d is not None and d < today and row.get(other) not in keys:
+                return d
+    return None
+
+
+def trend_rows(data: RollupData) -> list[dict]:
+    """Per collection month, the plans as they stood at the end of that month: for each
+    account and period the latest version collected by then (conflicting versions left
+    out; a plan's versions ordered by file time like the store does)."""
+    versions = [v for v in data.history if v.get("collected_at") is not None and not v.get("conflict_with")]
+    months = sorted({_local(v["collected_at"]).strftime("%Y-%m") for v in versions})
+    out = []
+    for m in months:
+        upto = [v for v in versions if _local(v["collected_at"]).strftime("%Y-%m") <= m]
+        latest_of_plan: dict[str, dict] = {}
+        for v in sorted(upto, key=lambda v: (v.get("file_mtime") or v["collected_at"], v["version_id"])):
+            latest_of_plan[v["plan_id"]] = v
+        slot: dict[tuple, dict] = {}
+        for v in sorted(latest_of_plan.values(), key=lambda v: (v["collected_at"], v["version_id"])):
+            acct = name_key(v.get("account_id") or "") or "name:" + name_key(v.get("account_name") or "")
+            slot[(acct, v.get("period"))] = v
+        snap = list(slot.values())
+        target = sum(v.get("sales_target") or 0 for v in snap)
+        plan = sum(v.get("plan_total") or 0 for v in snap)
+        out.append({"month": m, "plans": len(snap), "sales_target": target, "plan_total": plan,
+                    "weighted_total": sum(v.get("weighted_total") or 0 for v in snap),
+                    "coverage_ratio": _ratio(plan, target)})
+    return out
+
+
+def new_cases(data: RollupData) -> list[dict]:
+    """Success cases of the period's plans that no earlier period had (same title and
+    customer); private ones (``shareable`` = private) never leave the database."""
+    def key(r: dict) -> tuple[str, str]:
+        return name_key(r.get("title") or ""), name_key(r.get("customer") or "")
+
+    before = {key(r) for r in data.earlier_cases}
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for r in data.rows["SuccessCases"]:
+        k = key(r)
+        if r.get("shareable") == "private" or k in before or k in seen:
+            continue
+        seen.add(k)
+        out.append(r)
+    return out
+
+
+# -- writing -----------------------------------------------------------------------------------
+
+class _Book:
+    """The workbook being written, with the helpers every sheet uses."""
+
+    def __init__(self, spec: Spec, settings: Settings, lang: str):
+        from openpyxl import Workbook
+
+        self.spec, self.settings, self.lang = spec, settings, lang
+        self.cols = _Columns(spec, lang)
+        self.wb = Workbook()
+        self.wb.remove(self.wb.active)
+        self.sheets: dict[str, Any] = {}
+
+    def t(self, key: str, **params: Any) -> str:
+        return _t(key, self.lang, **params)
+
+    def sheet(self, key: str):
+        ws = self.wb.create_sheet(SHEETS[key](self.lang))
+        self.sheets[key] = ws
+        return ws
+
+    def title(self, ws, row: int, text: str, size: int = 12) -> None:
+        from openpyxl.styles import Font
+
+        from .xlwrite import write_text
+
+        write_text(ws.cell(row=row, column=1), text).font = Font(bold=True, size=size)
+
+    def table(self, ws, name: str, title: str, cols: list[Col], records: list[dict], top: int) -> tuple[Any, int]:
+        """A title row at ``top`` and an Excel table below it; returns (table, next free row)."""
+        from openpyxl.styles import Font, PatternFill
+        from openpyxl.utils import get_column_letter
+
+        from .generate import TONES
+        from .xlwrite import display_width, write_table
+
+        self.title(ws, top, title)
+        headers = [c.header(self.lang) if isinstance(c.header, Label) else str(c.header) for c in cols]
+        values = [[c.get(r) for c in cols] for r in records]
+        table = write_table(ws, name, headers, values, top=top + 1, style=TABLE_STYLE)
+        for i, c in enumerate(cols):
+            col = i + 1
+            for n, r in enumerate(records):
+                cell = ws.cell(row=top + 2 + n, column=col)
+                fmt = c.fmt(r) if callable(c.fmt) else c.fmt
+                if fmt and cell.value is not None and not isinstance(cell.value, str):
+                    cell.number_format = fmt
+                tone = c.tone(r) if c.tone else None
+                if tone in TONES and cell.value is not None:
+                    fill, font = TONES[tone]
+                    cell.fill = PatternFill("solid", fgColor=fill)
+                    cell.font = Font(color=font)
+            letter = get_column_letter(col)
+            longest = max([display_width(headers[i])] + [display_width(str(v[i])) for v in values
+                                                        if v[i] is not None and isinstance(v[i], str)] + [0])
+            want = max(10.0, min(float(MAX_WIDTH), longest + 2.0), float(c.width or 0))
+            if ws.column_dimensions[letter].width is None or ws.column_dimensions[letter].width < want:
+                ws.column_dimensions[letter].width = want
+        return table, top + 2 + max(len(records), 1) + 2
+
+    @staticmethod
+    def freeze(ws, row: int) -> None:
+        ws.freeze_panes = ws.cell(row=row, column=1)
+
+
+def _severity(lang: str) -> Callable[[dict], str]:
+    return lambda r: _t(r["severity"], lang) if r.get("severity") in ("error", "warning", "info") else r.get("severity")
+
+
+def _label_of(spec: Spec, table: str | None, key: str | None, lang: str) -> str | None:
+    """The localised label of a field or column key (the key itself when unknown)."""
+    if not key:
+        return None
+    try:
+        f = spec.table(table).column(key) if table else spec.field(key)
+        return f.label(lang)
+    except KeyError:
+        return key
+
+
+def build_rollup(data: RollupData, spec: Spec, settings: Settings, lang: str = "ja"):
+    """The roll-up as an (unsaved) openpyxl workbook."""
+    if lang not in LANGS:
+        raise RollupError(f"language must be one of {', '.join(LANGS)}, got {lang!r}")
+    b = _Book(spec, settings, lang)
+    accounts = account_rows(data, settings)
+    pipeline = pipeline_rows(data, spec, settings)
+    _summary(b, data, accounts, pipeline)
+    _submissions(b, data)
+    _pipeline(b, pipeline)
+    _coverage(b, data, accounts)
+    _relationships(b, data)
+    _activities(b, data)
+    _reviews(b, data)
+    _success_cases(b, data)
+    _issues(b, data)
+    _trend(b, data)
+    b.wb.active = 0
+    return b.wb
+
+
+def _money_cols(b: _Book) -> list[Col]:
+    """Target, plan, weighted, coverage and verdict columns (labels from the spec)."""
+    f = b.spec.field
+    verdict = f("coverage_verdict")
+    return [b.cols.field(f("sales_target")), b.cols.field(f("plan_total")), b.cols.field(f("weighted_total")),
+            Col(f("coverage_ratio").label, _text("coverage_ratio"), RATIO_FORMATS[b.lang]),
+            Col(verdict.label, lambda r: b.cols.choice_label("verdict", r.get("coverage_verdict")),
+                tone=lambda r: b.cols.choice_tone("verdict", r.get("coverage_verdict")))]
+
+
+def _summary(b: _Book, data: RollupData, accounts: list[dict], pipeline: list[dict]) -> None:
+    from openpyxl.chart import BarChart, Reference
+
+    ws = b.sheet("summary")
+    b.title(ws, 1, b.t("title") + (f"  {data.period}" if data.period else ""), size=14)
+    target = sum(a.get("sales_target") or 0 for a in accounts)
+    plan = sum(a.get("plan_total") or 0 for a in accounts)
+    weighted = sum(a.get("weighted_total") or 0 for a in accounts)
+    f = b.spec.field
+    totals = [
+        (b.t("period"), data.period or b.t("all_periods"), None),
+        (b.t("plans"), len(accounts), INT_FORMAT),
+        (f("sales_target").label(b.lang), target, YEN_FORMAT),
+        (f("plan_total").label(b.lang), plan, YEN_FORMAT),
+        (f("weighted_total").label(b.lang), weighted, YEN_FORMAT),
+        (f("coverage_ratio").label(b.lang), _ratio(plan, target), RATIO_FORMATS[b.lang]),
+        (b.t("files_received"), len(data.files), INT_FORMAT),
+    ]
+    results = Counter(x.get("result") for x in data.files)
+    totals += [(COLLECT_UI[r](b.lang), results.get(r, 0), INT_FORMAT) for r in ("rejected", "conflict")]
+    if data.missing is not None:
+        totals.append((b.t("missing_count"), len(data.missing), INT_FORMAT))
+    totals += [(b.t("error_count"), sum(a.get("error_count") or 0 for a in accounts), INT_FORMAT),
+               (b.t("generated_at"), data.generated_at.replace(microsecond=0), DATETIME_FORMAT)]
+    records = [{"item": k, "value": v, "fmt": fmt} for k, v, fmt in totals]
+    _, row = b.table(ws, "Totals", b.t("totals"),
+                     [Col(TEXTS["item"], _text("item")), Col(TEXTS["value"], _text("value"), lambda r: r["fmt"])],
+                     records, 3)
+    reps = rep_rows(accounts, b.settings)
+    _, row = b.table(ws, "ByRep", b.t("by_rep"),
+                     b.cols.context("rep") + [Col(TEXTS["accounts"], _text("accounts"), INT_FORMAT)] + _money_cols(b),
+                     reps, row)
+    _, row = b.table(ws, "ByQuarter", b.t("by_quarter"),
+                     [Col(TEXTS["quarter"], _text("quarter")), Col(TEXTS["count"], _text("count"), INT_FORMAT),
+                      Col(TEXTS["amount"], _text("amount"), YEN_FORMAT),
+                      Col(TEXTS["weighted"], _text("weighted"), YEN_FORMAT)],
+                     quarter_rows(pipeline, b.lang), row)
+    top = row
+    cols = b.cols.context("account_name", "rep") + _money_cols(b)[:2]
+    _, row = b.table(ws, "ByAccount", b.t("by_account"), cols, accounts, top)
+    b.freeze(ws, 2)
+    if accounts:
+        chart = BarChart()
+        chart.type = "col"
+        chart.grouping = "clustered"
+        chart.title = b.t("chart_plan")
+        chart.y_axis.numFmt = YEN_FORMAT
+        chart.y_axis.majorGridlines = None
+        first, last = top + 2, top + 1 + len(accounts)
+        data_ref = Reference(ws, min_col=3, max_col=4, min_row=top + 1, max_row=last)
+        chart.add_data(data_ref, titles_from_data=True)
+        chart.set_categories(Reference(ws, min_col=1, min_row=first, max_row=last))
+        chart.height, chart.width = 9, max(16, min(40, 3 + 2.2 * len(accounts)))
+        ws.add_chart(chart, "H3")
+
+
+def _submissions(b: _Book, data: RollupData) -> None:
+    ws = b.sheet("submissions")
+    records = []
+    for x in data.files:
+        records.append({**x, "status": COLLECT_UI[x["result"]](b.lang) if x.get("result") in COLLECT_UI else x.get("result"),
+                        "collected_at": _local(x.get("collected_at"))})
+    missing_status = COLLECT_UI["missing"](b.lang)
+    for m in data.missing or []:
+        records.append({"rep": m.rep, "account_name": m.account_name, "account_id": m.account_id,
+                        "period": m.period, "status": missing_status, "missing": True})
+    status_tone = {"rejected": "bad", "conflict": "bad", "superseded": "muted"}
+    cols = b.cols.context("rep", "account_name", "account_id", "period") + [
+        Col(TEXTS["status"], _text("status"),
+            tone=lambda r: "warn" if r.get("missing") else status_tone.get(r.get("result"))),
+        Col(TEXTS["file"], _text("path")),
+        Col(TEXTS["version"], _text("version_no"), INT_FORMAT),
+        Col(TEXTS["collected_at"], _text("collected_at"), DATETIME_FORMAT),
+        Col(TEXTS["errors"], _text("error_count"), INT_FORMAT),
+        Col(TEXTS["warnings"], _text("warning_count"), INT_FORMAT),
+        Col(TEXTS["infos"], _text("info_count"), INT_FORMAT),
+        Col(TEXTS["detail"], _text("detail")),
+    ]
+    b.table(ws, "Submissions", b.t("submissions"), cols, records, 1)
+    b.freeze(ws, 3)
+
+
+def _pipeline(b: _Book, pipeline: list[dict]) -> None:
+    ws = b.sheet("pipeline")
+    cols = (b.cols.context("rep", "account_name", "account_id", "period")
+            + b.cols.table("Opportunities", tone=("stage",))
+            + [Col(TEXTS["weighted"], _text("weighted"), YEN_FORMAT), Col(TEXTS["quarter"], _text("quarter"))])
+    b.table(ws, "Pipeline", b.t("pipeline"), cols, pipeline, 1)
+    b.freeze(ws, 3)
+
+
+def _coverage(b: _Book, data: RollupData, accounts: list[dict]) -> None:
+    ws = b.sheet("coverage")
+    th = b.settings.thresholds
+    quarters = [b.cols.field(f) for f in b.spec.fields if f.quarter]
+    cols = b.cols.context("account_name", "account_id", "rep", "period") + _money_cols(b) + quarters
+    _, row = b.table(ws, "Coverage", b.t("coverage", low=f"{th.coverage_low:g}", high=f"{th.coverage_high:g}"),
+                     cols, accounts, 1)
+    b.freeze(ws, 3)
+    if data.win_rates is not None:
+        headers, rows = data.win_rates.table(b.lang)
+        # WinRates.table: who, rate (fraction), implied coverage (ratio), fixed rule, won and lost
+        # amounts (yen), won, lost and sample counts, window
+        fmts = [None, FRACTION_FORMAT, RATIO_FORMATS[b.lang], None, YEN_FORMAT, YEN_FORMAT,
+                INT_FORMAT, INT_FORMAT, INT_FORMAT, None]
+        fmts = fmts if len(fmts) == len(headers) else [None] * len(headers)
+        cols = [Col(Label(h, h), (lambda r, i=i: r[i]), fmts[i]) for i, h in enumerate(headers)]
+        b.table(ws, "WinRates", b.t("win_rates"), cols, rows, row)
+
+
+def _relationships(b: _Book, data: RollupData) -> None:
+    ws = b.sheet("relationships")
+    contacts = data.rows["Contacts"]
+    stance = b.spec.table("Contacts").column("stance")
+    choices = b.spec.choices(stance.choices).choices
+    counts: dict[str, dict] = {}
+    for v in data.versions:
+        counts[v["plan_id"]] = {"rep": v.get("rep"), "account_name": v.get("account_name"),
+                                "account_id": v.get("account_id"), **{c.key: 0 for c in choices},
+                                "_blank": 0, "_total": 0}
+    for c in contacts:
+        rec = counts.get(c["plan_id"])
+        if rec is None:
+            continue
+        rec[c.get("stance") if c.get("stance") in rec else "_blank"] += 1
+        rec["_total"] += 1
+    stance_cols = [Col(ch.label, _text(ch.key), INT_FORMAT,
+                       tone=(lambda r, k=ch.key, t=ch.tone: t if r.get(k) else None)) for ch in choices]
+    cols = (b.cols.context("account_name", "account_id", "rep") + stance_cols
+            + [Col(TEXTS["blank"], _text("_blank"), INT_FORMAT), Col(TEXTS["total"], _text("_total"), INT_FORMAT)])
+    records = sorted(counts.values(), key=lambda r: (name_key(r["rep"] or ""), name_key(r["account_name"] or "")))
+    _, row = b.table(ws, "StanceCounts", b.t("stance_counts"), cols, records, 1)
+
+    risk = [c for c in contacts if c.get("role") == DECISION_MAKER
+            and (c.get("stance") in RISK_STANCES or c.get("stance") is None) and c.get("status") not in GONE]
+    cols = b.cols.context("account_name", "rep") + b.cols.table("Contacts", skip=("note",), tone=("stance",))
+    _, row = b.table(ws, "DecisionMakersAtRisk", b.t("dm_risk"), cols, risk, row)
+
+    days = b.settings.thresholds.contact_stale_days
+    limit = data.today - timedelta(days=days)
+    stale = []
+    for c in contacts:
+        last = _day(c.get("last_contact"))
+        if c.get("status") in GONE or not c.get("name") or (last is not None and last > limit):
+            continue
+        stale.append({**c, "_days": (data.today - last).days if last else None})
+    stale.sort(key=lambda c: (c["_days"] is not None, -(c["_days"] or 0)))
+    cols = (b.cols.context("account_name", "rep")
+            + b.cols.table("Contacts", skip=("note", "reports_to", "contact_id"), tone=("stance",))
+            + [Col(TEXTS["days_since"], _text("_days"), INT_FORMAT)])
+    b.table(ws, "StaleContacts", b.t("stale_contacts", days=days), cols, stale, row)
+    b.freeze(ws, 3)
+
+
+def _activities(b: _Book, data: RollupData) -> None:
+    ws = b.sheet("activities")
+    acts = data.rows["Activities"]
+    closed = set()
+    for c in b.spec.table("Activities").columns:
+        if c.overdue_unless:
+            closed |= set(c.overdue_unless[1])
+    visits = [a for a in acts if a.get("executive")]
+    visits.sort(key=lambda a: (name_key(a["executive"]), _day(a.get("planned_date")) or date.max))
+    groups: dict[str, list[dict]] = defaultdict(list)
+    names: dict[str, str] = {}
+    for a in visits:
+        k = name_key(a["executive"])
+        groups[k].append(a)
+        names.setdefault(k, a["executive"])
+    summary = []
+    for k, items in groups.items():
+        upcoming = [d for a in items if (d := _day(a.get("planned_date"))) is not None and d >= data.today
+                    and a.get("status") not in closed]
+        summary.append({"executive": names[k], "count": len(items), "upcoming": len(upcoming),
+                        "next": min(upcoming) if upcoming else None})
+    exec_col = b.spec.table("Activities").column("executive")
+    cols = [b.cols.field(exec_col), Col(TEXTS["count"], _text("count"), INT_FORMAT),
+            Col(TEXTS["upcoming"], _text("upcoming"), INT_FORMAT), Col(TEXTS["next_date"], _text("next"), DATE_FORMAT)]
+    _, row = b.table(ws, "ExecutiveSummary", b.t("exec_summary"), cols, summary, 1)
+
+    act_cols = b.cols.table("Activities", skip=("act_id", "executive"), tone=("appointment", "status"))
+    cols = [b.cols.field(exec_col)] + b.cols.context("account_name", "rep") + act_cols
+    _, row = b.table(ws, "ExecutiveVisits", b.t("exec_visits"), cols, visits, row)
+
+    overdue = []
+    for a in acts:
+        d = _overdue("Activities", b.spec, a, data.today)
+        if d is not None:
+            overdue.append({**a, "_days": (data.today - d).days})
+    overdue.sort(key=lambda a: -a["_days"])
+    cols = (b.cols.context("account_name", "rep") + b.cols.table("Activities", skip=("act_id",), tone=("status",))
+            + [Col(TEXTS["days_overdue"], _text("_days"), INT_FORMAT, tone=lambda r: "bad")])
+    b.table(ws, "OverdueActivities", b.t("overdue_activities"), cols, overdue, row)
+    b.freeze(ws, 3)
+
+
+def _reviews(b: _Book, data: RollupData) -> None:
+    ws = b.sheet("reviews")
+    done_col = next((c.overdue_unless for c in b.spec.table("Reviews").columns if c.overdue_unless), None)
+    closed_column, closed_keys = done_col if done_col else ("done", ("yes",))
+    open_rows = []
+    for r in data.rows["Reviews"]:
+        if r.get(closed_column) in closed_keys:
+            continue
+        d = _overdue("Reviews", b.spec, r, data.today)
+        open_rows.append({**r, "_days": (data.today - d).days if d else None})
+    open_rows.sort(key=lambda r: (_day(r.get("due")) or date.max, name_key(r.get("account_name") or "")))
+    cols = (b.cols.context("account_name", "rep") + b.cols.table("Reviews")
+            + [Col(TEXTS["days_overdue"], _text("_days"), INT_FORMAT, tone=lambda r: "bad" if r.get("_days") else None)])
+    b.table(ws, "OpenActions", b.t("open_actions"), cols, open_rows, 1)
+    b.freeze(ws, 3)
+
+
+def _success_cases(b: _Book, data: RollupData) -> None:
+    ws = b.sheet("success_cases")
+    cols = b.cols.context("rep", "period") + b.cols.table("SuccessCases")
+    b.table(ws, "NewSuccessCases", b.t("new_cases"), cols, new_cases(data), 1)
+    b.freeze(ws, 3)
+
+
+def _issues(b: _Book, data: RollupData) -> None:
+    ws = b.sheet("issues")
+    msg = "message_en" if b.lang == "en" else "message_ja"
+    records = [{**i, "field_label": _label_of(b.spec, i.get("table"), i.get("field"), b.lang),
+                "message": i.get(msg)} for i in data.issues]
+    for m in data.missing or []:
+        iss = m.issue(data.roster_path)
+        records.append({"rep": m.rep, "account_name": m.account_name, "account_id": m.account_id,
+                        "period": m.period, "source_file": data.roster_path, "code": iss.code,
+                        "severity": iss.severity, "raw": m.rep, "field_label": _label_of(b.spec, None, "rep", b.lang),
+                        "message": iss.message(b.lang)})
+    rank = {"error": 0, "warning": 1, "info": 2}
+    records.sort(key=lambda r: (rank.get(r.get("severity"), 3), name_key(r.get("rep") or ""),
+                                name_key(r.get("account_name") or ""), r.get("code") or ""))
+    cols = b.cols.context("rep", "account_name", "period") + [
+        Col(TEXTS["severity"], _severity(b.lang),
+            tone=lambda r: {"error": "bad", "warning": "warn"}.get(r.get("severity"))),
+        Col(TEXTS["code"], _text("code")), Col(TEXTS["file"], _text("source_file")),
+        Col(TEXTS["sheet"], _text("sheet")), Col(TEXTS["cell"], _text("cell")),
+        Col(TEXTS["field"], _text("field_label")), Col(TEXTS["raw"], _text("raw")),
+        Col(TEXTS["message"], _text("message"), width=60),
+    ]
+    b.table(ws, "DataIssues", b.t("data_issues"), cols, records, 1)
+    b.freeze(ws, 3)
+
+
+def _trend(b: _Book, data: RollupData) -> None:
+    from openpyxl.chart import LineChart, Reference
+
+    ws = b.sheet("trend")
+    rows = trend_rows(data)
+    f = b.spec.field
+    cols = [Col(TEXTS["month"], _text("month")), Col(TEXTS["plans"], _text("plans"), INT_FORMAT),
+            b.cols.field(f("plan_total")), b.cols.field(f("weighted_total")), b.cols.field(f("sales_target")),
+            Col(f("coverage_ratio").label, _text("coverage_ratio"), RATIO_FORMATS[b.lang])]
+    b.table(ws, "Trend", b.t("trend"), cols, rows, 1)
+    b.freeze(ws, 3)
+    if rows:
+        chart = LineChart()
+        chart.title = b.t("chart_trend")
+        chart.y_axis.numFmt = YEN_FORMAT
+        last = 2 + len(rows)
+        chart.add_data(Reference(ws, min_col=3, max_col=5, min_row=2, max_row=last), titles_from_data=True)
+        chart.set_categories(Reference(ws, min_col=1, min_row=3, max_row=last))
+        chart.height, chart.width = 9, 18
+        ws.add_chart(chart, "H2")
+
+
+# -- public API --------------------------------------------------------------------------------
+
+def write_rollup(store: Any, spec: Spec, settings: Settings, out_path: str | os.PathLike, *,
+                 period: str | None = None, lang: str = "ja", roster: str | os.PathLike | None = None,
+                 today: date | None = None) -> Path:
+    """Write the roll-up workbook of ``period`` (default: the latest period with a plan)
+    to ``out_path`` atomically and return the path.  ``roster``: a roster file whose
+    lines without a plan are listed as missing; ``today``: the date the overdue and
+    not-met-recently lists compare against."""
+    if lang not in LANGS:
+        raise RollupError(f"language must be one of {', '.join(LANGS)}, got {lang!r}")
+    out = Path(out_path)
+    if out.suffix.lower() != ".xlsx":
+        raise RollupError(f"{out}: the roll-up is an .xlsx workbook / 出力ファイルは .xlsx にしてください")
+    if not out.parent.is_dir():
+        raise RollupError(f"{out.parent}: 出力先のフォルダがありません / output folder does not exist")
+    from .generate import save_atomic
+
+    data = gather(store, spec, settings, period=period, roster=roster, today=today)
+    return save_atomic(build_rollup(data, spec, settings, lang), out)
