@@ -38,7 +38,7 @@ from .periods import Period, parse_period
 from .spec import ChoiceList, Field, Spec, Table
 
 __all__ = ["MISTAKES", "Account", "CorpusEntry", "make_plan", "make_plan_pair", "corpus_entries", "entry_rng",
-           "make_entry_plan", "entry_info", "write_entries", "write_corpus"]
+           "make_entry_plan", "entry_info", "write_entries", "write_corpus", "write_roster"]
 
 #: the deliberate mistakes :func:`make_plan` can put into a plan, and the issue each causes
 MISTAKES: dict[str, str] = {
@@ -245,6 +245,7 @@ class CorpusEntry:
     team: tuple[str, ...]
     lang: str
     period: str
+    target: int | None = None  # yen, as ops set it in the roster
 
     @property
     def filename(self) -> str:
@@ -532,13 +533,36 @@ class _Maker:
     def industry_label(self) -> str:
         return self.spec.choices("industry").get(self.industry_key).label("ja")
 
-    def fields(self, plan_total: int) -> dict[str, Any]:
-        # coverage: 3-5x the target for most plans, more for a few optimists; the target
-        # is rounded down so that the ratio never falls below the one drawn
-        ratio = self.rng.uniform(1.3, 2.5) if "low_coverage" in self.mistakes else \
-            _weighted(self.rng, (self.rng.uniform(3.05, 5.0), self.rng.uniform(5.1, 7.0)), (0.9, 0.1))
-        step = 100_000
-        target = max(step, int(plan_total / ratio) // step * step)
+    def coverage(self) -> float:
+        """The pipeline / target ratio of this plan: 3-5x for most, more for a few
+        optimists, below 3x when the plan has the ``low_coverage`` mistake."""
+        if "low_coverage" in self.mistakes:
+            return self.rng.uniform(1.3, 2.5)
+        return _weighted(self.rng, (self.rng.uniform(3.05, 5.0), self.rng.uniform(5.1, 7.0)), (0.9, 0.1))
+
+    def fit_pipeline(self, opps: list[dict], target: int) -> None:
+        """Scale the open pipeline so that it covers ``target`` as :meth:`coverage` says."""
+        ratio = self.coverage()
+        live = [o for o in opps if o["stage"] != "lost"]
+        total = sum(o["amount"] for o in live)
+        if not live or total <= 0:
+            return
+        factor = target * ratio / total
+        for o in live:
+            o["amount"] = _round_to(o["amount"] * factor, 10_000)
+        # rounding must not carry the ratio across the 3x line either way
+        total = sum(o["amount"] for o in live)
+        low = self.settings.thresholds.coverage_low
+        biggest = max(live, key=lambda o: o["amount"])
+        if ratio >= low > total / target:
+            biggest["amount"] += int(low * target - total) + 10_000
+        elif ratio < low <= total / target:
+            biggest["amount"] = max(10_000, biggest["amount"] - (total - int(low * target)) - 10_000)
+
+    def fields(self, plan_total: int, target: int | None = None) -> dict[str, Any]:
+        if target is None:  # the target follows the pipeline, rounded down (the ratio only grows)
+            step = 100_000
+            target = max(step, int(plan_total / self.coverage()) // step * step)
         plan_date = max(self.period.start - timedelta(days=14), self.as_of - timedelta(days=self.rng.randint(0, 10)))
         business, products = _BUSINESS.get(self.industry_key) or self.pick(sorted(_BUSINESS.values()))
         return {
@@ -646,7 +670,8 @@ def _rows(table: Table, dicts: list[dict]) -> list[Row]:
 
 def make_plan(rng: random.Random, spec: Spec, settings: Settings, *, account: Account | str, rep: str,
               period: Period | str, messy: float = 0.1, lang: str = "ja", team: Sequence[str] = (),
-              as_of: date | None = None, mistakes: Iterable[str] | None = None) -> PlanData:
+              as_of: date | None = None, mistakes: Iterable[str] | None = None,
+              target: int | None = None) -> PlanData:
     """A realistic filled plan for ``account`` by ``rep``, as the rep typed it.
 
     ``spec`` should be ``settings.apply(load_spec())``.  ``messy`` (0-1) is the share of
@@ -654,15 +679,18 @@ def make_plan(rng: random.Random, spec: Spec, settings: Settings, *, account: Ac
     (``mistakes`` forces exactly those).  ``as_of`` is the day the rep writes the plan
     (default: two weeks into the period): activities before it are done, after it
     planned.  Values follow :mod:`xltools.model` (amounts in yen, choice keys, dates);
-    messy ones are the strings a rep would type.  The same ``rng`` state gives the same plan.
+    messy ones are the strings a rep would type.  ``target`` (yen): the sales target ops
+    set in the roster; the pipeline is sized to cover it (default: the target follows the
+    pipeline).  The same ``rng`` state gives the same plan.
     """
     return make_plan_pair(rng, spec, settings, account=account, rep=rep, period=period, messy=messy,
-                          lang=lang, team=team, as_of=as_of, mistakes=mistakes)[1]
+                          lang=lang, team=team, as_of=as_of, mistakes=mistakes, target=target)[1]
 
 
 def make_plan_pair(rng: random.Random, spec: Spec, settings: Settings, *, account: Account | str, rep: str,
                    period: Period | str, messy: float = 0.1, lang: str = "ja", team: Sequence[str] = (),
-                   as_of: date | None = None, mistakes: Iterable[str] | None = None) -> tuple[PlanData, PlanData]:
+                   as_of: date | None = None, mistakes: Iterable[str] | None = None,
+                   target: int | None = None) -> tuple[PlanData, PlanData]:
     """``(clean, typed)``: the plan as :func:`make_plan` types it, and the values a correct
     reader must get back from it (messy forms resolved, placeholders empty, deliberate
     mistakes left as typed)."""
@@ -670,6 +698,8 @@ def make_plan_pair(rng: random.Random, spec: Spec, settings: Settings, *, accoun
         raise XltoolsError(f"messy must be between 0 and 1, got {messy!r}")
     if lang not in ("ja", "en"):
         raise XltoolsError(f"lang must be 'ja' or 'en', got {lang!r}")
+    if target is not None and (not isinstance(target, int) or target <= 0):
+        raise XltoolsError(f"target must be a positive amount in yen, got {target!r}")
     if isinstance(account, str):
         account = Account(name=account, account_id="")
     if isinstance(period, str):
@@ -687,6 +717,8 @@ def make_plan_pair(rng: random.Random, spec: Spec, settings: Settings, *, accoun
     initiatives = m.initiatives()
     contacts = m.contacts()
     opps = m.opportunities(initiatives, contacts)
+    if target is not None:
+        m.fit_pipeline(opps, target)
     activities = m.activities(contacts, opps)
     plan_total = sum(o["amount"] for o in opps if o["stage"] != "lost")
     tables: dict[str, list[dict]] = {
@@ -697,7 +729,7 @@ def make_plan_pair(rng: random.Random, spec: Spec, settings: Settings, *, accoun
     for t in spec.tables:  # prefilled tables (criteria, KPIs) are found through the spec
         if t.prefill and t.name not in tables:
             tables[t.name] = m.prefilled_rows(t)
-    fields = m.fields(plan_total)
+    fields = m.fields(plan_total, target)
 
     # the deliberate mistakes
     if "missing_required" in chosen and opps:
@@ -800,7 +832,9 @@ def corpus_entries(n: int, *, seed: int = 0, period: str = "FY2026Q3", en_share:
         for _ in range(rng.randint(4, 12)):
             if i >= n:
                 break
-            entries.append(CorpusEntry(index=i, account=accounts[i], rep=rep, team=team, lang=lang, period=period))
+            target = _round_to(math.exp(rng.uniform(math.log(1e7), math.log(3e8))), 1_000_000)
+            entries.append(CorpusEntry(index=i, account=accounts[i], rep=rep, team=team, lang=lang, period=period,
+                                       target=target))
             i += 1
     return entries
 
@@ -813,7 +847,8 @@ def entry_rng(seed: int, index: int) -> random.Random:
 def make_entry_plan(entry: CorpusEntry, spec: Spec, settings: Settings, *, seed: int = 0, messy: float = 0.1,
                     as_of: date | None = None) -> PlanData:
     return make_plan(entry_rng(seed, entry.index), spec, settings, account=entry.account, rep=entry.rep,
-                     period=entry.period, messy=messy, lang=entry.lang, team=entry.team, as_of=as_of)
+                     period=entry.period, messy=messy, lang=entry.lang, team=entry.team, as_of=as_of,
+                     target=entry.target)
 
 
 def entry_info(entry: CorpusEntry, *, seed: int = 0, as_of: date | None = None):
@@ -824,7 +859,7 @@ def entry_info(entry: CorpusEntry, *, seed: int = 0, as_of: date | None = None):
     rng = random.Random(f"xltools-corpus-plan-id:{seed}:{entry.index}")
     when = as_of or (parse_period(entry.period).start + timedelta(days=7))
     return PlanInfo(account_name=entry.account.name, rep=entry.rep, period=entry.period,
-                    account_id=entry.account.account_id, lang=entry.lang,
+                    account_id=entry.account.account_id, lang=entry.lang, target=entry.target,
                     team_members="、".join(entry.team) or None,
                     plan_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
                     generated_at=datetime.combine(when, time(9, 0)))
@@ -891,3 +926,43 @@ def write_corpus(out_dir: str | os.PathLike, n: int, *, seed: int = 0, jobs: int
         raise XltoolsError(f"messy must be between 0 and 1, got {messy!r}")
     return write_entries(out_dir, corpus_entries(n, seed=seed, period=period), seed=seed, jobs=jobs,
                          messy=messy, as_of=as_of, settings=settings)
+
+
+def write_roster(path: str | os.PathLike, entries: Sequence[CorpusEntry], spec: Spec, *, lang: str = "ja") -> Path:
+    """The roster ops would keep for ``entries`` (``.xlsx`` or ``.csv`` by the suffix), with
+    the spec's labels in ``lang`` as headers: rep, account, account id, target, team, language."""
+    from .roster import LANG_COLUMN, ROSTER_FIELDS, column_label
+
+    p = Path(path)
+    keys = [*ROSTER_FIELDS, LANG_COLUMN]
+    header = [column_label(spec, k)(lang) for k in keys]
+
+    def row(e: CorpusEntry) -> list[Any]:
+        values = {"rep": e.rep, "account_name": e.account.name, "account_id": e.account.account_id,
+                  "sales_target": e.target, "team_members": "、".join(e.team) or None, LANG_COLUMN: e.lang}
+        return [values.get(k) for k in keys]
+
+    if p.suffix.lower() == ".csv":
+        import csv
+
+        with p.open("w", encoding="utf-8-sig", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(header)
+            w.writerows([("" if v is None else v) for v in row(e)] for e in entries)
+        return p
+    from openpyxl import Workbook
+
+    from .generate import save_atomic
+    from .xlwrite import write_row
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = {"ja": "名簿", "en": "Roster"}[lang]
+    write_row(ws, 1, 1, header)
+    for i, e in enumerate(entries, 2):
+        write_row(ws, i, 1, row(e))
+        ws.cell(row=i, column=keys.index("sales_target") + 1).number_format = "#,##0"
+    for i, k in enumerate(keys, 1):
+        ws.column_dimensions[ws.cell(row=1, column=i).column_letter].width = 14 if k != "account_name" else 32
+    ws.freeze_panes = "A2"
+    return save_atomic(wb, p)

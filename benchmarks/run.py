@@ -1,0 +1,429 @@
+#!/usr/bin/env python
+"""``make bench``: generate, collect and report measured side by side, in one run, on the
+same files and the same machine, against two baselines measured in the same run.
+
+    .venv/bin/python benchmarks/run.py [--full] [--update-readme] [--profile] [...]
+
+Steps (``--help`` lists the options):
+
+1. a realistic corpus (:func:`xltools.corpus.write_corpus`; cached in ``bench-out/`` and
+   rebuilt when the corpus or generator code, the template or the options change);
+2. ``collect`` end to end into a fresh SQLite database, in a fresh interpreter, with the
+   peak resident memory of the whole process tree (parent + workers) sampled from /proc;
+   then the same files again (all unchanged: the idempotent path);
+3. baseline 1, the naive ops script: ``pandas.read_excel(path, sheet_name=None,
+   engine="openpyxl")`` per file, concatenated, one process, on a sample;
+4. baseline 2, the limit: a bare python-calamine read of every cell of every sheet of the
+   same files with the same number of processes;
+5. ``generate`` from a roster (parallel), ``report`` (the roll-up) from the database,
+   ``xltools --help`` start-up (median of fresh interpreters);
+6. with ``--profile``: where a plan's time goes (read / validate / store, serial) and a
+   pyinstrument profile of collect, written to ``bench-out/``.
+
+Results are printed as markdown and written to ``benchmarks/results.md``;
+``--update-readme`` replaces the README block between ``<!-- BEGIN bench -->`` and
+``<!-- END bench -->`` (nothing else).  No step asserts a timing: targets are reported.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+from baselines import calamine_cells, naive_pandas  # noqa: E402
+from procmem import TreeRss  # noqa: E402
+
+README = ROOT / "README.md"
+RESULTS = HERE / "results.md"
+BEGIN, END = "<!-- BEGIN bench -->", "<!-- END bench -->"
+PERIOD = "FY2026Q3"
+#: files whose change makes a cached corpus stale
+CORPUS_SOURCES = ("xltools/corpus.py", "xltools/generate.py", "xltools/layout.py", "xltools/xlwrite.py",
+                  "workbook_templates/account_plan.yaml")
+MB = 1024 * 1024
+
+
+# -- measuring a child process -----------------------------------------------------------------
+
+class Measured:
+    def __init__(self, data: dict | None, wall: float, peak: int | None, timeline: list[tuple[float, int]],
+                 error: str | None = None):
+        self.data, self.wall, self.peak, self.timeline, self.error = data or {}, wall, peak, timeline, error
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def growth(self) -> tuple[int, int] | None:
+        """(peak RSS in the first quarter of the run, peak in the last quarter), bytes."""
+        if len(self.timeline) < 8:
+            return None
+        t_end = self.timeline[-1][0]
+        first = [r for t, r in self.timeline if t <= t_end / 4]
+        last = [r for t, r in self.timeline if t >= t_end * 3 / 4]
+        return (max(first), max(last)) if first and last else None
+
+
+def run_child(args: list[str], timeout: float) -> Measured:
+    """Run ``benchmarks/child.py ARGS`` in a fresh interpreter; sample its tree's RSS."""
+    cmd = [sys.executable, str(HERE / "child.py"), *args]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    sampler = TreeRss(proc.pid, interval=0.05, keep=True).start()
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        sampler.stop()
+        return Measured(None, time.perf_counter() - t0, sampler.peak, sampler.timeline,
+                        f"timed out after {timeout:.0f} s")
+    wall = time.perf_counter() - t0
+    sampler.stop()
+    if proc.returncode != 0:
+        tail = (err or out).strip().splitlines()[-1:] or ["(no output)"]
+        return Measured(None, wall, sampler.peak, sampler.timeline, f"failed: {tail[0]}")
+    return Measured(json.loads(out.strip().splitlines()[-1]), wall, sampler.peak, sampler.timeline)
+
+
+# -- the corpus ----------------------------------------------------------------------------------
+
+def fingerprint(n: int, seed: int, messy: float) -> str:
+    h = hashlib.sha256(f"{n}:{seed}:{messy}:{PERIOD}".encode())
+    for rel in CORPUS_SOURCES:
+        p = ROOT / rel
+        h.update(p.read_bytes() if p.exists() else b"-")
+    return h.hexdigest()[:16]
+
+
+def corpus(work: Path, n: int, seed: int, messy: float, jobs: int, fresh: bool, log) -> tuple[list[Path], dict]:
+    """The corpus of ``n`` plans (built, or reused when its fingerprint matches)."""
+    from xltools.corpus import write_corpus
+
+    d = work / f"corpus-{n}-seed{seed}"
+    stamp = d / "corpus.json"
+    fp = fingerprint(n, seed, messy)
+    if not fresh and stamp.exists():
+        info = json.loads(stamp.read_text())
+        paths = sorted(d.glob("*.xlsx"))
+        if info.get("fingerprint") == fp and len(paths) == n:
+            log(f"corpus: reusing {n:,} plans in {d}")
+            return paths, dict(info, reused=True)
+    if d.exists():
+        shutil.rmtree(d)
+    log(f"corpus: writing {n:,} plans to {d} on {jobs} processes ...")
+    t0 = time.perf_counter()
+    paths = write_corpus(d, n, seed=seed, jobs=jobs, messy=messy, period=PERIOD)
+    seconds = time.perf_counter() - t0
+    info = {"fingerprint": fp, "n": n, "seed": seed, "messy": messy, "seconds": seconds, "jobs": jobs,
+            "bytes": sum(p.stat().st_size for p in paths)}
+    stamp.write_text(json.dumps(info))
+    return sorted(paths), dict(info, reused=False)
+
+
+def sample(paths: list[Path], k: int) -> list[Path]:
+    """``k`` files spread evenly over the corpus (plan sizes vary along it)."""
+    if k >= len(paths):
+        return list(paths)
+    step = len(paths) / k
+    return [paths[int(i * step)] for i in range(k)]
+
+
+# -- the other measurements ----------------------------------------------------------------------
+
+def help_startup(runs: int) -> list[float]:
+    exe = Path(sys.executable).parent / "xltools"
+    cmd = [str(exe), "--help"] if exe.exists() else [sys.executable, "-m", "xltools", "--help"]
+    subprocess.run(cmd, capture_output=True, check=True, cwd=ROOT)  # warm the file cache
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, capture_output=True, check=True, cwd=ROOT)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def stage_breakdown(paths: list[Path], work: Path) -> dict:
+    """Serial, in this process: seconds per plan spent reading, validating (+ rules) and storing."""
+    from xltools.check import check_file, workbook_texts
+    from xltools.config import Settings
+    from xltools.spec import load_spec
+    from xltools.store import Store
+
+    settings = Settings()
+    spec = settings.apply(load_spec())
+    texts = workbook_texts(spec, settings)
+    db = work / "breakdown.db"
+    for p in work.glob("breakdown.db*"):
+        p.unlink()
+    store = Store(f"sqlite:///{db}", spec)
+    store.ensure_schema()
+    read = validate = save = 0.0
+    for i, p in enumerate(paths):
+        report = check_file(p, spec, settings, static_texts=texts)
+        read += report.stats.get("read_seconds", 0.0)
+        validate += report.stats.get("validate_seconds", 0.0)
+        data = p.read_bytes()
+        t0 = time.perf_counter()
+        store.save(report, path=str(p), size=len(data), sha256=hashlib.sha256(data).hexdigest(),
+                   mtime=p.stat().st_mtime)
+        save += time.perf_counter() - t0
+    store.close()
+    n = max(1, len(paths))
+    return {"read": read / n, "validate": validate / n, "store": save / n}
+
+
+def profile_collect(paths: list[Path], work: Path) -> Path:
+    """A pyinstrument profile of collect_paths (1 process) over ``paths``: text and HTML."""
+    from pyinstrument import Profiler
+
+    from xltools.collect import collect_paths
+    from xltools.config import Settings
+    from xltools.spec import load_spec
+    from xltools.store import Store
+
+    settings = Settings()
+    spec = settings.apply(load_spec())
+    src = work / "profile-files"
+    if src.exists():
+        shutil.rmtree(src)
+    src.mkdir()
+    for p in paths:
+        os.link(p, src / p.name) if _same_device(p, src) else shutil.copy2(p, src / p.name)
+    for p in work.glob("profile.db*"):
+        p.unlink()
+    store = Store(f"sqlite:///{work / 'profile.db'}", spec)
+    store.ensure_schema()
+    prof = Profiler(interval=0.001)
+    prof.start()
+    collect_paths([src], store, spec, settings, jobs=1)
+    prof.stop()
+    store.close()
+    (work / "profile-collect.html").write_text(prof.output_html(), encoding="utf-8")
+    out = work / "profile-collect.txt"
+    out.write_text(prof.output_text(unicode=True, color=False), encoding="utf-8")
+    return out
+
+
+def _same_device(a: Path, b: Path) -> bool:
+    return a.stat().st_dev == b.stat().st_dev
+
+
+# -- the table -----------------------------------------------------------------------------------
+
+def _rate(n: int, seconds: float) -> float:
+    return n / seconds if seconds > 0 else float("inf")
+
+
+def _mb(b: int | None) -> str:
+    return "n/a" if b is None else f"{b / MB:,.0f} MB"
+
+
+def _ok(flag: bool | None) -> str:
+    return "" if flag is None else ("✅" if flag else "❌")
+
+
+def markdown(rows: list[tuple[str, str, str, bool | None]], header: str, notes: list[str]) -> str:
+    lines = [header, "", "| step | measured | target | met |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {_ok(d)} |" for a, b, c, d in rows]
+    if notes:
+        lines += [""] + [f"- {n}" for n in notes]
+    return "\n".join(lines) + "\n"
+
+
+def update_readme(block: str) -> None:
+    text = README.read_text(encoding="utf-8")
+    i, j = text.find(BEGIN), text.find(END)
+    if i < 0 or j < i:
+        raise SystemExit(f"{README}: no {BEGIN} ... {END} block to update")
+    README.write_text(text[:i + len(BEGIN)] + "\n" + block + text[j:], encoding="utf-8")
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
+        return out.stdout.strip() or "?"
+    except OSError:
+        return "?"
+
+
+# -- main ------------------------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--full", action="store_true", help="collect and report 10,000 plans (default 1,000)")
+    ap.add_argument("--plans", type=int, help="plans to collect and report (overrides --full)")
+    ap.add_argument("--generate", type=int, default=1000, help="plans to generate from a roster (default 1,000)")
+    ap.add_argument("--sample", type=int, default=100, help="files for baseline 1 (pandas), default 100")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes (default: every core)")
+    ap.add_argument("--seed", type=int, default=0, help="corpus seed (default 0)")
+    ap.add_argument("--messy", type=float, default=0.1, help="corpus messiness 0-1 (default 0.1)")
+    ap.add_argument("--help-runs", type=int, default=7, help="fresh interpreters timed for xltools --help")
+    ap.add_argument("--work", type=Path, default=ROOT / "bench-out", help="work folder (default bench-out/)")
+    ap.add_argument("--fresh", action="store_true", help="rebuild the corpus even if a matching one exists")
+    ap.add_argument("--profile", action="store_true", help="also profile collect (stage breakdown + pyinstrument)")
+    ap.add_argument("--update-readme", action="store_true", help="write the table into the README's bench block")
+    ap.add_argument("--timeout", type=float, default=1800, help="seconds any one step may take (default 1800)")
+    args = ap.parse_args(argv)
+    n = args.plans or (10_000 if args.full else 1_000)
+    jobs = max(1, args.jobs)
+    work = args.work.resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    load0 = "/".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+
+    def log(msg: str) -> None:
+        print(f"[{time.perf_counter() - started:7.1f}s] {msg}", file=sys.stderr, flush=True)
+
+    rows: list[tuple[str, str, str, bool | None]] = []
+    notes: list[str] = []
+
+    # 1. corpus
+    paths, cinfo = corpus(work, n, args.seed, args.messy, jobs, args.fresh, log)
+    corpus_dir = paths[0].parent
+    avg_kb = sum(p.stat().st_size for p in paths) / len(paths) / 1024
+
+    # 2. collect, then the same files again
+    db = work / f"collect-{n}.db"
+    for p in work.glob(f"collect-{n}.db*"):
+        p.unlink()
+    db_url = f"sqlite:///{db}"
+    log(f"collect: {n:,} plans on {jobs} processes ...")
+    col = run_child(["collect", str(corpus_dir), db_url, str(jobs)], args.timeout)
+    collect_rate = None
+    if col.ok:
+        collect_rate = _rate(n, col.wall)
+        stored = col.data["results"].get("stored", 0)
+        rows.append((f"`collect` {n:,} plans, {col.data['jobs']} processes: read + normalise + validate + store "
+                     f"(SQLite), end to end", f"**{collect_rate:,.1f} plans/s** ({col.wall:,.1f} s; "
+                     f"{stored:,} stored)", "", None))
+        mem_target = 500 * MB
+        growth = col.growth()
+        rows.append(("peak RSS of collect, parent + workers (sampled from /proc)",
+                     _mb(col.peak) + (f" (first quarter {_mb(growth[0])}, last quarter {_mb(growth[1])})"
+                                      if growth else ""),
+                     "< 500 MB at 10,000 plans", (col.peak or 0) < mem_target if n >= 10_000 else None))
+        if stored != n:
+            notes.append(f"collect stored {stored:,} of {n:,} files: {col.data['results']}")
+        log(f"collect: same files again ...")
+        again = run_child(["collect", str(corpus_dir), db_url, str(jobs)], args.timeout)
+        if again.ok:
+            rows.append(("`collect` the same files again (all unchanged: hashed, nothing parsed)",
+                         f"{again.wall:,.1f} s ({again.data['results'].get('unchanged', 0):,} unchanged)", "", None))
+    else:
+        rows.append((f"`collect` {n:,} plans", col.error, "", False))
+
+    # 3. baseline 1
+    some = sample(paths, args.sample)
+    log(f"baseline 1: pandas.read_excel on {len(some)} files ...")
+    b1_seconds, b1_rows = naive_pandas(some)
+    b1_rate = _rate(len(some), b1_seconds)
+    rows.append((f"baseline 1: `pandas.read_excel(sheet_name=None, engine=\"openpyxl\")` per file, concatenated, "
+                 f"1 process, {len(some)} files", f"{b1_rate:,.1f} plans/s", "", None))
+    if collect_rate:
+        rows.append(("collect ÷ baseline 1", f"**{collect_rate / b1_rate:,.1f}×**", "≥ 20×",
+                     collect_rate / b1_rate >= 20))
+
+    # 4. baseline 2
+    log(f"baseline 2: python-calamine, every cell of {n:,} files on {jobs} processes ...")
+    b2_seconds, b2_cells = calamine_cells(paths, jobs)
+    b2_rate = _rate(n, b2_seconds)
+    rows.append((f"baseline 2 (the limit): bare python-calamine read of every cell of every sheet, {n:,} files, "
+                 f"{jobs} processes", f"{b2_rate:,.1f} plans/s ({b2_cells / n:,.0f} cells per plan)", "", None))
+    if collect_rate:
+        rows.append(("collect ÷ baseline 2", f"**{100 * collect_rate / b2_rate:,.0f} %**", "≥ 50 %",
+                     collect_rate / b2_rate >= 0.5))
+
+    # 5. generate, report, --help
+    from xltools.config import Settings
+    from xltools.corpus import corpus_entries, write_roster
+    from xltools.spec import load_spec
+
+    gen_dir = work / "generated"
+    if gen_dir.exists():
+        shutil.rmtree(gen_dir)
+    roster = work / f"roster-{args.generate}.csv"
+    spec = Settings().apply(load_spec())
+    write_roster(roster, corpus_entries(args.generate, seed=args.seed, period=PERIOD), spec)
+    log(f"generate: {args.generate:,} plans from a roster on {jobs} processes ...")
+    gen = run_child(["generate", str(roster), PERIOD, str(gen_dir), str(jobs)], args.timeout)
+    if gen.ok:
+        rows.append((f"`generate` {args.generate:,} plans from a roster, {jobs} processes",
+                     f"**{_rate(gen.data['files'], gen.wall):,.1f} plans/s** ({gen.wall:,.1f} s, peak RSS "
+                     f"{_mb(gen.peak)})", "1,000 plans < 40 s",
+                     gen.wall < 40 if args.generate == 1000 else None))
+    else:
+        rows.append((f"`generate` {args.generate:,} plans", gen.error, "1,000 plans < 40 s", False))
+
+    if col.ok:
+        log(f"report: roll-up from the {n:,}-plan database ...")
+        rep = run_child(["report", db_url, str(work / f"rollup-{n}.xlsx")], args.timeout)
+        if rep.ok:
+            rows.append((f"`report` (roll-up workbook) from the database of {n:,} plans",
+                         f"**{rep.wall:,.1f} s** (peak RSS {_mb(rep.peak)})", "10,000 plans < 60 s",
+                         rep.wall < 60 if n >= 10_000 else None))
+            if n < 10_000:
+                notes.append(f"`report` was measured on the {n:,}-plan database; the target is for 10,000 plans "
+                             f"(`make bench BENCH_ARGS=--full`).")
+        else:
+            rows.append(("`report`", rep.error, "10,000 plans < 60 s", False))
+
+    log("xltools --help ...")
+    times = help_startup(args.help_runs)
+    med = statistics.median(times)
+    rows.append((f"`xltools --help` start-up, median of {len(times)} fresh interpreters", f"**{med:.3f} s**",
+                 "< 0.3 s", med < 0.3))
+
+    c_rate = _rate(cinfo["n"], cinfo["seconds"]) if cinfo.get("seconds") else None
+    if c_rate:
+        rows.append((f"corpus: `make_plan` + `generate_workbook(prefill=...)`, {cinfo['jobs']} processes"
+                     + (" (cached from an earlier run)" if cinfo.get("reused") else ""),
+                     f"{c_rate:,.1f} plans/s (10,000 plans ≈ {10_000 / c_rate / 60:,.1f} min)", "", None))
+
+    # 6. profile
+    if args.profile:
+        prof_files = sample(paths, min(100, len(paths)))
+        log(f"profile: stage breakdown on {len(prof_files)} files ...")
+        b = stage_breakdown(prof_files, work)
+        total = sum(b.values())
+        rows.append(("where one plan's time goes (serial): read / validate + rules / store",
+                     " / ".join(f"{v * 1000:,.1f} ms" for v in b.values()) + f" = {total * 1000:,.1f} ms", "",
+                     None))
+        log("profile: pyinstrument over collect (1 process) ...")
+        out = profile_collect(prof_files, work)
+        notes.append(f"profile of collect: `{out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}` "
+                     f"(and `.html`)")
+
+    load = "/".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+    header = (f"Measured {date.today().isoformat()} on {os.cpu_count()} cores ({platform.machine()}, "
+              f"{platform.system()}; load average {load0} before, {load} after), Python "
+              f"{platform.python_version()}, commit {git_commit()}; corpus of "
+              f"{n:,} realistic plans (seed {args.seed}, {avg_kb:,.0f} KB per file on average); "
+              f"`make bench{' BENCH_ARGS=--full' if n >= 10_000 else ''}` took "
+              f"{(time.perf_counter() - started) / 60:,.1f} min.")
+    text = markdown(rows, header, notes)
+    print(text)
+    RESULTS.write_text("# Benchmark results\n\n" + text, encoding="utf-8")
+    if args.update_readme:
+        update_readme(text)
+        log(f"README.md bench block updated")
+    log(f"results written to {RESULTS.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
