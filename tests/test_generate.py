@@ -80,6 +80,19 @@ def covers(sqref, ws_col, first, last) -> bool:
     return False
 
 
+def effective(ws, cell):
+    """What Excel applies to a cell: its own style, or its column's style when the cell
+    has no record of its own (how the generator keeps workbooks small)."""
+    return cell if cell.has_style else ws.column_dimensions[cell.column_letter]
+
+
+def input_fill_rule(ws):
+    """The conditional format that paints the tables' input cells yellow."""
+    found = [(cf, r) for cf in ws.conditional_formatting for r in cf.rules if r.formula == ["TRUE"]]
+    assert len(found) <= 1
+    return found[0] if found else (None, None)
+
+
 def validation_for(ws, cell):
     found = [dv for dv in ws.data_validations.dataValidation if cell.coordinate in dv.sqref]
     assert len(found) <= 1, cell.coordinate
@@ -245,11 +258,20 @@ def test_formula_cells_locked_input_cells_unlocked_sheets_protected(books, lang)
     for t in SPEC.tables:
         for c in t.columns:
             ws, cells = column_cells(wb, t.name, c.key, lang)
-            assert all(x.protection.locked is (not c.is_input) for x in cells), (t.name, c.key)
-            # below the table: the column's own style keeps input columns open for typing
-            letter = cells[0].column_letter
-            assert ws.column_dimensions[letter].protection.locked is (not c.is_input), (t.name, c.key)
-            assert ws.cell(cells[-1].row + 50, cells[0].column).has_style is False
+            below = ws.cell(cells[-1].row + 100, cells[0].column)  # the last unlocked row below
+            cf, rule = input_fill_rule(ws)
+            painted = covers(cf.sqref, cells[0].column, cells[0].row, cells[-1].row)
+            if c.is_input:
+                assert all(effective(ws, x).protection.locked is False for x in cells + [below]), (t.name, c.key)
+                assert painted and rule.dxf.fill.bgColor.rgb.endswith("FFF2CC"), (t.name, c.key)
+            else:
+                assert all(x.protection.locked and x.fill.fgColor.rgb.endswith("E7E6E6") for x in cells)
+                assert effective(ws, below).protection.locked and not painted, (t.name, c.key)
+    # the yellow has the lowest priority: a stance or overdue colour wins
+    for ws in wb.worksheets:
+        cf, rule = input_fill_rule(ws)
+        if rule is not None:
+            assert rule.priority == max(r.priority for c in ws.conditional_formatting for r in c.rules)
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -258,8 +280,12 @@ def test_number_formats_fonts_freeze_and_print_setup(books, lang):
     assert name_cell(wb, "sales_target")[1].number_format == "#,##0"
     assert name_cell(wb, "coverage_ratio")[1].number_format == ('0.0"倍"' if lang == "ja" else '0.0"x"')
     assert name_cell(wb, "plan_date")[1].number_format == "yyyy/mm/dd"
-    assert column_cells(wb, "Opportunities", "probability", lang)[1][0].number_format == '0"%"'
-    assert column_cells(wb, "Opportunities", "expected_close", lang)[1][0].number_format == "yyyy/mm/dd"
+    ws, cells = column_cells(wb, "Opportunities", "probability", lang)
+    assert effective(ws, cells[0]).number_format == '0"%"'
+    ws, cells = column_cells(wb, "Opportunities", "expected_close", lang)
+    assert effective(ws, cells[-1]).number_format == "yyyy/mm/dd"
+    ws, cells = column_cells(wb, "Contacts", "name", lang)
+    assert effective(ws, cells[0]).number_format == "@"  # text stays text (IDs keep leading zeros)
     assert column_cells(wb, "KPIs", "achievement", lang)[1][0].number_format == "0.0%"
     font = "Meiryo UI" if lang == "ja" else "Calibri"
     assert name_cell(wb, "account_name")[1].font.name == font
@@ -282,7 +308,7 @@ def test_conditional_formats_stance_verdict_overdue(books, lang):
 
     def rules_on(ws, cell):
         return [r for cf in ws.conditional_formatting for r in cf.rules
-                if covers(cf.sqref, cell.column, cell.row, cell.row)]
+                if covers(cf.sqref, cell.column, cell.row, cell.row) and r.formula != ["TRUE"]]
 
     ws, cells = column_cells(wb, "Contacts", "stance", lang)
     stance = SPEC.choices("stance")
@@ -384,6 +410,8 @@ def test_prefill_writes_labels_scaled_amounts_dates_and_keeps_text(tmp_path):
     assert name_cell(wb, "account_name")[1].value == "株式会社サンプル"
     ws, names = column_cells(wb, "Contacts", "name", "ja")
     assert len(names) == 45 and names[-1].value == "担当45"
+    assert names[-1].protection.locked is False and names[-1].number_format == "@"  # prefilled: input style
+    assert covers(input_fill_rule(ws)[0].sqref, names[-1].column, names[0].row, names[-1].row)
     _, stances = column_cells(wb, "Contacts", "stance", "ja")
     assert stances[0].value == "好意的" and stances[1].value == "アンチ"
     dv = validation_for(ws, stances[-1])

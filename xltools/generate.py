@@ -348,8 +348,10 @@ class _Styles:
         elif kind == "xl Calculated":
             kw["fill"] = self._fill(FORMULA_FILL)
             kw["border"] = self.border
-        elif kind == "xl Open column":
+        elif kind in ("xl Open column", "xl Open column long"):
             kw["protection"] = unlocked
+            if kind.endswith("long"):
+                kw["alignment"] = al(wrap_text=True, vertical="top")
         elif kind == "xl Sample":  # legend samples: fill given in fmt
             kw["fill"] = self._fill(fmt)
             kw["border"] = self.border
@@ -369,11 +371,25 @@ def _input_style(f: Field, lang: str) -> str:
     return f"{kind} | {_number_format(f, lang)}"
 
 
+def _column_style(f: Field, lang: str) -> str:
+    kind = "xl Open column long" if f.type == "longtext" else "xl Open column"
+    return f"{kind} | {_number_format(f, lang)}"
+
+
 def _calc_style(f: Field, lang: str) -> str:
     return f"xl Calculated | {_number_format(f, lang)}"
 
 
 # -- the builder ----------------------------------------------------------------------------------
+
+def _merge(ws, min_row: int, min_col: int, max_row: int, max_col: int) -> None:
+    """Merge a range whose cells other than the top-left one are empty and unstyled.
+    (``ws.merge_cells`` also rewrites every cell's borders, which costs more than the
+    rest of the Guide sheet.)"""
+    from openpyxl.worksheet.merge import MergedCellRange
+
+    ws.merged_cells.add(MergedCellRange(ws, f"{a1(min_row, min_col)}:{a1(max_row, max_col)}"))
+
 
 def _period(text: str | Period, settings: Settings) -> Period:
     if isinstance(text, Period):
@@ -427,6 +443,7 @@ class _Builder:
         self.layouts: dict[str, SheetLayout] = {}
         self.sheet_names: dict[str, str] = {}
         self.table_pos: dict[str, TablePos] = {}
+        self.input_ranges: dict[str, list[str]] = {}  # sheet -> table input ranges (yellow)
         self.unit_factor = self._unit_factor()
 
     # -- small helpers -----------------------------------------------------------------------
@@ -548,6 +565,7 @@ class _Builder:
             ws.column_dimensions[col_letter(col)].width = w
         for row, h in layout.heights.items():
             ws.row_dimensions[row].height = h
+        self._input_fill(ws)
         ws.freeze_panes = layout.freeze
         ws.print_title_rows = layout.print_title_rows
         self._page_setup(ws)
@@ -596,43 +614,48 @@ class _Builder:
         return value
 
     def _table(self, ws, s: Section, tp: TablePos) -> None:
+        """Header, pre-sized rows and everything a rep needs to fill a table.
+
+        Input columns get no cell records: the column's own style (unlocked, number
+        format) covers the table rows and the rows below, and one conditional format per
+        sheet paints the table's input cells yellow (see :meth:`_input_fill`).  That keeps a
+        workbook at a few hundred cells instead of thousands (generation speed).  Formula
+        and locked columns get real cells in every pre-sized row."""
+        from openpyxl.cell.cell import Cell
         from openpyxl.worksheet.table import Table as XlTable, TableStyleInfo
 
         t = tp.table
         self.put_static(ws, tp.title_row, tp.first_col, t.label(self.lang), "xl Heading")
-        cols = list(t.columns)
-        styles = []
-        formulas = {}
-        for i, c in enumerate(cols):
+        fixed = {}  # column -> (style array, formula or None)
+        for i, c in enumerate(t.columns):
             col = tp.first_col + i
             self.put_static(ws, tp.header_row, col, c.label(self.lang),
                             "xl Header required" if c.required else "xl Header")
-            if c.formula:
-                styles.append(self.styles.array(_calc_style(c, self.lang)))
-                formulas[i] = translate_formula(self.spec, self.settings, c, self.lang, self.period)
-            elif c.is_input:
-                styles.append(self.styles.array(_input_style(c, self.lang)))
-                # unlocked, formatted column below the table: reps keep typing there
+            if c.is_input:
                 dim = ws.column_dimensions[col_letter(col)]
-                dim._style = copy(self.styles.array(f"xl Open column | {_number_format(c, self.lang)}"))
+                dim._style = copy(self.styles.array(_column_style(c, self.lang)))
+                self.input_ranges.setdefault(ws.title, []).append(tp.column_range(c.key, spare=False))
             else:
-                styles.append(self.styles.array(_calc_style(c, self.lang)))
+                formula = translate_formula(self.spec, self.settings, c, self.lang, self.period) if c.formula else None
+                fixed[col] = (self.styles.array(_calc_style(c, self.lang)), formula)
         cells = ws._cells
-        from openpyxl.cell.cell import Cell
-
         for r in range(tp.first_row, tp.last_row + 1):
-            for i, arr in enumerate(styles):
-                col = tp.first_col + i
+            for col, (arr, formula) in fixed.items():
                 cell = Cell(ws, row=r, column=col)
                 cell._style = copy(arr)
-                if i in formulas:
-                    cell.value = formulas[i]
+                if formula:
+                    cell.value = formula
                 cells[(r, col)] = cell
         self._table_values(ws, tp)
         xt = XlTable(displayName=t.name, ref=tp.ref)
         xt.tableStyleInfo = TableStyleInfo(name=TABLE_STYLE, showRowStripes=False)
+        # column names exactly equal to the header cells (openpyxl would otherwise read them
+        # back from the sheet, materialising every cell of the table)
+        xt._initialise_columns()
+        for tc, c in zip(xt.tableColumns, t.columns):
+            tc.name = c.label(self.lang)
         ws.add_table(xt)
-        for c in cols:
+        for c in t.columns:
             if c.formula:
                 self._tone_rules(ws, c, tp.column_range(c.key, spare=False))
                 continue
@@ -696,7 +719,10 @@ class _Builder:
             v = values.get(c.key)
             if v is None:
                 continue
-            write_value(ws.cell(row=r, column=tp.col(c.key)), self._display(c, v))
+            cell = ws.cell(row=r, column=tp.col(c.key))
+            if c.is_input:  # a cell record overrides the column style: give it the input style
+                self.styles.apply(cell, _input_style(c, self.lang))
+            write_value(cell, self._display(c, v))
 
     # -- validation, conditional formats --------------------------------------------------------
     def _validation(self, ws, f: Field, sqref: str) -> None:
@@ -749,6 +775,17 @@ class _Builder:
                 ws.conditional_formatting.add(sqref, CellIsRule(
                     operator="equal", formula=[_excel_string(ch.label(self.lang))],
                     fill=PatternFill(bgColor=fill, fill_type="solid"), font=Font(color=font)))
+
+    def _input_fill(self, ws) -> None:
+        """Yellow for the tables' input cells, added last so that it has the lowest priority
+        (a stance or overdue colour wins)."""
+        from openpyxl.formatting.rule import FormulaRule
+        from openpyxl.styles import PatternFill
+
+        ranges = self.input_ranges.get(ws.title)
+        if ranges:
+            ws.conditional_formatting.add(" ".join(ranges), FormulaRule(
+                formula=["TRUE"], fill=PatternFill(bgColor=INPUT_FILL, fill_type="solid")))
 
     def _overdue_rule(self, ws, tp: TablePos, c: Field) -> None:
         from openpyxl.formatting.rule import FormulaRule
@@ -805,14 +842,14 @@ class _Builder:
             cell = ws.cell(row=row, column=3)
             self.styles.apply(cell, "xl Calculated | General")
             write_formula(cell, f'=IF({key}="","",{key})')
-            ws.merge_cells(start_row=row, start_column=3, end_row=row, end_column=5)
+            _merge(ws, row, 3, row, 5)
             row += 1
         row += 1
 
         def paragraph(text: str) -> None:
             nonlocal row
             self.put_static(ws, row, 2, text, "xl Paragraph")
-            ws.merge_cells(start_row=row, start_column=2, end_row=row, end_column=8)
+            _merge(ws, row, 2, row, 8)
             lines = -(-display_width(text) // int(total_width * 0.9)) + text.count("\n")
             ws.row_dimensions[row].height = max(1, lines) * 16
             row += 1
