@@ -71,6 +71,11 @@ NUMBER_FORMATS = {
     "text": "@", "longtext": "@", "id": "@", "period": "@", "choice": "@",
 }
 RATIO_FORMATS = {"ja": '0.0"倍"', "en": '0.0"x"'}
+#: readable names for number formats and colours in style names ("xl Input (date)")
+STYLE_TAGS = {"#,##0": "amount", "General": "general", '0"%"': "percent", "yyyy/mm/dd": "date", "0": "whole",
+              "0.0%": "fraction", "0.00": "score", "@": "text", RATIO_FORMATS["ja"]: "ratio",
+              RATIO_FORMATS["en"]: "ratio", INPUT_FILL: "input", FORMULA_FILL: "calculated",
+              REQUIRED_FONT: "required", **{fill: tone for tone, (fill, _font) in TONES.items()}}
 #: numeric checks (warning style, so a rep can still override): type -> (kind, low, high)
 NUMERIC_CHECKS = {"rating": ("whole", 1, 5), "month": ("whole", 1, 12), "percent": ("decimal", 0, 100)}
 
@@ -301,14 +306,24 @@ class _Styles:
     def _fill(self, rgb: str):
         return self._Fill(fill_type="solid", start_color=rgb, end_color=rgb)
 
-    def array(self, name: str):
-        """The style array of the named style ``name`` (created on first use)."""
-        arr = self._arrays.get(name)
+    def array(self, key: str):
+        """The style array for ``key`` (``"kind | number format or colour"``), its named style
+        created on first use."""
+        arr = self._arrays.get(key)
         if arr is None:
-            ns = self._make(name)
+            ns = self._make(key)
             self.wb.add_named_style(ns)
-            arr = self._arrays[name] = ns.as_tuple()
+            arr = self._arrays[key] = ns.as_tuple()
         return arr
+
+    @staticmethod
+    def display_name(key: str) -> str:
+        """The name Excel shows in its Cell Styles gallery, e.g. ``xl Input (date)``."""
+        kind, _, detail = key.partition(" | ")
+        if not detail:
+            return kind
+        tag = STYLE_TAGS.get(detail) or re.sub(r"[^A-Za-z0-9%#,./]+", "", detail) or "custom"
+        return f"{kind} ({tag})"
 
     def apply(self, cell, name: str):
         cell._style = copy(self.array(name))
@@ -362,8 +377,7 @@ class _Styles:
             fmt = ""
         else:
             raise KeyError(name)
-        ns = self._Named(name=name, number_format=fmt or "General", **kw)
-        return ns
+        return self._Named(name=self.display_name(name), number_format=fmt or "General", **kw)
 
 
 def _input_style(f: Field, lang: str) -> str:
