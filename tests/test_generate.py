@@ -26,7 +26,7 @@ from xltools.generate import (LISTS_SHEET, META_SHEET, GenerateError, PlanInfo, 
 from xltools.model import PlanData, Row
 from xltools.periods import parse_period
 from xltools.roster import RosterError, parse_yen, read_roster
-from xltools.spec import LANGS, build_spec, default_spec_path, load_spec
+from xltools.spec import LANGS, SpecError, build_spec, default_spec_path, load_spec
 from xltools.xlwrite import write_table, write_value
 
 SPEC = Settings().apply(load_spec())
@@ -500,6 +500,26 @@ def test_bad_arguments_are_clear_errors(tmp_path, bad):
     with pytest.raises(GenerateError):
         generate_workbook(SPEC, Settings(), PlanInfo(**{**INFO, **bad}), tmp_path / "x.xlsx")
     assert not list(tmp_path.iterdir())
+
+
+def test_output_must_be_xlsx(tmp_path):
+    with pytest.raises(GenerateError, match=".xlsx"):
+        generate_workbook(SPEC, Settings(), PlanInfo(**INFO), tmp_path / "plan.xls")
+
+
+@pytest.mark.parametrize("mutate, match", [
+    (lambda d: d["sections"][0]["groups"][0]["fields"].append(
+        {"key": "kpis", "label": {"ja": "重複", "en": "Clash"}, "type": "text"}), "KPIs"),
+    (lambda d: d["sections"][1].update(label={"ja": "使い方", "en": "Guide"}), "unique"),
+    (lambda d: d["sections"][1].update(label={"ja": "History", "en": "History"}), "History"),
+])
+def test_names_excel_would_repair_are_refused(tmp_path, mutate, match):
+    import yaml
+
+    raw = yaml.safe_load(default_spec_path().read_text(encoding="utf-8"))
+    mutate(raw)
+    with pytest.raises(SpecError, match=match):
+        build_workbook(build_spec(raw), Settings(), PlanInfo(**INFO))
 
 
 def test_write_is_atomic_and_leaves_no_temp_file(tmp_path, monkeypatch):

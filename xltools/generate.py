@@ -396,6 +396,22 @@ def _calc_style(f: Field, lang: str) -> str:
 
 # -- the builder ----------------------------------------------------------------------------------
 
+def _check_names(spec: Spec, lang: str) -> None:
+    """Names Excel compares case-insensitively must be unique, or Excel repairs the file
+    (and openpyxl renames or refuses): field keys against table names, and sheet names
+    (``History`` is reserved by Excel)."""
+    seen: dict[str, str] = {}
+    for n in [f.key for f in spec.fields] + [t.name for t in spec.tables]:
+        other = seen.setdefault(n.casefold(), n)
+        if other != n:  # keys are lower case, table names CamelCase: a clash differs in case
+            raise SpecError(f"the name {n!r} clashes with {other!r}: field keys and table names must differ "
+                            f"ignoring case")
+    sheets = [TEXTS["guide_sheet"](lang), *(s.label(lang) for s in spec.sections), LISTS_SHEET, META_SHEET]
+    folded = [n.casefold() for n in sheets]
+    if len(set(folded)) != len(folded) or "history" in folded:
+        raise SpecError(f"sheet names must be unique ignoring case and not 'History': {sheets}")
+
+
 def _merge(ws, min_row: int, min_col: int, max_row: int, max_col: int) -> None:
     """Merge a range whose cells other than the top-left one are empty and unstyled.
     (``ws.merge_cells`` also rewrites every cell's borders, which costs more than the
@@ -490,6 +506,7 @@ class _Builder:
 
     # -- workbook ----------------------------------------------------------------------------
     def build(self):
+        _check_names(self.spec, self.lang)
         wb = self.wb
         guide = wb.active
         guide.title = self.t("guide_sheet")
@@ -1008,6 +1025,8 @@ def save_atomic(wb, path: str | os.PathLike) -> Path:
 def generate_workbook(spec: Spec, settings: Settings, info: PlanInfo, path: str | os.PathLike,
                       prefill: PlanData | None = None) -> Path:
     """Write one plan workbook to ``path`` (atomically) and return the path."""
+    if Path(path).suffix.lower() != ".xlsx":
+        raise GenerateError(f"{path}: the output file must end in .xlsx")
     return save_atomic(build_workbook(spec, settings, info, prefill), path)
 
 
