@@ -502,9 +502,10 @@ def test_bad_arguments_are_clear_errors(tmp_path, bad):
     assert not list(tmp_path.iterdir())
 
 
-def test_output_must_be_xlsx(tmp_path):
-    with pytest.raises(GenerateError, match=".xlsx"):
-        generate_workbook(SPEC, Settings(), PlanInfo(**INFO), tmp_path / "plan.xls")
+def test_cli_output_must_be_xlsx(tmp_path):
+    r = CliRunner().invoke(cli, ["generate", "--account", "a", "--rep", "b", "--period", "FY2026",
+                                 "-o", str(tmp_path / "plan.xls")])
+    assert r.exit_code == 2 and ".xlsx" in r.output and not list(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize("mutate, match", [

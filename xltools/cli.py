@@ -160,6 +160,8 @@ def generate_cmd(period, account, rep, account_id, target, team_members, output,
     from .periods import parse_period
     from .roster import parse_yen
 
+    if output and not output.lower().endswith(".xlsx"):
+        raise click.BadParameter("the workbook is .xlsx: give a file name ending in .xlsx", param_hint="-o")
     try:
         target_yen = None if target is None else parse_yen(target)
     except ValueError:

@@ -1024,9 +1024,8 @@ def save_atomic(wb, path: str | os.PathLike) -> Path:
 
 def generate_workbook(spec: Spec, settings: Settings, info: PlanInfo, path: str | os.PathLike,
                       prefill: PlanData | None = None) -> Path:
-    """Write one plan workbook to ``path`` (atomically) and return the path."""
-    if Path(path).suffix.lower() != ".xlsx":
-        raise GenerateError(f"{path}: the output file must end in .xlsx")
+    """Write one plan workbook (.xlsx content, whatever ``path`` ends in) to ``path``
+    atomically and return the path."""
     return save_atomic(build_workbook(spec, settings, info, prefill), path)
 
 
