@@ -302,3 +302,53 @@ def test_write_corpus_gives_the_same_plans_whatever_the_number_of_processes(ctx,
         assert ra.plan.meta == rb.plan.meta
         assert values(ra.plan) == values(rb.plan)
         assert [(i.code, i.cell) for i in ra.issues] == [(i.code, i.cell) for i in rb.issues]
+
+
+# -- rosters, targets, the next month ----------------------------------------------------------
+
+@pytest.mark.parametrize("suffix,lang", [(".xlsx", "ja"), (".csv", "en")])
+def test_the_roster_reads_back_with_the_spec_labels(ctx, tmp_path, suffix, lang):
+    from xltools.roster import read_roster
+
+    spec, _ = ctx
+    entries = corpus.corpus_entries(9, seed=2, per_rep=3, langs=["ja", "en"])
+    assert [e.lang for e in entries] == ["ja"] * 3 + ["en"] * 3 + ["ja"] * 3
+    assert len({e.rep for e in entries}) == 3
+    roster = read_roster(corpus.write_roster(tmp_path / f"roster{suffix}", entries, spec, lang=lang), spec)
+    assert not roster.errors
+    assert [(r.rep, r.account_name, r.account_id, r.target, r.lang) for r in roster] == \
+        [(e.rep, e.account.name, e.account.account_id, e.target, e.lang) for e in entries]
+
+
+@hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10**9), target=st.integers(1, 3000).map(lambda m: m * 1_000_000),
+       low=st.booleans())
+def test_a_roster_target_is_kept_and_covered_as_drawn(ctx, seed, target, low):
+    _, typed = pair(ctx, seed, target=target, mistakes=["low_coverage"] if low else [])
+    assert typed.fields["sales_target"] == target
+    plan_total = sum(r["amount"] for r in typed.rows("Opportunities") if r["stage"] != "lost")
+    assert (plan_total / target < 3.0) == low
+
+
+def test_the_next_month_moves_the_plan_on(ctx):
+    spec, _ = ctx
+    _, before = pair(ctx, 31)
+    snapshot = values(before)
+    later = date(2026, 11, 20)
+    after = corpus.advance_plan(random.Random(1), before, spec, as_of=later)
+    assert values(before) == snapshot  # the input plan is not modified
+    ladder = ["hypothesis", "proposal", "negotiation", "verbal", "won"]
+    old, new = before.rows("Opportunities"), after.rows("Opportunities")
+    assert 1 <= len(new) - len(old) <= 3
+    moved = 0
+    for a, b in zip(old, new):
+        assert a["opp_id"] == b["opp_id"]
+        if a["stage"] != b["stage"]:
+            moved += 1
+            assert b["stage"] == "lost" or ladder.index(b["stage"]) == ladder.index(a["stage"]) + 1
+    assert moved >= 1
+    assert len({r["opp_id"] for r in new}) == len(new)
+    for r in after.rows("Activities"):
+        if r["planned_date"] < later:
+            assert r["status"] != "planned"
+    assert after.fields["plan_date"] == later

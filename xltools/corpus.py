@@ -26,7 +26,7 @@ import random
 import uuid
 import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,10 +35,10 @@ from .config import Settings
 from .errors import XltoolsError
 from .model import PlanData, Row
 from .periods import Period, parse_period
-from .spec import ChoiceList, Field, Spec, Table
+from .spec import Field, Spec, Table
 
 __all__ = ["MISTAKES", "Account", "CorpusEntry", "make_plan", "make_plan_pair", "corpus_entries", "entry_rng",
-           "make_entry_plan", "entry_info", "write_entries", "write_corpus", "write_roster"]
+           "make_entry_plan", "entry_info", "write_entries", "write_corpus", "write_roster", "advance_plan"]
 
 #: the deliberate mistakes :func:`make_plan` can put into a plan, and the issue each causes
 MISTAKES: dict[str, str] = {
@@ -319,10 +319,22 @@ class _Maker:
         return _round_to(math.exp(self.rng.uniform(math.log(lo), math.log(hi))), step)
 
     # -- the parts of a plan ------------------------------------------------------------------
+    def themes(self, items: Sequence, k: int) -> list:
+        """``k`` distinct items, the first three (the themes every company talks about:
+        在庫削減, DX推進, 脱炭素) three times as likely as the others."""
+        pool = list(items)
+        weights = [3.0 if i < 3 else 1.0 for i in range(len(pool))]
+        out = []
+        for _ in range(min(k, len(pool))):
+            i = self.rng.choices(range(len(pool)), weights=weights, k=1)[0]
+            out.append(pool.pop(i))
+            weights.pop(i)
+        return out
+
     def initiatives(self) -> list[dict]:
         n = self.rng.randint(3, min(8, self.spec.table("Initiatives").rows))
         rows = []
-        for i, (name, dept, area, hyp, _c, _v) in enumerate(self.rng.sample(_INITIATIVES, n)):
+        for i, (name, dept, area, hyp, _c, _v) in enumerate(self.themes(_INITIATIVES, n)):
             rows.append({
                 "initiative": name, "department": dept, "investment_area": area,
                 "horizon": self.choice_key("horizon", {"short": 0.3, "mid": 0.5, "long": 0.2}),
@@ -500,7 +512,7 @@ class _Maker:
         return rows
 
     def success_cases(self, initiatives: list[dict], opps: list[dict]) -> list[dict]:
-        n = _weighted(self.rng, (0, 1, 2, 3), (0.45, 0.3, 0.18, 0.07))
+        n = _weighted(self.rng, (0, 1, 2, 3), (0.3, 0.35, 0.25, 0.1))
         rows = []
         by_name = {x[0]: x for x in _INITIATIVES}
         for i in range(n):
@@ -793,12 +805,70 @@ def make_plan_pair(rng: random.Random, spec: Spec, settings: Settings, *, accoun
             PlanData(meta=meta, fields=typed_fields, tables=typed_tables))
 
 
+def advance_plan(rng: random.Random, plan: PlanData, spec: Spec, *, as_of: date) -> PlanData:
+    """The same plan a month later, as its rep updates it: some opportunities move on a
+    stage (a few are won or lost), one to three new ones appear, activities whose day has
+    passed are done, an unknown key person's stance becomes known, the plan date moves.
+    Values the rep typed in a messy way are left alone.  ``plan`` is not modified."""
+    stages = spec.choices("stage").keys()
+    ladder = [k for k in ("hypothesis", "proposal", "negotiation", "verbal", "won") if k in stages]
+    tables = {name: [Row(values=dict(r.values), sheet=r.sheet, row=r.row, index=r.index) for r in rows]
+              for name, rows in plan.tables.items()}
+    fields = dict(plan.fields)
+    opps = tables.get("Opportunities", [])
+    for r in opps:
+        stage = r.values.get("stage")
+        if stage in ladder[:-1] and rng.random() < 0.35:
+            if stage == "negotiation" and "lost" in stages and rng.random() < 0.15:
+                r.values["stage"] = "lost"
+            else:
+                r.values["stage"] = ladder[ladder.index(stage) + 1]
+            if r.values["stage"] in ("won", "lost"):
+                r.values["expected_close"] = as_of - timedelta(days=rng.randint(1, 20))
+                r.values["next_step"] = None
+            r.values["probability"] = None  # the new stage's default
+    room = spec.table("Opportunities").rows - len(opps)
+    if opps and room > 0:
+        ids = {str(r.values.get("opp_id")) for r in opps}
+        for k in range(min(room, rng.randint(1, 3))):
+            new = dict(rng.choice(opps).values)
+            n = len(opps) + 1
+            while f"O{n:03d}" in ids:
+                n += 1
+            ids.add(f"O{n:03d}")
+            sol = rng.choice(_SOLUTIONS)[0]
+            new.update(opp_id=f"O{n:03d}", opportunity=f"{sol}新規提案（{as_of.month}月）", solution=sol,
+                       stage=ladder[0], probability=None, note=None,
+                       expected_close=as_of + timedelta(days=rng.randint(60, 200)),
+                       amount=_round_to(math.exp(rng.uniform(math.log(3e6), math.log(5e7))), 100_000))
+            opps.append(Row(values=new, sheet="", row=0, index=len(opps) + 1))
+    for r in tables.get("Activities", []):
+        d = r.values.get("planned_date")
+        if isinstance(d, date) and d < as_of and r.values.get("status") == "planned":
+            r.values.update(status="done", done_date=d, appointment="confirmed", result=rng.choice(_RESULTS))
+    unknown = [r for r in tables.get("Contacts", []) if r.values.get("stance") == "unknown"]
+    for r in rng.sample(unknown, min(len(unknown), rng.randint(1, 2))):
+        r.values["stance"] = rng.choice(("neutral", "favourable"))
+    if isinstance(fields.get("plan_date"), date):
+        fields["plan_date"] = as_of
+    if rng.random() < 0.5 and "org_updated" in fields:
+        fields["org_updated"] = as_of
+    return PlanData(meta=dict(plan.meta), fields=fields, tables=tables, file=plan.file)
+
+
 # -- many plans ---------------------------------------------------------------------------------
 
-def corpus_entries(n: int, *, seed: int = 0, period: str = "FY2026Q3", en_share: float = 0.15) -> list[CorpusEntry]:
-    """The roster of a corpus of ``n`` plans: reps with 4-12 accounts each, one plan per account."""
+def corpus_entries(n: int, *, seed: int = 0, period: str = "FY2026Q3", en_share: float = 0.15,
+                   per_rep: int | None = None, langs: Sequence[str] | None = None) -> list[CorpusEntry]:
+    """The roster of a corpus of ``n`` plans: reps with 4-12 accounts each (exactly
+    ``per_rep`` when given), one plan per account.  A rep works in English with the chance
+    ``en_share``, or in the languages ``langs`` in turn (one per rep) when given."""
     if n < 0:
         raise XltoolsError(f"the number of plans must not be negative, got {n}")
+    if per_rep is not None and per_rep < 1:
+        raise XltoolsError(f"accounts per rep must be 1 or more, got {per_rep}")
+    if langs is not None and (not langs or set(langs) - {"ja", "en"}):
+        raise XltoolsError(f"languages must be ja or en, got {list(langs)!r}")
     rng = random.Random(f"xltools-corpus-roster:{seed}")
     names: set[str] = set()
     accounts: list[Account] = []
@@ -826,10 +896,12 @@ def corpus_entries(n: int, *, seed: int = 0, period: str = "FY2026Q3", en_share:
                 break
         else:
             rep = f"{rep}{len(taken)}"
-        taken.add(rep)
         lang = "en" if rng.random() < en_share else "ja"
+        if langs is not None:
+            lang = langs[len(taken) % len(langs)]
+        taken.add(rep)
         team = tuple(rng.sample(_OUR_STAFF, rng.randint(0, 3)))
-        for _ in range(rng.randint(4, 12)):
+        for _ in range(per_rep or rng.randint(4, 12)):
             if i >= n:
                 break
             target = _round_to(math.exp(rng.uniform(math.log(1e7), math.log(3e8))), 1_000_000)
