@@ -54,7 +54,10 @@ def make_plan(path: Path, spec, settings, *, account: str, rep: str, period: str
     path.parent.mkdir(parents=True, exist_ok=True)
     info = PlanInfo(account_name=account, rep=rep, period=period, account_id=account_id, target=target,
                     lang=lang, plan_id=plan_id or str(uuid.uuid4()))
-    return generate_workbook(spec, settings, info, path, prefill=prefill)
+    if path.suffix.lower() == ".xlsx":
+        return generate_workbook(spec, settings, info, path, prefill=prefill)
+    # another extension (.xlsm): the same workbook saved under that name
+    return generate_workbook(spec, settings, info, path.with_suffix(".xlsx"), prefill=prefill).rename(path)
 
 
 def simple_plan(path: Path, spec, settings, account: str, rep: str, amount: int = 30_000_000, **kw) -> Path:

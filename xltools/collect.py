@@ -618,18 +618,23 @@ def _collect_parallel(todo: list[FileId], jobs: int, spec: Spec, settings: Setti
                     return
                 running[pool.submit(_check_one, fid.path)] = fid
 
-        feed()
-        while running:
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for fut in done:
-                fid = running.pop(fut)
-                try:
-                    report = fut.result()
-                except Exception as exc:  # noqa: BLE001 - a worker that died: the file is rejected
-                    report = FileReport(file=fid.path)
-                    report.add("E-FILE-UNREADABLE", params={"detail": f"{type(exc).__name__}: {exc}"})
-                store_one(fid, report)
+        try:
             feed()
+            while running:
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    fid = running.pop(fut)
+                    try:
+                        report = fut.result()
+                    except Exception as exc:  # noqa: BLE001 - a worker that died: the file is rejected
+                        report = FileReport(file=fid.path)
+                        report.add("E-FILE-UNREADABLE", params={"detail": f"{type(exc).__name__}: {exc}"})
+                    store_one(fid, report)
+                feed()
+        except BaseException:
+            # interrupted or the database failed: do not read the files still queued
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
 
 
 def _main_period(files: list[FileResult]) -> str | None:

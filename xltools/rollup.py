@@ -495,8 +495,7 @@ class _Book:
                     cell.fill = PatternFill("solid", fgColor=fill)
                     cell.font = Font(color=font)
             letter = get_column_letter(col)
-            longest = max([display_width(headers[i])] + [display_width(str(v[i])) for v in values
-                                                        if v[i] is not None and isinstance(v[i], str)] + [0])
+            longest = max([display_width(headers[i])] + [_shown_width(v[i]) for v in values])
             want = max(10.0, min(float(MAX_WIDTH), longest + 2.0), float(c.width or 0))
             if ws.column_dimensions[letter].width is None or ws.column_dimensions[letter].width < want:
                 ws.column_dimensions[letter].width = want
@@ -505,6 +504,23 @@ class _Book:
     @staticmethod
     def freeze(ws, row: int) -> None:
         ws.freeze_panes = ws.cell(row=row, column=1)
+
+
+def _shown_width(value: Any) -> int:
+    """About how many columns a value takes once formatted (yen, dates, text)."""
+    from .xlwrite import display_width
+
+    if value is None:
+        return 0
+    if isinstance(value, datetime):
+        return 16
+    if isinstance(value, date):
+        return 10
+    if isinstance(value, bool):
+        return 5
+    if isinstance(value, (int, float)):
+        return len(f"{value:,.0f}") + 3
+    return display_width(str(value))
 
 
 def _severity(lang: str) -> Callable[[dict], str]:
@@ -743,7 +759,7 @@ def _activities(b: _Book, data: RollupData) -> None:
         if d is not None:
             overdue.append({**a, "_days": (data.today - d).days})
     overdue.sort(key=lambda a: -a["_days"])
-    cols = (b.cols.context("account_name", "rep") + b.cols.table("Activities", skip=("act_id",), tone=("status",))
+    cols = (b.cols.context("account_name", "rep") + b.cols.table("Activities", tone=("status",))
             + [Col(TEXTS["days_overdue"], _text("_days"), INT_FORMAT, tone=lambda r: "bad")])
     b.table(ws, "OverdueActivities", b.t("overdue_activities"), cols, overdue, row)
     b.freeze(ws, 3)

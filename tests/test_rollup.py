@@ -1,0 +1,476 @@
+"""``xltools report``: the roll-up workbook.  Filled plan workbooks are made with the
+generator's prefill, collected into a database and rolled up; values are read back and
+compared with figures computed independently from the input workbooks (openpyxl reading
+their tables), the layout is checked by position, and LibreOffice opens the result."""
+from __future__ import annotations
+
+import os
+import uuid
+import zipfile
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from openpyxl import load_workbook
+
+from test_collect import PERIOD, TODAY, make_plan
+from xltools.check import check_file
+from xltools.cli import cli
+from xltools.collect import collect_paths
+from xltools.config import Settings, Thresholds
+from xltools.rollup import SHEETS, YEN_FORMAT, RollupError, write_rollup
+from xltools.spec import load_spec
+from xltools.store import Store
+
+HYPERLINK = '=HYPERLINK("http://evil.example/","クリック")'
+PHONE = "+81 3 1234 5678"
+
+
+# -- the plans ---------------------------------------------------------------------------------
+
+def build_inbox(d: Path, spec, settings) -> dict[str, Path]:
+    """Three plans of FY2026Q3 (one English, one in thousands of yen), an earlier-period plan,
+    a plan saved as .xls.  The numbers are chosen so that every flag of the roll-up fires."""
+    paths = {}
+    paths["alpha"] = make_plan(
+        d / "alpha.xlsx", spec, settings, account="アルファ工業", rep="佐藤", account_id="A001",
+        target=10_000_000,
+        Opportunities=[
+            {"opp_id": "O1", "opportunity": HYPERLINK, "amount": "1,200万円", "probability": "30%",
+             "stage": "提案", "expected_close": "2026/11/15"},
+            {"opp_id": "O2", "opportunity": "更新案件", "amount": 8_000_000, "probability": 50,
+             "stage": "negotiation", "expected_close": date(2027, 1, 20)},
+            {"opp_id": "O3", "opportunity": "失注案件", "amount": 5_000_000, "probability": 0,
+             "stage": "lost", "expected_close": date(2026, 10, 1)}],
+        Contacts=[
+            {"contact_id": "C1", "name": "山田", "role": "decision_maker", "stance": "against",
+             "last_contact": date(2026, 5, 1), "status": "active", "our_owner": "佐藤", "department": "購買部"},
+            {"contact_id": "C2", "name": "鈴木", "role": "champion", "stance": "favourable",
+             "last_contact": date(2026, 10, 1), "our_owner": "高橋", "department": "生産技術部"},
+            {"contact_id": "C3", "name": "田中", "role": "decision_maker", "stance": "unknown", "status": "left"},
+            {"contact_id": "C4", "name": "伊藤", "role": "decision_maker", "stance": "unknown"}],
+        Activities=[
+            {"act_id": "A1", "planned_date": date(2026, 10, 1), "contact": "山田", "executive": "高橋 社長",
+             "appointment": "confirmed", "status": "planned", "purpose": "中期計画のご説明"},
+            {"act_id": "A2", "planned_date": date(2026, 11, 10), "contact": "鈴木", "executive": "伊藤 専務",
+             "appointment": "requested", "status": "planned"},
+            {"act_id": "A3", "planned_date": date(2026, 12, 1), "contact": "山田", "executive": "高橋 社長",
+             "appointment": "requested", "status": "planned"},
+            {"act_id": "A4", "planned_date": date(2026, 9, 20), "contact": "鈴木", "status": "done"}],
+        Reviews=[
+            {"item": "受注率改善", "action": "提案レビュー会", "due": date(2026, 9, 30), "done": "no"},
+            {"item": "済んだ件", "action": "完了済み", "due": date(2026, 9, 1), "done": "yes"},
+            {"item": "-先の件", "action": "来期準備", "due": date(2026, 12, 1)}],
+        SuccessCases=[
+            {"case_id": "S1", "title": "製造ラインDX", "challenge": "段取り替え", "solution": "IoT",
+             "shareable": "company"},
+            {"case_id": "S2", "title": "秘密案件", "challenge": "x", "solution": "y", "shareable": "private"},
+            {"case_id": "S3", "title": "既存事例", "challenge": "x", "solution": "y", "shareable": "company"}])
+    paths["beta"] = make_plan(
+        d / "beta.xlsx", spec, settings, account="Beta Trading", rep="鈴木", account_id="B002", lang="en",
+        target=5_000_000, fields={"amount_unit": "thousand"},
+        Opportunities=[{"opp_id": "B1", "opportunity": "Renewal", "amount": 20_000_000, "probability": 80,
+                        "stage": "verbal", "expected_close": date(2026, 12, 10)}],
+        Contacts=[{"contact_id": "K1", "name": PHONE, "stance": "favourable", "role": "gatekeeper",
+                   "last_contact": date(2026, 1, 10)}])
+    paths["gamma"] = make_plan(
+        d / "gamma.xlsx", spec, settings, account="ガンマ電機", rep="佐藤", target=1_000_000,
+        Opportunities=[{"opp_id": "G1", "opportunity": "新規ライン", "amount": 7_000_000, "probability": 10,
+                        "stage": "hypothesis", "expected_close": date(2027, 2, 1)}])
+    paths["alpha_q2"] = make_plan(
+        d / "earlier" / "alpha_q2.xlsx", spec, settings, account="アルファ工業", rep="佐藤", account_id="A001",
+        period="FY2026Q2", target=9_000_000,
+        Opportunities=[{"opportunity": "前期案件", "amount": 3_000_000, "stage": "won",
+                        "expected_close": date(2026, 8, 1)}],
+        SuccessCases=[{"title": "既存事例", "challenge": "x", "solution": "y", "shareable": "company"}])
+    (d / "old_plan.xls").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 504)
+    return paths
+
+
+ROSTER = ("担当営業,顧客名,顧客コード\n佐藤,アルファ工業,A001\n鈴木,Beta Trading,B002\n佐藤,ガンマ電機,\n"
+          "高橋,デルタ物産,D004\n")
+
+
+@pytest.fixture(scope="module")
+def ctx():
+    settings = Settings()
+    return settings.apply(load_spec()), settings
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, ctx):
+    """The plans collected into SQLite, and the Japanese and English roll-ups."""
+    spec, settings = ctx
+    base = tmp_path_factory.mktemp("rollup")
+    paths = build_inbox(base / "inbox", spec, settings)
+    roster = base / "roster.csv"
+    roster.write_text(ROSTER, encoding="utf-8")
+    url = f"sqlite:///{base / 'xltools.db'}"
+    with Store(url, spec) as store:
+        collect_paths([base / "inbox"], store, spec, settings, jobs=1, today=TODAY)
+        ja = write_rollup(store, spec, settings, base / "rollup.xlsx", period=PERIOD, roster=roster, today=TODAY)
+        en = write_rollup(store, spec, settings, base / "rollup_en.xlsx", period=PERIOD, lang="en",
+                          roster=roster, today=TODAY)
+    return {"base": base, "paths": paths, "roster": roster, "url": url, "ja": ja, "en": en}
+
+
+@pytest.fixture(scope="module")
+def book(world):
+    return load_workbook(world["ja"])
+
+
+def records(ws, name: str) -> list[dict]:
+    """The data rows of an Excel table as dicts keyed by header (blank rows dropped)."""
+    rows = ws[ws.tables[name].ref]
+    headers = [c.value for c in rows[0]]
+    return [dict(zip(headers, (c.value for c in r))) for r in rows[1:] if any(c.value is not None for c in r)]
+
+
+def sheet(book, key: str, lang: str = "ja"):
+    return book[SHEETS[key](lang)]
+
+
+# -- independent figures from the input workbooks ------------------------------------------------
+
+def independent_plan(path: Path, spec) -> dict:
+    """Target, plan total (excluding lost), weighted total and opportunities of one input
+    workbook, read with plain openpyxl through the workbook contract (defined names and the
+    Opportunities table by header label) -- not through xltools' reader."""
+    wb = load_workbook(path)
+
+    def named(key):
+        (sheet_name, ref), = wb.defined_names[key].destinations
+        return wb[sheet_name][ref.replace("$", "")].value
+
+    unit = spec.choices("amount_unit")
+    factor = next(c.factor for c in unit.choices if named("amount_unit") in c.label.all())
+    lost = set(spec.choices("stage").get("lost").label.all())
+    probs = {lab: c.probability for c in spec.choices("stage").choices for lab in c.label.all()}
+    opp = spec.table("Opportunities")
+    ws = next(w for w in wb.worksheets if "Opportunities" in w.tables)
+    rows = ws[ws.tables["Opportunities"].ref]
+    head = [c.value for c in rows[0]]
+    col = {c.key: next(i for i, h in enumerate(head) if h in c.label.all()) for c in opp.columns}
+    opps = []
+    for r in rows[1:]:
+        raw = r[col["amount"]].value
+        if raw is None:
+            continue
+        amount = int(str(raw).replace(",", "").replace("万円", "0000")) * factor if isinstance(raw, str) \
+            else int(raw * factor)
+        stage = r[col["stage"]].value
+        p = r[col["probability"]].value
+        p = float(str(p).rstrip("%")) if p is not None else probs[stage]
+        opps.append({"amount": amount, "stage": stage, "weighted": 0 if stage in lost else amount * p / 100,
+                     "name": r[col["opportunity"]].value})
+    target = named("sales_target") * factor
+    return {"target": target, "plan": sum(o["amount"] for o in opps if o["stage"] not in lost),
+            "weighted": sum(o["weighted"] for o in opps), "opps": opps,
+            "account": named("account_name"), "rep": named("rep")}
+
+
+# -- layout ------------------------------------------------------------------------------------
+
+TABLES = {
+    "summary": ["Totals", "ByRep", "ByQuarter", "ByAccount"],
+    "submissions": ["Submissions"],
+    "pipeline": ["Pipeline"],
+    "coverage": ["Coverage", "WinRates"],
+    "relationships": ["StanceCounts", "DecisionMakersAtRisk", "StaleContacts"],
+    "activities": ["ExecutiveSummary", "ExecutiveVisits", "OverdueActivities"],
+    "reviews": ["OpenActions"],
+    "success_cases": ["NewSuccessCases"],
+    "issues": ["DataIssues"],
+    "trend": ["Trend"],
+}
+
+
+def test_sheets_tables_filters_frozen_headers_and_no_formulas(book):
+    assert book.sheetnames == [SHEETS[k].ja for k in SHEETS]
+    for key, names in TABLES.items():
+        ws = sheet(book, key)
+        assert list(ws.tables.keys()) == names, key
+        for t in ws.tables.values():
+            assert t.autoFilter is not None and t.autoFilter.ref == t.ref
+        for r in ws.iter_rows():
+            for c in r:
+                assert c.data_type != "f", f"{ws.title}!{c.coordinate} is a formula"
+    # single-table sheets: title in row 1, header in row 2, frozen below it
+    for key in ("submissions", "pipeline", "reviews", "success_cases", "issues", "trend"):
+        ws = sheet(book, key)
+        assert next(iter(ws.tables.values())).ref.startswith("A2:"), key
+        assert ws.freeze_panes == "A3"
+    assert sheet(book, "summary").freeze_panes == "A2"
+
+
+def test_native_charts_bar_on_summary_line_on_trend(world):
+    with zipfile.ZipFile(world["ja"]) as z:
+        charts = {n: z.read(n).decode() for n in z.namelist() if n.startswith("xl/charts/chart")}
+        rels = {n: z.read(n).decode() for n in z.namelist() if n.startswith("xl/drawings/_rels/")}
+    assert len(charts) == 2
+    assert sum("<barChart>" in x for x in charts.values()) == 1
+    assert sum("<lineChart>" in x for x in charts.values()) == 1
+    bar = next(x for x in charts.values() if "<barChart>" in x)
+    # the bar chart plots target and plan total of the ByAccount table on the Summary sheet
+    assert "'サマリー'!$C$" in bar and "'サマリー'!$D$" in bar
+    assert len(rels) == 2
+
+
+# -- values --------------------------------------------------------------------------------------
+
+def test_summary_totals_match_the_input_workbooks(world, book, ctx):
+    spec, _ = ctx
+    plans = [independent_plan(world["paths"][k], spec) for k in ("alpha", "beta", "gamma")]
+    ws = sheet(book, "summary")
+    totals = {r["項目"]: r["値"] for r in records(ws, "Totals")}
+    assert totals["対象期間"] == PERIOD
+    assert totals["プラン数"] == 3
+    assert totals["売上目標"] == sum(p["target"] for p in plans) == 16_000_000
+    assert totals["計画合計"] == sum(p["plan"] for p in plans) == 47_000_000
+    assert totals["加重見込み"] == pytest.approx(sum(p["weighted"] for p in plans)) == 24_300_000
+    assert totals["カバレッジ倍率"] == pytest.approx(47 / 16)
+    assert totals["却下"] == 1 and totals["未提出"] == 1 and totals["受信ファイル数"] == 4
+    # positions: the Totals table starts at A4, its value cells carry the yen format
+    assert ws.tables["Totals"].ref.startswith("A4:")
+    assert ws["A7"].value == "売上目標" and ws["B7"].value == 16_000_000 and ws["B7"].number_format == YEN_FORMAT
+
+    by_account = {r["顧客名"]: r for r in records(ws, "ByAccount")}
+    for p in plans:
+        row = by_account[p["account"]]
+        assert (row["担当営業"], row["売上目標"], row["計画合計"]) == (p["rep"], p["target"], p["plan"])
+    by_rep = {r["担当営業"]: r for r in records(ws, "ByRep")}
+    assert (by_rep["佐藤"]["顧客数"], by_rep["佐藤"]["売上目標"], by_rep["佐藤"]["計画合計"]) == (2, 11_000_000, 27_000_000)
+    assert by_rep["鈴木"]["カバレッジ倍率"] == pytest.approx(4.0) and by_rep["鈴木"]["判定"] == "適正"
+    quarters = {r["受注予定四半期"]: (r["件数"], r["金額"], r["加重金額"]) for r in records(ws, "ByQuarter")}
+    assert quarters == {"FY2026Q3": (2, 32_000_000, 19_600_000), "FY2026Q4": (2, 15_000_000, 4_700_000)}
+
+
+def test_pipeline_lists_every_opportunity_with_rep_account_and_quarter(world, book, ctx):
+    spec, _ = ctx
+    ws = sheet(book, "pipeline")
+    rows = records(ws, "Pipeline")
+    expected = [o for k in ("alpha", "beta", "gamma") for o in independent_plan(world["paths"][k], spec)["opps"]]
+    assert sorted(r["金額"] for r in rows) == sorted(o["amount"] for o in expected)
+    hyper = next(r for r in rows if r["案件ID"] == "O1")
+    assert (hyper["担当営業"], hyper["顧客名"], hyper["顧客コード"], hyper["対象期間"]) == ("佐藤", "アルファ工業", "A001", PERIOD)
+    assert (hyper["ステージ"], hyper["受注予定四半期"], hyper["加重金額"]) == ("提案", "FY2026Q3", 3_600_000)
+    assert hyper["受注予定日"] == datetime(2026, 11, 15)
+    lost = next(r for r in rows if r["案件ID"] == "O3")
+    assert (lost["ステージ"], lost["加重金額"]) == ("失注", 0)
+    # the rep's "=HYPERLINK(...)" is a text cell, never a formula
+    cell = next(c for r in ws.iter_rows() for c in r if c.value == HYPERLINK)
+    assert cell.data_type == "s" and cell.quotePrefix
+    amount_col = [c.value for c in ws[2]].index("金額") + 1
+    assert ws.cell(row=3, column=amount_col).number_format == YEN_FORMAT
+
+
+def test_coverage_is_flagged_by_the_settings_thresholds(world, book, ctx, tmp_path):
+    ws = sheet(book, "coverage")
+    flags = {r["顧客名"]: (round(r["カバレッジ倍率"], 2), r["判定"]) for r in records(ws, "Coverage")}
+    assert flags == {"アルファ工業": (2.0, "不足"), "Beta Trading": (4.0, "適正"), "ガンマ電機": (7.0, "過大")}
+    verdict_col = [c.value for c in ws[2]].index("判定") + 1
+    low_cell = next(ws.cell(row=r, column=verdict_col) for r in range(3, 6)
+                    if ws.cell(row=r, column=verdict_col).value == "不足")
+    assert low_cell.fill.fgColor.rgb.endswith("FFC7CE")  # the 'bad' tone of the verdict list
+    spec, _ = ctx
+    lenient = Settings(thresholds=Thresholds(coverage_low=1.5, coverage_high=8.0))
+    with Store(world["url"], spec) as store:
+        out = write_rollup(store, lenient.apply(load_spec()), lenient, tmp_path / "lenient.xlsx",
+                           period=PERIOD, today=TODAY)
+    flags = {r["顧客名"]: r["判定"] for r in records(load_workbook(out)["カバレッジ"], "Coverage")}
+    assert set(flags.values()) == {"適正"}
+
+
+def test_submissions_list_every_file_and_the_missing_ones(book):
+    rows = records(sheet(book, "submissions"), "Submissions")
+    status = {(r["顧客名"] or os.path.basename(r["ファイル"])): r["状態"] for r in rows}
+    assert status == {"アルファ工業": "取込済", "Beta Trading": "取込済", "ガンマ電機": "取込済",
+                      "old_plan.xls": "却下", "デルタ物産": "未提出"}
+    missing = next(r for r in rows if r["状態"] == "未提出")
+    assert (missing["担当営業"], missing["顧客コード"], missing["対象期間"], missing["ファイル"]) == (
+        "高橋", "D004", PERIOD, None)
+    rejected = next(r for r in rows if r["状態"] == "却下")
+    assert rejected["エラー"] == 1 and rejected["詳細"] == "E-FILE-FORMAT"
+
+
+def test_relationships(book):
+    ws = sheet(book, "relationships")
+    stance = {r["顧客名"]: r for r in records(ws, "StanceCounts")}
+    a = stance["アルファ工業"]
+    assert (a["好意的"], a["中立"], a["アンチ"], a["不明"], a["合計"]) == (1, 0, 1, 2, 4)
+    assert (stance["Beta Trading"]["好意的"], stance["ガンマ電機"]["合計"]) == (1, 0)
+    risk = records(ws, "DecisionMakersAtRisk")
+    assert sorted((r["氏名"], r["スタンス"]) for r in risk) == [("伊藤", "不明"), ("山田", "アンチ")]  # 田中 has left
+    stale = records(ws, "StaleContacts")
+    # not met for 90 days, never met first, then the longest ago: 田中 has left, 鈴木 is recent
+    assert [(r["顧客名"], r["氏名"], r["経過日数"]) for r in stale] == [
+        ("アルファ工業", "伊藤", None), ("Beta Trading", PHONE, (TODAY - date(2026, 1, 10)).days),
+        ("アルファ工業", "山田", (TODAY - date(2026, 5, 1)).days)]
+    phone = next(c for r in ws.iter_rows() for c in r if c.value == PHONE)
+    assert phone.data_type == "s" and phone.quotePrefix
+    assert ws.tables["StanceCounts"].ref.startswith("A2:")
+
+
+def test_activities_executive_visits_and_overdue(book):
+    ws = sheet(book, "activities")
+    summary = [(r["同行役員"], r["件数"], r["今後の予定"], r["直近の予定日"]) for r in records(ws, "ExecutiveSummary")]
+    assert summary == [("伊藤 専務", 1, 1, datetime(2026, 11, 10)), ("高橋 社長", 2, 1, datetime(2026, 12, 1))]
+    visits = [(r["同行役員"], r["予定日"], r["アポ状況"]) for r in records(ws, "ExecutiveVisits")]
+    assert visits == [("伊藤 専務", datetime(2026, 11, 10), "依頼中"), ("高橋 社長", datetime(2026, 10, 1), "確定"),
+                      ("高橋 社長", datetime(2026, 12, 1), "依頼中")]
+    overdue = records(ws, "OverdueActivities")
+    assert [(r["ID"], r["超過日数"], r["実施状況"]) for r in overdue] == [("A1", 14, "予定")]
+
+
+def test_open_review_actions(book):
+    rows = records(sheet(book, "reviews"), "OpenActions")
+    assert [(r["対象"], r["完了"], r["超過日数"]) for r in rows] == [("受注率改善", "未", 15), ("-先の件", None, None)]
+    cell = next(c for r in sheet(book, "reviews").iter_rows() for c in r if c.value == "-先の件")
+    assert cell.data_type == "s"
+
+
+def test_new_success_cases_exclude_private_and_earlier_ones(book):
+    rows = records(sheet(book, "success_cases"), "NewSuccessCases")
+    assert [(r["事例タイトル"], r["共有範囲"], r["担当営業"]) for r in rows] == [("製造ラインDX", "社内公開", "佐藤")]
+
+
+def test_issues_sheet_lists_data_quality_and_missing_submissions(book):
+    rows = records(sheet(book, "issues"), "DataIssues")
+    codes = {(r["コード"], r["重要度"]) for r in rows}
+    assert ("E-FILE-FORMAT", "エラー") in codes and ("W-MISSING-SUBMISSION", "警告") in codes
+    missing = next(r for r in rows if r["コード"] == "W-MISSING-SUBMISSION")
+    assert (missing["担当営業"], missing["顧客名"]) == ("高橋", "デルタ物産") and "デルタ物産" in missing["メッセージ"]
+    coverage = next(r for r in rows if r["コード"] == "W-COVERAGE-LOW")
+    assert coverage["顧客名"] == "アルファ工業" and coverage["項目"] == "カバレッジ倍率"
+    severities = [r["重要度"] for r in rows]
+    assert severities == sorted(severities, key=["エラー", "警告", "情報"].index)
+
+
+def test_trend_of_a_single_collection_equals_the_totals(book):
+    rows = records(sheet(book, "trend"), "Trend")
+    assert len(rows) == 1
+    (r,) = rows
+    assert (r["プラン数"], r["計画合計"], r["売上目標"]) == (3, 47_000_000, 16_000_000)
+    assert r["月"] == datetime.now().strftime("%Y-%m")
+
+
+def test_english_rollup(world):
+    wb = load_workbook(world["en"])
+    assert wb.sheetnames == [SHEETS[k].en for k in SHEETS]
+    rows = records(wb["Pipeline"], "Pipeline")
+    o1 = next(r for r in rows if r["Opp ID"] == "O1")
+    assert (o1["Account manager"], o1["Stage"], o1["Opportunity"]) == ("佐藤", "Proposal", HYPERLINK)
+    flags = {r["Account name"]: r["Verdict"] for r in records(wb["Coverage"], "Coverage")}
+    assert flags["アルファ工業"] == "Too low"
+    subs = {r["Status"] for r in records(wb["Submissions"], "Submissions")}
+    assert subs == {"Stored", "Rejected", "Missing"}
+    msgs = [r["Message"] for r in records(wb["Issues"], "DataIssues") if r["Code"] == "E-FILE-FORMAT"]
+    assert msgs and msgs[0].startswith("Unsupported format")
+
+
+# -- history, databases, atomicity, LibreOffice, command line -------------------------------------
+
+def test_trend_month_over_month_from_the_stored_history(tmp_path, ctx, db_url):
+    spec, settings = ctx
+    pid = str(uuid.uuid4())
+    opp = lambda amount: [{"opportunity": "案件", "amount": amount, "probability": 50,  # noqa: E731
+                           "stage": "negotiation", "expected_close": date(2026, 12, 1)}]
+    v1 = make_plan(tmp_path / "v1" / "x.xlsx", spec, settings, account="X社", rep="佐藤", plan_id=pid,
+                   target=10_000_000, Opportunities=opp(10_000_000))
+    v2 = make_plan(tmp_path / "v2" / "x.xlsx", spec, settings, account="X社", rep="佐藤", plan_id=pid,
+                   target=10_000_000, Opportunities=opp(15_000_000))
+    y = make_plan(tmp_path / "y" / "y.xlsx", spec, settings, account="Y社", rep="鈴木", target=5_000_000,
+                  Opportunities=opp(20_000_000))
+    with Store(db_url, spec) as store:
+        for path, when, mtime in ((v1, datetime(2026, 10, 5, 3, tzinfo=timezone.utc), 1),
+                                  (v2, datetime(2026, 11, 5, 3, tzinfo=timezone.utc), 2),
+                                  (y, datetime(2026, 11, 6, 3, tzinfo=timezone.utc), 2)):
+            report = check_file(path, spec, settings, today=TODAY)
+            store.save(report, path=str(path), size=path.stat().st_size, sha256=uuid.uuid4().hex * 2,
+                       mtime=datetime(2026, 9 + mtime, 1, tzinfo=timezone.utc), collected_at=when)
+        out = write_rollup(store, spec, settings, tmp_path / "trend.xlsx", period=PERIOD, today=TODAY)
+    rows = records(load_workbook(out)["推移"], "Trend")
+    assert [(r["月"], r["プラン数"], r["計画合計"], r["売上目標"]) for r in rows] == [
+        ("2026-10", 1, 10_000_000, 10_000_000), ("2026-11", 2, 35_000_000, 15_000_000)]
+    assert rows[1]["カバレッジ倍率"] == pytest.approx(35 / 15)
+
+
+def test_postgresql_and_sqlite_give_the_same_rollup(world, ctx, db_url, tmp_path):
+    spec, settings = ctx
+    with Store(db_url, spec) as store:
+        collect_paths([world["base"] / "inbox"], store, spec, settings, jobs=1, today=TODAY)
+        out = write_rollup(store, spec, settings, tmp_path / "r.xlsx", period=PERIOD, roster=world["roster"],
+                           today=TODAY)
+    ref, got = load_workbook(world["ja"]), load_workbook(out)
+    for key, names in TABLES.items():
+        for name in names:
+            if name in ("Submissions", "DataIssues", "Totals"):  # paths, timestamps
+                continue
+            assert records(sheet(got, key), name) == records(sheet(ref, key), name), name
+    strip = lambda rs: [{k: v for k, v in r.items() if k not in ("ファイル", "取込日時")} for r in rs]  # noqa: E731
+    assert strip(records(sheet(got, "submissions"), "Submissions")) == strip(
+        records(sheet(ref, "submissions"), "Submissions"))
+
+
+def test_a_failed_write_leaves_the_previous_rollup_intact(world, ctx, tmp_path, monkeypatch):
+    spec, settings = ctx
+    out = tmp_path / "rollup.xlsx"
+    with Store(world["url"], spec) as store:
+        write_rollup(store, spec, settings, out, period=PERIOD, today=TODAY)
+        before = out.read_bytes()
+        from openpyxl.workbook.workbook import Workbook
+
+        def crash(self, filename):
+            with open(filename, "wb") as fh:
+                fh.write(b"PK\x03\x04 half a workbook")
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(Workbook, "save", crash)
+        with pytest.raises(OSError):
+            write_rollup(store, spec, settings, out, period=PERIOD, lang="en", today=TODAY)
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rollup.xlsx"]  # no temp file left
+    load_workbook(out)  # still a workbook
+
+
+def test_libreoffice_opens_the_rollup(world, soffice, tmp_path):
+    from xltools.libreoffice import recalculate
+
+    converted = recalculate(world["ja"], tmp_path / "lo", soffice=soffice)
+    wb = load_workbook(converted)
+    assert wb.sheetnames == [SHEETS[k].ja for k in SHEETS]
+    totals = {r["項目"]: r["値"] for r in records(wb["サマリー"], "Totals")}
+    assert (totals["プラン数"], totals["計画合計"], totals["売上目標"]) == (3, 47_000_000, 16_000_000)
+    texts = [c.value for r in wb["パイプライン"].iter_rows() for c in r]
+    assert HYPERLINK in texts  # still the rep's text, not a formula LibreOffice evaluated
+    phone = [c for r in wb["リレーション"].iter_rows() for c in r if c.value == PHONE]
+    assert phone and all(c.data_type == "s" for c in phone)
+
+
+def test_report_command(world, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "cli.xlsx"
+    r = runner.invoke(cli, ["report", "--db", world["url"], "-o", str(out), "--period", "fy2026q3", "--lang", "en",
+                            "--roster", str(world["roster"])])
+    assert r.exit_code == 0, r.output
+    assert r.output.strip() == str(out)
+    assert load_workbook(out).sheetnames[0] == "Summary"
+    r = runner.invoke(cli, ["report", "--db", f"sqlite:///{tmp_path / 'none.db'}", "-o", str(out)])
+    assert r.exit_code == 1 and "Traceback" not in r.output and "xltools collect" in r.output
+    r = runner.invoke(cli, ["report", "--db", world["url"], "-o", str(out), "--period", "next year"])
+    assert r.exit_code == 1 and "FY2026Q3" in r.output
+    r = runner.invoke(cli, ["report", "--db", world["url"], "-o", str(tmp_path / "r.csv")])
+    assert r.exit_code == 1 and ".xlsx" in r.output
+
+
+def test_an_empty_database_gives_an_empty_rollup(tmp_path, ctx):
+    spec, settings = ctx
+    with Store(f"sqlite:///{tmp_path / 'e.db'}", spec) as store:
+        out = write_rollup(store, spec, settings, tmp_path / "empty.xlsx", today=TODAY)
+    wb = load_workbook(out)
+    assert records(wb["サマリー"], "ByAccount") == []
+    assert {r["項目"]: r["値"] for r in records(wb["サマリー"], "Totals")}["プラン数"] == 0
+    with pytest.raises(RollupError):
+        with Store(f"sqlite:///{tmp_path / 'e.db'}", spec) as store:
+            write_rollup(store, spec, settings, tmp_path / "x.xlsx", lang="fr")
