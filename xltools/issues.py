@@ -119,6 +119,8 @@ _t("W-WIN-RATE-COVERAGE", "warning", "実績の勝率 {detail} から必要な�
 # -- collection ---------------------------------------------------------------------
 _t("E-CONFLICT", "error", "同じ顧客・期間のプランが別の担当者から提出されています（{detail}）。",
    "Another rep submitted a plan for the same account and period ({detail}).", "file")
+_t("E-DUPLICATE-PLAN", "error", "同じ顧客・期間のプランが別のブックでも提出されています（{detail}）。どちらか一方にまとめてください。",
+   "A plan for the same account and period was also submitted in another workbook ({detail}). Keep only one.", "file")
 _t("W-MISSING-SUBMISSION", "warning", "{detail} のプランが提出されていません。", "No plan received for {detail}.", "file")
 # -- generation (roster rows) ---------------------------------------------------------
 _t("E-ROSTER-REQUIRED", "error", "名簿の {row} 行目：「{label}」（{cell}）が空欄です。この行のブックは作成しません。",
