@@ -109,6 +109,33 @@ def spec_cmd(fmt, config_path):
 # == commands added below: generate, check, collect, report, export, cases, history ==
 
 
+@cli.command(name="export")
+@click.argument("table")
+@db_option
+@format_option("csv", "json")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
+              help="Write to FILE instead of standard output.")
+@click.option("--all-versions", is_flag=True, help="Every stored version, not only the current ones.")
+@click.option("--period", metavar="P", help="Only plans of this period (FY2026Q3, or FY2026 for the year).")
+@_errors_to_click
+def export_cmd(table, db_url, fmt, output, all_versions, period):
+    """Export a table of the database for BI tools (CSV or JSON).
+
+    \b
+    データベースの表を CSV / JSON で書き出します（BI ツール向け）。
+    TABLE: a template table by its snake_case name (opportunities, contacts,
+    activities, kpis, success_cases, ...), or plans, issues, files.
+    Records carry plan_id, account_id, account_name, rep, period, source_file and the
+    template's field keys; amounts in yen, dates ISO 8601.  CSV is UTF-8 with BOM.
+    """
+    from .export import export_table
+
+    n = export_table(table, db_url=db_url, fmt=fmt, period=period, all_versions=all_versions,
+                     output=output or None)
+    if output:
+        click.echo(f"{n} 件を {output} に書き出しました / {n} records written to {output}", err=True)
+
+
 @cli.command(name="generate")
 @click.option("--period", required=True, metavar="P", help="Fiscal period, e.g. FY2026Q3 (or FY2026).")
 @click.option("--account", metavar="NAME", help="One plan: the account (customer) name.")
