@@ -32,6 +32,7 @@ import io
 import os
 import re
 import unicodedata
+import zipfile
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -273,10 +274,82 @@ def _calamine(call, where: str = ""):
         raise _problem("E-FILE-UNREADABLE", f"{prefix}{kind}{e}", f"{prefix}{kind}{e}") from None
 
 
-def _open_calamine(pkg: Package):
+def _open_calamine(data: bytes):
     from python_calamine import CalamineWorkbook
 
-    return _calamine(lambda: CalamineWorkbook.from_filelike(io.BytesIO(pkg.data), load_tables=False))
+    return _calamine(lambda: CalamineWorkbook.from_filelike(io.BytesIO(data), load_tables=False))
+
+
+_NUMFMTS = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?numFmts\b(?:[^>]*/>|.*?</(?:[A-Za-z_][\w.-]*:)?numFmts\s*>)", re.S)
+_NUMFMT_ID = re.compile(rb'\bnumFmtId\s*=\s*"\d+"')
+
+
+_DATE_BUILTIN_FORMATS = set(range(14, 23)) | set(range(27, 37)) | {45, 46, 47} | set(range(50, 59))
+_FORMAT_LITERALS = re.compile(r'"[^"]*"|\\.|_.|\*.|\[(?![hms]+\])[^\]]*\]', re.IGNORECASE)
+_VALUE_CELL = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c\s([^>]*?)(?<!/)>(.*?)</(?:[A-Za-z_][\w.-]*:)?c\s*>", re.S)
+_ATTR_S = re.compile(rb'\ss\s*=\s*"(\d+)"')
+_V = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?v>([^<]*)<")
+
+
+def _date_styles(pkg: Package) -> set[int]:
+    """Indices of the cell formats (cellXfs) whose number format may be a date or time:
+    a superset of what python-calamine converts to dates."""
+    styles = [t for _, kind, t in pkg.rels(pkg.workbook_part) if kind == "styles" and t in pkg.parts]
+    if not styles:
+        return set()
+    root = pkg.xml(styles[0])
+    codes = {_int(attr(el, "numFmtId"), -1): attr(el, "formatCode") or ""
+             for el in root.iter() if local(el.tag) == "numFmt"}
+    out: set[int] = set()
+    for xfs in root.iter():
+        if local(xfs.tag) != "cellXfs":
+            continue
+        for i, xf in enumerate(x for x in xfs if local(x.tag) == "xf"):
+            fid = _int(attr(xf, "numFmtId"), 0)
+            code = _FORMAT_LITERALS.sub("", codes.get(fid, "")).lower()
+            if fid in _DATE_BUILTIN_FORMATS or any(ch in code for ch in "dmhys"):
+                out.add(i)
+    return out
+
+
+def _impossible_dates(xml: bytes, date_styles: set[int]) -> bool:
+    """Whether a date-formatted cell holds a negative number, which is no date:
+    python-calamine turns it into 00:00 (losing it) or panics (a large one)."""
+    if not date_styles:
+        return False
+    for m in _VALUE_CELL.finditer(xml):
+        attrs = m.group(1)
+        s = _ATTR_S.search(attrs)
+        if not s or int(s.group(1)) not in date_styles:
+            continue
+        t = _ATTR_T.search(attrs)
+        if t and t.group(1) != b"n":
+            continue
+        v = _V.search(m.group(2))
+        try:
+            number = float(v.group(1)) if v else None
+        except ValueError:
+            continue
+        if number is not None and number < 0:
+            return True
+    return False
+
+
+def _without_number_formats(pkg: Package) -> bytes:
+    """The workbook's XML parts with every number format set to General.
+
+    python-calamine turns a number in a date-formatted cell into a date and panics when
+    the number is far outside the date range (a rep typing 99999999999 into a date
+    column); on this copy it returns the plain numbers (dates as Excel serials, which
+    the normaliser reads) instead of failing the whole file."""
+    styles = {target for _, kind, target in pkg.rels(pkg.workbook_part) if kind == "styles"}
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
+        for name, data in pkg.parts.items():
+            if name in styles:
+                data = _NUMFMT_ID.sub(b'numFmtId="0"', _NUMFMTS.sub(b"", data))
+            z.writestr(name, data)
+    return out.getvalue()
 
 
 def _grid(wb, name: str) -> Grid:
@@ -341,8 +414,8 @@ def _check_meta(meta: dict[str, str] | None, spec: Spec) -> None:
 
 
 def supported_versions(spec: Spec) -> tuple[str, ...]:
-    """Template versions this build reads: the spec's version (and any it declares compatible)."""
-    return (spec.version, *getattr(spec, "compatible_versions", ()))
+    """Template versions this build reads (the spec's own; no older layout exists yet)."""
+    return (spec.version,)
 
 
 # -- the reader -------------------------------------------------------------------------------
@@ -369,15 +442,32 @@ class _Sheet:
 class _Reader:
     def __init__(self, pkg: Package, spec: Spec, static_texts: set[str]):
         self.pkg, self.spec, self.static = pkg, spec, static_texts
-        self.wb = _open_calamine(pkg)
+        self.wb = _open_calamine(pkg.data)
+        self.plain_wb = None  # opened on demand, see _without_number_formats
+        self.date_styles = _date_styles(pkg)
         self.sheets: dict[str, _Sheet] = {}
+
+    def plain(self):
+        if self.plain_wb is None:
+            self.plain_wb = _open_calamine(_without_number_formats(self.pkg))
+        return self.plain_wb
+
+    def grid(self, sp: SheetPart) -> Grid:
+        """A sheet's values; a sheet with impossible dates (or that python-calamine fails
+        on) is read without number formats: its dates come back as Excel serials."""
+        if _impossible_dates(self.pkg.parts.get(sp.part, b""), self.date_styles):
+            return _grid(self.plain(), sp.name)
+        try:
+            return _grid(self.wb, sp.name)
+        except FileProblem:
+            return _grid(self.plain(), sp.name)
 
     def load(self) -> dict[str, str]:
         meta = None
         for sp in self.pkg.sheets:
             if sp.part is None:
                 continue
-            grid = _grid(self.wb, sp.name)
+            grid = self.grid(sp)
             if sp.name.casefold() == META_SHEET and meta is None:
                 meta = _read_meta(grid)
             self.sheets[sp.name] = _Sheet(sp, grid, formula_cells(self.pkg.parts.get(sp.part, b"")))
@@ -437,6 +527,8 @@ class _Reader:
             key = labels.get(header_key(text)) if str(text).strip() else None
             at = a1(header_row or tdef.top, col)
             if key is None or key in found:
+                if str(text) in unknown and header_row and sheet.value(header_row, col) is not None:
+                    plan.stray.append(sheet.raw(header_row, col, sheet.value(header_row, col)))
                 unknown.setdefault(str(text), at)
                 unknown_cols.append(col)
                 continue
