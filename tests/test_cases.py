@@ -3,7 +3,6 @@ trigram, PostgreSQL pg_trgm), sharing scopes, the library workbook and the comma
 from __future__ import annotations
 
 import json
-import tempfile
 import unicodedata
 from datetime import date, timedelta
 
@@ -278,10 +277,17 @@ def test_scope_keys_come_from_the_spec():
     assert scope_keys(SPEC, "all") == ("company", "department")
 
 
+@pytest.fixture(scope="module")
+def sqlite_store(tmp_path_factory):
+    s = Store(f"sqlite:///{tmp_path_factory.mktemp('cases') / 'cases.db'}")
+    yield s
+    s.close()
+
+
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=40),
        st.data())
-def test_any_stored_text_is_found_by_any_part_of_it(text, data):
+def test_any_stored_text_is_found_by_any_part_of_it(sqlite_store, text, data):
     """Whatever a rep typed as a title, every piece of it (1 character and up) finds it:
     the FTS5 trigram path for 3+ characters and the instr path below agree."""
     terms = query_terms(text)
@@ -290,24 +296,10 @@ def test_any_stored_text_is_found_by_any_part_of_it(text, data):
     word = data.draw(st.sampled_from(terms))
     i = data.draw(st.integers(0, len(word) - 1))
     j = data.draw(st.integers(i + 1, min(len(word), i + 6)))
-    s = _PROPERTY_STORE()
     p = plan(SuccessCases=[{"title": text, "challenge": "x", "solution": "y"}])
-    save(s, p)
-    hits = search_cases(s, word[i:j], limit=None)
+    save(sqlite_store, p)
+    hits = search_cases(sqlite_store, word[i:j], limit=None)
     assert p.plan_id in {src.plan_id for h in hits for src in h.case.sources}
-
-
-def _property_store():
-    holder = {}
-
-    def get() -> Store:
-        if "s" not in holder:
-            holder["s"] = Store(f"sqlite:///{tempfile.mkdtemp()}/cases.db")
-        return holder["s"]
-    return get
-
-
-_PROPERTY_STORE = _property_store()
 
 
 # -- the library workbook -------------------------------------------------------------------------

@@ -600,9 +600,11 @@ def format_hits(spec: Spec, hits: list[CaseHit], lang: str = "ja") -> str:
 
 def format_case(spec: Spec, case: Case, lang: str = "ja") -> str:
     """One case as a readable card."""
+    from .xlwrite import display_width
+
     cols = cases_table(spec)
     lines = [f"{_UI['case'](lang)} {case.id}: {case['title'] or ''}"]
-    width = max(len(c.label(lang)) for c in cols.columns)
+    width = max(display_width(c.label(lang)) for c in cols.columns)
     for c in cols.columns:
         v = case.values.get(c.key)
         if v is None:
@@ -611,7 +613,7 @@ def format_case(spec: Spec, case: Case, lang: str = "ja") -> str:
         if c.type == "amount" and isinstance(v, int):
             v = f"{v:,}"
         text = str(v.isoformat() if isinstance(v, (date, datetime)) else v)
-        pad = " " * (width - len(c.label(lang)))
+        pad = " " * (width - display_width(c.label(lang)))
         lines.append(f"  {c.label(lang)}{pad} : " + text.replace("\n", "\n" + " " * (width + 5)))
     if case.sources:
         lines.append(f"  {_UI['sources'](lang)}: {_src_text(case)}")
@@ -648,7 +650,7 @@ def export_library(store, path: str | os.PathLike, *, scope: str | None = "compa
     from .xlwrite import DATE_FORMAT, write_table, write_value
 
     if lang not in ("ja", "en"):
-        raise XltoolsError(f"language must be ja or en, got {lang!r}")
+        raise XltoolsError(_msg(f"言語は ja か en を指定してください（{lang!r}）。", f"language must be ja or en, got {lang!r}"))
     spec = store.spec
     cases = list_cases(store, scope=scope)
     out = Path(path)
