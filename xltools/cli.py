@@ -149,11 +149,14 @@ def export_cmd(table, db_url, fmt, output, all_versions, period):
               help="Many plans: roster .xlsx or .csv, one plan per row.")
 @click.option("--out-dir", type=click.Path(file_okay=False), metavar="DIR", help="Many plans: output folder.")
 @click.option("--jobs", type=click.IntRange(min=1), help="Many plans: worker processes (default: all cores).")
+@click.option("--prefill", is_flag=True, help="Hand-over: pre-fill each plan from the latest stored plan of "
+                                               "its account (relationship map, strategy, open opportunities...).")
+@db_option
 @lang_option()
 @config_option
 @_errors_to_click
-def generate_cmd(period, account, rep, account_id, target, team_members, output, roster, out_dir, jobs, lang,
-                 config_path):
+def generate_cmd(period, account, rep, account_id, target, team_members, output, roster, out_dir, jobs, prefill,
+                 db_url, lang, config_path):
     """Generate account-plan workbooks: one (--account, --rep) or one per roster row.
 
     \b
@@ -172,8 +175,14 @@ def generate_cmd(period, account, rep, account_id, target, team_members, output,
             raise click.UsageError("--roster needs --out-dir")
         from .generate import generate_from_roster
 
-        result = generate_from_roster(spec, settings, roster, period, out_dir, lang=lang, jobs=jobs)
+        from .history import open_prefill
+
         msg_lang = lang or settings.language
+        with open_prefill(prefill, db_url, spec) as src:
+            result = generate_from_roster(spec, settings, roster, period, out_dir, lang=lang, jobs=jobs,
+                                          prefill_lookup=src)
+        if src and src.note(msg_lang):
+            click.echo(src.note(msg_lang), err=True)
         for issue in result.errors:
             click.echo(f"{issue.code}: {issue.message(msg_lang)}", err=True)
         click.echo(result.summary(msg_lang, out_dir))
@@ -196,5 +205,146 @@ def generate_cmd(period, account, rep, account_id, target, team_members, output,
     per = parse_period(period, settings.fiscal_year_start_month)
     info = PlanInfo(account_name=account, rep=rep, period=str(per), account_id=account_id, target=target_yen,
                     lang=lang or settings.language, team_members=team_members)
-    path = generate_workbook(spec, settings, info, output or Path.cwd() / plan_filename(per, account, rep))
+    from .history import open_prefill
+
+    with open_prefill(prefill, db_url, spec) as src:
+        pre = src.get(account_id, account) if src else None
+    if pre is not None:
+        info.predecessor_plan_id = pre.meta.get("predecessor_plan_id")
+    elif src and src.note(info.lang):
+        click.echo(src.note(info.lang), err=True)
+    path = generate_workbook(spec, settings, info, output or Path.cwd() / plan_filename(per, account, rep),
+                             prefill=pre)
     click.echo(str(path))
+
+
+# -- success-case library and history (xltools/cases.py, xltools/history.py) -------------------
+def scope_option(fn):
+    return click.option("--scope", default="company", show_default=True, metavar="company|department|all",
+                        help="Sharing scope of the cases shown: company = 社内公開 (the default), "
+                             "department = 部内限定 only, all = both.  非公開 (private) cases never leave "
+                             "the database.")(fn)
+
+
+@cli.group(name="cases")
+def cases_group():
+    """Success-case library: search, show and export the cases of every collected plan.
+
+    \b
+    成功事例ライブラリ：取り込んだ全プランの成功事例を検索・表示・書き出しします。
+      xltools cases search 在庫削減
+      xltools cases show 12
+      xltools cases export -o case_library.xlsx
+    """
+
+
+@cases_group.command(name="search")
+@click.argument("query")
+@click.option("--industry", metavar="X", help="Only cases of this industry (key, 製造業, Manufacturing...).")
+@click.option("--product", metavar="X", help="Only cases whose products contain X.")
+@click.option("--department", metavar="X", help="Only cases whose department contains X.")
+@scope_option
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Most cases shown.")
+@format_option("text", "json")
+@lang_option()
+@db_option
+@config_option
+@_errors_to_click
+def cases_search_cmd(query, industry, product, department, scope, limit, fmt, lang, db_url, config_path):
+    """Search the cases (title, challenge, solution, value, success factors, reusable-for).
+
+    \b
+    成功事例を検索します（事例タイトル・顧客課題・ソリューション・提供価値・成功要因・横展開先）。
+    Substring search, full-width/half-width and case insensitive; several words
+    separated by spaces must all occur.  Best matches first, with a snippet.
+    """
+    from .cases import format_hits, search_cases
+    from .store import Store
+
+    spec, settings = load_context(config_path)
+    lang = lang or settings.language
+    with Store(db_url, spec, create=False) as store:
+        hits = search_cases(store, query, industry=industry, product=product, department=department,
+                            scope=scope, limit=limit)
+    if fmt == "json":
+        click.echo(json.dumps({"query": query, "scope": scope, "hits": [h.to_dict(spec, lang) for h in hits]},
+                              ensure_ascii=False, indent=2))
+    else:
+        click.echo(format_hits(spec, hits, lang))
+
+
+@cases_group.command(name="show")
+@click.argument("case_ref", metavar="ID")
+@scope_option
+@format_option("text", "json")
+@lang_option()
+@db_option
+@config_option
+@_errors_to_click
+def cases_show_cmd(case_ref, scope, fmt, lang, db_url, config_path):
+    """Show one case by its number (as search lists it) or its case ID.
+
+    \b
+    事例を1件表示します（検索結果の番号、または事例ID）。
+    """
+    from .cases import format_case, get_case
+    from .store import Store
+
+    spec, settings = load_context(config_path)
+    lang = lang or settings.language
+    with Store(db_url, spec, create=False) as store:
+        case = get_case(store, case_ref, scope=scope)
+    if fmt == "json":
+        click.echo(json.dumps(case.to_dict(spec, lang), ensure_ascii=False, indent=2))
+    else:
+        click.echo(format_case(spec, case, lang))
+
+
+@cases_group.command(name="export")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), metavar="FILE",
+              help="The library workbook to write (.xlsx; replaced atomically).")
+@scope_option
+@lang_option()
+@db_option
+@config_option
+@_errors_to_click
+def cases_export_cmd(output, scope, lang, db_url, config_path):
+    """Write the case library workbook for reps: a filterable list and a card per case.
+
+    \b
+    営業向けの成功事例集（フィルター付き一覧と事例カード）を書き出します。
+    """
+    from .cases import export_library
+    from .store import Store
+
+    spec, settings = load_context(config_path)
+    with Store(db_url, spec, create=False) as store:
+        n = export_library(store, output, scope=scope, lang=lang or settings.language)
+    click.echo(f"{output}: {n} 件 / {n} cases")
+
+
+@cli.command(name="history")
+@click.argument("account")
+@format_option("text", "json")
+@lang_option()
+@db_option
+@config_option
+@_errors_to_click
+def history_cmd(account, fmt, lang, db_url, config_path):
+    """Every stored version of an account's plans and what changed between them.
+
+    \b
+    顧客のプランの全バージョンと、版ごとの変化（スタンス、キーマン、案件）を表示します。
+    ACCOUNT: the account name or ID.
+      xltools history "株式会社サンプル製作所"
+    """
+    from .history import account_history, format_history
+    from .store import Store
+
+    spec, settings = load_context(config_path)
+    with Store(db_url, spec, create=False) as store:
+        h = account_history(store, account)
+    if fmt == "json":
+        click.echo(json.dumps(h.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(format_history(spec, h, lang or settings.language))
