@@ -309,8 +309,9 @@ def test_rows_typed_below_a_table_that_did_not_expand(tmp_path):
         ws.cell(last + 1, cols["name"], "追加一郎")
         ws.cell(last + 1, cols["stance"], "中立")
         ws.cell(last + 2, cols["note"], "メモ")
+        ws.cell(last + 3, cols["title"], "氏名")  # a generator label typed under the table: still a row
         ws.cell(last + 2, cols["contact_id"] + len(cols) + 1, "right of the table")
-        ws.cell(last + 4, cols["name"], "after a blank row")  # stray: the blank row ends the table
+        ws.cell(last + 5, cols["name"], "after a blank row")  # stray: the blank row ends the table
         below.update(last=last, hr=hr)
 
     lay = build(p, rows={"Contacts": [{"name": "鈴木", "stance": "好意的"}]}, n_rows=2, extra=type_below)
@@ -318,14 +319,15 @@ def test_rows_typed_below_a_table_that_did_not_expand(tmp_path):
     rt = plan.tables["Contacts"]
     last, hr = below["last"], below["hr"]
     cols = lay.columns["Contacts"]
-    assert [(r.index, r.below_table) for r in rt.rows] == [(1, False), (3, True), (4, True)]
+    assert [(r.index, r.below_table) for r in rt.rows] == [(1, False), (3, True), (4, True), (5, True)]
+    assert rt.rows[3].cells["title"].value == "氏名"
     assert rt.rows[1].cells["name"].value == "追加一郎"
     assert rt.rows[1].cells["name"].cell == a1(last + 1, cols["name"])
     assert rt.rows[2].cells["note"].value == "メモ"
     sheet = lay.sheets["relationship_map"]
     assert sorted((c.sheet, c.cell, c.value) for c in plan.stray) == sorted([
         (sheet, a1(last + 2, cols["contact_id"] + len(cols) + 1), "right of the table"),
-        (sheet, a1(last + 4, cols["name"]), "after a blank row")])
+        (sheet, a1(last + 5, cols["name"]), "after a blank row")])
 
 
 def test_renamed_sheets_inserted_rows_moved_tables_still_read(tmp_path):
@@ -364,6 +366,22 @@ def test_stray_values_everywhere_but_meta_helper_sheets_labels_and_formulas(tmp_
     sheet, ref = lay.fields["account_name"]
     assert sorted((c.sheet, c.cell, c.value) for c in plan.stray) == sorted([
         ("使い方", "F10", "メモ：来週確認"), ("使い方", "F11", 42), (sheet, shift(ref, 0, 1), "right of a field")])
+
+
+def test_a_table_the_rep_added_is_no_hiding_place(tmp_path):
+    p = tmp_path / "plan.xlsx"
+
+    def own_table(wb, lay):
+        ws = wb["使い方"]
+        ws["H20"], ws["I20"] = "メモ", "締切日メモ"
+        ws["H21"], ws["I21"] = "要確認", 45000
+        ws.add_table(XlTable(displayName="RepNotes", ref="H20:I21"))
+
+    build(p, extra=own_table)
+    plan = read_workbook(p, SPEC)
+    assert sorted((c.cell, c.value) for c in plan.stray) == [
+        ("H20", "メモ"), ("H21", "要確認"), ("I20", "締切日メモ"), ("I21", 45000)]
+    assert plan.missing_tables == []
 
 
 def test_static_texts_given_by_the_caller(tmp_path):

@@ -111,11 +111,12 @@ def header_key(text: Any) -> str:
 
 
 def spec_texts(spec: Spec) -> set[str]:
-    """Every label, title, help text and choice label of the spec, in both languages.
+    """Every sheet name, title, label and help text of the spec, in both languages.
 
     The default ``static_texts`` when the caller has none: pass
     ``xltools.generate.static_texts(spec, settings, lang)`` for the generator's
-    complete set (guide texts, legends)."""
+    complete set (guide texts, legends).  Choice labels are not in it: the workbook
+    shows them only inside fields and tables, and a rep types them anywhere."""
     out: set[str] = set()
     for s in spec.sections:
         out.update(s.label.all() + s.title.all())
@@ -127,9 +128,6 @@ def spec_texts(spec: Spec) -> set[str]:
         out.update(f.label.all())
         if f.help:
             out.update(f.help.all())
-    for cl in spec.choice_lists.values():
-        for c in cl.choices:
-            out.update(c.label.all())
     return out
 
 
@@ -479,15 +477,17 @@ class _Reader:
         plan = RawPlan(file=path, meta=meta, fields={}, tables={})
         self.read_fields(plan)
         tdefs = _table_defs(self.pkg)
-        for tdef in {id(t): t for t in tdefs.values()}.values():
-            if tdef.sheet in self.sheets:
-                self.sheets[tdef.sheet].tables.append(tdef)
+        found = {}
         for t in self.spec.tables:
             tdef = tdefs.get(t.name.casefold())
             if tdef is None or tdef.sheet not in self.sheets:
                 plan.missing_tables.append(t.name)
-                continue
-            plan.tables[t.name] = self.read_table(t, tdef, plan)
+            else:
+                found[t.name] = tdef
+                # only the spec's tables hold input; cells of a table a rep added are stray
+                self.sheets[tdef.sheet].tables.append(tdef)
+        for name, tdef in found.items():
+            plan.tables[name] = self.read_table(self.spec.table(name), tdef, plan)
         self.collect_stray(plan)
         return plan
 
@@ -548,7 +548,8 @@ class _Reader:
         # rows typed just under a table that did not expand
         r = tdef.bottom + 1
         while True:
-            span = [c for c in range(tdef.left, tdef.right + 1) if self.is_loose_value(sheet, r, c)]
+            span = [c for c in range(tdef.left, tdef.right + 1)
+                    if self.is_loose_value(sheet, r, c, static=False)]
             if not span:
                 break
             sheet.consumed.update((r, c) for c in span)
@@ -578,12 +579,14 @@ class _Reader:
             return None
         return RawRow(index=index, cells=cells, below_table=below)
 
-    def is_loose_value(self, sheet: _Sheet, r: int, c: int) -> bool:
-        """A value the rep typed that no field, table, formula or generator text explains."""
+    def is_loose_value(self, sheet: _Sheet, r: int, c: int, *, static: bool = True) -> bool:
+        """A value the rep typed that no field, table, formula or (with ``static``)
+        generator text explains.  Under a table a generator text counts as typed: a
+        rep picks 社内公開 or 円 there as anywhere else."""
         v = sheet.value(r, c)
         if v is None or (r, c) in sheet.consumed or (r, c) in sheet.formulas:
             return False
-        if isinstance(v, str) and v in self.static:
+        if static and isinstance(v, str) and v in self.static:
             return False
         return not any(t.contains(r, c) for t in sheet.tables)
 
@@ -602,17 +605,10 @@ class _Reader:
                 if self.is_loose_value(sheet, r, c):
                     plan.stray.append(sheet.raw(r, c, sheet.grid[(r, c)]))
 
-    def is_helper(self, sheet: _Sheet) -> bool:
+    @staticmethod
+    def is_helper(sheet: _Sheet) -> bool:
         """A hidden sheet without any field or spec table: the generator's list sheet."""
-        if sheet.part.state == "visible":
-            return False
-        if sheet.consumed or any(t.name.casefold() in self._spec_tables for t in sheet.tables):
-            return False
-        return True
-
-    @property
-    def _spec_tables(self) -> set[str]:
-        return {t.name.casefold() for t in self.spec.tables}
+        return sheet.part.state != "visible" and not sheet.consumed and not sheet.tables
 
 
 def read_workbook(path: str | os.PathLike, spec: Spec, *, limits: Limits | None = None,
