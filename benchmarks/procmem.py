@@ -1,4 +1,4 @@
-"""Peak memory of a process tree, without psutil: sample ``/proc`` in a background thread.
+"""Peak memory (and CPU) of a process tree, without psutil: sample ``/proc`` in a background thread.
 
 ``ru_maxrss`` only knows the largest single process; what matters for ``collect`` is
 the parent *plus* its worker processes at the same moment, so :class:`TreeRss` sums the
@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 def _ppid_map() -> dict[int, int]:
@@ -55,6 +56,16 @@ def rss_bytes(pid: int) -> int:
         return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds one process has used so far (0 when it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+        fields = stat[stat.rfind(b")") + 2:].split()
+        return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def tree_rss(root: int) -> int:
     return sum(rss_bytes(p) for p in descendants(root))
 
@@ -70,6 +81,7 @@ class TreeRss:
         self.peak: int | None = None
         self.peak_processes = 0
         self.samples = 0
+        self._cpu: dict[int, float] = {}  # pid -> the most CPU seen for it
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -80,6 +92,8 @@ class TreeRss:
         while True:
             pids = descendants(self.root)
             total = sum(rss_bytes(p) for p in pids)
+            for p in pids:
+                self._cpu[p] = max(self._cpu.get(p, 0.0), cpu_seconds(p))
             self.samples += 1
             if self.keep:
                 self.timeline.append((time.perf_counter() - t0, total))
@@ -87,6 +101,11 @@ class TreeRss:
                 self.peak, self.peak_processes = total, len(pids)
             if self._stop.wait(self.interval):
                 return
+
+    @property
+    def cpu(self) -> float:
+        """CPU seconds of every process seen in the tree (up to its last sample)."""
+        return sum(self._cpu.values())
 
     def start(self, root: int | None = None) -> "TreeRss":
         if root is not None:

@@ -167,9 +167,9 @@ def run_demo(out_dir: str | Path, *, reps: int = 3, accounts: int = 4, seed: int
     prepare_dir(out, lang)
     echo(_t("title", lang, period=period))
 
-    # 1. roster: the last rep of three works in English
-    entries = corpus_entries(reps * accounts, seed=seed, period=period, per_rep=accounts,
-                             langs=["ja", "ja", "en"][:max(1, min(3, reps))] if reps > 1 else ["ja"])
+    # 1. roster: the last rep works in English (mixed ja/en workbooks)
+    langs = ["ja"] * (reps - 1) + ["en"] if reps > 1 else ["ja"]
+    entries = corpus_entries(reps * accounts, seed=seed, period=period, per_rep=accounts, langs=langs)
     roster = write_roster(out / "roster.xlsx", entries, spec, lang=lang)
     echo(_t("roster", lang, n=len(entries), reps=reps, accounts=accounts, path=roster))
 
