@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import os
 import uuid
+import xml.etree.ElementTree as ET
 import zipfile
 from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings as hsettings, strategies as st
 from openpyxl import load_workbook
 
 from test_collect import PERIOD, TODAY, make_plan
@@ -23,6 +25,7 @@ from xltools.rollup import SHEETS, YEN_FORMAT, RollupError, write_rollup
 from xltools.spec import load_spec
 from xltools.store import Store
 
+NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 HYPERLINK = '=HYPERLINK("http://evil.example/","クリック")'
 PHONE = "+81 3 1234 5678"
 
@@ -390,7 +393,10 @@ def test_trend_month_over_month_from_the_stored_history(tmp_path, ctx, db_url):
             store.save(report, path=str(path), size=path.stat().st_size, sha256=uuid.uuid4().hex * 2,
                        mtime=datetime(2026, 9 + mtime, 1, tzinfo=timezone.utc), collected_at=when)
         out = write_rollup(store, spec, settings, tmp_path / "trend.xlsx", period=PERIOD, today=TODAY)
-    rows = records(load_workbook(out)["推移"], "Trend")
+    wb = load_workbook(out)
+    subs = [(r["顧客名"], r["版"], r["状態"]) for r in records(wb["提出状況"], "Submissions")]
+    assert subs == [("X社", 1, "新しい版に更新済"), ("X社", 2, "取込済"), ("Y社", 1, "取込済")]
+    rows = records(wb["推移"], "Trend")
     assert [(r["月"], r["プラン数"], r["計画合計"], r["売上目標"]) for r in rows] == [
         ("2026-10", 1, 10_000_000, 10_000_000), ("2026-11", 2, 35_000_000, 15_000_000)]
     assert rows[1]["カバレッジ倍率"] == pytest.approx(35 / 15)
@@ -419,19 +425,23 @@ def test_a_failed_write_leaves_the_previous_rollup_intact(world, ctx, tmp_path, 
     with Store(world["url"], spec) as store:
         write_rollup(store, spec, settings, out, period=PERIOD, today=TODAY)
         before = out.read_bytes()
-        from openpyxl.workbook.workbook import Workbook
+        from xltools import rollup
 
-        def crash(self, filename):
-            with open(filename, "wb") as fh:
-                fh.write(b"PK\x03\x04 half a workbook")
-            raise OSError(28, "No space left on device")
+        real_row, calls = rollup._row, []
 
-        monkeypatch.setattr(Workbook, "save", crash)
+        def disk_full(r, cells):  # the disk fills up while the rows are being streamed
+            calls.append(r)
+            if len(calls) > 40:
+                raise OSError(28, "No space left on device")
+            return real_row(r, cells)
+
+        monkeypatch.setattr(rollup, "_row", disk_full)
         with pytest.raises(OSError):
             write_rollup(store, spec, settings, out, period=PERIOD, lang="en", today=TODAY)
+        assert len(calls) == 41  # it failed half-way through
     assert out.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rollup.xlsx"]  # no temp file left
-    load_workbook(out)  # still a workbook
+    assert load_workbook(out).sheetnames[0] == "サマリー"
 
 
 def test_libreoffice_opens_the_rollup(world, soffice, tmp_path):
@@ -474,3 +484,59 @@ def test_an_empty_database_gives_an_empty_rollup(tmp_path, ctx):
     with pytest.raises(RollupError):
         with Store(f"sqlite:///{tmp_path / 'e.db'}", spec) as store:
             write_rollup(store, spec, settings, tmp_path / "x.xlsx", lang="fr")
+
+
+# -- the streaming cell writer ---------------------------------------------------------------------
+
+class _Styles:
+    """Stands in for the workbook's style registry: style ids by (format, tone, quote)."""
+
+    def __init__(self):
+        self.seen: dict[tuple, int] = {}
+
+    def style(self, fmt=None, tone=None, quote=False, bold_size=None):
+        return self.seen.setdefault((fmt, tone, quote, bold_size), len(self.seen) + 1)
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(text=st.text(max_size=60))
+def test_any_text_is_written_as_text_never_as_a_formula(text):
+    from xltools.rollup import _clean, _encode
+    from xltools.xlwrite import clean_text
+
+    styles = _Styles()
+    el = ET.fromstring(f'<x xmlns="{NS}">{_encode("B", 7, text, YEN_FORMAT, "bad", styles)}</x>')[0]
+    assert el.get("r") == "B7" and el.get("t") == "inlineStr"
+    assert el.find(f"{{{NS}}}f") is None and el.find(f"{{{NS}}}v") is None
+    assert "".join(el.find(f"{{{NS}}}is").itertext()) == clean_text(text) == _clean(text)
+    (key,) = [k for k, v in styles.seen.items() if v == int(el.get("s"))]
+    # text ignores the number format, keeps the tone, and gets the quote prefix on = + - @
+    assert key == (None, "bad", text.startswith(("=", "+", "-", "@")), None)
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(value=st.one_of(st.integers(-10 ** 15, 10 ** 15), st.floats(allow_nan=False, allow_infinity=False),
+                       st.dates(), st.datetimes()))
+def test_numbers_and_dates_round_trip_as_numbers(value):
+    from xltools.rollup import DATE_FORMAT, _encode
+
+    styles = _Styles()
+    el = ET.fromstring(f'<x xmlns="{NS}">{_encode("C", 3, value, None, None, styles)}</x>')[0]
+    assert el.get("t") is None
+    v = float(el.find(f"{{{NS}}}v").text)
+    if isinstance(value, datetime):
+        assert v == pytest.approx((value - datetime(1899, 12, 30)).total_seconds() / 86400, abs=1e-6)
+    elif isinstance(value, date):
+        assert v == (value - date(1899, 12, 30)).days
+        assert list(styles.seen)[0][0] == DATE_FORMAT
+    else:
+        assert v == value
+
+
+def test_every_part_of_the_package_is_well_formed_xml(world):
+    with zipfile.ZipFile(world["ja"]) as z:
+        for name in z.namelist():
+            if name.endswith((".xml", ".rels")):
+                ET.fromstring(z.read(name))
+        sheet1 = z.read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>" not in sheet1 and 't="inlineStr"' in sheet1

@@ -31,10 +31,12 @@ The file is written atomically: a failed run leaves the previous roll-up intact.
 """
 from __future__ import annotations
 
+import math
 import os
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -44,6 +46,7 @@ from .errors import XltoolsError
 from .periods import Period, PeriodError, fiscal_quarter_of, parse_period
 from .spec import LANGS, Field, Label, Spec
 from .validate import name_key, weighted_amount
+from .xlwrite import FORMULA_TRIGGERS, MAX_CELL_CHARS
 
 YEN_FORMAT = '"¥"#,##0'
 PERCENT_FORMAT = '0"%"'
@@ -117,6 +120,7 @@ TEXTS: dict[str, Label] = {
     "no_date": _L("未定", "No date"),
     "file": _L("ファイル", "File"),
     "status": _L("状態", "Status"),
+    "replaced": _L("新しい版に更新済", "Replaced by a newer version"),
     "version": _L("版", "Version"),
     "collected_at": _L("取込日時", "Collected at"),
     "errors": _L("エラー", "Errors"),
@@ -443,8 +447,26 @@ def new_cases(data: RollupData) -> list[dict]:
 
 # -- writing -----------------------------------------------------------------------------------
 
+@dataclass
+class _Block:
+    """Rows of one sheet the streaming writer emits: a title cell, or a table (header row
+    and one row per record)."""
+
+    top: int
+    text: str | None = None  # a title
+    size: int = 12
+    headers: list[str] | None = None  # a table
+    cols: list[Col] | None = None
+    records: list[dict] | None = None
+
+
 class _Book:
-    """The workbook being written, with the helpers every sheet uses."""
+    """The workbook being written, with the helpers every sheet uses.
+
+    openpyxl holds the structure -- sheets, column widths, frozen panes, Excel tables,
+    charts and the styles -- but no cells; :meth:`save` writes that skeleton and then
+    streams every sheet's rows straight into the package (inline strings, never a
+    formula), which keeps a roll-up of thousands of plans fast and its memory small."""
 
     def __init__(self, spec: Spec, settings: Settings, lang: str):
         from openpyxl import Workbook
@@ -454,6 +476,9 @@ class _Book:
         self.wb = Workbook()
         self.wb.remove(self.wb.active)
         self.sheets: dict[str, Any] = {}
+        self.blocks: dict[str, list[_Block]] = {}
+        self._styles: dict[tuple, int] = {}
+        self._sealed = False
 
     def t(self, key: str, **params: Any) -> str:
         return _t(key, self.lang, **params)
@@ -461,49 +486,254 @@ class _Book:
     def sheet(self, key: str):
         ws = self.wb.create_sheet(SHEETS[key](self.lang))
         self.sheets[key] = ws
+        self.blocks[ws.title] = []
         return ws
 
     def title(self, ws, row: int, text: str, size: int = 12) -> None:
-        from openpyxl.styles import Font
-
-        from .xlwrite import write_text
-
-        write_text(ws.cell(row=row, column=1), text).font = Font(bold=True, size=size)
+        self.blocks[ws.title].append(_Block(top=row, text=text, size=size))
 
     def table(self, ws, name: str, title: str, cols: list[Col], records: list[dict], top: int) -> tuple[Any, int]:
         """A title row at ``top`` and an Excel table below it; returns (table, next free row)."""
-        from openpyxl.styles import Font, PatternFill
         from openpyxl.utils import get_column_letter
+        from openpyxl.worksheet.filters import AutoFilter
+        from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 
-        from .generate import TONES
-        from .xlwrite import display_width, write_table
+        from .xlwrite import display_width, table_name, unique_headers
 
         self.title(ws, top, title)
-        headers = [c.header(self.lang) if isinstance(c.header, Label) else str(c.header) for c in cols]
-        values = [[c.get(r) for c in cols] for r in records]
-        table = write_table(ws, name, headers, values, top=top + 1, style=TABLE_STYLE)
+        headers = unique_headers(c.header(self.lang) for c in cols)
+        last = top + 1 + max(len(records), 1)  # a table needs a data row, even a blank one
+        ref = f"A{top + 1}:{get_column_letter(len(cols))}{last}"
+        taken = [t for sheet in self.wb.worksheets for t in sheet.tables]
+        table = Table(displayName=table_name(name, taken), ref=ref)
+        table.tableColumns = [TableColumn(id=i + 1, name=h) for i, h in enumerate(headers)]
+        table.autoFilter = AutoFilter(ref=ref)
+        table.tableStyleInfo = TableStyleInfo(name=TABLE_STYLE, showRowStripes=True)
+        ws.add_table(table)
+        self.blocks[ws.title].append(_Block(top=top + 1, headers=headers, cols=cols, records=records))
+        sample = records[:WIDTH_SAMPLE]
         for i, c in enumerate(cols):
-            col = i + 1
-            for n, r in enumerate(records):
-                cell = ws.cell(row=top + 2 + n, column=col)
-                fmt = c.fmt(r) if callable(c.fmt) else c.fmt
-                if fmt and cell.value is not None and not isinstance(cell.value, str):
-                    cell.number_format = fmt
-                tone = c.tone(r) if c.tone else None
-                if tone in TONES and cell.value is not None:
-                    fill, font = TONES[tone]
-                    cell.fill = PatternFill("solid", fgColor=fill)
-                    cell.font = Font(color=font)
-            letter = get_column_letter(col)
-            longest = max([display_width(headers[i])] + [_shown_width(v[i]) for v in values])
+            letter = get_column_letter(i + 1)
+            longest = max([display_width(headers[i])] + [_shown_width(c.get(r)) for r in sample])
             want = max(10.0, min(float(MAX_WIDTH), longest + 2.0), float(c.width or 0))
-            if ws.column_dimensions[letter].width is None or ws.column_dimensions[letter].width < want:
-                ws.column_dimensions[letter].width = want
-        return table, top + 2 + max(len(records), 1) + 2
+            dim = ws.column_dimensions[letter]
+            if dim.width is None or dim.width < want:
+                dim.width = want
+        return table, last + 3
 
     @staticmethod
     def freeze(ws, row: int) -> None:
-        ws.freeze_panes = ws.cell(row=row, column=1)
+        ws.freeze_panes = f"A{row}"
+
+    # -- styles ----------------------------------------------------------------------------
+    def style(self, fmt: str | None = None, tone: str | None = None, quote: bool = False,
+              bold_size: int | None = None) -> int:
+        """The cell-format index (``s=``) of a number format, tone, quote prefix and title font,
+        registered in the workbook's stylesheet on first use."""
+        key = (fmt, tone, quote, bold_size)
+        sid = self._styles.get(key)
+        if sid is None:
+            if self._sealed:  # the stylesheet is already written: a new style would point nowhere
+                raise AssertionError(f"roll-up style {key} was not prepared")
+            from openpyxl.cell.cell import Cell
+            from openpyxl.styles import Font, PatternFill
+
+            from .generate import TONES
+
+            cell = Cell(self.wb.worksheets[0])
+            if fmt:
+                cell.number_format = fmt
+            if tone in TONES:
+                fill, font = TONES[tone]
+                cell.fill = PatternFill("solid", fgColor=fill)
+                cell.font = Font(color=font)
+            if bold_size:
+                cell.font = Font(bold=True, size=bold_size)
+            if quote:
+                cell.quotePrefix = True
+            sid = self._styles[key] = cell.style_id
+        return sid
+
+    # -- writing ---------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the workbook: the openpyxl skeleton, with each sheet's rows streamed in."""
+        import io
+        import zipfile
+
+        for block_list in self.blocks.values():  # register every style before the skeleton is written
+            for b in block_list:
+                if b.text is not None:
+                    self.style(bold_size=b.size)
+        self._prepare_styles()
+        skeleton = io.BytesIO()
+        self.wb.save(skeleton)
+        self._sealed = True
+        with zipfile.ZipFile(skeleton) as src:
+            paths = _sheet_paths(src)
+            with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL) as out:
+                for info in src.infolist():
+                    title = paths.get(info.filename)
+                    if title is None:
+                        out.writestr(info, src.read(info.filename))
+                        continue
+                    head, sep, tail = src.read(info.filename).decode("utf-8").partition("<sheetData></sheetData>")
+                    if not sep:
+                        head, sep, tail = head.partition("<sheetData />")
+                    if not sep:
+                        raise RollupError(f"unexpected worksheet layout in {info.filename}")
+                    blocks = sorted(self.blocks.get(title, []), key=lambda b: b.top)
+                    head = head.replace('<dimension ref="A1:A1" />', f'<dimension ref="{_dimension(blocks)}" />', 1)
+                    with out.open(info.filename, "w", force_zip64=True) as fh:
+                        fh.write(head.encode("utf-8"))
+                        fh.write(b"<sheetData>")
+                        for chunk in self._sheet_rows(blocks):
+                            fh.write(chunk.encode("utf-8"))
+                        fh.write(b"</sheetData>")
+                        fh.write(tail.encode("utf-8"))
+
+    def _prepare_styles(self) -> None:
+        """Every style a data cell can need (formats x tones x quote prefix), so that the
+        stylesheet is complete before the skeleton is written."""
+        for block_list in self.blocks.values():
+            for b in block_list:
+                if b.cols is None:
+                    continue
+                for c in b.cols:
+                    fmts = {c.fmt} if not callable(c.fmt) else {c.fmt(r) for r in b.records}
+                    tones = {None} if c.tone is None else {None} | {c.tone(r) for r in b.records}
+                    for fmt in fmts | {None, DATE_FORMAT, DATETIME_FORMAT}:
+                        for tone in tones:
+                            for quote in (False, True):
+                                self.style(fmt, tone, quote)
+
+    def _sheet_rows(self, blocks: list[_Block]) -> Iterable[str]:
+        """``<row>`` elements of a sheet, in order, in chunks."""
+        buf: list[str] = []
+        for b in blocks:
+            if b.text is not None:
+                buf.append(_row(b.top, [_cell("A", b.top, b.text, self.style(bold_size=b.size))]))
+                continue
+            letters = [_letter(i + 1) for i in range(len(b.cols))]
+            r = b.top
+            buf.append(_row(r, [_cell(letters[i], r, h, 0) for i, h in enumerate(b.headers)]))
+            cols = b.cols
+            for rec in b.records:
+                r += 1
+                cells = []
+                for i, c in enumerate(cols):
+                    v = c.get(rec)
+                    if v is None:
+                        continue
+                    fmt = c.fmt(rec) if callable(c.fmt) else c.fmt
+                    tone = c.tone(rec) if c.tone is not None else None
+                    cells.append(_encode(letters[i], r, v, fmt, tone, self))
+                buf.append(_row(r, cells))
+                if len(buf) >= 2000:
+                    yield "".join(buf)
+                    buf.clear()
+        yield "".join(buf)
+
+
+#: records used to size a column (the first ones; a roll-up can have 100,000s of rows)
+WIDTH_SAMPLE = 300
+#: deflate level of the roll-up package (speed over size: the XML compresses well anyway)
+ZIP_LEVEL = 5
+_EXCEL_EPOCH = datetime(1899, 12, 30)
+
+
+def _letter(col: int) -> str:
+    from .cells import col_letter
+
+    return col_letter(col)
+
+
+def _dimension(blocks: list[_Block]) -> str:
+    if not blocks:
+        return "A1"
+    last = blocks[-1]
+    rows = last.top if last.text is not None else last.top + max(len(last.records), 1)
+    width = max((len(b.cols) for b in blocks if b.cols), default=1)
+    return f"A1:{_letter(width)}{rows}"
+
+
+def _sheet_paths(z) -> dict[str, str]:
+    """Worksheet part name in the package -> sheet title (from workbook.xml and its rels)."""
+    import xml.etree.ElementTree as ET
+
+    ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+          "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+          "p": "http://schemas.openxmlformats.org/package/2006/relationships"}
+    rels = {}
+    for rel in ET.fromstring(z.read("xl/_rels/workbook.xml.rels")).findall("p:Relationship", ns):
+        target = rel.get("Target")
+        rels[rel.get("Id")] = target.lstrip("/") if target.startswith("/") else "xl/" + target
+    out = {}
+    for sh in ET.fromstring(z.read("xl/workbook.xml")).find("m:sheets", ns).findall("m:sheet", ns):
+        out[rels[sh.get(f"{{{ns['r']}}}id")]] = sh.get("name")
+    return out
+
+
+def _row(r: int, cells: list[str]) -> str:
+    return f'<row r="{r}">{"".join(cells)}</row>'
+
+
+def _clean(text: str) -> str:
+    """:func:`xltools.xlwrite.clean_text` in one regular-expression pass (it runs on every
+    text cell of the roll-up): XML-illegal characters and lone surrogates -> U+FFFD, cut at
+    Excel's cell limit."""
+    global _BAD_CHARS
+    if _BAD_CHARS is None:
+        import re
+
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+        _BAD_CHARS = re.compile(f"(?:{ILLEGAL_CHARACTERS_RE.pattern})|[\ud800-\udfff]")
+    from .xlwrite import MAX_CELL_CHARS
+
+    return _BAD_CHARS.sub("\ufffd", text)[:MAX_CELL_CHARS]
+
+
+_BAD_CHARS = None
+
+
+def _xml_text(text: str) -> str:
+    text = _clean(text)
+    esc = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if "\r" in esc:  # a literal CR would be read back as LF
+        esc = esc.replace("\r", "&#13;")
+    if text != text.strip() or "\n" in text or "  " in text:
+        return f'<t xml:space="preserve">{esc}</t>'
+    return f"<t>{esc}</t>"
+
+
+def _cell(letter: str, r: int, text: str, sid: int) -> str:
+    """A text cell (inline string: never a formula, whatever it begins with)."""
+    return f'<c r="{letter}{r}" s="{sid}" t="inlineStr"><is>{_xml_text(text)}</is></c>'
+
+
+def _encode(letter: str, r: int, v: Any, fmt: str | None, tone: str | None, book: _Book) -> str:
+    """One cell the way :func:`xltools.xlwrite.write_value` writes it: text as text (quote
+    prefix on ``= + - @``), numbers as numbers, dates as date serials with a date format."""
+    if isinstance(v, str):
+        return _cell(letter, r, v, book.style(None, tone, v.startswith(FORMULA_TRIGGERS)))
+    if isinstance(v, bool):
+        return f'<c r="{letter}{r}" s="{book.style(None, tone)}" t="b"><v>{int(v)}</v></c>'
+    if isinstance(v, Decimal):
+        v = float(v)
+    if isinstance(v, (int, float)):
+        if isinstance(v, float) and not math.isfinite(v):
+            return _cell(letter, r, str(v), book.style(None, tone))
+        return f'<c r="{letter}{r}" s="{book.style(fmt, tone)}"><v>{v!r}</v></c>'
+    if isinstance(v, datetime):
+        if v.tzinfo is not None:
+            v = v.astimezone().replace(tzinfo=None)
+        serial = (v - _EXCEL_EPOCH).total_seconds() / 86400
+        dfmt = fmt if fmt and fmt != DATE_FORMAT else (DATETIME_FORMAT if v.time() != datetime.min.time() else DATE_FORMAT)
+        return f'<c r="{letter}{r}" s="{book.style(dfmt, tone)}"><v>{serial!r}</v></c>'
+    if isinstance(v, date):
+        serial = (v - _EXCEL_EPOCH.date()).days
+        return f'<c r="{letter}{r}" s="{book.style(fmt or DATE_FORMAT, tone)}"><v>{serial}</v></c>'
+    return _cell(letter, r, str(v), book.style(None, tone, str(v).startswith(FORMULA_TRIGGERS)))
 
 
 def _shown_width(value: Any) -> int:
@@ -538,8 +768,8 @@ def _label_of(spec: Spec, table: str | None, key: str | None, lang: str) -> str 
         return key
 
 
-def build_rollup(data: RollupData, spec: Spec, settings: Settings, lang: str = "ja"):
-    """The roll-up as an (unsaved) openpyxl workbook."""
+def build_rollup(data: RollupData, spec: Spec, settings: Settings, lang: str = "ja") -> _Book:
+    """The roll-up, ready to ``save(path)`` (see :class:`_Book`)."""
     if lang not in LANGS:
         raise RollupError(f"language must be one of {', '.join(LANGS)}, got {lang!r}")
     b = _Book(spec, settings, lang)
@@ -556,7 +786,7 @@ def build_rollup(data: RollupData, spec: Spec, settings: Settings, lang: str = "
     _issues(b, data)
     _trend(b, data)
     b.wb.active = 0
-    return b.wb
+    return b
 
 
 def _money_cols(b: _Book) -> list[Col]:
@@ -627,10 +857,15 @@ def _summary(b: _Book, data: RollupData, accounts: list[dict], pipeline: list[di
 
 def _submissions(b: _Book, data: RollupData) -> None:
     ws = b.sheet("submissions")
+    current = {v["version_id"] for v in data.versions}
     records = []
     for x in data.files:
-        records.append({**x, "status": COLLECT_UI[x["result"]](b.lang) if x.get("result") in COLLECT_UI else x.get("result"),
-                        "collected_at": _local(x.get("collected_at"))})
+        result = x.get("result")
+        if result == "stored" and x.get("version_id") not in current:
+            status = b.t("replaced")  # stored then, a newer version is current now
+        else:
+            status = COLLECT_UI[result](b.lang) if result in COLLECT_UI else result
+        records.append({**x, "status": status, "collected_at": _local(x.get("collected_at"))})
     missing_status = COLLECT_UI["missing"](b.lang)
     for m in data.missing or []:
         records.append({"rep": m.rep, "account_name": m.account_name, "account_id": m.account_id,
