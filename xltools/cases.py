@@ -267,8 +267,10 @@ def case_keys(values: dict[str, Any]) -> tuple[str | None, str | None]:
 
 
 def search_text(spec: Spec, values: dict[str, Any]) -> str:
-    """The folded text the index holds for a case: its searched columns, one per line."""
-    return "\n".join(fold(str(values[c.key])) for c in searched_columns(spec) if values.get(c.key) is not None)
+    """The folded text the index holds for a case: one line per searched column, in
+    :func:`searched_columns` order (empty for an empty column; folded text has no line
+    breaks), so ranking needs no folding at query time."""
+    return "\n".join("" if values.get(c.key) is None else fold(str(values[c.key])) for c in searched_columns(spec))
 
 
 def sync_library(store) -> int:
@@ -285,7 +287,7 @@ def sync_library(store) -> int:
     cols = [c.key for c in cases_table(spec).columns]
     default_scope = _default_shareable(spec)
     fts = store.dialect == "sqlite"
-    merged = 0
+    sources: list[dict] = []
     with _writing(store, _PG_LOCK) as conn:
         rows = conn.execute(pending).mappings().all()
         if not rows:
@@ -319,17 +321,19 @@ def sync_library(store) -> int:
                     case_key=case_key, title_key=title_key, search_text=text, source_version_id=r["vid"],
                     source_time=when, first_seen_at=now, updated_at=now, **values)).inserted_primary_key[0]
                 if fts:
-                    _fts_put(conn, cid, text)
+                    conn.execute(sa.text(f"INSERT INTO {sch.CASE_FTS}(rowid, search_text) VALUES (:id, :t)"),
+                                 {"id": cid, "t": text})
             else:
                 _update_case(conn, spec, lib, cid, values, case_key, title_key, when, r["vid"], now, fts)
             if case_key:
                 by_case.setdefault((r["plan_id"], case_key), cid)
             if title_key:
                 by_title.setdefault(title_key, cid)
-            conn.execute(src.insert().values(case_library_id=cid, plan_id=r["plan_id"], version_id=r["vid"],
-                                             row_index=r["row_index"]))
-            merged += 1
-    return merged
+            sources.append({"case_library_id": cid, "plan_id": r["plan_id"], "version_id": r["vid"],
+                            "row_index": r["row_index"]})
+        if sources:
+            conn.execute(src.insert(), sources)
+    return len(sources)
 
 
 def _pending_select(store) -> sa.Select:
@@ -396,26 +400,33 @@ def rebuild_search_index(store) -> int:
 
 # -- reading cases ---------------------------------------------------------------------------
 
-def _cases_from_rows(store, conn, rows) -> list[Case]:
-    if not rows:
-        return []
+def _cases_from_rows(store, conn, rows, *, sources: bool = True) -> list[Case]:
+    cols = [c.key for c in cases_table(store.spec).columns]
+    cases = [Case(id=r["id"], values={k: r[k] for k in cols}, first_seen_at=_aware(r["first_seen_at"]),
+                  updated_at=_aware(r["updated_at"])) for r in rows]
+    if sources:
+        _attach_sources(store, conn, cases)
+    return cases
+
+
+def _attach_sources(store, conn, cases: list[Case]) -> None:
+    """Fill ``case.sources``: one entry per plan (its latest version that had the case)."""
+    if not cases:
+        return
     src, pv = store.t[sch.CASE_SOURCES], store.t["plan_versions"]
-    ids = [r["id"] for r in rows]
-    sources: dict[int, list[CaseSource]] = {i: [] for i in ids}
+    by_id = {c.id: c for c in cases}
     seen: set[tuple[int, str]] = set()
     q = (sa.select(src.c.case_library_id, src.c.plan_id, pv.c.account_name, pv.c.rep, pv.c.period,
                    pv.c.version_no)
          .select_from(src.join(pv, src.c.version_id == pv.c.id))
-         .where(src.c.case_library_id.in_(ids))
+         .where(src.c.case_library_id.in_(list(by_id)))
          .order_by(src.c.case_library_id, pv.c.period, pv.c.version_no.desc()))
     for s in conn.execute(q):
-        if (s.case_library_id, s.plan_id) in seen:  # one entry per plan: its latest version
+        if (s.case_library_id, s.plan_id) in seen:
             continue
         seen.add((s.case_library_id, s.plan_id))
-        sources[s.case_library_id].append(CaseSource(s.plan_id, s.account_name, s.rep, s.period, s.version_no))
-    cols = [c.key for c in cases_table(store.spec).columns]
-    return [Case(id=r["id"], values={k: r[k] for k in cols}, sources=sources[r["id"]],
-                 first_seen_at=_aware(r["first_seen_at"]), updated_at=_aware(r["updated_at"])) for r in rows]
+        by_id[s.case_library_id].sources.append(CaseSource(s.plan_id, s.account_name, s.rep, s.period,
+                                                           s.version_no))
 
 
 def list_cases(store, *, scope: str | None = "company") -> list[Case]:
@@ -482,18 +493,22 @@ def _snippet(original: str, term: str) -> tuple[str, tuple[int, int]] | None:
     return prefix + "".join(body) + suffix, (start, start + len(body[1]))
 
 
-def _rank(spec: Spec, case: Case, terms: list[str]) -> CaseHit | None:
-    """Score = sum over searched columns of weight x occurrences of every term; the
-    snippet comes from the heaviest column holding the first term.  None unless every
-    term occurs (the database's answer is re-checked on the stored values)."""
+def _rank(spec: Spec, case: Case, terms: list[str], indexed: str | None = None) -> CaseHit | None:
+    """Score = sum over searched columns of weight x occurrences of every term, and the
+    heaviest column holding the first term (the snippet is cut later, by
+    :func:`_with_snippet`, for the hits shown only).  None unless every term occurs
+    (the database's answer is re-checked).  ``indexed``: the stored ``search_text``
+    (folded columns, one per line), used when it matches the spec."""
     score = 0
     best: tuple[str, str] | None = None
     found: set[str] = set()
-    for c in searched_columns(spec):
+    cols = searched_columns(spec)
+    lines = indexed.split("\n") if indexed is not None else []
+    for i, c in enumerate(cols):
         v = case.values.get(c.key)
         if v is None:
             continue
-        hay = fold(str(v))
+        hay = lines[i] if len(lines) == len(cols) else fold(str(v))
         for t in terms:
             n = hay.count(t)
             if n:
@@ -503,10 +518,15 @@ def _rank(spec: Spec, case: Case, terms: list[str]) -> CaseHit | None:
             best = (c.key, str(v))
     if best is None or len(found) < len(set(terms)):
         return None
-    snip = _snippet(best[1], terms[0])
-    if snip is None:
-        return None
-    return CaseHit(case=case, score=score, column=best[0], snippet=snip[0], highlight=snip[1])
+    return CaseHit(case=case, score=score, column=best[0], snippet=best[1], highlight=(0, 0))
+
+
+def _with_snippet(hit: CaseHit, term: str) -> CaseHit:
+    """``hit`` with its snippet: the match in the original text of its column, in context."""
+    snip = _snippet(str(hit.case.values.get(hit.column) or ""), term)
+    if snip is not None:
+        hit.snippet, hit.highlight = snip
+    return hit
 
 
 def _filter_match(spec: Spec, case: Case, industry: str | None, product: str | None,
@@ -549,16 +569,18 @@ def search_cases(store, query: str, *, industry: str | None = None, product: str
     q = sa.select(lib).where(lib.c.shareable.in_(keys), *[_term_condition(store, lib, t) for t in terms])
     with _reading(store) as conn:
         rows = conn.execute(q.order_by(lib.c.id)).mappings().all()
-        cases = _cases_from_rows(store, conn, rows)
-    hits = []
-    for case in cases:
-        if not _filter_match(spec, case, industry, product, department):
-            continue
-        hit = _rank(spec, case, terms)
-        if hit is not None:
-            hits.append(hit)
-    hits.sort(key=lambda h: (-h.score, -(h.case.updated_at.timestamp() if h.case.updated_at else 0), h.case.id))
-    return hits[:limit] if limit else hits
+        hits = []
+        for row, case in zip(rows, _cases_from_rows(store, conn, rows, sources=False)):
+            if not _filter_match(spec, case, industry, product, department):
+                continue
+            hit = _rank(spec, case, terms, row["search_text"])
+            if hit is not None:
+                hits.append(hit)
+        hits.sort(key=lambda h: (-h.score, -(h.case.updated_at.timestamp() if h.case.updated_at else 0),
+                                 h.case.id))
+        hits = [_with_snippet(h, terms[0]) for h in (hits[:limit] if limit else hits)]
+        _attach_sources(store, conn, [h.case for h in hits])
+    return hits
 
 
 # -- text output -----------------------------------------------------------------------------
