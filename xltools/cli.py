@@ -218,6 +218,75 @@ def generate_cmd(period, account, rep, account_id, target, team_members, output,
     click.echo(str(path))
 
 
+@cli.command(name="collect")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@db_option
+@click.option("--roster", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="Roster .xlsx or .csv: list the rep x account lines with no plan for the period.")
+@click.option("--period", metavar="P", help="Collection period for --roster, e.g. FY2026Q3 "
+                                            "(default: the period most collected plans are for).")
+@click.option("--jobs", type=click.IntRange(min=1), help="Worker processes (default: all cores).")
+@format_option("text", "json")
+@lang_option()
+@config_option
+@_errors_to_click
+def collect_cmd(paths, db_url, roster, period, jobs, fmt, lang, config_path):
+    """Collect filled workbooks (files or folders) into the database.
+
+    \b
+    記入済みのブック（ファイルまたはフォルダ）をデータベースに取り込みます。
+      xltools collect inbox/ --roster roster.xlsx --period FY2026Q3
+    Folders are walked recursively; lock, temporary and hidden files are skipped;
+    .xls/.xlsb/.ods files are recorded as rejected (save as .xlsx); other files are
+    ignored.  Idempotent: files already collected are skipped without being read.
+    Exit status: 0 when every file is stored, 1 when any file is rejected or in
+    conflict (E-CONFLICT: another rep's plan for the same account and period).
+    """
+    from .collect import collect_paths, render_summary
+    from .store import Store
+
+    spec, settings = load_context(config_path)
+    lang = lang or settings.language
+    with Store(db_url, spec) as store:
+        summary = collect_paths(paths, store, spec, settings, roster=roster, period=period, jobs=jobs,
+                                progress=fmt == "text", lang=lang)
+    if fmt == "json":
+        click.echo(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(render_summary(summary, lang))
+    click.get_current_context().exit(summary.exit_code)
+
+
+@cli.command(name="report")
+@db_option
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), metavar="FILE",
+              help="The roll-up workbook to write (.xlsx; replaced atomically).")
+@click.option("--period", metavar="P", help="FY2026Q3, or FY2026 for the year (default: the latest period).")
+@lang_option()
+@click.option("--roster", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="Roster .xlsx or .csv: list missing submissions on the Submissions sheet.")
+@config_option
+@_errors_to_click
+def report_cmd(db_url, output, period, lang, roster, config_path):
+    """Write the roll-up workbook for sales leaders from the database.
+
+    \b
+    営業リーダー向けのロールアップ（集計ブック）をデータベースから作成します。
+      xltools report -o rollup.xlsx --period FY2026Q3 --roster roster.xlsx
+    Sheets: summary with plan vs target chart, submissions, pipeline by fiscal
+    quarter, coverage, relationships, executive visits, open review actions, new
+    success cases, data quality issues and the month-over-month trend.
+    """
+    from .rollup import write_rollup
+    from .store import Store
+
+    spec, settings = load_context(config_path)
+    with Store(db_url, spec, create=False) as store:
+        path = write_rollup(store, spec, settings, output, period=period, lang=lang or settings.language,
+                            roster=roster)
+    click.echo(str(path))
+
+
 # -- success-case library and history (xltools/cases.py, xltools/history.py) -------------------
 def scope_option(fn):
     return click.option("--scope", default="company", show_default=True, metavar="company|department|all",
