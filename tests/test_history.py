@@ -390,3 +390,30 @@ def test_generate_prefill_from_roster(db_url, tmp_path):
     assert handed.plan_id != ids["q3"]
     assert fresh.rows("Contacts") == [] and fresh.rows("Opportunities") == []
     assert "新規顧客株式会社" in r.stderr
+
+
+def test_handover_declarations_are_validated():
+    import copy
+
+    import yaml
+
+    from xltools.spec import SpecError, build_spec, default_spec_path
+
+    raw = yaml.safe_load(default_spec_path().read_text(encoding="utf-8"))
+
+    def broken(mutate) -> str:
+        data = copy.deepcopy(raw)
+        mutate(data)
+        with pytest.raises(SpecError) as e:
+            build_spec(data)
+        return str(e.value)
+
+    def table(data, name):
+        return next(t for s in data["sections"] for t in s.get("tables") or [] if t["name"] == name)
+
+    assert "Opportunities" in broken(lambda d: table(d, "Opportunities").update(handover={"drop_if": {"stage": ["closed"]}}))
+    assert "amount" in broken(lambda d: table(d, "Opportunities").update(handover={"drop_if": {"amount": ["won"]}}))
+    assert "opportunity" in broken(lambda d: table(d, "Opportunities").update(handover={"drop_before": "opportunity"}))
+    assert "keep_all" in broken(lambda d: table(d, "Opportunities").update(handover={"keep_all": True}))
+    assert "forget" in broken(lambda d: d["sections"][0]["groups"][0]["fields"][0].update(handover="forget"))
+    assert "search_weight" in broken(lambda d: table(d, "SuccessCases")["columns"][1].update(search_weight=0))
