@@ -432,6 +432,17 @@ def test_workbook_without_meta_sheet(tmp_path):
     assert ei.value.code == "E-NOT-A-PLAN"
 
 
+def test_macro_enabled_workbook_is_read_like_xlsx(tmp_path):
+    p = tmp_path / "plan.xlsx"
+    build(p, values={"account_name": "マクロ付き"})
+    m = tmp_path / "plan.xlsm"
+    with zipfile.ZipFile(p) as zin, zipfile.ZipFile(m, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            zout.writestr(info.filename, zin.read(info.filename))
+        zout.writestr("xl/vbaProject.bin", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504))
+    assert read_workbook(m, SPEC).fields["account_name"].value == "マクロ付き"
+
+
 def test_reading_never_modifies_the_file(tmp_path):
     p = tmp_path / "plan.xlsx"
     build(p, rows={"Opportunities": OPP})
