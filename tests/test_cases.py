@@ -244,6 +244,12 @@ def test_the_same_case_is_stored_once(store):
     assert titles(search_cases(store, "棚卸", scope="department")) == [CASE_DEPT["title"]]
 
 
+def test_rows_that_cannot_be_a_case_are_left_alone(store):
+    save(store, plan(SuccessCases=[{"amount": 5_000_000, "author": "山田"}, {"case_id": "9", "products": "SCM"}]))
+    assert sync_library(store) == 0
+    assert list_cases(store, scope="all") == []
+
+
 def test_show_respects_scopes(store):
     library(store)
     by_title = {c["title"]: c for c in list_cases(store, scope="all")}

@@ -53,6 +53,8 @@ CASES_TABLE = "SuccessCases"
 PRIVATE = "private"
 #: the scope that means every shareable case except private ones
 ALL = "all"
+#: a row needs one of these to be a case; the first one present names it (see case_keys)
+_CASE_TEXT = ("title", "challenge", "solution")
 #: how many characters of context a snippet shows before / after the match
 SNIPPET_BEFORE, SNIPPET_AFTER = 24, 56
 
@@ -259,8 +261,7 @@ def case_keys(values: dict[str, Any]) -> tuple[str | None, str | None]:
     without any of them: nothing to identify or show)."""
     cid = values.get("case_id")
     case_key = name_key(cid) if cid is not None and name_key(cid) else None
-    head = next((values.get(k) for k in ("title", "challenge", "solution")
-                 if values.get(k) is not None and name_key(values.get(k))), None)
+    head = next((values.get(k) for k in _CASE_TEXT if values.get(k) is not None and name_key(values.get(k))), None)
     if head is None:
         return case_key, None
     return case_key, name_key(head) + "|" + name_key(values.get("customer") or "")
@@ -337,6 +338,7 @@ def sync_library(store) -> int:
 
 
 def _pending_select(store) -> sa.Select:
+    """Stored rows not merged yet that can be a case, oldest source first."""
     t = store.t
     sc, pv, src = t[sch.db_table_name(CASES_TABLE)], t["plan_versions"], t[sch.CASE_SOURCES]
     cols = [sc.c[c.key] for c in cases_table(store.spec).columns]
@@ -344,7 +346,7 @@ def _pending_select(store) -> sa.Select:
     return (sa.select(*cols, sc.c.row_index, pv.c.id.label("vid"), pv.c.plan_id, pv.c.file_mtime,
                       pv.c.collected_at)
             .select_from(sc.join(pv, sc.c.version_id == pv.c.id))
-            .where(~merged.exists())
+            .where(~merged.exists(), sa.or_(*[sc.c[k].is_not(None) for k in _CASE_TEXT]))
             .order_by(sa.func.coalesce(pv.c.file_mtime, pv.c.collected_at), pv.c.id, sc.c.row_index))
 
 
