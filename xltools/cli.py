@@ -136,6 +136,42 @@ def export_cmd(table, db_url, fmt, output, all_versions, period):
         click.echo(f"{n} 件を {output} に書き出しました / {n} records written to {output}", err=True)
 
 
+@cli.command(name="check")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@format_option("text", "json")
+@lang_option()
+@click.option("--annotate", "annotate_dir", type=click.Path(file_okay=False), metavar="DIR",
+              help="Write a copy of each workbook to DIR with problem cells highlighted and commented, "
+                   "plus an issue list sheet (the checked files are never modified).")
+@click.option("--db", "db_url", default=None, metavar="URL",
+              help="Also judge coverage by the team's historical win rate from this database "
+                   "(W-WIN-RATE-COVERAGE), shown next to the fixed 3-5x rule.")
+@config_option
+@_errors_to_click
+def check_cmd(files, fmt, lang, annotate_dir, db_url, config_path):
+    """Check filled workbooks and list every problem with its cell.
+
+    \b
+    記入済みのブックをチェックし、問題をセル位置つきで一覧にします。
+    Exit status: 0 when no file has errors, 1 when any file has errors, 2 on usage
+    errors.  A file that cannot be read gets one file-level issue; the run goes on.
+    """
+    from .check import check_files, exit_code, render
+
+    spec, settings = load_context(config_path)
+    lang = lang or settings.language
+    win_rate = None
+    if db_url:
+        from .winrate import format_win_rate, load_win_rates
+
+        rates = load_win_rates(db_url, spec, settings)
+        win_rate = rates.rate_for(None)
+        click.echo(format_win_rate(rates, lang), err=True)
+    reports = check_files(files, spec, settings, lang=lang, annotate_dir=annotate_dir, win_rate=win_rate)
+    click.echo(render(reports, fmt, lang))
+    click.get_current_context().exit(exit_code(reports))
+
+
 @cli.command(name="generate")
 @click.option("--period", required=True, metavar="P", help="Fiscal period, e.g. FY2026Q3 (or FY2026).")
 @click.option("--account", metavar="NAME", help="One plan: the account (customer) name.")

@@ -1,0 +1,207 @@
+"""``xltools check``: one :class:`~xltools.issues.FileReport` per workbook.
+
+:func:`check_file` runs the pipeline for one file -- safety checks and reading
+(:func:`xltools.reader.read_workbook`, which refuses unsafe files before any parser
+sees them), validation (:mod:`xltools.validate`) and business rules
+(:mod:`xltools.rules`).  A file that cannot be read gives exactly ONE file-level
+issue and the run goes on; any unexpected exception becomes ``E-FILE-UNREADABLE``
+with the exception text, never a traceback.  The checked file is only read.
+
+:func:`check_files` checks many files (and optionally writes annotated copies);
+:func:`render` formats the reports as text (grouped by file, most severe first,
+aligned by display width for Japanese terminals) or JSON.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from datetime import date
+from pathlib import Path
+from typing import Iterable
+
+from .config import Settings
+from .errors import XltoolsError
+from .issues import Issue, FileReport, SEVERITIES, sort_issues
+from .spec import LANGS, Label, Spec
+
+#: words of the text report
+_UI = {
+    "error": Label("エラー", "error"),
+    "warning": Label("警告", "warning"),
+    "info": Label("情報", "info"),
+    "valid": Label("OK", "OK"),
+    "invalid": Label("NG", "NG"),
+    "raw": Label("入力値", "value"),
+    "annotated": Label("注記付きのコピー", "annotated copy"),
+    "annotate_error": Label("注記付きのコピーを作成できません", "no annotated copy"),
+}
+
+
+def _lang(lang: str) -> str:
+    if lang not in LANGS:
+        raise XltoolsError(f"language must be one of {', '.join(LANGS)}, got {lang!r}")
+    return lang
+
+
+def check_file(path: str | os.PathLike, spec: Spec, settings: Settings, *, lang: str = "ja",
+               today: date | None = None, win_rate: float | None = None,
+               static_texts: Iterable[str] | None = None) -> FileReport:
+    """Check one workbook: safety -> read -> validate -> rules.
+
+    ``spec`` is the spec with the company lists applied (``settings.apply(spec)``);
+    ``lang`` the language the report will be shown in (checked here so a bad value
+    fails before any file is read); ``today`` is injectable for the date rules;
+    ``win_rate`` is the rep's historical win rate (0 < rate <= 1): coverage below
+    1 / win_rate gives ``W-WIN-RATE-COVERAGE``; ``static_texts`` the generator's own
+    texts (default: :func:`workbook_texts`).  ``report.plan`` is the PlanData when
+    the file could be read; ``report.stats`` holds rows per table, fields filled and
+    the seconds spent reading and validating.
+    """
+    _lang(lang)
+    if win_rate is not None and not (0 < win_rate <= 1):
+        raise XltoolsError(f"win rate must be a fraction between 0 and 1, got {win_rate!r}")
+    from .reader import FileProblem, Limits, read_workbook
+    from .rules import run_rules
+    from .validate import plan_stats, validate
+
+    name = str(path)
+    report = FileReport(file=name)
+    t0 = time.perf_counter()
+    try:
+        texts = static_texts if static_texts is not None else workbook_texts(spec, settings)
+        try:
+            raw = read_workbook(path, spec, limits=Limits.from_settings(settings), static_texts=texts)
+        except FileProblem as problem:
+            report.issues = [problem.to_issue(name)]
+            report.stats = {"read_seconds": _secs(t0)}
+            return report
+        t1 = time.perf_counter()
+        plan, issues = validate(raw, spec, settings)
+        issues += run_rules(plan, spec, settings, today=today, win_rate=win_rate)
+        for i in issues:
+            i.file = name
+        report.issues, report.plan = issues, plan
+        report.stats = {**plan_stats(plan, spec), "read_seconds": round(t1 - t0, 4), "validate_seconds": _secs(t1)}
+    except Exception as exc:  # noqa: BLE001 - a bad file never stops a run, never a traceback
+        detail = f"{type(exc).__name__}: {exc}"
+        report.issues = [Issue("E-FILE-UNREADABLE", file=name, params={"detail": detail})]
+        report.plan = None
+        report.stats = {"read_seconds": _secs(t0)}
+    return report
+
+
+def _secs(since: float) -> float:
+    return round(time.perf_counter() - since, 4)
+
+
+def workbook_texts(spec: Spec, settings: Settings) -> set[str]:
+    """The texts the generator itself writes into a workbook, in both languages
+    (labels, titles, guide, legends): never reported as stray values."""
+    from .generate import static_texts
+
+    texts: set[str] = set()
+    for lang in LANGS:
+        texts |= set(static_texts(spec, settings, lang))
+    return texts
+
+
+def check_files(paths: Iterable[str | os.PathLike], spec: Spec, settings: Settings, *, lang: str = "ja",
+                annotate_dir: str | os.PathLike | None = None, today: date | None = None,
+                win_rate: float | None = None) -> list[FileReport]:
+    """Check every file; with ``annotate_dir`` also write an annotated copy of each
+    readable workbook there (``report.stats["annotated"]`` is its path)."""
+    _lang(lang)
+    paths = list(paths)
+    out_dir = Path(annotate_dir) if annotate_dir is not None else None
+    if out_dir is not None:
+        from .annotate import prepare_dir
+
+        prepare_dir(out_dir, paths)
+    texts = workbook_texts(spec, settings)
+    used: set[str] = set()
+    reports = []
+    for p in paths:
+        report = check_file(p, spec, settings, lang=lang, today=today, win_rate=win_rate, static_texts=texts)
+        if out_dir is not None and report.readable:
+            from .annotate import annotate_workbook, unique_name
+
+            dest = out_dir / unique_name(Path(p).name, used)
+            try:
+                report.stats["annotated"] = str(annotate_workbook(report, dest, spec=spec, lang=lang))
+            except Exception as exc:  # noqa: BLE001 - the check result stands; say why there is no copy
+                report.stats["annotate_error"] = f"{type(exc).__name__}: {exc}"
+        reports.append(report)
+    return reports
+
+
+def exit_code(reports: Iterable[FileReport]) -> int:
+    """0 when no file has errors, 1 when any has."""
+    return 0 if all(r.valid for r in reports) else 1
+
+
+# -- output ---------------------------------------------------------------------------
+
+def render(reports: list[FileReport], fmt: str = "text", lang: str = "ja") -> str:
+    """The reports as ``text`` or ``json`` (``{"files": [FileReport.to_dict()]}``)."""
+    _lang(lang)
+    if fmt == "json":
+        return json.dumps({"files": [r.to_dict(lang) for r in reports]}, ensure_ascii=False, indent=2)
+    if fmt != "text":
+        raise XltoolsError(f"unknown format {fmt!r}: text or json")
+    return render_text(reports, lang)
+
+
+def _pad(text: str, width: int) -> str:
+    from .xlwrite import display_width
+
+    return text + " " * max(0, width - display_width(text))
+
+
+def _position(i: Issue) -> str:
+    if i.sheet and i.cell:
+        return f"{i.sheet}!{i.cell}"
+    return i.sheet or i.table or "-"
+
+
+def _counts(report: FileReport, lang: str) -> str:
+    c = report.counts()
+    sep = "・" if lang == "ja" else ", "
+    return sep.join(f"{_UI[s](lang)} {c[s]}" for s in SEVERITIES)
+
+
+def render_text(reports: list[FileReport], lang: str = "ja") -> str:
+    """Grouped by file, most severe first; columns aligned by display width
+    (East Asian wide characters count 2)."""
+    from .xlwrite import display_width
+
+    lines: list[str] = []
+    for r in reports:
+        verdict = _UI["valid" if r.valid else "invalid"](lang)
+        lines.append(f"{r.file}  {verdict}  ({_counts(r, lang)})")
+        issues = sort_issues(r.issues)
+        rows = [(_UI[i.severity](lang), i.code, _position(i), _message(i, lang)) for i in issues]
+        widths = [max((display_width(row[k]) for row in rows), default=0) for k in range(3)]
+        for row in rows:
+            lines.append("  " + "  ".join(_pad(row[k], widths[k]) for k in range(3)) + "  " + row[3])
+        if "annotated" in r.stats:
+            lines.append(f"  → {_UI['annotated'](lang)}: {r.stats['annotated']}")
+        if "annotate_error" in r.stats:
+            lines.append(f"  → {_UI['annotate_error'](lang)}: {r.stats['annotate_error']}")
+    valid = sum(1 for r in reports if r.valid)
+    if lang == "ja":
+        lines.append(f"{len(reports)} ファイル：OK {valid}・NG {len(reports) - valid}")
+    else:
+        lines.append(f"{len(reports)} file(s): {valid} OK, {len(reports) - valid} with errors")
+    return "\n".join(lines)
+
+
+def _message(i: Issue, lang: str) -> str:
+    msg = i.message(lang)
+    if i.field:
+        msg = f"[{i.field}] {msg}"
+    if i.raw is not None and i.type.scope != "plan" and str(i.raw) not in msg:
+        raw = str(i.raw).replace("\n", " ")
+        raw = raw if len(raw) <= 40 else raw[:39] + "…"
+        msg += f"  ({_UI['raw'](lang)}: {raw})"
+    return msg
