@@ -387,3 +387,19 @@ def test_cli_collect_exit_codes_and_json(inbox, tmp_path, ctx):
     assert r.exit_code == 2  # click: the path does not exist
     r = runner.invoke(cli, ["collect", str(good), "--db", url, "--roster", str(good / "alpha.xlsx")])
     assert r.exit_code == 1 and "Traceback" not in r.output  # not a roster: a clear error
+
+
+def test_coverage_is_also_judged_by_the_reps_historical_win_rate(tmp_path, ctx):
+    spec, settings = ctx
+    closed = [{"opportunity": "受注", "amount": 1_000_000, "stage": "won", "expected_close": date(2026, 8, 1)},
+              {"opportunity": "失注", "amount": 3_000_000, "stage": "lost", "expected_close": date(2026, 8, 20)}]
+    make_plan(tmp_path / "q2" / "alpha_q2.xlsx", spec, settings, account="アルファ工業", rep="佐藤",
+              period="FY2026Q2", Opportunities=closed)
+    with Store(f"sqlite:///{tmp_path / 'x.db'}", spec) as store:
+        collect_paths([tmp_path / "q2"], store, spec, settings, jobs=1, today=TODAY)
+        # won 1M / (1M + 3M) = 25%: the plan needs 4x coverage, 3.5x is not enough
+        simple_plan(tmp_path / "q3" / "alpha.xlsx", spec, settings, "アルファ工業", "佐藤", amount=35_000_000)
+        simple_plan(tmp_path / "q3" / "beta.xlsx", spec, settings, "ベータ商事", "佐藤", amount=45_000_000)
+        collect_paths([tmp_path / "q3"], store, spec, settings, jobs=1, today=TODAY)
+        hits = {(Path(i["source_file"]).name, i["raw"]) for i in store.issues(PERIOD) if i["code"] == "W-WIN-RATE-COVERAGE"}
+    assert hits == {("alpha.xlsx", "3.5")}

@@ -276,6 +276,10 @@ def test_coverage_is_flagged_by_the_settings_thresholds(world, book, ctx, tmp_pa
     low_cell = next(ws.cell(row=r, column=verdict_col) for r in range(3, 6)
                     if ws.cell(row=r, column=verdict_col).value == "不足")
     assert low_cell.fill.fgColor.rgb.endswith("FFC7CE")  # the 'bad' tone of the verdict list
+    # the historical win rate next to the fixed rule: won 3M (FY2026Q2) / (3M + lost 5M) = 37.5%
+    rates = {r["担当"]: r for r in records(ws, "WinRates")}
+    assert rates["チーム全体"]["勝率（金額）"] == pytest.approx(0.375)
+    assert rates["佐藤"]["必要カバレッジ（1÷勝率）"] == pytest.approx(1 / 0.375)
     spec, _ = ctx
     lenient = Settings(thresholds=Thresholds(coverage_low=1.5, coverage_high=8.0))
     with Store(world["url"], spec) as store:
