@@ -963,13 +963,12 @@ class _Builder:
                          for t in req_tables], len(req_tables))):
                 c_done = ws.cell(row=row, column=col)
                 self.styles.apply(c_done, "xl Calculated | 0")
-                if parts:
-                    write_formula(c_done, "=" + "+".join(parts))
-                else:
-                    c_done.value = 0
+                # formulas even for constants: the reader treats formula cells as the
+                # generator's own, while a plain number would read as a rep's stray value
+                write_formula(c_done, "=" + "+".join(parts) if parts else "=0")
                 c_total = ws.cell(row=row, column=col + 1)
                 self.styles.apply(c_total, "xl Calculated | 0")
-                c_total.value = total
+                write_formula(c_total, f"={total}")
                 cells[col] = (c_done.coordinate, c_total.coordinate)
             status = ws.cell(row=row, column=8)
             self.styles.apply(status, "xl Calculated | General")
