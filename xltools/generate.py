@@ -343,6 +343,8 @@ class _Styles:
             kw["font"] = self._font(i=True, color="595959")
         elif kind == "xl Paragraph":
             kw["alignment"] = al(wrap_text=True, vertical="top")
+        elif kind == "xl Text":  # one line that may run into the empty cells to its right
+            pass
         elif kind in ("xl Label", "xl Label required"):
             kw["font"] = self._font(b=kind.endswith("required"),
                                     color=REQUIRED_FONT if kind.endswith("required") else None)
@@ -923,7 +925,7 @@ class _Builder:
         ]
         for style, key in samples:
             self.styles.apply(ws.cell(row=row, column=2), style)
-            self.put_static(ws, row, 3, self.t(key), "xl Paragraph")
+            self.put_static(ws, row, 3, self.t(key), "xl Text")
             row += 1
         sep = "、" if self.lang == "ja" else ", "
         for tone, (fill, _font) in TONES.items():
@@ -934,7 +936,7 @@ class _Builder:
             cell = ws.cell(row=row, column=2)
             self.styles.apply(cell, f"xl Sample | {fill}")
             self.put_static(ws, row, 3, f"{self.t('tone_' + tone)}：{sep.join(labels)}" if self.lang == "ja"
-                            else f"{self.t('tone_' + tone)}: {sep.join(labels)}", "xl Paragraph")
+                            else f"{self.t('tone_' + tone)}: {sep.join(labels)}", "xl Text")
             row += 1
         return row
 
@@ -955,7 +957,8 @@ class _Builder:
             self.put_static(ws, row, 2, s.label(self.lang), "xl Label")
             self.put_static(ws, row, 3, self.t("required" if s.required else "optional"), "xl Label")
             req_fields = [f.key for f in s.fields if f.required]
-            req_tables = [t for t in s.tables if t.required_columns]
+            # an optional section never needs a row; its checklist shows done when nothing is required
+            req_tables = [t for t in s.tables if t.required_columns] if s.required else []
             cells = {}
             for col, parts, total in (
                     (4, [f"(LEN({k})>0)" for k in req_fields], len(req_fields)),
