@@ -658,14 +658,19 @@ def test_generate_from_roster_in_parallel_with_unique_safe_names(tmp_path):
 def test_prefill_lookup_is_used_per_roster_row(tmp_path):
     p = _roster_xlsx(tmp_path / "roster.xlsx", [["山田", "株式会社A", "A1", None, "", None, None],
                                                  ["佐藤", "株式会社B", "B1", None, "", None, None]])
-    plans = {"A1": PlanData(meta={}, fields={"corporate_strategy": "中期計画2027"}, tables={})}
+    old_id = str(uuid.uuid4())
+    plans = {"A1": PlanData(meta={"predecessor_plan_id": old_id}, fields={"corporate_strategy": "中期計画2027"},
+                            tables={})}
     res = generate_from_roster(load_spec(), Settings(), p, "FY2026Q4", tmp_path / "o",
                                prefill_lookup=lambda e: plans.get(e.account_id))
     values = {}
     for path in res.paths:
         wb = openpyxl.load_workbook(path)
-        values[name_cell(wb, "account_id")[1].value] = name_cell(wb, "corporate_strategy")[1].value
-    assert values == {"A1": "中期計画2027", "B1": None}
+        meta = {r[0].value: r[1].value for r in wb[META_SHEET].iter_rows()}
+        values[name_cell(wb, "account_id")[1].value] = (name_cell(wb, "corporate_strategy")[1].value,
+                                                        meta["predecessor_plan_id"])
+    # a hand-over records the plan it continues; a new account has no predecessor
+    assert values == {"A1": ("中期計画2027", old_id), "B1": (None, None)}
 
 
 # -- command line ---------------------------------------------------------------------------------

@@ -571,7 +571,10 @@ class _Builder:
             "plan_id": info.plan_id or str(uuid.uuid4()), "account_id": info.account_id,
             "account_name": info.account_name, "rep": info.rep, "period": str(self.period),
             "language": self.lang, "generated_at": self.generated_at,
-            "generator_version": __version__, "predecessor_plan_id": info.predecessor_plan_id,
+            "generator_version": __version__,
+            # a hand-over names the plan it continues (single plan via PlanInfo, roster via the prefill)
+            "predecessor_plan_id": info.predecessor_plan_id
+            or (self.prefill.meta.get("predecessor_plan_id") if self.prefill is not None else None),
         }
         self.meta = values
         for r, key in enumerate(self.spec.meta_keys, 1):
