@@ -99,11 +99,7 @@ def baseline(path: Path) -> set[tuple[str, str]]:
 
 def test_generated_and_filled_plan_is_valid_with_normalised_values(good_plan):
     r = check(good_plan)
-    assert r.valid and r.readable
-    assert not [i for i in r.issues if i.severity == "error"]
-    # the only warnings are cells the generator itself wrote on the guide sheet, if any
-    guide = openpyxl.load_workbook(good_plan).worksheets[0].title
-    assert all(i.code == "W-STRAY-VALUE" and i.sheet == guide for i in r.issues)
+    assert r.valid and r.readable and r.issues == []
     plan = r.plan
     assert plan.fields["sales_target"] == 50_000_000
     assert [row["amount"] for row in plan.rows("Opportunities")] == [60_000_000, 120_000_000, 30_000_000, 20_000_000]

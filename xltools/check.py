@@ -118,7 +118,10 @@ def check_files(paths: Iterable[str | os.PathLike], spec: Spec, settings: Settin
         from .annotate import prepare_dir
 
         prepare_dir(out_dir, paths)
-    texts = workbook_texts(spec, settings)
+    try:
+        texts = workbook_texts(spec, settings)
+    except Exception:  # noqa: BLE001 - check_file then reports the failure on each file
+        texts = None
     used: set[str] = set()
     reports = []
     for p in paths:
