@@ -36,6 +36,7 @@ _HEADERS = (
 _WIDTHS = (6, 10, 28, 18, 8, 26, 24, 80)
 _SEVERITY = {"error": Label("エラー", "Error"), "warning": Label("警告", "Warning"), "info": Label("情報", "Info")}
 _TITLE = Label("xltools のチェック結果", "xltools check results")
+_CHECKED = Label("チェック日時", "Checked at")
 
 
 def prepare_dir(out_dir: Path, checked: list[str | os.PathLike] = ()) -> None:
@@ -123,7 +124,7 @@ def annotate_workbook(report: FileReport, dest: str | os.PathLike, *, spec: Spec
     wb.active = 0
     write_value(ws["A1"], f"{_TITLE(lang)}: {src.name}")
     ws["A1"].font = Font(bold=True, size=12)
-    write_value(ws["A2"], datetime.now().replace(microsecond=0))
+    write_value(ws["A2"], f"{_CHECKED(lang)}: {datetime.now():%Y-%m-%d %H:%M}")
     rows = [(n, _SEVERITY[i.severity](lang), i.code, i.sheet, i.cell, _field_label(spec, i, lang) or None,
              i.raw if isinstance(i.raw, (str, int, float)) or i.raw is None else str(i.raw), i.message(lang))
             for n, i in enumerate(issues, 1)]
@@ -134,7 +135,7 @@ def annotate_workbook(report: FileReport, dest: str | os.PathLike, *, spec: Spec
             link = ws.cell(row=4 + n, column=5)
             quoted = i.sheet.replace("'", "''")
             link.hyperlink = Hyperlink(ref=link.coordinate, location=f"'{quoted}'!{i.cell}")
-            link.font = Font(color="0563C1", underline="single")
+            link.font = Font(name=link.font.name, size=link.font.sz, color="0563C1", underline="single")
         ws.cell(row=4 + n, column=2).fill = PatternFill(fill_type="solid", fgColor=FILLS[i.severity])
     ws.freeze_panes = "A5"
 
