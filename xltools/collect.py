@@ -683,7 +683,11 @@ def render_summary(summary: CollectSummary, lang: str = "ja", *, width: int | No
     """The summary tables as plain text (what the command prints when not on a terminal)."""
     from rich.console import Console
 
-    console = Console(width=width or 120, record=True, file=open(os.devnull, "w"), color_system=None)
+    if width is None:
+        import shutil
+
+        width = shutil.get_terminal_size((120, 24)).columns if sys.stdout.isatty() else 120
+    console = Console(width=max(60, width), record=True, file=open(os.devnull, "w"), color_system=None)
     for r in summary_tables(summary, lang):
         console.print(r)
     text = console.export_text()

@@ -376,7 +376,8 @@ def pipeline_rows(data: RollupData, spec: Spec, settings: Settings) -> list[dict
     for r in data.rows["Opportunities"]:
         d = _day(r.get("expected_close"))
         q = str(fiscal_quarter_of(d, settings.fiscal_year_start_month)) if d else None
-        out.append({**r, "weighted": int(round(weighted_amount(r, spec))), "quarter": q})
+        r["weighted"], r["quarter"] = int(round(weighted_amount(r, spec))), q  # in place: 100,000s of rows
+        out.append(r)
     return out
 
 
@@ -1027,8 +1028,13 @@ def _success_cases(b: _Book, data: RollupData) -> None:
 def _issues(b: _Book, data: RollupData) -> None:
     ws = b.sheet("issues")
     msg = "message_en" if b.lang == "en" else "message_ja"
-    records = [{**i, "field_label": _label_of(b.spec, i.get("table"), i.get("field"), b.lang),
-                "message": i.get(msg)} for i in data.issues]
+    labels: dict[tuple, str | None] = {}
+    records = list(data.issues)
+    for i in records:  # in place, not copied: a roll-up can hold 100,000s of issues
+        where = (i.get("table"), i.get("field"))
+        if where not in labels:
+            labels[where] = _label_of(b.spec, where[0], where[1], b.lang)
+        i["field_label"], i["message"] = labels[where], i.get(msg)
     for m in data.missing or []:
         iss = m.issue(data.roster_path)
         records.append({"rep": m.rep, "account_name": m.account_name, "account_id": m.account_id,
@@ -1091,4 +1097,6 @@ def write_rollup(store: Any, spec: Spec, settings: Settings, out_path: str | os.
     from .generate import save_atomic
 
     data = gather(store, spec, settings, period=period, roster=roster, today=today)
-    return save_atomic(build_rollup(data, spec, settings, lang), out)
+    book = build_rollup(data, spec, settings, lang)
+    del data  # the book keeps the rows it shows; the rest can go before the big write
+    return save_atomic(book, out)
