@@ -130,6 +130,14 @@ def records(ws, name: str) -> list[dict]:
     return [dict(zip(headers, (c.value for c in r))) for r in rows[1:] if any(c.value is not None for c in r)]
 
 
+def ws_positions_ok(ws, name: str, n: int) -> bool:
+    """The table's range covers its header and exactly ``n`` data rows, from A2."""
+    from openpyxl.utils import range_boundaries
+
+    min_col, min_row, max_col, max_row = range_boundaries(ws.tables[name].ref)
+    return (min_col, min_row, max_row - min_row) == (1, 2, n) and ws.cell(row=max_row + 1, column=1).value is None
+
+
 def sheet(book, key: str, lang: str = "ja"):
     return book[SHEETS[key](lang)]
 
@@ -255,6 +263,7 @@ def test_pipeline_lists_every_opportunity_with_rep_account_and_quarter(world, bo
     rows = records(ws, "Pipeline")
     expected = [o for k in ("alpha", "beta", "gamma") for o in independent_plan(world["paths"][k], spec)["opps"]]
     assert sorted(r["金額"] for r in rows) == sorted(o["amount"] for o in expected)
+    assert ws_positions_ok(ws, "Pipeline", len(expected))
     hyper = next(r for r in rows if r["案件ID"] == "O1")
     assert (hyper["担当営業"], hyper["顧客名"], hyper["顧客コード"], hyper["対象期間"]) == ("佐藤", "アルファ工業", "A001", PERIOD)
     assert (hyper["ステージ"], hyper["受注予定四半期"], hyper["加重金額"]) == ("提案", "FY2026Q3", 3_600_000)
@@ -350,8 +359,11 @@ def test_issues_sheet_lists_data_quality_and_missing_submissions(book):
     assert (missing["担当営業"], missing["顧客名"]) == ("高橋", "デルタ物産") and "デルタ物産" in missing["メッセージ"]
     coverage = next(r for r in rows if r["コード"] == "W-COVERAGE-LOW")
     assert coverage["顧客名"] == "アルファ工業" and coverage["項目"] == "カバレッジ倍率"
-    severities = [r["重要度"] for r in rows]
+    # the missing plans to chase first, then errors, warnings, info
+    assert rows[0]["コード"] == "W-MISSING-SUBMISSION"
+    severities = [r["重要度"] for r in rows[1:]]
     assert severities == sorted(severities, key=["エラー", "警告", "情報"].index)
+    assert ws_positions_ok(sheet(book, "issues"), "DataIssues", len(rows))
 
 
 def test_trend_of_a_single_collection_equals_the_totals(book):
@@ -544,3 +556,18 @@ def test_every_part_of_the_package_is_well_formed_xml(world):
                 ET.fromstring(z.read(name))
         sheet1 = z.read("xl/worksheets/sheet1.xml").decode()
     assert "<f>" not in sheet1 and 't="inlineStr"' in sheet1
+
+
+def test_summary_chart_switches_to_reps_when_accounts_are_many(world, ctx, tmp_path, monkeypatch):
+    from xltools import rollup
+
+    spec, settings = ctx
+    monkeypatch.setattr(rollup, "CHART_MAX_ACCOUNTS", 2)  # 3 accounts: too many to chart one by one
+    with Store(world["url"], spec) as store:
+        out = write_rollup(store, spec, settings, tmp_path / "r.xlsx", period=PERIOD, today=TODAY)
+    ws = load_workbook(out)["サマリー"]
+    rep_header = int(ws.tables["ByRep"].ref.split(":")[0][1:])
+    with zipfile.ZipFile(out) as z:
+        bar = next(z.read(n).decode() for n in z.namelist() if n.startswith("xl/charts/") and b"<barChart>" in z.read(n))
+    assert "計画と目標（担当営業別）" in bar
+    assert f"'サマリー'!$A${rep_header + 1}:$A${rep_header + 2}" in bar  # categories: the two reps

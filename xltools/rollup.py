@@ -59,6 +59,8 @@ DATETIME_FORMAT = "yyyy/mm/dd hh:mm"
 RATIO_FORMATS = {"ja": '0.00"倍"', "en": '0.00"x"'}
 TABLE_STYLE = "TableStyleMedium2"
 MAX_WIDTH = 48
+#: more accounts than this: the Summary chart shows plan vs target per account manager
+CHART_MAX_ACCOUNTS = 40
 #: stances of decision makers the roll-up lists as a risk (keys of the ``stance`` list)
 RISK_STANCES = ("against", "unknown")
 DECISION_MAKER = "decision_maker"
@@ -92,6 +94,7 @@ TEXTS: dict[str, Label] = {
     "by_quarter": _L("受注予定四半期別パイプライン（失注を除く）", "Pipeline by expected close quarter (excluding lost)"),
     "by_account": _L("顧客別 計画と目標", "Plan vs target by account"),
     "chart_plan": _L("計画と目標（顧客別）", "Plan vs target by account"),
+    "chart_plan_rep": _L("計画と目標（担当営業別）", "Plan vs target by account manager"),
     "submissions": _L("提出されたファイルと未提出", "Files received and missing submissions"),
     "pipeline": _L("全案件", "Every opportunity"),
     "coverage": _L("顧客別カバレッジ（{low}倍未満：不足、{high}倍超：過大）",
@@ -264,15 +267,17 @@ def _ratio(plan: Any, target: Any) -> float | None:
 
 @dataclass
 class RollupData:
-    """Everything the roll-up shows, read from the store once."""
+    """Everything the roll-up shows.  The big row sets (opportunities, contacts,
+    activities, issues) are :class:`_Stream` objects read from one snapshot of the store
+    while the workbook is written; the rest are lists."""
 
     period: str | None
     today: date
     generated_at: datetime
     versions: list[dict]
-    rows: dict[str, list[dict]]
+    rows: dict[str, Any]  # spec table -> records (list or _Stream)
     files: list[dict]
-    issues: list[dict]
+    issues: Any  # _Stream of issue records (message in the roll-up's language)
     history: list[dict]
     earlier_cases: list[dict]
     win_rates: Any = None  # xltools.winrate.WinRates
@@ -290,10 +295,15 @@ def latest_period(store: Any, settings: Settings) -> str | None:
     return str(max(found, key=lambda p: (p.start, p.quarter is not None)))
 
 
-def gather(store: Any, spec: Spec, settings: Settings, *, period: str | None = None,
-           roster: str | os.PathLike | None = None, today: date | None = None) -> RollupData:
-    """Read what the roll-up needs from ``store``.  ``period``: ``FY2026Q3`` or ``FY2026``
-    (default: the latest period with a current plan)."""
+#: spec tables with many rows per plan: streamed, never held in memory as a whole
+STREAMED = ("Opportunities", "Contacts", "Activities")
+
+
+def gather(store: Any, spec: Spec, settings: Settings, snapshot: "_Snapshot", *, period: str | None = None,
+           roster: str | os.PathLike | None = None, today: date | None = None, lang: str = "ja") -> RollupData:
+    """Read what the roll-up needs from ``store`` (big row sets as streams of
+    ``snapshot``).  ``period``: ``FY2026Q3`` or ``FY2026`` (default: the latest period
+    with a current plan)."""
     start = settings.fiscal_year_start_month
     if period is not None and str(period).strip():
         period = str(parse_period(period, start))
@@ -304,8 +314,8 @@ def gather(store: Any, spec: Spec, settings: Settings, *, period: str | None = N
         from .roster import read_roster
 
         entries = read_roster(roster, spec)
-    rows = {t: store.rows(t, period) for t in ("Opportunities", "Contacts", "Activities", "Reviews",
-                                              "SuccessCases")}
+    rows: dict[str, Any] = {t: snapshot.rows(t, period) for t in STREAMED}
+    rows.update({t: store.rows(t, period) for t in ("Reviews", "SuccessCases")})
     selected = _period_or_none(period, start)
     earlier: list[dict] = []
     if selected is not None:
@@ -318,7 +328,7 @@ def gather(store: Any, spec: Spec, settings: Settings, *, period: str | None = N
 
     data = RollupData(period=period, today=today or date.today(), generated_at=datetime.now(),
                       versions=store.current_versions(period), rows=rows, files=store.files(period),
-                      issues=store.issues(period), history=history, earlier_cases=earlier,
+                      issues=snapshot.issues(period, lang), history=history, earlier_cases=earlier,
                       win_rates=win_rates(store, settings, until=selected))
     if entries is not None:
         if period is None:
@@ -327,6 +337,132 @@ def gather(store: Any, spec: Spec, settings: Settings, *, period: str | None = N
         data.missing = missing_submissions(entries, history, period)
         data.roster_path = str(roster)
     return data
+
+
+# -- streamed rows -----------------------------------------------------------------------------
+
+class _Snapshot:
+    """One read transaction over the store.  Big row sets are counted when the workbook is
+    laid out and streamed (server-side cursor) when it is written -- from the same
+    snapshot, so every Excel table holds exactly its rows even while a collect runs."""
+
+    def __init__(self, store: Any):
+        store.ensure_schema()
+        self.store = store
+        self.conn = store.engine.connect()
+        if store.dialect == "postgresql":
+            self.conn.execution_options(isolation_level="REPEATABLE READ")
+        self.tx = self.conn.begin()
+
+    def close(self) -> None:
+        try:
+            self.tx.rollback()  # read only
+        finally:
+            self.conn.close()
+
+    def __enter__(self) -> "_Snapshot":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _period(self, q, column, period: str | None, unplaced=None):
+        """``FY2026Q3`` matches that quarter; ``FY2026`` the year and its quarters (like the
+        store's own queries); rows whose ``unplaced`` column is NULL always match."""
+        import sqlalchemy as sa
+
+        if period is None:
+            return q
+        p = parse_period(period)
+        cond = column == str(p) if p.quarter is not None else sa.or_(column == str(p), column.like(f"{p}Q_"))
+        return q.where(cond if unplaced is None else sa.or_(cond, unplaced.is_(None)))
+
+    def rows(self, table: str, period: str | None) -> "_Stream":
+        """Rows of a spec table of the current plan versions, with plan context."""
+        import sqlalchemy as sa
+
+        from .schema import CONTEXT_KEYS, db_table_name
+
+        st = self.store
+        t, pv = st.t[db_table_name(table)], st.t["plan_versions"]
+        cols = [pv.c[k] for k in CONTEXT_KEYS] + [pv.c.id.label("version_id"), t.c.row_index] + [
+            t.c[c.key] for c in st.spec.table(table).columns]
+        q = (sa.select(*cols).select_from(t.join(pv, t.c.version_id == pv.c.id))
+             .where(pv.c.is_current.is_(True)).order_by(pv.c.id, t.c.row_index, t.c.id))
+        return _Stream(self, self._period(q, pv.c.period, period))
+
+    def issues(self, period: str | None, lang: str) -> "_Stream":
+        """The issues of the current versions and of the rejected or conflicting files that
+        are the latest file at their path (as :meth:`Store.issues`), errors first."""
+        import sqlalchemy as sa
+
+        st = self.store
+        issues, files, pv = st.t["issues"], st.t["files"], st.t["plan_versions"]
+        f2 = files.alias("f2")
+        latest_at_path = sa.select(sa.func.max(f2.c.id)).where(f2.c.path == files.c.path).scalar_subquery()
+        rank = sa.case({"error": 0, "warning": 1}, value=issues.c.severity, else_=2)
+        q = (sa.select(pv.c.account_id, pv.c.account_name, pv.c.rep, pv.c.period,
+                       files.c.path.label("source_file"), issues.c.code, issues.c.severity, issues.c.sheet,
+                       issues.c.cell, issues.c.field, issues.c.table_name.label("table"), issues.c.row,
+                       issues.c.raw, issues.c["message_en" if lang == "en" else "message_ja"].label("message"))
+             .select_from(issues.join(files, issues.c.file_id == files.c.id)
+                          .outerjoin(pv, issues.c.version_id == pv.c.id))
+             .where(sa.or_(pv.c.is_current.is_(True),
+                           sa.and_(files.c.result.in_(("rejected", "conflict")), files.c.id == latest_at_path)))
+             .order_by(rank, pv.c.rep, pv.c.account_name, files.c.id, issues.c.id))
+        return _Stream(self, self._period(q, pv.c.period, period, issues.c.version_id))
+
+    def run(self, q, *, stream: bool = False):
+        import sqlalchemy as sa
+
+        try:
+            if stream:
+                q = q.execution_options(stream_results=True, yield_per=STREAM_BATCH)
+            return self.conn.execute(q)
+        except sa.exc.SQLAlchemyError as e:
+            detail = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
+            raise RollupError(f"データベースを読めません / cannot read the database: {detail}") from None
+
+
+#: rows fetched at a time from a streamed query
+STREAM_BATCH = 2000
+
+
+class _Stream:
+    """A query's rows as dicts, read again on every iteration; ``len()`` is counted once.
+    ``map`` adds a function applied to each row (computed columns)."""
+
+    def __init__(self, snapshot: _Snapshot, q, fn: Callable[[dict], dict] | None = None, n: int | None = None):
+        import sqlalchemy as sa
+
+        self.snapshot, self.q, self.fn = snapshot, q, fn
+        if n is None:
+            n = snapshot.run(sa.select(sa.func.count()).select_from(q.order_by(None).subquery())).scalar()
+        self.n = n
+
+    def map(self, fn: Callable[[dict], dict]) -> "_Stream":
+        return _Stream(self.snapshot, self.q, fn, self.n)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def head(self, n: int) -> list[dict]:
+        return self._rows(self.snapshot.run(self.q.limit(n)))
+
+    def _rows(self, result) -> list[dict]:
+        fn = self.fn
+        return [fn(dict(r)) if fn else dict(r) for r in result.mappings()]
+
+    def __iter__(self):
+        result = self.snapshot.run(self.q, stream=True)
+        fn = self.fn
+        try:
+            for i, r in enumerate(result.mappings()):
+                if i >= self.n:  # cannot happen inside one snapshot; the table's size wins
+                    break
+                yield fn(dict(r)) if fn else dict(r)
+        finally:
+            result.close()
 
 
 # -- figures ---------------------------------------------------------------------------------
@@ -370,26 +506,31 @@ def rep_rows(accounts: list[dict], settings: Settings) -> list[dict]:
     return out
 
 
-def pipeline_rows(data: RollupData, spec: Spec, settings: Settings) -> list[dict]:
-    """Every opportunity with its weighted amount and fiscal quarter of the expected close."""
-    out = []
-    for r in data.rows["Opportunities"]:
+def pipeline_row(spec: Spec, settings: Settings) -> Callable[[dict], dict]:
+    """Adds an opportunity's weighted amount and the fiscal quarter of its expected close."""
+    start = settings.fiscal_year_start_month
+
+    def add(r: dict) -> dict:
         d = _day(r.get("expected_close"))
-        q = str(fiscal_quarter_of(d, settings.fiscal_year_start_month)) if d else None
-        r["weighted"], r["quarter"] = int(round(weighted_amount(r, spec))), q  # in place: 100,000s of rows
-        out.append(r)
-    return out
+        r["quarter"] = str(fiscal_quarter_of(d, start)) if d else None
+        r["weighted"] = int(round(weighted_amount(r, spec)))
+        return r
+
+    return add
 
 
-def quarter_rows(pipeline: list[dict], lang: str) -> list[dict]:
-    groups: dict[str | None, list[dict]] = defaultdict(list)
+def quarter_rows(pipeline: Iterable[dict], lang: str) -> list[dict]:
+    """Count, amount and weighted amount per close quarter (lost opportunities left out)."""
+    groups: dict[str | None, list[int]] = defaultdict(lambda: [0, 0, 0])
     for r in pipeline:
         if r.get("stage") != "lost":
-            groups[r["quarter"]].append(r)
+            g = groups[r["quarter"]]
+            g[0] += 1
+            g[1] += r.get("amount") or 0
+            g[2] += r["weighted"]
     keys = sorted((k for k in groups if k), key=lambda k: parse_period(k)) + ([None] if None in groups else [])
-    return [{"quarter": k or _t("no_date", lang), "count": len(groups[k]),
-             "amount": sum(r.get("amount") or 0 for r in groups[k]),
-             "weighted": sum(r["weighted"] for r in groups[k])} for k in keys]
+    return [{"quarter": k or _t("no_date", lang), "count": groups[k][0], "amount": groups[k][1],
+             "weighted": groups[k][2]} for k in keys]
 
 
 def _overdue(table: str, spec: Spec, row: dict, today: date) -> date | None:
@@ -512,7 +653,7 @@ class _Book:
         table.tableStyleInfo = TableStyleInfo(name=TABLE_STYLE, showRowStripes=True)
         ws.add_table(table)
         self.blocks[ws.title].append(_Block(top=top + 1, headers=headers, cols=cols, records=records))
-        sample = records[:WIDTH_SAMPLE]
+        sample = records.head(WIDTH_SAMPLE) if hasattr(records, "head") else records[:WIDTH_SAMPLE]
         for i, c in enumerate(cols):
             letter = get_column_letter(i + 1)
             longest = max([display_width(headers[i])] + [_shown_width(c.get(r)) for r in sample])
@@ -595,13 +736,15 @@ class _Book:
     def _prepare_styles(self) -> None:
         """Every style a data cell can need (formats x tones x quote prefix), so that the
         stylesheet is complete before the skeleton is written."""
+        from .generate import TONES
+
         for block_list in self.blocks.values():
             for b in block_list:
                 if b.cols is None:
                     continue
                 for c in b.cols:
-                    fmts = {c.fmt} if not callable(c.fmt) else {c.fmt(r) for r in b.records}
-                    tones = {None} if c.tone is None else {None} | {c.tone(r) for r in b.records}
+                    fmts = {c.fmt} if not callable(c.fmt) else {c.fmt(r) for r in b.records}  # small tables only
+                    tones = {None} if c.tone is None else {None, *TONES}
                     for fmt in fmts | {None, DATE_FORMAT, DATETIME_FORMAT}:
                         for tone in tones:
                             for quote in (False, True):
@@ -775,7 +918,7 @@ def build_rollup(data: RollupData, spec: Spec, settings: Settings, lang: str = "
         raise RollupError(f"language must be one of {', '.join(LANGS)}, got {lang!r}")
     b = _Book(spec, settings, lang)
     accounts = account_rows(data, settings)
-    pipeline = pipeline_rows(data, spec, settings)
+    pipeline = data.rows["Opportunities"].map(pipeline_row(spec, settings))
     _summary(b, data, accounts, pipeline)
     _submissions(b, data)
     _pipeline(b, pipeline)
@@ -800,7 +943,7 @@ def _money_cols(b: _Book) -> list[Col]:
                 tone=lambda r: b.cols.choice_tone("verdict", r.get("coverage_verdict")))]
 
 
-def _summary(b: _Book, data: RollupData, accounts: list[dict], pipeline: list[dict]) -> None:
+def _summary(b: _Book, data: RollupData, accounts: list[dict], pipeline: Iterable[dict]) -> None:
     from openpyxl.chart import BarChart, Reference
 
     ws = b.sheet("summary")
@@ -829,6 +972,7 @@ def _summary(b: _Book, data: RollupData, accounts: list[dict], pipeline: list[di
                      [Col(TEXTS["item"], _text("item")), Col(TEXTS["value"], _text("value"), lambda r: r["fmt"])],
                      records, 3)
     reps = rep_rows(accounts, b.settings)
+    rep_top = row
     _, row = b.table(ws, "ByRep", b.t("by_rep"),
                      b.cols.context("rep") + [Col(TEXTS["accounts"], _text("accounts"), INT_FORMAT)] + _money_cols(b),
                      reps, row)
@@ -842,17 +986,20 @@ def _summary(b: _Book, data: RollupData, accounts: list[dict], pipeline: list[di
     _, row = b.table(ws, "ByAccount", b.t("by_account"), cols, accounts, top)
     b.freeze(ws, 2)
     if accounts:
+        # plan vs target per account; per account manager when accounts are too many to read
+        # (both tables hold the target in column C and the plan total in column D)
+        per_rep = len(accounts) > CHART_MAX_ACCOUNTS
+        top, n = (rep_top, len(reps)) if per_rep else (top, len(accounts))
         chart = BarChart()
         chart.type = "col"
         chart.grouping = "clustered"
-        chart.title = b.t("chart_plan")
+        chart.title = b.t("chart_plan_rep" if per_rep else "chart_plan")
         chart.y_axis.numFmt = YEN_FORMAT
         chart.y_axis.majorGridlines = None
-        first, last = top + 2, top + 1 + len(accounts)
-        data_ref = Reference(ws, min_col=3, max_col=4, min_row=top + 1, max_row=last)
-        chart.add_data(data_ref, titles_from_data=True)
+        first, last = top + 2, top + 1 + n
+        chart.add_data(Reference(ws, min_col=3, max_col=4, min_row=top + 1, max_row=last), titles_from_data=True)
         chart.set_categories(Reference(ws, min_col=1, min_row=first, max_row=last))
-        chart.height, chart.width = 9, max(16, min(40, 3 + 2.2 * len(accounts)))
+        chart.height, chart.width = 9, max(16, min(40, 3 + 2.2 * n))
         ws.add_chart(chart, "H3")
 
 
@@ -887,7 +1034,7 @@ def _submissions(b: _Book, data: RollupData) -> None:
     b.freeze(ws, 3)
 
 
-def _pipeline(b: _Book, pipeline: list[dict]) -> None:
+def _pipeline(b: _Book, pipeline: Iterable[dict]) -> None:
     ws = b.sheet("pipeline")
     cols = (b.cols.context("rep", "account_name", "account_id", "period")
             + b.cols.table("Opportunities", tone=("stage",))
@@ -925,12 +1072,22 @@ def _relationships(b: _Book, data: RollupData) -> None:
         counts[v["plan_id"]] = {"rep": v.get("rep"), "account_name": v.get("account_name"),
                                 "account_id": v.get("account_id"), **{c.key: 0 for c in choices},
                                 "_blank": 0, "_total": 0}
-    for c in contacts:
+    days = b.settings.thresholds.contact_stale_days
+    limit = data.today - timedelta(days=days)
+    risk, stale = [], []
+    for c in contacts:  # one pass over a streamed table
         rec = counts.get(c["plan_id"])
-        if rec is None:
+        if rec is not None:
+            rec[c.get("stance") if c.get("stance") in rec else "_blank"] += 1
+            rec["_total"] += 1
+        if c.get("status") in GONE:
             continue
-        rec[c.get("stance") if c.get("stance") in rec else "_blank"] += 1
-        rec["_total"] += 1
+        if c.get("role") == DECISION_MAKER and (c.get("stance") in RISK_STANCES or c.get("stance") is None):
+            risk.append(c)
+        last = _day(c.get("last_contact"))
+        if c.get("name") and (last is None or last <= limit):
+            c["_days"] = (data.today - last).days if last else None
+            stale.append(c)
     stance_cols = [Col(ch.label, _text(ch.key), INT_FORMAT,
                        tone=(lambda r, k=ch.key, t=ch.tone: t if r.get(k) else None)) for ch in choices]
     cols = (b.cols.context("account_name", "account_id", "rep") + stance_cols
@@ -938,19 +1095,9 @@ def _relationships(b: _Book, data: RollupData) -> None:
     records = sorted(counts.values(), key=lambda r: (name_key(r["rep"] or ""), name_key(r["account_name"] or "")))
     _, row = b.table(ws, "StanceCounts", b.t("stance_counts"), cols, records, 1)
 
-    risk = [c for c in contacts if c.get("role") == DECISION_MAKER
-            and (c.get("stance") in RISK_STANCES or c.get("stance") is None) and c.get("status") not in GONE]
     cols = b.cols.context("account_name", "rep") + b.cols.table("Contacts", skip=("note",), tone=("stance",))
     _, row = b.table(ws, "DecisionMakersAtRisk", b.t("dm_risk"), cols, risk, row)
 
-    days = b.settings.thresholds.contact_stale_days
-    limit = data.today - timedelta(days=days)
-    stale = []
-    for c in contacts:
-        last = _day(c.get("last_contact"))
-        if c.get("status") in GONE or not c.get("name") or (last is not None and last > limit):
-            continue
-        stale.append({**c, "_days": (data.today - last).days if last else None})
     stale.sort(key=lambda c: (c["_days"] is not None, -(c["_days"] or 0)))
     cols = (b.cols.context("account_name", "rep")
             + b.cols.table("Contacts", skip=("note", "reports_to", "contact_id"), tone=("stance",))
@@ -966,7 +1113,14 @@ def _activities(b: _Book, data: RollupData) -> None:
     for c in b.spec.table("Activities").columns:
         if c.overdue_unless:
             closed |= set(c.overdue_unless[1])
-    visits = [a for a in acts if a.get("executive")]
+    visits, overdue = [], []
+    for a in acts:  # one pass over a streamed table
+        if a.get("executive"):
+            visits.append(a)
+        d = _overdue("Activities", b.spec, a, data.today)
+        if d is not None:
+            a["_days"] = (data.today - d).days
+            overdue.append(a)
     visits.sort(key=lambda a: (name_key(a["executive"]), _day(a.get("planned_date")) or date.max))
     groups: dict[str, list[dict]] = defaultdict(list)
     names: dict[str, str] = {}
@@ -989,11 +1143,6 @@ def _activities(b: _Book, data: RollupData) -> None:
     cols = [b.cols.field(exec_col)] + b.cols.context("account_name", "rep") + act_cols
     _, row = b.table(ws, "ExecutiveVisits", b.t("exec_visits"), cols, visits, row)
 
-    overdue = []
-    for a in acts:
-        d = _overdue("Activities", b.spec, a, data.today)
-        if d is not None:
-            overdue.append({**a, "_days": (data.today - d).days})
     overdue.sort(key=lambda a: -a["_days"])
     cols = (b.cols.context("account_name", "rep") + b.cols.table("Activities", tone=("status",))
             + [Col(TEXTS["days_overdue"], _text("_days"), INT_FORMAT, tone=lambda r: "bad")])
@@ -1027,23 +1176,22 @@ def _success_cases(b: _Book, data: RollupData) -> None:
 
 def _issues(b: _Book, data: RollupData) -> None:
     ws = b.sheet("issues")
-    msg = "message_en" if b.lang == "en" else "message_ja"
     labels: dict[tuple, str | None] = {}
-    records = list(data.issues)
-    for i in records:  # in place, not copied: a roll-up can hold 100,000s of issues
+
+    def label(i: dict) -> dict:
         where = (i.get("table"), i.get("field"))
         if where not in labels:
             labels[where] = _label_of(b.spec, where[0], where[1], b.lang)
-        i["field_label"], i["message"] = labels[where], i.get(msg)
-    for m in data.missing or []:
+        i["field_label"] = labels[where]
+        return i
+
+    missing = []
+    for m in data.missing or []:  # the plans to chase come first
         iss = m.issue(data.roster_path)
-        records.append({"rep": m.rep, "account_name": m.account_name, "account_id": m.account_id,
+        missing.append({"rep": m.rep, "account_name": m.account_name, "account_id": m.account_id,
                         "period": m.period, "source_file": data.roster_path, "code": iss.code,
                         "severity": iss.severity, "raw": m.rep, "field_label": _label_of(b.spec, None, "rep", b.lang),
                         "message": iss.message(b.lang)})
-    rank = {"error": 0, "warning": 1, "info": 2}
-    records.sort(key=lambda r: (rank.get(r.get("severity"), 3), name_key(r.get("rep") or ""),
-                                name_key(r.get("account_name") or ""), r.get("code") or ""))
     cols = b.cols.context("rep", "account_name", "period") + [
         Col(TEXTS["severity"], _severity(b.lang),
             tone=lambda r: {"error": "bad", "warning": "warn"}.get(r.get("severity"))),
@@ -1052,8 +1200,25 @@ def _issues(b: _Book, data: RollupData) -> None:
         Col(TEXTS["field"], _text("field_label")), Col(TEXTS["raw"], _text("raw")),
         Col(TEXTS["message"], _text("message"), width=60),
     ]
-    b.table(ws, "DataIssues", b.t("data_issues"), cols, records, 1)
+    b.table(ws, "DataIssues", b.t("data_issues"), cols, _Chain(missing, data.issues.map(label)), 1)
     b.freeze(ws, 3)
+
+
+class _Chain:
+    """A short list followed by a stream, as one sequence of records."""
+
+    def __init__(self, first: list[dict], rest: _Stream):
+        self.first, self.rest = first, rest
+
+    def __len__(self) -> int:
+        return len(self.first) + len(self.rest)
+
+    def head(self, n: int) -> list[dict]:
+        return self.first[:n] + (self.rest.head(n - len(self.first)) if n > len(self.first) else [])
+
+    def __iter__(self):
+        yield from self.first
+        yield from self.rest
 
 
 def _trend(b: _Book, data: RollupData) -> None:
@@ -1096,7 +1261,8 @@ def write_rollup(store: Any, spec: Spec, settings: Settings, out_path: str | os.
         raise RollupError(f"{out.parent}: 出力先のフォルダがありません / output folder does not exist")
     from .generate import save_atomic
 
-    data = gather(store, spec, settings, period=period, roster=roster, today=today)
-    book = build_rollup(data, spec, settings, lang)
-    del data  # the book keeps the rows it shows; the rest can go before the big write
-    return save_atomic(book, out)
+    with _Snapshot(store) as snapshot:
+        data = gather(store, spec, settings, snapshot, period=period, roster=roster, today=today, lang=lang)
+        book = build_rollup(data, spec, settings, lang)
+        del data  # the book keeps the rows it shows; the rest can go before the big write
+        return save_atomic(book, out)
