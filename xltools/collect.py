@@ -38,7 +38,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from .config import Settings
 from .errors import XltoolsError
@@ -529,8 +529,17 @@ def collect_paths(paths: Iterable[str | os.PathLike], store: Any, spec: Spec, se
     order: list[str] = []
 
     bar = _Progress(progress, len(found.plans) + len(found.wrong_format), lang)
+
+    def store_one(fid: FileId, report: FileReport) -> None:
+        outcome = store.save(report, path=fid.path, size=fid.size, sha256=fid.sha256, mtime=fid.mtime,
+                             collected_at=collected_at)
+        results[fid.path] = _result(fid, report, outcome)
+        bar.advance()
+
+    n_jobs = max(1, jobs or os.cpu_count() or 1)
+    summary.jobs = 1 if n_jobs == 1 or len(found.plans) < MIN_PARALLEL else min(n_jobs, len(found.plans))
+    reader = _Dispatcher(store, spec, settings, today, summary.jobs, store_one)
     try:
-        todo: list[FileId] = []
         dup_of: dict[str, list[FileId]] = {}  # sha -> later paths with the same content
         first_path: dict[str, str] = {}
         for p in found.plans + found.wrong_format:
@@ -560,33 +569,16 @@ def collect_paths(paths: Iterable[str | os.PathLike], store: Any, spec: Spec, se
                 results[fid.path] = _result(fid, report, outcome)
                 bar.advance()
             else:
-                todo.append(fid)
-
-        def store_one(fid: FileId, report: FileReport) -> None:
-            outcome = store.save(report, path=fid.path, size=fid.size, sha256=fid.sha256, mtime=fid.mtime,
-                                 collected_at=collected_at)
-            results[fid.path] = _result(fid, report, outcome)
-            bar.advance()
-
-        n_jobs = max(1, jobs or os.cpu_count() or 1)
-        summary.jobs = 1 if n_jobs == 1 or len(todo) < MIN_PARALLEL else min(n_jobs, len(todo))
-        rates = None
-        if todo:
-            from .winrate import win_rates
-
-            rates = win_rates(store, settings)
-        if summary.jobs == 1:
-            _init_worker(spec, settings, today, rates)
-            for fid in todo:
-                store_one(fid, _check_one(fid.path))
-        else:
-            _collect_parallel(todo, summary.jobs, spec, settings, today, rates, store_one)
-
+                reader.submit(fid)
+        reader.finish()
         for sha, fids in dup_of.items():
             first = results[first_path[sha]]
             for fid in fids:
                 results[fid.path] = _seen_result(fid, duplicate_of=first)
                 bar.advance()
+    except BaseException:
+        reader.close(cancel=True)  # interrupted or the database failed: read nothing more
+        raise
     finally:
         bar.close()
 
@@ -604,37 +596,63 @@ def collect_paths(paths: Iterable[str | os.PathLike], store: Any, spec: Spec, se
     return summary
 
 
-def _collect_parallel(todo: list[FileId], jobs: int, spec: Spec, settings: Settings, today: date | None,
-                      rates: Any, store_one) -> None:
-    """Feed the workers at most ``MAX_PENDING`` files ahead of the parent's storing."""
-    with _pool(jobs, spec, settings, today, rates) as pool:
-        queue = iter(todo)
-        running: dict[Future, FileId] = {}
+class _Dispatcher:
+    """Reads new files -- in worker processes when the run is big enough -- while the
+    parent goes on hashing, and stores each report as it comes back.
 
-        def feed() -> None:
-            while len(running) < max(MAX_PENDING, 2 * jobs):
-                fid = next(queue, None)
-                if fid is None:
-                    return
-                running[pool.submit(_check_one, fid.path)] = fid
+    The pool starts with the first new file (a run of unchanged files starts none); at
+    most ``MAX_PENDING`` files are in flight, so reports never pile up in the parent."""
 
-        try:
-            feed()
-            while running:
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    fid = running.pop(fut)
-                    try:
-                        report = fut.result()
-                    except Exception as exc:  # noqa: BLE001 - a worker that died: the file is rejected
-                        report = FileReport(file=fid.path)
-                        report.add("E-FILE-UNREADABLE", params={"detail": f"{type(exc).__name__}: {exc}"})
-                    store_one(fid, report)
-                feed()
-        except BaseException:
-            # interrupted or the database failed: do not read the files still queued
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
+    def __init__(self, store: Any, spec: Spec, settings: Settings, today: date | None, jobs: int,
+                 store_one: Callable[[FileId, FileReport], None]):
+        self.store, self.spec, self.settings, self.today = store, spec, settings, today
+        self.jobs, self.store_one = jobs, store_one
+        self.pool: ProcessPoolExecutor | None = None
+        self.running: dict[Future, FileId] = {}
+        self.ready = False
+
+    def _start(self) -> None:
+        from .winrate import win_rates
+
+        rates = win_rates(self.store, self.settings)
+        if self.jobs == 1:
+            _init_worker(self.spec, self.settings, self.today, rates)
+        else:
+            self.pool = _pool(self.jobs, self.spec, self.settings, self.today, rates)
+        self.ready = True
+
+    def submit(self, fid: FileId) -> None:
+        if not self.ready:
+            self._start()
+        if self.pool is None:
+            self.store_one(fid, _check_one(fid.path))
+            return
+        while len(self.running) >= max(MAX_PENDING, 2 * self.jobs):
+            self._collect(block=True)
+        self.running[self.pool.submit(_check_one, fid.path)] = fid
+        self._collect(block=False)
+
+    def _collect(self, block: bool) -> None:
+        done, _ = wait(self.running, timeout=None if block else 0, return_when=FIRST_COMPLETED)
+        for fut in done:
+            fid = self.running.pop(fut)
+            try:
+                report = fut.result()
+            except Exception as exc:  # noqa: BLE001 - a worker that died: the file is rejected
+                report = FileReport(file=fid.path)
+                report.add("E-FILE-UNREADABLE", params={"detail": f"{type(exc).__name__}: {exc}"})
+            self.store_one(fid, report)
+
+    def finish(self) -> None:
+        while self.running:
+            self._collect(block=True)
+        self.close()
+
+    def close(self, cancel: bool = False) -> None:
+        """Stop the workers (``cancel``: without reading the files still queued)."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=cancel)
+            self.pool = None
 
 
 def _main_period(files: list[FileResult]) -> str | None:
