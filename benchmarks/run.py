@@ -50,6 +50,7 @@ from procmem import TreeRss  # noqa: E402
 
 README = ROOT / "README.md"
 RESULTS = HERE / "results.md"
+RESULTS_FULL = HERE / "results-full.md"
 BEGIN, END = "<!-- BEGIN bench -->", "<!-- END bench -->"
 PERIOD = "FY2026Q3"
 #: files whose change makes a cached corpus stale
@@ -169,10 +170,10 @@ def help_startup(runs: int) -> list[float]:
     return times
 
 
-def stage_breakdown(paths: list[Path], work: Path, top: int = 12) -> tuple[dict, list[tuple[str, float, float]]]:
-    """Serial, in this process: CPU milliseconds per plan of each stage of collect (read,
-    validate, rules, store), and the functions with the most own CPU time (cProfile):
-    ``[(function, own ms per plan, share of the total)]``."""
+def stage_breakdown(paths: list[Path], work: Path, top: int = 12) -> tuple[dict, list, list]:
+    """Serial, in this process: CPU seconds per plan of each stage of collect (read,
+    validate, rules, store); the functions and the modules with the most own CPU time
+    (cProfile): ``[(name, own seconds per plan, share of the profiled total)]``."""
     import cProfile
     import pstats
 
@@ -217,9 +218,36 @@ def stage_breakdown(paths: list[Path], work: Path, top: int = 12) -> tuple[dict,
     n = max(1, len(paths))
     stats = pstats.Stats(prof)
     total = sum(v[2] for v in stats.stats.values()) or 1.0
-    rows = sorted(((f"{Path(fn).name}:{line}({name})", v[2]) for (fn, line, name), v in stats.stats.items()),
+    by_module: dict[str, float] = {}
+    for (fn, _line, name), v in stats.stats.items():
+        by_module[_module_of(fn, name)] = by_module.get(_module_of(fn, name), 0.0) + v[2]
+    rows = sorted(((f"{_module_of(fn, name)}:{name}", v[2]) for (fn, _line, name), v in stats.stats.items()),
                   key=lambda x: -x[1])[:top]
-    return {k: v / n for k, v in cpu.items()}, [(name, own / n, own / total) for name, own in rows]
+    modules = sorted(by_module.items(), key=lambda x: -x[1])[:top]
+    return ({k: v / n for k, v in cpu.items()},
+            [(name, own / n, own / total) for name, own in rows],
+            [(name, own / n, own / total) for name, own in modules])
+
+
+def _module_of(filename: str, name: str) -> str:
+    """``xltools/reader.py``, ``sqlalchemy``, ``python-calamine`` ...: where a profiled function lives."""
+    if filename == "~":  # a C function: name it by what it belongs to
+        if "Calamine" in name:
+            return "python-calamine"
+        if "re.Pattern" in name or "re.Match" in name:
+            return "re (C)"
+        if "pyexpat" in name:
+            return "expat (C)"
+        if "sqlite3" in name:
+            return "sqlite3 (C)"
+        return "builtins"
+    p = Path(filename)
+    parts = p.parts
+    if "site-packages" in parts:
+        return parts[parts.index("site-packages") + 1].split(".")[0]
+    if "xltools" in parts:
+        return "xltools/" + p.name
+    return p.name
 
 
 def profile_collect(paths: list[Path], work: Path) -> Path:
@@ -442,10 +470,11 @@ def main(argv: list[str] | None = None) -> int:
 
     # 6. profile
     top: list[tuple[str, float, float]] = []
+    modules: list[tuple[str, float, float]] = []
     if args.profile:
         prof_files = sample(paths, min(100, len(paths)))
         log(f"profile: CPU per stage and cProfile on {len(prof_files)} files ...")
-        stages, top = stage_breakdown(prof_files, work)
+        stages, top, modules = stage_breakdown(prof_files, work)
         rows.append(("CPU per plan by stage of collect (1 process): " + " / ".join(stages),
                      " / ".join(_ms(v) for v in stages.values()) + f" = {_ms(sum(stages.values()))}", "", None))
         log("profile: pyinstrument over collect (1 process) ...")
@@ -462,11 +491,16 @@ def main(argv: list[str] | None = None) -> int:
               f"{(time.perf_counter() - started) / 60:,.1f} min.")
     text = markdown(rows, header, notes)
     if top:
-        text += ("\nFunctions with the most own CPU time in read + validate + rules + store (cProfile, which "
-                 "inflates small calls):\n\n| function | own CPU per plan | share |\n|---|---|---|\n"
+        text += ("\nWhere collect's CPU goes, serial, by module and by function (own time under cProfile, which "
+                 "slows small calls; shares are of the profiled total):\n\n"
+                 "| module | own CPU per plan | share |\n|---|---|---|\n"
+                 + "".join(f"| `{name}` | {_ms(ms)} | {share:.0%} |\n" for name, ms, share in modules)
+                 + "\n| function | own CPU per plan | share |\n|---|---|---|\n"
                  + "".join(f"| `{name}` | {_ms(ms)} | {share:.0%} |\n" for name, ms, share in top))
     print(text)
     RESULTS.write_text("# Benchmark results\n\n" + text, encoding="utf-8")
+    if n >= 10_000:  # the full run is kept apart too: a later default run does not hide it
+        RESULTS_FULL.write_text("# Benchmark results (full: 10,000 plans)\n\n" + text, encoding="utf-8")
     if args.update_readme:
         update_readme(text)
         log(f"README.md bench block updated")
