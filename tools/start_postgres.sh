@@ -2,7 +2,14 @@
 # Start a local PostgreSQL (Debian package) on loopback and create the test database.
 # Prints the SQLAlchemy URL to use as XLTOOLS_TEST_PG_URL.  Idempotent.
 set -euo pipefail
-ver=$(ls /usr/lib/postgresql | sort -V | tail -n 1)
+ver=$(for d in /usr/lib/postgresql/*/bin/postgres; do
+         [ -x "$d" ] || continue
+         basename "$(dirname "$(dirname "$d")")"
+       done | sort -V | tail -n 1)
+if [ -z "$ver" ]; then
+  echo "start_postgres: no PostgreSQL server is installed (apt-get install postgresql)" >&2
+  exit 1
+fi
 if ! pg_lsclusters -h | awk '{print $1" "$2}' | grep -q "^$ver main$"; then
   pg_createcluster "$ver" main >/dev/null
 fi
@@ -16,4 +23,5 @@ su postgres -c "psql -qAtc \"select 1 from pg_roles where rolname='xltools'\"" |
   || su postgres -c "psql -qc \"create role xltools login superuser password 'xltools'\""
 su postgres -c "psql -qAtc \"select 1 from pg_database where datname='xltools_test'\"" | grep -q 1 \
   || su postgres -c "createdb -O xltools xltools_test"
-echo "postgresql+psycopg://xltools:xltools@127.0.0.1:5432/xltools_test"
+port=$(pg_lsclusters -h | awk -v v="$ver" '$1 == v && $2 == "main" {print $3}')
+echo "postgresql+psycopg://xltools:xltools@127.0.0.1:${port:-5432}/xltools_test"
