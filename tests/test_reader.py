@@ -818,7 +818,9 @@ def test_every_cell_the_rep_wrote_is_read_somewhere(generated, tmp_path, data, l
     for _ in range(data.draw(st.integers(1, 12), label="n")):
         sheet, r, c = data.draw(targets, label="cell")
         cell = wb[sheet].cell(r, c)
-        if type(cell).__name__ == "MergedCell":
+        if type(cell).__name__ == "MergedCell" or (sheet, r, c) in writes:
+            # a second value in one cell keeps the first one's number format (a date
+            # typed, then 1: Excel shows 1900/01/01), so each cell is written once
             continue
         value = data.draw(_VALUE, label="value")
         put(wb[sheet], cell.coordinate, value)

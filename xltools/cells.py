@@ -6,13 +6,22 @@ import re
 _A1 = re.compile(r"^\$?([A-Z]{1,3})\$?(\d+)$")
 
 
-def col_letter(idx: int) -> str:
-    """1 -> A, 27 -> AA."""
+def _col_letter(idx: int) -> str:
     s = ""
     while idx > 0:
         idx, rem = divmod(idx - 1, 26)
         s = chr(65 + rem) + s
     return s
+
+
+_LETTERS = [_col_letter(i) for i in range(1, 16385)]  # A .. XFD, Excel's last column
+
+
+def col_letter(idx: int) -> str:
+    """1 -> A, 27 -> AA."""
+    if 0 < idx <= 16384:
+        return _LETTERS[idx - 1]
+    return _col_letter(idx)
 
 
 def col_index(letters: str) -> int:

@@ -36,7 +36,7 @@ import zipfile
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from .cells import a1, col_index, parse_a1, parse_range
+from .cells import a1, col_index, col_letter, parse_a1, parse_range
 from .model import RawCell, RawPlan, RawRow, RawTable
 from .safety import (REL_TABLE, FileProblem, Limits, Package, SheetPart, _problem, attr,
                      local, open_package)
@@ -61,11 +61,19 @@ _ATTR_REF = re.compile(rb'\sref\s*=\s*"([^"]*)"')
 _A1_PARTS = re.compile(r"^\$?([A-Za-z]{1,3})\$?(\d+)$")
 
 
+# a cell with an address whose first child is a formula (CT_Cell: f, v, is, extLst)
+_CELL_F = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?c\s[^>]*?\br\s*=\s*"\$?([A-Za-z]{1,3})\$?(\d+)"[^>]*>'
+                     rb"\s*<(?:[A-Za-z_][\w.-]*:)?f(?=[\s/>])([^>]*)>")
+_F_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f(?=[\s/>])")
+
+
 def formula_cells(xml: bytes) -> set[tuple[int, int]]:
     """(row, column) of every cell of a worksheet part that holds a formula (1-based).
 
     Scans ``<sheetData>`` for ``<c>`` elements with an ``<f>`` child; cells without an
     ``r`` attribute are numbered as Excel does; an array formula covers its ``ref``.
+    Files that give every formula cell its address (Excel, LibreOffice, openpyxl all
+    do) take a single regex pass; anything else the token-by-token scan.
     """
     m = _SHEETDATA_OPEN.search(xml)
     if not m or m.group(1) == b"/":
@@ -73,6 +81,13 @@ def formula_cells(xml: bytes) -> set[tuple[int, int]]:
     end = _SHEETDATA_CLOSE.search(xml, m.end())
     body_end = end.start() if end else len(xml)
     out: set[tuple[int, int]] = set()
+    hits = _CELL_F.findall(xml, m.end(), body_end)
+    if len(hits) == len(_F_TAG.findall(xml, m.end(), body_end)):
+        for letters, row_text, attrs in hits:
+            out.add((int(row_text), col_index(letters.decode("ascii"))))
+            if b"array" in attrs:
+                _add_array(out, attrs)
+        return out
     row = 0
     col = 0
     for tm in _TOKEN.finditer(xml, m.end(), body_end):
@@ -91,16 +106,21 @@ def formula_cells(xml: bytes) -> set[tuple[int, int]]:
                 col += 1
         elif row and col:  # <f>
             out.add((row, col))
-            t = _ATTR_T.search(attrs)
-            ref = _ATTR_REF.search(attrs)
-            if t and t.group(1) == b"array" and ref:
-                try:
-                    r1, c1, r2, c2 = parse_range(ref.group(1).decode("ascii", "replace"))
-                except ValueError:
-                    continue
-                if (r2 - r1 + 1) * (c2 - c1 + 1) <= 100_000:
-                    out.update((r, c) for r in range(r1, r2 + 1) for c in range(c1, c2 + 1))
+            _add_array(out, attrs)
     return out
+
+
+def _add_array(out: set[tuple[int, int]], attrs: bytes) -> None:
+    """An array formula (``<f t="array" ref="A5:B5">``) covers every cell of its ref."""
+    t = _ATTR_T.search(attrs)
+    ref = _ATTR_REF.search(attrs)
+    if t and t.group(1) == b"array" and ref:
+        try:
+            r1, c1, r2, c2 = parse_range(ref.group(1).decode("ascii", "replace"))
+        except ValueError:
+            return
+        if (r2 - r1 + 1) * (c2 - c1 + 1) <= 100_000:
+            out.update((r, c) for r in range(r1, r2 + 1) for c in range(c1, c2 + 1))
 
 
 # -- header labels ------------------------------------------------------------------------
@@ -287,6 +307,7 @@ _FORMAT_LITERALS = re.compile(r'"[^"]*"|\\.|_.|\*.|\[(?![hms]+\])[^\]]*\]', re.I
 _VALUE_CELL = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c\s([^>]*?)(?<!/)>(.*?)</(?:[A-Za-z_][\w.-]*:)?c\s*>", re.S)
 _ATTR_S = re.compile(rb'\ss\s*=\s*"(\d+)"')
 _V = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?v>([^<]*)<")
+_NEGATIVE_V = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?v>\s*-")
 
 
 def _date_styles(pkg: Package) -> set[int]:
@@ -295,7 +316,20 @@ def _date_styles(pkg: Package) -> set[int]:
     styles = [t for _, kind, t in pkg.rels(pkg.workbook_part) if kind == "styles" and t in pkg.parts]
     if not styles:
         return set()
-    root = pkg.xml(styles[0])
+    data = pkg.parts[styles[0]]
+    known = _DATE_STYLES_SEEN.get(data)
+    if known is None:
+        # workbooks made from one template share their styles part: parse each once
+        if len(_DATE_STYLES_SEEN) >= 64:
+            _DATE_STYLES_SEEN.clear()
+        known = _DATE_STYLES_SEEN[data] = frozenset(_parse_date_styles(pkg.xml(styles[0])))
+    return set(known)
+
+
+_DATE_STYLES_SEEN: dict[bytes, frozenset[int]] = {}
+
+
+def _parse_date_styles(root) -> set[int]:
     codes = {_int(attr(el, "numFmtId"), -1): attr(el, "formatCode") or ""
              for el in root.iter() if local(el.tag) == "numFmt"}
     out: set[int] = set()
@@ -313,7 +347,7 @@ def _date_styles(pkg: Package) -> set[int]:
 def _impossible_dates(xml: bytes, date_styles: set[int]) -> bool:
     """Whether a date-formatted cell holds a negative number, which is no date:
     python-calamine turns it into 00:00 (losing it) or panics (a large one)."""
-    if not date_styles:
+    if not date_styles or not _NEGATIVE_V.search(xml):
         return False
     for m in _VALUE_CELL.finditer(xml):
         attrs = m.group(1)
@@ -564,19 +598,22 @@ class _Reader:
 
     def table_row(self, sheet: _Sheet, table: str, r: int, index: int, col_of: dict[int, str],
                   formula_keys: set[str], plan: RawPlan, below: bool = False) -> RawRow | None:
-        cells: dict[str, RawCell] = {}
+        grid, formulas = sheet.grid, sheet.formulas
+        values = [(col, key, grid.get((r, col))) for col, key in col_of.items()]
         has_input = False
-        for col, key in col_of.items():
-            value = sheet.value(r, col)
+        for col, key, value in values:
+            if value is None:
+                continue
             if key in formula_keys:
-                if value is not None and (r, col) not in sheet.formulas:
+                if (r, col) not in formulas:
                     plan.overwritten.append((key, sheet.raw(r, col, value)))
-                value = None
-            elif value is not None:
+            else:
                 has_input = True
-            cells[key] = sheet.raw(r, col, value)
-        if not has_input:
+        if not has_input:  # most rows of a template's table are still empty: no cells made
             return None
+        name, row_text = sheet.name, str(r)
+        cells = {key: RawCell(name, col_letter(col) + row_text, None if key in formula_keys else value)
+                 for col, key, value in values}
         return RawRow(index=index, cells=cells, below_table=below)
 
     def is_loose_value(self, sheet: _Sheet, r: int, c: int, *, static: bool = True) -> bool:

@@ -502,10 +502,10 @@ def check_sheet_size(xml: bytes, sheet: str, limits: Limits) -> None:
     n_rows = max(last_row, len(_ROW_TAG_RE.findall(xml)))
     if n_rows > max_rows:
         raise _rows_problem(sheet, n_rows, max_rows, "rows")
-    refs = _CELL_REF_RE.findall(xml)
+    refs = set(_CELL_REF_RE.findall(xml))  # distinct (letters, row) pairs, in C
     if refs:
         cols = {c for c, _ in refs}
-        rows = [int(r) for _, r in refs]
+        rows = [int(r) for r in {r for _, r in refs}]
         min_c = min(col_index(c.decode()) for c in cols)
         max_c = max(col_index(c.decode()) for c in cols)
         area = (max(rows) - min(rows) + 1) * (max_c - min_c + 1)
