@@ -611,21 +611,25 @@ class Store:
         hashed_tables: dict[str, list[list[Any]]] = {}
         for name, table in self.spec_tables.items():
             out, hashed = [], []
+            kinds = [(col, col.key, sch.column_kind(col.type)) for col in table.columns]
             for r in plan.rows(table.name):
                 values: dict[str, Any] = {}
-                for col in table.columns:
-                    kind = sch.column_kind(col.type)
-                    raw = r.values.get(col.key)
+                given = r.values
+                for col, key, kind in kinds:
+                    raw = given.get(key)
+                    if raw is None:  # most cells of a row: nothing to coerce
+                        values[key] = None
+                        continue
                     try:
-                        values[col.key] = coerce(kind, raw)
+                        values[key] = coerce(kind, raw)
                     except (ValueError, TypeError, ArithmeticError):
-                        bad(col, raw, r.sheet, r.cells.get(col.key), kind)
+                        bad(col, raw, r.sheet, r.cells.get(key), kind)
                         issues[-1].row = r.index
-                        values[col.key] = None
+                        values[key] = None
                 if all(v is None for v in values.values()):
                     continue
                 out.append({"row_index": r.index, "sheet": r.sheet, "row": r.row, **values})
-                hashed.append([_jsonable(values[c.key]) for c in table.columns])
+                hashed.append([_jsonable(v) for v in values.values()])
             rows[name] = out
             hashed_tables[name] = hashed
         content = json.dumps({"fields": {k: _jsonable(v) for k, v in version.items()}, "tables": hashed_tables},
@@ -676,7 +680,8 @@ class Store:
             return SaveOutcome("unchanged", "unchanged", prep.plan_id, same.id, same.version_no, file_id=fid)
 
         if plan is None:
-            conn.execute(plans.insert().values(
+            # parameters, not .values(): one compiled statement for every plan
+            conn.execute(plans.insert(), dict(
                 plan_id=prep.plan_id, account_key=prep.account_key, **prep.context,
                 predecessor_plan_id=prep.predecessor, slot=None, first_collected_at=collected_at,
                 updated_at=collected_at, current_version_id=None))
@@ -690,7 +695,7 @@ class Store:
             store_issues.append(self._conflict_issue(conn, prep, holder, path))
         all_issues = prep.issues + store_issues
         counts = _counts(all_issues)
-        vid = conn.execute(pv.insert().values(
+        vid = conn.execute(pv.insert(), dict(
             plan_id=prep.plan_id, version_no=version_no, file_sha256=sha256, file_mtime=mtime,
             collected_at=collected_at, is_current=False,
             conflict_with=holder["plan_id"] if decision == "conflict" else None,
@@ -792,7 +797,7 @@ class Store:
                      collected_at: datetime | None, result: str, plan_id: str | None, version_id: int | None,
                      issues: list[Issue], detail: str | None) -> int:
         counts = _counts(issues)
-        return conn.execute(self.t["files"].insert().values(
+        return conn.execute(self.t["files"].insert(), dict(
             path=str(path), size=size, sha256=sha256, mtime=_utc(mtime),
             collected_at=_utc(collected_at) or _now(), result=result, plan_id=plan_id,
             version_id=version_id, error_count=counts["error"], warning_count=counts["warning"],

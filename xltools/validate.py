@@ -55,7 +55,12 @@ def is_blank(value: Any) -> bool:
         return True
     if not isinstance(value, str):
         return False
+    if value and not value[0].isspace() and value[0] not in _INVISIBLE_START and unicodedata.category(value[0]) != "Cf":
+        return False  # the usual case, decided by the first character
     return all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in value)
+
+
+_INVISIBLE_START = frozenset("\u200b\ufeff\u200c\u200d\u2060")
 
 
 def name_key(value: Any) -> str:
@@ -100,6 +105,7 @@ class _Validation:
         self.tables: dict[str, list[Row]] = {}
         self.raw_rows: dict[str, list[tuple[Row, RawRow]]] = {}
         self.derived: dict[str, Any] = {}
+        self._typed_columns: dict[str, list[Field]] = {}  # table -> columns a rep types
 
     # issues ----------------------------------------------------------------------
     def add(self, code: str, *, cell: RawCell | None = None, sheet: str | None = None,
@@ -214,7 +220,9 @@ class _Validation:
             self.raw_rows[t.name] = pairs
 
     def table_row(self, t: Table, rt: RawTable, rr: RawRow, ctx: NormContext) -> Row | None:
-        inputs = [c for c in t.columns if not c.computed]
+        inputs = self._typed_columns.get(t.name)
+        if inputs is None:
+            inputs = self._typed_columns[t.name] = [c for c in t.columns if not c.computed]
         written = [rr.cells[c.key] for c in inputs if c.key in rr.cells and not is_blank(rr.cells[c.key].value)]
         if not written:
             return None  # a blank row inside the table
