@@ -55,12 +55,10 @@ def is_blank(value: Any) -> bool:
         return True
     if not isinstance(value, str):
         return False
-    if value and not value[0].isspace() and value[0] not in _INVISIBLE_START and unicodedata.category(value[0]) != "Cf":
+    if value and not value[0].isspace() and unicodedata.category(value[0]) != "Cf":
         return False  # the usual case, decided by the first character
     return all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in value)
 
-
-_INVISIBLE_START = frozenset("\u200b\ufeff\u200c\u200d\u2060")
 
 
 def name_key(value: Any) -> str:
