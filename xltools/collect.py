@@ -63,38 +63,34 @@ MIN_PARALLEL = 4
 MAX_PENDING = 64
 
 
-def _L(ja: str, en: str) -> Label:
-    return Label(ja, en)
-
-
 #: words of the summary (results are also the roll-up's status labels)
 UI: dict[str, Label] = {
-    "stored": _L("取込済", "Stored"),
-    "superseded": _L("履歴として保存", "Kept as history"),
-    "unchanged": _L("変更なし", "Unchanged"),
-    "conflict": _L("競合", "Conflict"),
-    "rejected": _L("却下", "Rejected"),
-    "missing": _L("未提出", "Missing"),
-    "files": _L("ファイル", "Files"),
-    "plans_stored": _L("保存したプラン", "Plans stored"),
-    "ignored": _L("対象外のファイル", "Other files ignored"),
-    "skipped": _L("ロック・一時・隠しファイル", "Lock, temp and hidden files skipped"),
-    "error": _L("エラー", "Errors"),
-    "warning": _L("警告", "Warnings"),
-    "info": _L("情報", "Info"),
-    "seconds": _L("所要時間（秒）", "Seconds"),
-    "item": _L("項目", "Item"),
-    "count": _L("件数", "Count"),
-    "title": _L("取り込み結果", "Collection summary"),
-    "problems": _L("対応が必要なファイル", "Files that need attention"),
-    "missing_title": _L("未提出（名簿との突き合わせ）", "Missing submissions (against the roster)"),
-    "progress": _L("取り込み中", "Collecting"),
-    "rep": _L("担当営業", "Account manager"),
-    "account": _L("顧客名", "Account"),
-    "period": _L("対象期間", "Period"),
-    "file": _L("ファイル", "File"),
-    "result": _L("結果", "Result"),
-    "codes": _L("エラー", "Errors"),
+    "stored": Label("取込済", "Stored"),
+    "superseded": Label("履歴として保存", "Kept as history"),
+    "unchanged": Label("変更なし", "Unchanged"),
+    "conflict": Label("競合", "Conflict"),
+    "rejected": Label("却下", "Rejected"),
+    "missing": Label("未提出", "Missing"),
+    "files": Label("ファイル", "Files"),
+    "plans_stored": Label("保存したプラン", "Plans stored"),
+    "ignored": Label("対象外のファイル", "Other files ignored"),
+    "skipped": Label("ロック・一時・隠しファイル", "Lock, temp and hidden files skipped"),
+    "error": Label("エラー", "Errors"),
+    "warning": Label("警告", "Warnings"),
+    "info": Label("情報", "Info"),
+    "seconds": Label("所要時間（秒）", "Seconds"),
+    "item": Label("項目", "Item"),
+    "count": Label("件数", "Count"),
+    "title": Label("取り込み結果", "Collection summary"),
+    "problems": Label("対応が必要なファイル", "Files that need attention"),
+    "missing_title": Label("未提出（名簿との突き合わせ）", "Missing submissions (against the roster)"),
+    "progress": Label("取り込み中", "Collecting"),
+    "rep": Label("担当営業", "Account manager"),
+    "account": Label("顧客名", "Account"),
+    "period": Label("対象期間", "Period"),
+    "file": Label("ファイル", "File"),
+    "result": Label("結果", "Result"),
+    "codes": Label("エラー", "Errors"),
 }
 
 

@@ -88,77 +88,73 @@ class GenerateError(XltoolsError, ValueError):
     """The plan cannot be generated from these arguments."""
 
 
-def _L(ja: str, en: str) -> Label:
-    return Label(ja, en)
-
-
 #: every text the generator writes besides spec labels (Japanese and English)
 TEXTS: dict[str, Label] = {
-    "hint": _L("黄色のセルに入力してください（灰色のセルは自動計算です）。▼のセルはリストから選べます。"
+    "hint": Label("黄色のセルに入力してください（灰色のセルは自動計算です）。▼のセルはリストから選べます。"
                "表の行が足りないときは、表のすぐ下の行に続けて入力してください。",
                "Type in the yellow cells (grey cells are calculated). Cells with ▼ offer a list. "
                "When a table runs out of rows, keep typing in the rows just below it."),
-    "guide_sheet": _L("使い方", "Guide"),
-    "guide_title": _L("アカウントプラン 記入ガイド", "Account plan: how to fill it in"),
-    "plan_title": _L("このプラン", "This plan"),
-    "purpose_title": _L("このプランの目的", "Purpose"),
-    "purpose_1": _L("重点顧客ごとに四半期単位で作成するアカウントプランです。顧客の事業と戦略を理解し、"
+    "guide_sheet": Label("使い方", "Guide"),
+    "guide_title": Label("アカウントプラン 記入ガイド", "Account plan: how to fill it in"),
+    "plan_title": Label("このプラン", "This plan"),
+    "purpose_title": Label("このプランの目的", "Purpose"),
+    "purpose_1": Label("重点顧客ごとに四半期単位で作成するアカウントプランです。顧客の事業と戦略を理解し、"
                     "チームで顧客組織全体をカバーし、顧客の課題にソリューションで応えて売上目標を達成するための計画です。",
                     "One account plan per key account and quarter: understand the customer's business and "
                     "strategy, cover the whole customer organisation as a team, answer the customer's problems "
                     "with solutions and reach the sales target."),
-    "purpose_2": _L("売上計画は目標の {low}〜{high} 倍の案件を積み上げます。リレーションマップではキーマン全員のスタンスを明らかにし、"
+    "purpose_2": Label("売上計画は目標の {low}〜{high} 倍の案件を積み上げます。リレーションマップではキーマン全員のスタンスを明らかにし、"
                     "活動プランで当社役員と顧客役員の接点をつくります。",
                     "Build a pipeline of {low} to {high} times the target. Mark the stance of every key person in "
                     "the relationship map, and plan activities that bring our executives to theirs."),
-    "purpose_3": _L("プランはアカウントプランニングセッションで発表・議論し、毎月提出します。提出されたプランは会社の資産として保存され、"
+    "purpose_3": Label("プランはアカウントプランニングセッションで発表・議論し、毎月提出します。提出されたプランは会社の資産として保存され、"
                     "担当が替わっても引き継がれます。",
                     "Present and debate the plan in the Account Planning Session and submit it every month. "
                     "Submitted plans are kept as a company asset and survive a change of rep."),
-    "howto_title": _L("記入のしかた", "How to fill it in"),
-    "howto_1": _L("必須のシート：{sheets}。上から順に、黄色のセルに入力してください。",
+    "howto_title": Label("記入のしかた", "How to fill it in"),
+    "howto_1": Label("必須のシート：{sheets}。上から順に、黄色のセルに入力してください。",
                   "Required sheets: {sheets}. Work from the top and type in the yellow cells."),
-    "howto_2": _L("▼が出るセルはリストから選びます。キーマン・面談相手・関連施策・関連案件は、このブックの表に入力した内容が選択肢になります。",
+    "howto_2": Label("▼が出るセルはリストから選びます。キーマン・面談相手・関連施策・関連案件は、このブックの表に入力した内容が選択肢になります。",
                   "Cells with ▼ offer a list. Key persons, contacts, initiatives and related opportunities "
                   "are picked from what you entered in this workbook's tables."),
-    "howto_3": _L("金額は「{unit_label}」で選んだ単位（{units}）で入力します。",
+    "howto_3": Label("金額は「{unit_label}」で選んだ単位（{units}）で入力します。",
                   "Enter amounts in the unit chosen as '{unit_label}' ({units})."),
-    "howto_4": _L("日付は yyyy/mm/dd の形で入力します（例：2026/10/01）。", "Enter dates as yyyy/mm/dd (e.g. 2026/10/01)."),
-    "howto_5": _L("表の行が足りないときは、表のすぐ下の行に続けて入力してください。その行も取り込まれます。",
+    "howto_4": Label("日付は yyyy/mm/dd の形で入力します（例：2026/10/01）。", "Enter dates as yyyy/mm/dd (e.g. 2026/10/01)."),
+    "howto_5": Label("表の行が足りないときは、表のすぐ下の行に続けて入力してください。その行も取り込まれます。",
                   "When a table runs out of rows, keep typing just below it: those rows are read too."),
-    "howto_6": _L("シートは保護されています（パスワードなし）。見出しの文字、名前の定義、隠しシートは変更しないでください。"
+    "howto_6": Label("シートは保護されています（パスワードなし）。見出しの文字、名前の定義、隠しシートは変更しないでください。"
                   "マクロは使っていません。",
                   "Sheets are protected (no password). Do not change header texts, defined names or hidden "
                   "sheets. The workbook contains no macros."),
-    "legend_title": _L("色の見方", "Colour legend"),
-    "legend_input": _L("入力欄", "Input cell"),
-    "legend_formula": _L("自動計算（編集できません）", "Calculated (locked)"),
-    "legend_required": _L("必須の項目・列（赤字・オレンジの見出し）", "Required field or column (red label, orange header)"),
-    "legend_overdue": _L("期限を過ぎた日付", "Overdue date"),
-    "tone_good": _L("良い状態", "Good"),
-    "tone_bad": _L("要注意", "Needs attention"),
-    "tone_warn": _L("確認", "Check"),
-    "tone_muted": _L("未確認", "Not yet known"),
-    "checklist_title": _L("記入状況チェック（自動計算）", "Completion checklist (calculated)"),
-    "col_sheet": _L("シート", "Sheet"),
-    "col_kind": _L("区分", "Kind"),
-    "col_fields_done": _L("必須項目 入力済", "Required fields filled"),
-    "col_fields_total": _L("必須項目 数", "Required fields"),
-    "col_tables_done": _L("1行以上入力された表", "Tables with a row"),
-    "col_tables_total": _L("必須の表", "Required tables"),
-    "col_status": _L("状態", "Status"),
-    "required": _L("必須", "Required"),
-    "optional": _L("任意", "Optional"),
-    "complete": _L("完了", "Complete"),
-    "incomplete": _L("未完了", "Incomplete"),
-    "dv_title": _L("入力値の確認", "Check the value"),
-    "dv_choice": _L("リストから選んでください。", "Pick a value from the list."),
-    "dv_source": _L("一覧にない名前です。元の表に追加してから選ぶことをお勧めします。このまま入力しますか？",
+    "legend_title": Label("色の見方", "Colour legend"),
+    "legend_input": Label("入力欄", "Input cell"),
+    "legend_formula": Label("自動計算（編集できません）", "Calculated (locked)"),
+    "legend_required": Label("必須の項目・列（赤字・オレンジの見出し）", "Required field or column (red label, orange header)"),
+    "legend_overdue": Label("期限を過ぎた日付", "Overdue date"),
+    "tone_good": Label("良い状態", "Good"),
+    "tone_bad": Label("要注意", "Needs attention"),
+    "tone_warn": Label("確認", "Check"),
+    "tone_muted": Label("未確認", "Not yet known"),
+    "checklist_title": Label("記入状況チェック（自動計算）", "Completion checklist (calculated)"),
+    "col_sheet": Label("シート", "Sheet"),
+    "col_kind": Label("区分", "Kind"),
+    "col_fields_done": Label("必須項目 入力済", "Required fields filled"),
+    "col_fields_total": Label("必須項目 数", "Required fields"),
+    "col_tables_done": Label("1行以上入力された表", "Tables with a row"),
+    "col_tables_total": Label("必須の表", "Required tables"),
+    "col_status": Label("状態", "Status"),
+    "required": Label("必須", "Required"),
+    "optional": Label("任意", "Optional"),
+    "complete": Label("完了", "Complete"),
+    "incomplete": Label("未完了", "Incomplete"),
+    "dv_title": Label("入力値の確認", "Check the value"),
+    "dv_choice": Label("リストから選んでください。", "Pick a value from the list."),
+    "dv_source": Label("一覧にない名前です。元の表に追加してから選ぶことをお勧めします。このまま入力しますか？",
                     "This name is not in the list; add it to the source table first. Keep it anyway?"),
-    "summary_written": _L("{n} 件のブックを作成しました：{dir}（1件あたり {ms} ms）",
+    "summary_written": Label("{n} 件のブックを作成しました：{dir}（1件あたり {ms} ms）",
                           "Wrote {n} workbook(s) to {dir} ({ms} ms per workbook)."),
-    "summary_skipped": _L("{n} 行はエラーのため作成していません。", "{n} roster row(s) skipped because of errors."),
-    "dv_range": _L("{low}〜{high} の数値を入力してください。", "Enter a number from {low} to {high}."),
+    "summary_skipped": Label("{n} 行はエラーのため作成していません。", "{n} roster row(s) skipped because of errors."),
+    "dv_range": Label("{low}〜{high} の数値を入力してください。", "Enter a number from {low} to {high}."),
 }
 
 
