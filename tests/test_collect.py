@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import uuid
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -27,7 +27,8 @@ from xltools.roster import RosterEntry
 from xltools.spec import load_spec
 from xltools.store import Store
 
-TODAY = date(2026, 10, 15)
+NOW = datetime(2026, 10, 15, 12, 0)  # local noon: the run's today is 2026-10-15 in any zone
+TODAY = NOW.date()
 PERIOD = "FY2026Q3"
 XLTOOLS = str(Path(sys.executable).with_name("xltools"))
 
@@ -158,7 +159,7 @@ def test_collect_stores_plans_rejects_bad_files_and_is_idempotent(inbox, db_url,
     spec, settings = ctx
     before = {p: sha(p) for p in inbox.rglob("*") if p.is_file()}
     with Store(db_url, spec) as store:
-        s = collect_paths([inbox], store, spec, settings, jobs=1, today=TODAY)
+        s = collect_paths([inbox], store, spec, settings, jobs=1, now=NOW)
         f = by_name(s)
         assert {n: r.result for n, r in f.items()} == {
             "alpha.xlsx": "stored", "beta.xlsx": "stored", "broken.xlsx": "rejected",
@@ -182,7 +183,7 @@ def test_collect_stores_plans_rejects_bad_files_and_is_idempotent(inbox, db_url,
         assert [Path(i["source_file"]).name for i in fmt] == ["old_plan.xls"]
 
         counts = {t: count(store, t) for t in ("files", "plan_versions", "opportunities", "issues")}
-        again = collect_paths([inbox], store, spec, settings, jobs=1, today=TODAY)
+        again = collect_paths([inbox], store, spec, settings, jobs=1, now=NOW)
         assert again.results["unchanged"] == 5 and again.plans_stored == 0
         assert {t: count(store, t) for t in counts} == counts  # nothing new stored
         # the ledger still knows the rejected files: the inbox is still not clean
@@ -197,13 +198,13 @@ def test_collect_stores_plans_rejects_bad_files_and_is_idempotent(inbox, db_url,
 def test_known_files_are_skipped_before_any_parsing(inbox, ctx, tmp_path, monkeypatch):
     spec, settings = ctx
     with Store(f"sqlite:///{tmp_path / 'x.db'}", spec) as store:
-        collect_paths([inbox], store, spec, settings, jobs=1, today=TODAY)
+        collect_paths([inbox], store, spec, settings, jobs=1, now=NOW)
 
         def boom(path):
             raise AssertionError(f"parsed again: {path}")
 
         monkeypatch.setattr(collect_mod, "_check_one", boom)
-        s = collect_paths([inbox], store, spec, settings, jobs=1, today=TODAY)
+        s = collect_paths([inbox], store, spec, settings, jobs=1, now=NOW)
     assert s.results["unchanged"] == 5
 
 
@@ -213,11 +214,11 @@ def test_a_changed_plan_gets_a_new_current_version_and_keeps_history(tmp_path, c
     path = tmp_path / "in" / "alpha.xlsx"
     simple_plan(path, spec, settings, "アルファ工業", "佐藤", amount=30_000_000, plan_id=pid)
     with Store(db_url, spec) as store:
-        first = collect_paths([path.parent], store, spec, settings, jobs=1, today=TODAY)
+        first = collect_paths([path.parent], store, spec, settings, jobs=1, now=NOW)
         assert first.files[0].result == "stored" and first.exit_code == 0
         simple_plan(path, spec, settings, "アルファ工業", "佐藤", amount=45_000_000, plan_id=pid)
         os.utime(path, (path.stat().st_atime, path.stat().st_mtime + 60))
-        second = collect_paths([path.parent], store, spec, settings, jobs=1, today=TODAY)
+        second = collect_paths([path.parent], store, spec, settings, jobs=1, now=NOW)
         f = second.files[0]
         assert (f.result, f.plan_id, f.version_no) == ("stored", pid, 2)
         current = store.current_versions(PERIOD)
@@ -232,9 +233,9 @@ def test_two_reps_planning_one_account_is_a_conflict(tmp_path, ctx, db_url):
     d = tmp_path / "in"
     simple_plan(d / "a_sato.xlsx", spec, settings, "アルファ工業", "佐藤", account_id="A001")
     with Store(db_url, spec) as store:
-        assert collect_paths([d], store, spec, settings, jobs=1, today=TODAY).exit_code == 0
+        assert collect_paths([d], store, spec, settings, jobs=1, now=NOW).exit_code == 0
         simple_plan(d / "b_suzuki.xlsx", spec, settings, "アルファ工業 ", "鈴木", account_id="A001")
-        s = collect_paths([d], store, spec, settings, jobs=1, today=TODAY)
+        s = collect_paths([d], store, spec, settings, jobs=1, now=NOW)
         f = by_name(s)
         assert f["a_sato.xlsx"].result == "unchanged"
         assert f["b_suzuki.xlsx"].result == "conflict"
@@ -252,7 +253,7 @@ def test_the_same_content_twice_in_one_run_is_stored_once(tmp_path, ctx):
     b = tmp_path / "in" / "copy" / "alpha (1).xlsx"
     b.write_bytes(a.read_bytes())
     with Store(f"sqlite:///{tmp_path / 'x.db'}", spec) as store:
-        s = collect_paths([tmp_path / "in"], store, spec, settings, jobs=1, today=TODAY)
+        s = collect_paths([tmp_path / "in"], store, spec, settings, jobs=1, now=NOW)
         assert [(Path(f.path).name, f.result) for f in s.files] == [("alpha.xlsx", "stored"),
                                                                      ("alpha (1).xlsx", "unchanged")]
         assert count(store, "files") == 1 and count(store, "plan_versions") == 1
@@ -270,7 +271,7 @@ def test_roster_lists_missing_submissions(inbox, tmp_path, ctx, db_url):
     roster = tmp_path / "roster.csv"
     roster.write_text(ROSTER, encoding="utf-8")
     with Store(db_url, spec) as store:
-        s = collect_paths([inbox], store, spec, settings, roster=roster, period="fy2026-q3", jobs=1, today=TODAY)
+        s = collect_paths([inbox], store, spec, settings, roster=roster, period="fy2026-q3", jobs=1, now=NOW)
     assert s.period == PERIOD
     assert [(m.rep, m.account_name, m.account_id, m.period, m.roster_row) for m in s.missing] == [
         ("高橋", "デルタ物産", "D004", PERIOD, 5)]
@@ -284,7 +285,7 @@ def test_roster_period_defaults_to_the_collected_plans(inbox, tmp_path, ctx):
     roster = tmp_path / "roster.csv"
     roster.write_text(ROSTER, encoding="utf-8")
     with Store(f"sqlite:///{tmp_path / 'x.db'}", spec) as store:
-        s = collect_paths([inbox], store, spec, settings, roster=roster, jobs=1, today=TODAY)
+        s = collect_paths([inbox], store, spec, settings, roster=roster, jobs=1, now=NOW)
         assert s.period == PERIOD and len(s.missing) == 1
         empty = tmp_path / "empty"
         empty.mkdir()
@@ -318,7 +319,7 @@ def test_parallel_collect_matches_serial(inbox, tmp_path, ctx):
     results = {}
     for jobs in (1, 2):
         with Store(f"sqlite:///{tmp_path / f'j{jobs}.db'}", spec) as store:
-            s = collect_paths([inbox], store, spec, settings, jobs=jobs, today=TODAY)
+            s = collect_paths([inbox], store, spec, settings, jobs=jobs, now=NOW)
             results[jobs] = ({Path(f.path).name: (f.result, f.counts["error"], f.codes) for f in s.files},
                              sorted((v["account_name"], v["plan_total"]) for v in store.current_versions()))
             assert s.jobs == jobs
@@ -396,10 +397,10 @@ def test_coverage_is_also_judged_by_the_reps_historical_win_rate(tmp_path, ctx):
     make_plan(tmp_path / "q2" / "alpha_q2.xlsx", spec, settings, account="アルファ工業", rep="佐藤",
               period="FY2026Q2", Opportunities=closed)
     with Store(f"sqlite:///{tmp_path / 'x.db'}", spec) as store:
-        collect_paths([tmp_path / "q2"], store, spec, settings, jobs=1, today=TODAY)
+        collect_paths([tmp_path / "q2"], store, spec, settings, jobs=1, now=NOW)
         # won 1M / (1M + 3M) = 25%: the plan needs 4x coverage, 3.5x is not enough
         simple_plan(tmp_path / "q3" / "alpha.xlsx", spec, settings, "アルファ工業", "佐藤", amount=35_000_000)
         simple_plan(tmp_path / "q3" / "beta.xlsx", spec, settings, "ベータ商事", "佐藤", amount=45_000_000)
-        collect_paths([tmp_path / "q3"], store, spec, settings, jobs=1, today=TODAY)
+        collect_paths([tmp_path / "q3"], store, spec, settings, jobs=1, now=NOW)
         hits = {(Path(i["source_file"]).name, i["raw"]) for i in store.issues(PERIOD) if i["code"] == "W-WIN-RATE-COVERAGE"}
     assert hits == {("alpha.xlsx", "3.5")}

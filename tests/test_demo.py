@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import date
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,7 @@ from xltools.roster import read_roster
 from xltools.spec import load_spec
 from xltools.store import Store
 
-TODAY = date(2026, 11, 24)
+NOW = datetime(2026, 11, 24, 12, 0)  # local noon
 
 
 def table_rows(path: Path, name: str) -> list[list]:
@@ -31,7 +31,7 @@ def table_rows(path: Path, name: str) -> list[list]:
 def test_the_demo_runs_the_whole_pipeline(tmp_path):
     out = tmp_path / "demo"
     lines: list[str] = []
-    r = run_demo(out, echo=lines.append, today=TODAY)
+    r = run_demo(out, echo=lines.append, now=NOW)
     spec = Settings().apply(load_spec())
 
     assert r.period == "FY2026Q3"
@@ -70,9 +70,9 @@ def test_the_demo_runs_the_whole_pipeline(tmp_path):
 
 def test_running_again_clears_and_rebuilds(tmp_path):
     out = tmp_path / "demo"
-    first = run_demo(out, reps=1, accounts=3, echo=lambda s: None, today=TODAY)
+    first = run_demo(out, reps=1, accounts=3, echo=lambda s: None, now=NOW)
     (out / "plans" / "leftover.xlsx").write_bytes(b"old")
-    second = run_demo(out, reps=1, accounts=3, echo=lambda s: None, today=TODAY)
+    second = run_demo(out, reps=1, accounts=3, echo=lambda s: None, now=NOW)
     assert not (out / "plans" / "leftover.xlsx").exists()
     assert (out / MARKER).exists()
     assert first.plans_in_db == second.plans_in_db == 3  # a fresh database, not two runs' worth
@@ -84,7 +84,7 @@ def test_a_folder_the_demo_did_not_make_is_never_cleared(tmp_path):
     mine.mkdir()
     (mine / "keep.txt").write_text("important", encoding="utf-8")
     with pytest.raises(XltoolsError):
-        run_demo(mine, echo=lambda s: None, today=TODAY)
+        run_demo(mine, echo=lambda s: None, now=NOW)
     assert (mine / "keep.txt").read_text(encoding="utf-8") == "important"
     assert sorted(p.name for p in mine.iterdir()) == ["keep.txt"]
 

@@ -233,12 +233,12 @@ FILLED = dict(
              {"item": "提案書", "action": "完了した改善", "owner": "山田", "due": date(2026, 6, 30), "done": "yes"}],
     SuccessCases=[{"title": "在庫削減", "challenge": "過剰在庫", "solution": "需要予測"}],
 )
-TODAY = date(2026, 7, 1)
+NOW = datetime(2026, 7, 1, 12, 0)  # local noon: today is 2026-07-01 in any zone
 
 
 def test_handover_plan_follows_the_spec():
     src = plan(**FILLED)
-    out = handover_plan(src, SPEC, today=TODAY)
+    out = handover_plan(src, SPEC, now=NOW)
     assert out.meta["predecessor_plan_id"] == src.plan_id and "plan_id" not in out.meta
     cleared = {f.key for f in SPEC.fields if f.handover == "clear"}
     assert cleared == {"period", "plan_date", "aps_date", "sales_target", "target_period"}
@@ -261,18 +261,18 @@ def test_prefill_round_trip_through_generator_and_reader(store, tmp_path):
     info = PlanInfo(account_name="東都精機株式会社", account_id="C-001", rep="山田 太郎", period="FY2026Q2",
                     target=20_000_000)
     first = generate_workbook(SPEC, SETTINGS, info, tmp_path / "q2.xlsx", prefill=plan(**FILLED))
-    report = check_file(first, SPEC, SETTINGS, today=TODAY)
+    report = check_file(first, SPEC, SETTINGS, now=NOW)
     assert report.plan is not None
     old_id = report.plan.plan_id
     store.save(report, path=str(first), size=first.stat().st_size,
                sha256=hashlib.sha256(first.read_bytes()).hexdigest(), mtime=T0)
 
-    pre = prefill_from_store(store, SPEC, account_id="C-001", today=TODAY)
+    pre = prefill_from_store(store, SPEC, account_id="C-001", now=NOW)
     assert pre is not None and pre.meta["predecessor_plan_id"] == old_id
     new_info = PlanInfo(account_name="東都精機株式会社", account_id="C-001", rep="田中 次郎", period="FY2026Q3",
                         predecessor_plan_id=pre.meta["predecessor_plan_id"])
     second = generate_workbook(SPEC, SETTINGS, new_info, tmp_path / "q3.xlsx", prefill=pre)
-    back = check_file(second, SPEC, SETTINGS, today=TODAY).plan
+    back = check_file(second, SPEC, SETTINGS, now=NOW).plan
     old = report.plan
 
     assert back.plan_id and back.plan_id != old_id
@@ -305,7 +305,7 @@ def test_prefill_round_trip_through_generator_and_reader(store, tmp_path):
 
 def test_prefill_picks_the_latest_current_version(store):
     ids = lineage(store)
-    pre = prefill_from_store(store, SPEC, account_name="東都精機株式会社", today=TODAY)
+    pre = prefill_from_store(store, SPEC, account_name="東都精機株式会社", now=NOW)
     assert pre.meta["predecessor_plan_id"] == ids["q3"]
     assert [r["opp_id"] for r in pre.rows("Opportunities")] == ["O-3", "O-4"]
     assert prefill_from_store(store, SPEC, account_id="NOPE", account_name="存在しない商事") is None
@@ -324,7 +324,7 @@ def test_prefill_source_serves_roster_entries(db_url):
     class Unknown:
         account_id, account_name = None, "新規顧客株式会社"
 
-    with PrefillSource(db_url, SPEC, today=TODAY) as src:
+    with PrefillSource(db_url, SPEC, now=NOW) as src:
         assert src(Entry()).meta["predecessor_plan_id"] == ids["q3"]
         assert src(Unknown()) is None
         assert src.misses == ["新規顧客株式会社"]
@@ -356,7 +356,7 @@ def test_generate_prefill_command(db_url, tmp_path):
                                  "--rep", "木村 三郎", "--period", "FY2026Q4", "-o", str(out), "--prefill",
                                  "--db", db_url])
     assert r.exit_code == 0, r.output
-    back = check_file(out, SPEC, SETTINGS, today=TODAY).plan
+    back = check_file(out, SPEC, SETTINGS, now=NOW).plan
     assert back.meta["predecessor_plan_id"] == ids["q3"]
     assert back.meta["rep"] == "木村 三郎" and back.fields["period"] == "FY2026Q4"
     assert [r["name"] for r in back.rows("Contacts")] == ["鈴木 一郎", "佐藤 花子", "伊藤 誠"]
@@ -366,7 +366,7 @@ def test_generate_prefill_command(db_url, tmp_path):
     r = CliRunner().invoke(cli, ["generate", "--account", "新規顧客株式会社", "--rep", "木村 三郎",
                                  "--period", "FY2026Q4", "-o", str(blank), "--prefill", "--db", db_url])
     assert r.exit_code == 0, r.output
-    assert check_file(blank, SPEC, SETTINGS, today=TODAY).plan.rows("Contacts") == []
+    assert check_file(blank, SPEC, SETTINGS, now=NOW).plan.rows("Contacts") == []
 
 
 def test_generate_prefill_from_roster(db_url, tmp_path):
@@ -380,7 +380,7 @@ def test_generate_prefill_from_roster(db_url, tmp_path):
     r = CliRunner().invoke(cli, ["generate", "--roster", str(roster), "--period", "FY2026Q4", "--out-dir", str(out),
                                  "--prefill", "--db", db_url, "--jobs", "1"])
     assert r.exit_code == 0, r.output
-    plans = {p.name: check_file(p, SPEC, SETTINGS, today=TODAY).plan for p in out.glob("*.xlsx")}
+    plans = {p.name: check_file(p, SPEC, SETTINGS, now=NOW).plan for p in out.glob("*.xlsx")}
     assert len(plans) == 2
     handed = next(p for p in plans.values() if p.fields["account_name"] == "東都精機株式会社")
     fresh = next(p for p in plans.values() if p.fields["account_name"] == "新規顧客株式会社")

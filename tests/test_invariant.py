@@ -115,7 +115,7 @@ def test_every_written_cell_is_in_the_plan_or_in_an_issue(bases, tmp_path, data)
     cells = data.draw(writes(base))
     path = tmp_path / "typed.xlsx"
     written = _type(base, cells, path)
-    report = check_file(path, SPEC, SETTINGS, static_texts=TEXTS, today=date(2026, 10, 1))
+    report = check_file(path, SPEC, SETTINGS, static_texts=TEXTS, now=datetime(2026, 10, 1, 12, 0))
     assert report.readable, [i.to_dict("en") for i in report.issues]
     plan = report.plan
     kept = {plan.field_cells[k] for k, v in plan.fields.items() if v is not None}

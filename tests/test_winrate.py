@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
@@ -128,8 +128,8 @@ def _plan_workbook(path, *, target: int, amounts: list[int]):
 
 def test_check_judges_coverage_by_the_win_rate(tmp_path):
     wb = _plan_workbook(tmp_path / "plan.xlsx", target=10_000_000, amounts=[20_000_000, 15_000_000])  # 3.5x
-    low = check_file(wb, SPEC, SETTINGS, today=date(2026, 10, 1), win_rate=0.2)  # needs 5x
-    ok = check_file(wb, SPEC, SETTINGS, today=date(2026, 10, 1), win_rate=38 / 60)  # needs 1.6x
+    low = check_file(wb, SPEC, SETTINGS, now=datetime(2026, 10, 1, 12, 0), win_rate=0.2)  # needs 5x
+    ok = check_file(wb, SPEC, SETTINGS, now=datetime(2026, 10, 1, 12, 0), win_rate=38 / 60)  # needs 1.6x
     assert "W-WIN-RATE-COVERAGE" in [i.code for i in low.issues]
     assert "W-WIN-RATE-COVERAGE" not in [i.code for i in ok.issues]
     assert "W-COVERAGE-LOW" not in [i.code for i in low.issues]  # the fixed rule alone is satisfied

@@ -18,6 +18,7 @@ from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
 
+from . import clock
 from .errors import XltoolsError
 from .issues import FileReport, Issue, SEVERITIES, sort_issues
 from .spec import Label, Spec
@@ -79,8 +80,10 @@ def _field_label(spec: Spec | None, i: Issue, lang: str) -> str:
 
 
 def annotate_workbook(report: FileReport, dest: str | os.PathLike, *, spec: Spec | None = None,
-                      lang: str = "ja") -> Path:
-    """Write an annotated copy of ``report.file`` to ``dest`` and return its path."""
+                      lang: str = "ja", now: datetime | None = None) -> Path:
+    """Write an annotated copy of ``report.file`` to ``dest`` and return its path.
+    ``now`` (default: :func:`xltools.clock.now`): the "checked at" time, in local time."""
+    checked_at = clock.resolve(now).astimezone()
     from openpyxl import load_workbook
     from openpyxl.comments import Comment
     from openpyxl.styles import Font, PatternFill
@@ -124,7 +127,7 @@ def annotate_workbook(report: FileReport, dest: str | os.PathLike, *, spec: Spec
     wb.active = 0
     write_value(ws["A1"], f"{_TITLE(lang)}: {src.name}")
     ws["A1"].font = Font(bold=True, size=12)
-    write_value(ws["A2"], f"{_CHECKED(lang)}: {datetime.now():%Y-%m-%d %H:%M}")
+    write_value(ws["A2"], f"{_CHECKED(lang)}: {checked_at:%Y-%m-%d %H:%M}")
     rows = [(n, _SEVERITY[i.severity](lang), i.code, i.sheet, i.cell, _field_label(spec, i, lang) or None,
              i.raw if isinstance(i.raw, (str, int, float)) or i.raw is None else str(i.raw), i.message(lang))
             for n, i in enumerate(issues, 1)]

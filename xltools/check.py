@@ -16,10 +16,11 @@ from __future__ import annotations
 import json
 import os
 import time
-from datetime import date
+from datetime import datetime
 from pathlib import Path
 from typing import Iterable
 
+from . import clock
 from .config import Settings
 from .errors import XltoolsError
 from .issues import Issue, FileReport, SEVERITIES, sort_issues
@@ -45,13 +46,14 @@ def _lang(lang: str) -> str:
 
 
 def check_file(path: str | os.PathLike, spec: Spec, settings: Settings, *, lang: str = "ja",
-               today: date | None = None, win_rate: float | None = None,
+               now: datetime | None = None, win_rate: float | None = None,
                static_texts: Iterable[str] | None = None) -> FileReport:
     """Check one workbook: safety -> read -> validate -> rules.
 
     ``spec`` is the spec with the company lists applied (``settings.apply(spec)``);
     ``lang`` the language the report will be shown in (checked here so a bad value
-    fails before any file is read); ``today`` is injectable for the date rules;
+    fails before any file is read); the date rules compare against the local date of
+    ``now`` (default: :func:`xltools.clock.now`);
     ``win_rate`` is the rep's historical win rate (0 < rate <= 1): coverage below
     1 / win_rate gives ``W-WIN-RATE-COVERAGE``; ``static_texts`` the generator's own
     texts (default: :func:`workbook_texts`).  ``report.plan`` is the PlanData when
@@ -59,6 +61,7 @@ def check_file(path: str | os.PathLike, spec: Spec, settings: Settings, *, lang:
     the seconds spent reading and validating.
     """
     _lang(lang)
+    today = clock.today(clock.resolve(now))
     if win_rate is not None and not (0 < win_rate <= 1):
         raise XltoolsError(f"win rate must be a fraction between 0 and 1, got {win_rate!r}")
     from .reader import FileProblem, Limits, read_workbook
@@ -107,11 +110,14 @@ def workbook_texts(spec: Spec, settings: Settings) -> set[str]:
 
 
 def check_files(paths: Iterable[str | os.PathLike], spec: Spec, settings: Settings, *, lang: str = "ja",
-                annotate_dir: str | os.PathLike | None = None, today: date | None = None,
+                annotate_dir: str | os.PathLike | None = None, now: datetime | None = None,
                 win_rate: float | None = None) -> list[FileReport]:
     """Check every file; with ``annotate_dir`` also write an annotated copy of each
-    readable workbook there (``report.stats["annotated"]`` is its path)."""
+    readable workbook there (``report.stats["annotated"]`` is its path).  ``now``
+    (default: :func:`xltools.clock.now`, read once): see :func:`check_file`; it is also
+    the "checked at" time of the annotated copies."""
     _lang(lang)
+    now = clock.resolve(now)
     paths = list(paths)
     out_dir = Path(annotate_dir) if annotate_dir is not None else None
     if out_dir is not None:
@@ -125,13 +131,13 @@ def check_files(paths: Iterable[str | os.PathLike], spec: Spec, settings: Settin
     used: set[str] = set()
     reports = []
     for p in paths:
-        report = check_file(p, spec, settings, lang=lang, today=today, win_rate=win_rate, static_texts=texts)
+        report = check_file(p, spec, settings, lang=lang, now=now, win_rate=win_rate, static_texts=texts)
         if out_dir is not None and report.readable:
             from .annotate import annotate_workbook, unique_name
 
             dest = out_dir / unique_name(Path(p).name, used)
             try:
-                report.stats["annotated"] = str(annotate_workbook(report, dest, spec=spec, lang=lang))
+                report.stats["annotated"] = str(annotate_workbook(report, dest, spec=spec, lang=lang, now=now))
             except Exception as exc:  # noqa: BLE001 - the check result stands; say why there is no copy
                 report.stats["annotate_error"] = f"{type(exc).__name__}: {exc}"
         reports.append(report)

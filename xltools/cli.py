@@ -1,7 +1,9 @@
 """The command line: a thin click layer over the library.
 
 Each command parses options, calls one library function and turns the library's
-:class:`~xltools.errors.XltoolsError` into :class:`click.ClickException`.  Heavy
+:class:`~xltools.errors.XltoolsError` into :class:`click.ClickException`.  A command
+that stamps or compares time reads the clock once (:func:`command_now`: the system
+clock, or ``XLTOOLS_NOW``) and passes that ``now`` to the library.  Heavy
 modules (openpyxl, pandas, SQLAlchemy) are imported inside the commands so that
 ``xltools --help`` starts fast.  The library never imports click.
 """
@@ -21,16 +23,27 @@ def _errors_to_click(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        from .clock import ClockError
         from .errors import XltoolsError
 
         try:
             return fn(*args, **kwargs)
+        except ClockError as e:  # a bad XLTOOLS_NOW: a usage error (exit 2)
+            raise click.UsageError(str(e)) from None
         except XltoolsError as e:
             raise click.ClickException(str(e)) from None
         except OSError as e:
             raise click.ClickException(f"{getattr(e, 'filename', '') or ''}: {e.strerror or e}") from None
 
     return wrapper
+
+
+def command_now():
+    """The time of this command, read once: the system clock, or ``XLTOOLS_NOW`` when set
+    (a bad value: a usage error)."""
+    from .clock import now
+
+    return now()
 
 
 # -- shared options ---------------------------------------------------------------------
@@ -158,6 +171,7 @@ def check_cmd(files, fmt, lang, annotate_dir, db_url, config_path):
     """
     from .check import check_files, exit_code, render
 
+    now = command_now()
     spec, settings = load_context(config_path)
     lang = lang or settings.language
     win_rate = None
@@ -167,7 +181,7 @@ def check_cmd(files, fmt, lang, annotate_dir, db_url, config_path):
         rates = load_win_rates(db_url, spec, settings)
         win_rate = rates.rate_for(None)
         click.echo(format_win_rate(rates, lang), err=True)
-    reports = check_files(files, spec, settings, lang=lang, annotate_dir=annotate_dir, win_rate=win_rate)
+    reports = check_files(files, spec, settings, lang=lang, annotate_dir=annotate_dir, win_rate=win_rate, now=now)
     click.echo(render(reports, fmt, lang))
     click.get_current_context().exit(exit_code(reports))
 
@@ -203,6 +217,7 @@ def generate_cmd(period, account, rep, account_id, target, team_members, output,
     顧客コード/account_id, 売上目標/target, optional 言語/lang and チームメンバー/team_members.
     Rows with errors are listed and skipped; exit status 1 if any row was skipped.
     """
+    now = command_now()
     spec, settings = load_context(config_path)
     if roster:
         if account or rep or output or account_id or target or team_members:
@@ -214,9 +229,9 @@ def generate_cmd(period, account, rep, account_id, target, team_members, output,
         from .history import open_prefill
 
         msg_lang = lang or settings.language
-        with open_prefill(prefill, db_url, spec) as src:
+        with open_prefill(prefill, db_url, spec, now=now) as src:
             result = generate_from_roster(spec, settings, roster, period, out_dir, lang=lang, jobs=jobs,
-                                          prefill_lookup=src)
+                                          prefill_lookup=src, now=now)
         if src and src.note(msg_lang):
             click.echo(src.note(msg_lang), err=True)
         for issue in result.errors:
@@ -240,10 +255,11 @@ def generate_cmd(period, account, rep, account_id, target, team_members, output,
         raise click.BadParameter(f"not an amount in yen: {target!r}", param_hint="--target") from None
     per = parse_period(period, settings.fiscal_year_start_month)
     info = PlanInfo(account_name=account, rep=rep, period=str(per), account_id=account_id, target=target_yen,
-                    lang=lang or settings.language, team_members=team_members)
+                    lang=lang or settings.language, team_members=team_members,
+                    generated_at=now.replace(microsecond=0))
     from .history import open_prefill
 
-    with open_prefill(prefill, db_url, spec) as src:
+    with open_prefill(prefill, db_url, spec, now=now) as src:
         pre = src.get(account_id, account) if src else None
     if pre is not None:
         info.predecessor_plan_id = pre.meta.get("predecessor_plan_id")
@@ -281,11 +297,12 @@ def collect_cmd(paths, db_url, roster, period, jobs, fmt, lang, config_path):
     from .collect import collect_paths, render_summary
     from .store import Store
 
+    now = command_now()
     spec, settings = load_context(config_path)
     lang = lang or settings.language
     with Store(db_url, spec) as store:
         summary = collect_paths(paths, store, spec, settings, roster=roster, period=period, jobs=jobs,
-                                progress=fmt == "text", lang=lang)
+                                progress=fmt == "text", lang=lang, now=now)
     if fmt == "json":
         click.echo(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -316,10 +333,11 @@ def report_cmd(db_url, output, period, lang, roster, config_path):
     from .rollup import write_rollup
     from .store import Store
 
+    now = command_now()
     spec, settings = load_context(config_path)
     with Store(db_url, spec, create=False) as store:
         path = write_rollup(store, spec, settings, output, period=period, lang=lang or settings.language,
-                            roster=roster)
+                            roster=roster, now=now)
     click.echo(str(path))
 
 
@@ -366,11 +384,12 @@ def cases_search_cmd(query, industry, product, department, scope, limit, fmt, la
     from .cases import format_hits, search_cases
     from .store import Store
 
+    now = command_now()
     spec, settings = load_context(config_path)
     lang = lang or settings.language
     with Store(db_url, spec, create=False) as store:
         hits = search_cases(store, query, industry=industry, product=product, department=department,
-                            scope=scope, limit=limit)
+                            scope=scope, limit=limit, now=now)
     if fmt == "json":
         click.echo(json.dumps({"query": query, "scope": scope, "hits": [h.to_dict(spec, lang) for h in hits]},
                               ensure_ascii=False, indent=2))
@@ -395,10 +414,11 @@ def cases_show_cmd(case_ref, scope, fmt, lang, db_url, config_path):
     from .cases import format_case, get_case
     from .store import Store
 
+    now = command_now()
     spec, settings = load_context(config_path)
     lang = lang or settings.language
     with Store(db_url, spec, create=False) as store:
-        case = get_case(store, case_ref, scope=scope)
+        case = get_case(store, case_ref, scope=scope, now=now)
     if fmt == "json":
         click.echo(json.dumps(case.to_dict(spec, lang), ensure_ascii=False, indent=2))
     else:
@@ -422,9 +442,10 @@ def cases_export_cmd(output, scope, lang, db_url, config_path):
     from .cases import export_library
     from .store import Store
 
+    now = command_now()
     spec, settings = load_context(config_path)
     with Store(db_url, spec, create=False) as store:
-        n = export_library(store, output, scope=scope, lang=lang or settings.language)
+        n = export_library(store, output, scope=scope, lang=lang or settings.language, now=now)
     click.echo(f"{output}: {n} 件 / {n} cases")
 
 

@@ -36,10 +36,11 @@ import time
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
+from . import clock
 from .config import Settings
 from .errors import XltoolsError
 from .issues import SEVERITIES, FileReport, Issue
@@ -312,10 +313,10 @@ def file_id(path: Path) -> FileId:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(spec: Spec, settings: Settings, today: date | None, rates: Any = None) -> None:
+def _init_worker(spec: Spec, settings: Settings, now: datetime, rates: Any = None) -> None:
     from .check import workbook_texts
 
-    _WORKER.update(spec=spec, settings=settings, today=today, rates=rates, texts=workbook_texts(spec, settings))
+    _WORKER.update(spec=spec, settings=settings, now=now, rates=rates, texts=workbook_texts(spec, settings))
 
 
 def _check_one(path: str) -> FileReport:
@@ -325,15 +326,15 @@ def _check_one(path: str) -> FileReport:
     what its rep's (else the team's) win rate needs also gets ``W-WIN-RATE-COVERAGE``."""
     from .check import check_file
 
-    spec, settings, today = _WORKER["spec"], _WORKER["settings"], _WORKER["today"]
-    report = check_file(path, spec, settings, today=today, static_texts=_WORKER["texts"])
+    spec, settings, now = _WORKER["spec"], _WORKER["settings"], _WORKER["now"]
+    report = check_file(path, spec, settings, now=now, static_texts=_WORKER["texts"])
     rates = _WORKER["rates"]
     if report.plan is not None and rates is not None:
         rate = rates.rate_for(report.plan.fields.get("rep") or report.plan.meta.get("rep"))
         if rate:
             from .rules import run_rules
 
-            extra = [i for i in run_rules(report.plan, spec, settings, today=today, win_rate=rate)
+            extra = [i for i in run_rules(report.plan, spec, settings, today=clock.today(now), win_rate=rate)
                      if i.code == WIN_RATE_CODE]
             for i in extra:
                 i.file = i.file or report.file
@@ -341,7 +342,7 @@ def _check_one(path: str) -> FileReport:
     return report
 
 
-def _pool(jobs: int, spec: Spec, settings: Settings, today: date | None, rates: Any) -> ProcessPoolExecutor:
+def _pool(jobs: int, spec: Spec, settings: Settings, now: datetime, rates: Any) -> ProcessPoolExecutor:
     import multiprocessing as mp
 
     # forkserver: workers never inherit the parent's database connections or threads
@@ -353,7 +354,7 @@ def _pool(jobs: int, spec: Spec, settings: Settings, today: date | None, rates: 
     else:
         ctx = mp.get_context("spawn")
     return ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
-                               initargs=(spec, settings, today, rates))
+                               initargs=(spec, settings, now, rates))
 
 
 # -- roster --------------------------------------------------------------------------------
@@ -496,7 +497,7 @@ class _Progress:
 
 def collect_paths(paths: Iterable[str | os.PathLike], store: Any, spec: Spec, settings: Settings, *,
                   roster: str | os.PathLike | None = None, period: str | None = None, jobs: int | None = None,
-                  progress: bool = False, lang: str = "ja", today: date | None = None) -> CollectSummary:
+                  progress: bool = False, lang: str = "ja", now: datetime | None = None) -> CollectSummary:
     """Collect every plan under ``paths`` into ``store`` and return the summary.
 
     ``spec``: the spec with the company lists applied; ``roster``: a roster file (see
@@ -504,12 +505,15 @@ def collect_paths(paths: Iterable[str | os.PathLike], store: Any, spec: Spec, se
     ``summary.missing``; ``period`` (``FY2026Q3``): the collection period for the roster
     (default: the period most plans of this run are for); ``jobs``: worker processes
     (default: every core; 1 = no workers); ``progress``: a progress bar when stderr is
-    a terminal; ``today``: the date the business rules compare against."""
+    a terminal; ``now``: the time of the run (default: :func:`xltools.clock.now`) -- every
+    file is stamped ``collected_at`` = ``now``, the business rules compare against its
+    local date."""
     if lang not in LANGS:
         raise CollectError(f"language must be one of {', '.join(LANGS)}, got {lang!r}")
     if jobs is not None and jobs < 1:
         raise CollectError(f"--jobs must be 1 or more, got {jobs}")
     started = time.perf_counter()
+    collected_at = now = clock.resolve(now)
     period = resolve_period(period, settings)
     entries = None
     if roster is not None:
@@ -518,7 +522,6 @@ def collect_paths(paths: Iterable[str | os.PathLike], store: Any, spec: Spec, se
         entries = read_roster(roster, spec)  # a bad roster fails before any file is touched
     found = discover(paths)
     store.ensure_schema()
-    collected_at = datetime.now(timezone.utc)
     summary = CollectSummary(ignored=[str(p) for p in found.ignored], skipped=[str(p) for p in found.skipped],
                              period=period)
     results: dict[str, FileResult] = {}
@@ -534,7 +537,7 @@ def collect_paths(paths: Iterable[str | os.PathLike], store: Any, spec: Spec, se
 
     n_jobs = max(1, jobs or os.cpu_count() or 1)
     summary.jobs = 1 if n_jobs == 1 or len(found.plans) < MIN_PARALLEL else min(n_jobs, len(found.plans))
-    reader = _Dispatcher(store, spec, settings, today, summary.jobs, store_one)
+    reader = _Dispatcher(store, spec, settings, now, summary.jobs, store_one)
     try:
         dup_of: dict[str, list[FileId]] = {}  # sha -> later paths with the same content
         first_path: dict[str, str] = {}
@@ -599,9 +602,9 @@ class _Dispatcher:
     The pool starts with the first new file (a run of unchanged files starts none); at
     most ``MAX_PENDING`` files are in flight, so reports never pile up in the parent."""
 
-    def __init__(self, store: Any, spec: Spec, settings: Settings, today: date | None, jobs: int,
+    def __init__(self, store: Any, spec: Spec, settings: Settings, now: datetime, jobs: int,
                  store_one: Callable[[FileId, FileReport], None]):
-        self.store, self.spec, self.settings, self.today = store, spec, settings, today
+        self.store, self.spec, self.settings, self.now = store, spec, settings, now
         self.jobs, self.store_one = jobs, store_one
         self.pool: ProcessPoolExecutor | None = None
         self.running: dict[Future, FileId] = {}
@@ -612,9 +615,9 @@ class _Dispatcher:
 
         rates = win_rates(self.store, self.settings)
         if self.jobs == 1:
-            _init_worker(self.spec, self.settings, self.today, rates)
+            _init_worker(self.spec, self.settings, self.now, rates)
         else:
-            self.pool = _pool(self.jobs, self.spec, self.settings, self.today, rates)
+            self.pool = _pool(self.jobs, self.spec, self.settings, self.now, rates)
         self.ready = True
 
     def submit(self, fid: FileId) -> None:

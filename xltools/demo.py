@@ -8,8 +8,9 @@
    ``plans/``;
 3. the reps fill them (:mod:`xltools.corpus`: varied, messy, some mistakes) and send them
    back to ``inbox/`` -- with one file broken in transit and one Excel lock file;
-4. ``xltools collect inbox/`` into ``xltools.db`` (with the roster: missing plans);
-5. a month later a few plans change and the broken one is sent again; collected again,
+4. ``xltools collect inbox/`` into ``xltools.db`` (with the roster: missing plans), on a
+   clock 31 days back (``now=``, as ``XLTOOLS_NOW`` does for the command);
+5. a month later (``now``) a few plans change and the broken one is sent again; collected again,
    so the history has two months;
 6. the roll-up ``rollup.xlsx`` (``xltools report``), the success-case library
    ``case_library.xlsx`` (when :mod:`xltools.cases` is installed), and the check of one
@@ -26,10 +27,11 @@ import random
 import shutil
 import sys
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable
 
+from . import clock
 from .errors import XltoolsError
 from .spec import LANGS, Label
 
@@ -50,8 +52,8 @@ TEXTS: dict[str, Label] = {
     "filled": Label("③ 担当者が記入して提出：{n} ファイル（うち 1 件は転送中に破損、ロックファイル 1 件）→ {path}",
                  "3 Reps filled and submitted {n} files (one broken in transit, plus an Excel lock file) -> {path}"),
     "collect1": Label("④ 取り込み（1 か月目）→ {path}", "4 Collected (month 1) -> {path}"),
-    "backdate": Label("   （デモのため、1 か月目の取り込み日時を {day} に置き換えました）",
-                   "   (for the demo, month 1 is dated {day})"),
+    "backdate": Label("   （デモのため、1 か月目は {day} 時点として取り込みました）",
+                   "   (for the demo, month 1 is collected as of {day})"),
     "changed": Label("⑤ 翌月：{n} 件のプランを更新、破損していたプランを再提出", "5 A month later: {n} plans updated, the broken one resent"),
     "collect2": Label("   取り込み（2 か月目）", "   Collected (month 2)"),
     "plans": Label("   データベースのプラン数：{n}", "   Plans in the database: {n}"),
@@ -111,19 +113,6 @@ def prepare_dir(out: Path, lang: str) -> None:
     (out / MARKER).write_text("made by python -m xltools.demo; cleared on every run\n", encoding="utf-8")
 
 
-def _backdate(store, when: datetime) -> None:
-    """Date everything collected so far at ``when``: the demo's stand-in for a month
-    passing between two collections (collect stamps the time it runs)."""
-    import sqlalchemy as sa
-
-    cols = ("collected_at", "first_collected_at", "updated_at")
-    with store.engine.begin() as conn:
-        for table in store.metadata.sorted_tables:
-            values = {c: when for c in cols if c in table.c}
-            if values:
-                conn.execute(sa.update(table).values(**values))
-
-
 def _broken_copy(src: Path, dest: Path) -> None:
     """A workbook cut off half-way, as a failed upload leaves it."""
     data = src.read_bytes()
@@ -137,8 +126,11 @@ def _lock_file(dest: Path, owner: str) -> None:
 
 
 def run_demo(out_dir: str | Path, *, reps: int = 3, accounts: int = 4, seed: int = 0, lang: str | None = None,
-             today: date | None = None, echo: Callable[[str], None] = print) -> DemoResult:
-    """Run the whole pipeline into ``out_dir`` (cleared first) and return where it all is."""
+             now: datetime | None = None, echo: Callable[[str], None] = print) -> DemoResult:
+    """Run the whole pipeline into ``out_dir`` (cleared first) and return where it all is.
+
+    ``now`` (default: :func:`xltools.clock.now`): the time of the second collection, the
+    roll-up and the check; the first collection runs 31 days earlier ("month 1")."""
     from .check import check_files, render
     from .collect import collect_paths, render_summary
     from .config import load_settings
@@ -157,7 +149,8 @@ def run_demo(out_dir: str | Path, *, reps: int = 3, accounts: int = 4, seed: int
     if lang not in LANGS:
         raise XltoolsError(f"language must be one of {', '.join(LANGS)}, got {lang!r}")
     spec = settings.apply(load_spec())
-    today = today or date.today()
+    now = clock.resolve(now)
+    today = clock.today(now)
     period = str(fiscal_quarter_of(today, settings.fiscal_year_start_month))
     out = Path(out_dir).resolve()
     prepare_dir(out, lang)
@@ -170,7 +163,7 @@ def run_demo(out_dir: str | Path, *, reps: int = 3, accounts: int = 4, seed: int
     echo(_t("roster", lang, n=len(entries), reps=reps, accounts=accounts, path=roster))
 
     # 2. blank plans, as ops generate them
-    gen = generate_from_roster(spec, settings, roster, period, out / "plans")
+    gen = generate_from_roster(spec, settings, roster, period, out / "plans", now=now)
     if gen.errors:
         raise XltoolsError(f"generate: {gen.errors[0].message(lang)}")
     echo(_t("generated", lang, n=len(gen.paths), path=out / "plans"))
@@ -179,7 +172,8 @@ def run_demo(out_dir: str | Path, *, reps: int = 3, accounts: int = 4, seed: int
     inbox = out / "inbox"
     inbox.mkdir()
     by_who = {(e.account.name, e.rep): e for e in entries}
-    month1_day = today - timedelta(days=31)
+    month1 = now - timedelta(days=31)
+    month1_day = clock.today(month1)
     filled: list[tuple[Path, PlanInfo, object, object]] = []  # (file, info, plan, roster entry)
     for blank in gen.paths:
         meta = read_workbook(blank, spec).meta
@@ -205,10 +199,9 @@ def run_demo(out_dir: str | Path, *, reps: int = 3, accounts: int = 4, seed: int
     store = Store(db_url, spec)
     try:
         s1 = collect_paths([inbox], store, spec, settings, roster=roster, period=period, lang=lang,
-                           today=month1_day)
+                           now=month1)
         echo(_t("collect1", lang, path=db))
         echo(render_summary(s1, lang).rstrip())
-        _backdate(store, datetime.combine(month1_day, time(18, 0)))
         echo(_t("backdate", lang, day=month1_day.isoformat()))
         after1 = len(store.versions(period))
 
@@ -220,7 +213,7 @@ def run_demo(out_dir: str | Path, *, reps: int = 3, accounts: int = 4, seed: int
             generate_workbook(spec, settings, info, path, prefill=advance_plan(rng, plan, spec, as_of=today))
         broken_path.write_bytes(good_copy)
         echo(_t("changed", lang, n=len(changed)))
-        s2 = collect_paths([inbox], store, spec, settings, roster=roster, period=period, lang=lang, today=today)
+        s2 = collect_paths([inbox], store, spec, settings, roster=roster, period=period, lang=lang, now=now)
         echo(_t("collect2", lang))
         echo(render_summary(s2, lang).rstrip())
         in_db = len(store.versions(period))
@@ -228,16 +221,16 @@ def run_demo(out_dir: str | Path, *, reps: int = 3, accounts: int = 4, seed: int
 
         # 6. roll-up, case library
         rollup = write_rollup(store, spec, settings, out / "rollup.xlsx", period=period, lang=lang,
-                              roster=roster, today=today)
+                              roster=roster, now=now)
         echo(_t("rollup", lang, path=rollup))
         library, n_cases = None, 0
         if importlib.util.find_spec("xltools.cases") is not None:
             from .cases import export_library, search_cases
 
             library = out / "case_library.xlsx"
-            n_cases = export_library(store, library, lang=lang)
+            n_cases = export_library(store, library, lang=lang, now=now)
             query = "在庫削減"
-            hits = search_cases(store, query)
+            hits = search_cases(store, query, now=now)
             echo(_t("cases", lang, n=n_cases, path=library, query=query, hits=len(hits)))
         else:
             echo(_t("no_cases", lang))
@@ -246,7 +239,7 @@ def run_demo(out_dir: str | Path, *, reps: int = 3, accounts: int = 4, seed: int
 
     # 7. the check of one plan with issues, as ops send it back to the rep
     mistaken = next((p for p, _, _, e in filled if e.index in MISTAKES_BY_PLAN), filled[0][0])
-    reports = check_files([mistaken], spec, settings, lang=lang, annotate_dir=out / "annotated", today=today)
+    reports = check_files([mistaken], spec, settings, lang=lang, annotate_dir=out / "annotated", now=now)
     text = render(reports, "text", lang)
     check_txt = out / "check.txt"
     check_txt.write_text(text, encoding="utf-8")
@@ -286,7 +279,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lang", choices=LANGS, default=None, help="language of the output (default: settings, ja)")
     args = ap.parse_args(argv)
     try:
-        run_demo(args.out_dir, reps=args.reps, accounts=args.accounts, seed=args.seed, lang=args.lang)
+        run_demo(args.out_dir, reps=args.reps, accounts=args.accounts, seed=args.seed, lang=args.lang,
+                 now=clock.now())
     except XltoolsError as e:
         print(f"xltools demo: {e}", file=sys.stderr)
         return 1

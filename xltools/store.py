@@ -43,7 +43,7 @@ from typing import Any, Iterator
 import sqlalchemy as sa
 from sqlalchemy import exc
 
-from . import schema as sch
+from . import clock, schema as sch
 from .errors import XltoolsError
 from .issues import ISSUE_TYPES, FileReport, Issue
 from .periods import parse_period
@@ -125,6 +125,12 @@ def _utc(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         return value if value.tzinfo is None else value.astimezone(timezone.utc).replace(tzinfo=None)
     raise StoreError(_msg(f"日時ではありません: {value!r}", f"not a timestamp: {value!r}"))
+
+
+def _stamp(value: Any) -> datetime:
+    """The time a save is stamped with: ``value`` (see :func:`_utc`), else the clock's
+    :func:`~xltools.clock.now` -- resolved once per save."""
+    return _utc(value if value is not None else clock.now())
 
 
 def _aware(value: Any) -> Any:
@@ -526,7 +532,9 @@ class Store:
     # -- saving ----------------------------------------------------------------------
     def reject(self, path: str, size: int | None, sha256: str, mtime: Any, report: FileReport, *,
                collected_at: datetime | None = None, extra: list[Issue] | None = None) -> SaveOutcome:
-        """Record an unreadable or foreign file: a ledger row ``rejected`` with its issues."""
+        """Record an unreadable or foreign file: a ledger row ``rejected`` with its issues.
+        ``collected_at``: the time of the run (default: :func:`xltools.clock.now`)."""
+        collected_at = _stamp(collected_at)
         self.ensure_schema()
         issues = list(report.issues) + list(extra or [])
         with self._write() as conn:
@@ -554,8 +562,10 @@ class Store:
         """Store one checked file (ledger + plan + version + rows + issues) in one transaction.
 
         ``mtime``: the file's modification time (epoch seconds or datetime); it orders
-        versions of the same plan collected out of order.  Files without plan data are
-        recorded as rejected."""
+        versions of the same plan collected out of order.  ``collected_at``: the time of the
+        run (default: :func:`xltools.clock.now`), stamped on the file, the version and the
+        plan.  Files without plan data are recorded as rejected."""
+        collected_at = _stamp(collected_at)
         if report.plan is None:
             return self.reject(path, size, sha256, mtime, report, collected_at=collected_at)
         plan_id = _text_or_none(report.plan.meta.get("plan_id"))
@@ -572,7 +582,7 @@ class Store:
                     self._pg_lock(conn, f"file:{sha256}", f"plan:{prep.plan_id}",
                                   f"slot:{prep.slot}" if prep.slot else "")
                     return self._save_tx(conn, prep, path=path, size=size, sha256=sha256,
-                                         mtime=_utc(mtime), collected_at=_utc(collected_at) or _now())
+                                         mtime=_utc(mtime), collected_at=collected_at)
             except exc.IntegrityError as e:
                 if attempt == _SAVE_ATTEMPTS - 1:
                     raise StoreError(_msg(
@@ -658,7 +668,7 @@ class Store:
         f = conn.execute(sa.select(files).where(files.c.sha256 == sha256)).mappings().first()
         if f is not None:
             if f["result"] == "conflict" and f["version_id"] is not None:
-                return self._retry_conflicted(conn, prep, f)
+                return self._retry_conflicted(conn, prep, f, collected_at)
             return self._seen_outcome(conn, f)
 
         plan = conn.execute(sa.select(plans).where(plans.c.plan_id == prep.plan_id)).mappings().first()
@@ -766,7 +776,7 @@ class Store:
         return Issue("E-DUPLICATE-PLAN" if same_rep else "E-CONFLICT", file=path, field="plan_id",
                      raw=prep.plan_id, params={"detail": detail})
 
-    def _retry_conflicted(self, conn: sa.Connection, prep: _Prepared, f: Any) -> SaveOutcome:
+    def _retry_conflicted(self, conn: sa.Connection, prep: _Prepared, f: Any, now: datetime) -> SaveOutcome:
         """The same file again after a conflict: it becomes current if the conflict is gone
         (and it is still its plan's latest version); otherwise nothing changes."""
         pv, files, issues = self.t["plan_versions"], self.t["files"], self.t["issues"]
@@ -780,7 +790,6 @@ class Store:
             return SaveOutcome("unchanged", "conflict", prep.plan_id, v.id, v.version_no,
                                conflict_with=holder["plan_id"] if holder is not None else v.conflict_with,
                                file_id=f["id"])
-        now = _now()
         self._take_slot(conn, prep, v.id, holder, now)
         conn.execute(issues.delete().where(issues.c.file_id == f["id"], issues.c.code.in_(STORE_CODES)))
         left = conn.execute(sa.select(issues.c.code).where(issues.c.file_id == f["id"])).scalars().all()
@@ -794,12 +803,12 @@ class Store:
         return SaveOutcome("stored", "stored", prep.plan_id, v.id, v.version_no, file_id=f["id"])
 
     def _insert_file(self, conn: sa.Connection, *, path: str, size: int | None, sha256: str, mtime: Any,
-                     collected_at: datetime | None, result: str, plan_id: str | None, version_id: int | None,
+                     collected_at: datetime, result: str, plan_id: str | None, version_id: int | None,
                      issues: list[Issue], detail: str | None) -> int:
         counts = _counts(issues)
         return conn.execute(self.t["files"].insert(), dict(
             path=str(path), size=size, sha256=sha256, mtime=_utc(mtime),
-            collected_at=_utc(collected_at) or _now(), result=result, plan_id=plan_id,
+            collected_at=_utc(collected_at), result=result, plan_id=plan_id,
             version_id=version_id, error_count=counts["error"], warning_count=counts["warning"],
             info_count=counts["info"], detail=detail)).inserted_primary_key[0]
 
@@ -950,7 +959,3 @@ def _counts(issues: list[Issue]) -> dict[str, int]:
     for i in issues:
         c[i.severity] += 1
     return c
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
