@@ -308,7 +308,8 @@ def test_conditional_formats_stance_verdict_overdue(books, lang):
 
     def rules_on(ws, cell):
         return [r for cf in ws.conditional_formatting for r in cf.rules
-                if covers(cf.sqref, cell.column, cell.row, cell.row) and r.formula != ["TRUE"]]
+                if covers(cf.sqref, cell.column, cell.row, cell.row) and r.formula != ["TRUE"]
+                and not r.formula[0].startswith("AND(LEN(")]  # not-counted rules: the next test
 
     ws, cells = column_cells(wb, "Contacts", "stance", lang)
     stance = SPEC.choices("stance")
@@ -324,6 +325,53 @@ def test_conditional_formats_stance_verdict_overdue(books, lang):
         for k in keys:
             label = SPEC.choices(SPEC.table(table).column(other).choices).get(k).label(lang)
             assert f'"{label}"' in rules[0].formula[0]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_values_the_formulas_cannot_count_are_highlighted_and_type_checked(books, lang):
+    """A number or date typed as text (or a stage not on the list) is highlighted at once,
+    and the type validation warns but never blocks (the reader still accepts 1,200万)."""
+    from xltools.generate import NOT_COUNTED_FILL
+
+    _, wb = books[lang]
+
+    def not_counted(ws, cell):
+        return [r for cf in ws.conditional_formatting for r in cf.rules
+                if covers(cf.sqref, cell.column, cell.row, cell.row) and r.formula[0].startswith("AND(LEN(")]
+
+    def validation(ws, cell):
+        (dv,) = [dv for dv in ws.data_validations.dataValidation
+                 if covers(str(dv.sqref), cell.column, cell.row, cell.row)]
+        return dv
+
+    for table, key, kind in (("Opportunities", "amount", "decimal"), ("Opportunities", "expected_close", "date"),
+                             ("Opportunities", "probability", "decimal"), ("KPIs", "actual", "decimal")):
+        ws, cells = column_cells(wb, table, key, lang)
+        for cell in (cells[0], cells[-1]):
+            (rule,) = not_counted(ws, cell)
+            assert "NOT(ISNUMBER(" in rule.formula[0] and rule.dxf.fill.bgColor.rgb.endswith(NOT_COUNTED_FILL)
+            dv = validation(ws, cell)
+            assert (dv.type, dv.errorStyle, dv.showErrorMessage) == (kind, "warning", True), (table, key)
+    ws, cells = column_cells(wb, "Opportunities", "stage", lang)
+    (rule,) = not_counted(ws, cells[0])
+    assert "MATCH(" in rule.formula[0] and "_list_stage" in rule.formula[0]
+    ws, cell = name_cell(wb, "sales_target")
+    (rule,) = not_counted(ws, cell)
+    assert rule.formula[0] == f"AND(LEN({cell.coordinate})>0,NOT(ISNUMBER({cell.coordinate})))"
+    assert validation(ws, cell).errorStyle == "warning"
+    ws, cells = column_cells(wb, "Opportunities", "opportunity", lang)
+    assert not_counted(ws, cells[0]) == []  # text is text
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_breakdown_quarters_are_labelled_with_real_fiscal_quarters(books, lang):
+    _, wb = books[lang]
+    labels = []
+    for n in range(1, 9):
+        ws, cell = name_cell(wb, f"close_q{n}")
+        labels.append(ws.cell(cell.row, cell.column - 1).value)
+    # the books are FY2026Q3 plans: this fiscal year and the next
+    assert labels == [f'="FY{2026 + (n - 1) // 4}Q{(n - 1) % 4 + 1}"' for n in range(1, 9)]
 
 
 @pytest.mark.parametrize("lang", LANGS)

@@ -8,7 +8,7 @@ out by hand.  Three workbooks go through one LibreOffice run.
 from __future__ import annotations
 
 import time
-from datetime import date
+from datetime import date, datetime
 
 import openpyxl
 import pytest
@@ -56,9 +56,11 @@ class Filler:
         return None if key is None else SPEC.choices(choice_list).get(key).label(self.lang)
 
 
-def fill(path, lang):
+def fill(path, lang, target_period=None):
     wb = openpyxl.load_workbook(path)
     f = Filler(wb, lang)
+    if target_period:
+        f.field("target_period", target_period)
     f.table("Opportunities", [
         dict(opportunity=n, amount=a, probability=p, stage=f.label("stage", s), expected_close=d,
              recurring=f.label("recurring", r), contract_years=y) for n, a, p, s, d, r, y in OPPORTUNITIES])
@@ -105,17 +107,17 @@ def read(original, recalculated):
 @pytest.fixture(scope="module")
 def recalculated(soffice, tmp_path_factory):
     d = tmp_path_factory.mktemp("lo")
-    cases = {
-        "ja": (Settings(), PlanInfo("株式会社サンプル", "山田", "FY2026Q3", target=10_000_000, lang="ja")),
+    cases = {  # (settings, plan, target period typed by the rep)
+        "ja": (Settings(), PlanInfo("株式会社サンプル", "山田", "FY2026Q3", target=10_000_000, lang="ja"), "FY2026"),
         "en": (settings_from_dict({"thresholds": {"tier_a": 3.5}}),
-               PlanInfo("Sample Corp", "Yamada", "FY2026Q3", target=100_000_000, lang="en")),
+               PlanInfo("Sample Corp", "Yamada", "FY2026Q3", target=100_000_000, lang="en"), None),
         "jan": (settings_from_dict({"fiscal_year_start_month": 1}),
-                PlanInfo("株式会社一月", "田中", "FY2026Q3", target=5_000_000, lang="ja")),
+                PlanInfo("株式会社一月", "田中", "FY2026Q3", target=5_000_000, lang="ja"), "fy2026"),
     }
     filled = {}
-    for name, (settings, info) in cases.items():
+    for name, (settings, info, tp) in cases.items():
         path = generate_workbook(load_spec(), settings, info, d / f"{name}.xlsx")
-        filled[name] = fill(path, info.lang)
+        filled[name] = fill(path, info.lang, tp)
     t = time.perf_counter()
     outs = recalculate_many(list(filled.values()), d / "out", soffice=soffice)
     seconds = time.perf_counter() - t
@@ -127,20 +129,29 @@ def test_sales_plan_totals_coverage_and_verdict(recalculated):
     field, _, _ = books["ja"]
     assert field("plan_total") == 40_000_000  # 失注 (lost) excluded
     assert field("weighted_total") == pytest.approx(23_100_000)  # (20*50 + 10*80 + 5*0 + 7*30 + 3*100) / 100 M
-    assert field("coverage_ratio") == pytest.approx(4.0)
+    # target period FY2026 (April 2026 - March 2027): E (won, 2027-04-01) is outside
+    assert field("target_applied") == "FY2026"
+    assert (field("target_start"), field("target_end")) == (datetime(2026, 4, 1), datetime(2027, 3, 31))
+    assert field("period_pipeline") == 37_000_000 and field("outside_period_total") == 3_000_000
+    assert field("period_weighted") == pytest.approx(20_100_000)
+    assert field("coverage_ratio") == pytest.approx(3.7)
     assert field("coverage_verdict") == "適正"
-    en, _, _ = books["en"]
-    assert en("coverage_ratio") == pytest.approx(0.4) and en("coverage_verdict") == "Too low"
-    jan, _, _ = books["jan"]
-    assert jan("coverage_ratio") == pytest.approx(8.0) and jan("coverage_verdict") == "過大"
+    en, _, _ = books["en"]  # the plan period FY2026Q3 (October - December): nothing closes in it
+    assert en("target_applied") == "FY2026Q3" and en("period_pipeline") == 0
+    assert en("coverage_ratio") == 0 and en("coverage_verdict") == "Too low"
+    jan, _, _ = books["jan"]  # January start, "fy2026" typed in lower case: calendar 2026
+    assert (jan("target_start"), jan("target_end")) == (datetime(2026, 1, 1), datetime(2026, 12, 31))
+    assert jan("coverage_ratio") == pytest.approx(6.0) and jan("coverage_verdict") == "過大"
 
 
 def test_quarter_buckets_follow_the_fiscal_year(recalculated):
     books, _ = recalculated
     field, _, _ = books["ja"]  # April start: FY2026 = 2026-04 .. 2027-03
-    assert [field(f"close_q{q}") for q in (1, 2, 3, 4)] == [20_000_000, 10_000_000, 0, 7_000_000]
+    assert [field(f"close_q{q}") for q in range(1, 9)] == [20_000_000, 10_000_000, 0, 7_000_000,
+                                                            3_000_000, 0, 0, 0]  # E: FY2027Q1
+    assert field("close_other") == 0
     jan, _, _ = books["jan"]  # January start: FY2026 = calendar 2026
-    assert [jan(f"close_q{q}") for q in (1, 2, 3, 4)] == [0, 20_000_000, 10_000_000, 0]
+    assert [jan(f"close_q{q}") for q in range(1, 9)] == [0, 20_000_000, 10_000_000, 0, 7_000_000, 3_000_000, 0, 0]
 
 
 @pytest.mark.parametrize("book, lang", [("ja", "ja"), ("en", "en")])
@@ -174,7 +185,9 @@ def test_completion_checklist(recalculated):
     rows = checklist()
     assert rows["overview"] == (3, 3, 0, 0, "完了")
     assert rows["strategy"] == (0, 0, 1, 1, "完了")
-    assert rows["sales_plan"] == (1, 1, 1, 1, "完了")
+    # opportunity "F" has a name but no amount and no expected close: E-REQUIRED in check, so
+    # the table is not complete here either
+    assert rows["sales_plan"] == (1, 1, 0, 1, "未完了")
     assert rows["relationship_map"] == (0, 0, 1, 1, "完了")
     assert rows["activity_plan"] == (0, 0, 0, 1, "未完了")  # no activity yet
     # optional sections never need a row: complete while empty

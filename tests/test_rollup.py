@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings as hsettings, strategies as st
 from openpyxl import load_workbook
 
-from test_collect import PERIOD, TODAY, make_plan
+from test_collect import NOW, PERIOD, TODAY, make_plan
 from xltools.check import check_file
 from xltools.cli import cli
 from xltools.collect import collect_paths
@@ -80,7 +80,7 @@ def build_inbox(d: Path, spec, settings) -> dict[str, Path]:
     paths["gamma"] = make_plan(
         d / "gamma.xlsx", spec, settings, account="ガンマ電機", rep="佐藤", target=1_000_000,
         Opportunities=[{"opp_id": "G1", "opportunity": "新規ライン", "amount": 7_000_000, "probability": 10,
-                        "stage": "hypothesis", "expected_close": date(2027, 2, 1)}])
+                        "stage": "hypothesis", "expected_close": date(2026, 12, 20)}])
     paths["alpha_q2"] = make_plan(
         d / "earlier" / "alpha_q2.xlsx", spec, settings, account="アルファ工業", rep="佐藤", account_id="A001",
         period="FY2026Q2", target=9_000_000,
@@ -111,10 +111,10 @@ def world(tmp_path_factory, ctx):
     roster.write_text(ROSTER, encoding="utf-8")
     url = f"sqlite:///{base / 'xltools.db'}"
     with Store(url, spec) as store:
-        collect_paths([base / "inbox"], store, spec, settings, jobs=1, today=TODAY)
-        ja = write_rollup(store, spec, settings, base / "rollup.xlsx", period=PERIOD, roster=roster, today=TODAY)
+        collect_paths([base / "inbox"], store, spec, settings, jobs=1, now=NOW)
+        ja = write_rollup(store, spec, settings, base / "rollup.xlsx", period=PERIOD, roster=roster, now=NOW)
         en = write_rollup(store, spec, settings, base / "rollup_en.xlsx", period=PERIOD, lang="en",
-                          roster=roster, today=TODAY)
+                          roster=roster, now=NOW)
     return {"base": base, "paths": paths, "roster": roster, "url": url, "ja": ja, "en": en}
 
 
@@ -173,11 +173,16 @@ def independent_plan(path: Path, spec) -> dict:
         stage = r[col["stage"]].value
         p = r[col["probability"]].value
         p = float(str(p).rstrip("%")) if p is not None else probs[stage]
+        close = r[col["expected_close"]].value
+        close = datetime.strptime(close, "%Y/%m/%d") if isinstance(close, str) else close
         opps.append({"amount": amount, "stage": stage, "weighted": 0 if stage in lost else amount * p / 100,
-                     "name": r[col["opportunity"]].value})
+                     "name": r[col["opportunity"]].value,
+                     "in_period": close is not None and datetime(2026, 10, 1) <= close < datetime(2027, 1, 1)})
     target = named("sales_target") * factor
     return {"target": target, "plan": sum(o["amount"] for o in opps if o["stage"] not in lost),
-            "weighted": sum(o["weighted"] for o in opps), "opps": opps,
+            "inside": sum(o["amount"] for o in opps if o["stage"] not in lost and o["in_period"]),
+            "weighted": sum(o["weighted"] for o in opps),
+            "weighted_inside": sum(o["weighted"] for o in opps if o["in_period"]), "opps": opps,
             "account": named("account_name"), "rep": named("rep")}
 
 
@@ -238,9 +243,11 @@ def test_summary_totals_match_the_input_workbooks(world, book, ctx):
     assert totals["対象期間"] == PERIOD
     assert totals["プラン数"] == 3
     assert totals["売上目標"] == sum(p["target"] for p in plans) == 16_000_000
-    assert totals["計画合計"] == sum(p["plan"] for p in plans) == 47_000_000
-    assert totals["加重見込み"] == pytest.approx(sum(p["weighted"] for p in plans)) == 24_300_000
-    assert totals["カバレッジ倍率"] == pytest.approx(47 / 16)
+    # FY2026Q3 (Oct-Dec 2026): alpha's O2 closes in January, outside the target period
+    assert totals["目標期間の案件合計"] == sum(p["inside"] for p in plans) == 39_000_000
+    assert totals["対象期間外の案件合計"] == 8_000_000
+    assert totals["加重見込み（目標期間）"] == pytest.approx(sum(p["weighted_inside"] for p in plans)) == 20_300_000
+    assert totals["カバレッジ倍率"] == pytest.approx(39 / 16)
     assert totals["却下"] == 1 and totals["未提出"] == 1 and totals["受信ファイル数"] == 4
     # positions: the Totals table starts at A4, its value cells carry the yen format
     assert ws.tables["Totals"].ref.startswith("A4:")
@@ -249,12 +256,14 @@ def test_summary_totals_match_the_input_workbooks(world, book, ctx):
     by_account = {r["顧客名"]: r for r in records(ws, "ByAccount")}
     for p in plans:
         row = by_account[p["account"]]
-        assert (row["担当営業"], row["売上目標"], row["計画合計"]) == (p["rep"], p["target"], p["plan"])
+        assert (row["担当営業"], row["売上目標"], row["目標期間の案件合計"]) == (p["rep"], p["target"], p["inside"])
     by_rep = {r["担当営業"]: r for r in records(ws, "ByRep")}
-    assert (by_rep["佐藤"]["顧客数"], by_rep["佐藤"]["売上目標"], by_rep["佐藤"]["計画合計"]) == (2, 11_000_000, 27_000_000)
+    assert (by_rep["佐藤"]["顧客数"], by_rep["佐藤"]["売上目標"], by_rep["佐藤"]["目標期間の案件合計"]) == \
+        (2, 11_000_000, 19_000_000)
+    assert by_rep["佐藤"]["カバレッジ倍率"] == pytest.approx(19 / 11)
     assert by_rep["鈴木"]["カバレッジ倍率"] == pytest.approx(4.0) and by_rep["鈴木"]["判定"] == "適正"
     quarters = {r["受注予定四半期"]: (r["件数"], r["金額"], r["加重金額"]) for r in records(ws, "ByQuarter")}
-    assert quarters == {"FY2026Q3": (2, 32_000_000, 19_600_000), "FY2026Q4": (2, 15_000_000, 4_700_000)}
+    assert quarters == {"FY2026Q3": (3, 39_000_000, 20_300_000), "FY2026Q4": (1, 8_000_000, 4_000_000)}
 
 
 def test_pipeline_lists_every_opportunity_with_rep_account_and_quarter(world, book, ctx):
@@ -280,7 +289,8 @@ def test_pipeline_lists_every_opportunity_with_rep_account_and_quarter(world, bo
 def test_coverage_is_flagged_by_the_settings_thresholds(world, book, ctx, tmp_path):
     ws = sheet(book, "coverage")
     flags = {r["顧客名"]: (round(r["カバレッジ倍率"], 2), r["判定"]) for r in records(ws, "Coverage")}
-    assert flags == {"アルファ工業": (2.0, "不足"), "Beta Trading": (4.0, "適正"), "ガンマ電機": (7.0, "過大")}
+    # in-period pipeline / target: alpha's January deal does not count (12M / 10M)
+    assert flags == {"アルファ工業": (1.2, "不足"), "Beta Trading": (4.0, "適正"), "ガンマ電機": (7.0, "過大")}
     verdict_col = [c.value for c in ws[2]].index("判定") + 1
     low_cell = next(ws.cell(row=r, column=verdict_col) for r in range(3, 6)
                     if ws.cell(row=r, column=verdict_col).value == "不足")
@@ -290,10 +300,10 @@ def test_coverage_is_flagged_by_the_settings_thresholds(world, book, ctx, tmp_pa
     assert rates["チーム全体"]["勝率（金額）"] == pytest.approx(0.375)
     assert rates["佐藤"]["必要カバレッジ（1÷勝率）"] == pytest.approx(1 / 0.375)
     spec, _ = ctx
-    lenient = Settings(thresholds=Thresholds(coverage_low=1.5, coverage_high=8.0))
+    lenient = Settings(thresholds=Thresholds(coverage_low=1.0, coverage_high=8.0))
     with Store(world["url"], spec) as store:
         out = write_rollup(store, lenient.apply(load_spec()), lenient, tmp_path / "lenient.xlsx",
-                           period=PERIOD, today=TODAY)
+                           period=PERIOD, now=NOW)
     flags = {r["顧客名"]: r["判定"] for r in records(load_workbook(out)["カバレッジ"], "Coverage")}
     assert set(flags.values()) == {"適正"}
 
@@ -370,8 +380,8 @@ def test_trend_of_a_single_collection_equals_the_totals(book):
     rows = records(sheet(book, "trend"), "Trend")
     assert len(rows) == 1
     (r,) = rows
-    assert (r["プラン数"], r["計画合計"], r["売上目標"]) == (3, 47_000_000, 16_000_000)
-    assert r["月"] == datetime.now().strftime("%Y-%m")
+    assert (r["プラン数"], r["目標期間の案件合計"], r["売上目標"]) == (3, 39_000_000, 16_000_000)
+    assert r["月"] == NOW.strftime("%Y-%m")  # the month collect_paths(now=NOW) stamped
 
 
 def test_english_rollup(world):
@@ -405,15 +415,15 @@ def test_trend_month_over_month_from_the_stored_history(tmp_path, ctx, db_url):
         for path, when, mtime in ((v1, datetime(2026, 10, 5, 3, tzinfo=timezone.utc), 1),
                                   (v2, datetime(2026, 11, 5, 3, tzinfo=timezone.utc), 2),
                                   (y, datetime(2026, 11, 6, 3, tzinfo=timezone.utc), 2)):
-            report = check_file(path, spec, settings, today=TODAY)
+            report = check_file(path, spec, settings, now=NOW)
             store.save(report, path=str(path), size=path.stat().st_size, sha256=uuid.uuid4().hex * 2,
                        mtime=datetime(2026, 9 + mtime, 1, tzinfo=timezone.utc), collected_at=when)
-        out = write_rollup(store, spec, settings, tmp_path / "trend.xlsx", period=PERIOD, today=TODAY)
+        out = write_rollup(store, spec, settings, tmp_path / "trend.xlsx", period=PERIOD, now=NOW)
     wb = load_workbook(out)
     subs = [(r["顧客名"], r["版"], r["状態"]) for r in records(wb["提出状況"], "Submissions")]
     assert subs == [("X社", 1, "新しい版に更新済"), ("X社", 2, "取込済"), ("Y社", 1, "取込済")]
     rows = records(wb["推移"], "Trend")
-    assert [(r["月"], r["プラン数"], r["計画合計"], r["売上目標"]) for r in rows] == [
+    assert [(r["月"], r["プラン数"], r["目標期間の案件合計"], r["売上目標"]) for r in rows] == [
         ("2026-10", 1, 10_000_000, 10_000_000), ("2026-11", 2, 35_000_000, 15_000_000)]
     assert rows[1]["カバレッジ倍率"] == pytest.approx(35 / 15)
 
@@ -421,9 +431,9 @@ def test_trend_month_over_month_from_the_stored_history(tmp_path, ctx, db_url):
 def test_postgresql_and_sqlite_give_the_same_rollup(world, ctx, db_url, tmp_path):
     spec, settings = ctx
     with Store(db_url, spec) as store:
-        collect_paths([world["base"] / "inbox"], store, spec, settings, jobs=1, today=TODAY)
+        collect_paths([world["base"] / "inbox"], store, spec, settings, jobs=1, now=NOW)
         out = write_rollup(store, spec, settings, tmp_path / "r.xlsx", period=PERIOD, roster=world["roster"],
-                           today=TODAY)
+                           now=NOW)
     ref, got = load_workbook(world["ja"]), load_workbook(out)
     for key, names in TABLES.items():
         for name in names:
@@ -439,7 +449,7 @@ def test_a_failed_write_leaves_the_previous_rollup_intact(world, ctx, tmp_path, 
     spec, settings = ctx
     out = tmp_path / "rollup.xlsx"
     with Store(world["url"], spec) as store:
-        write_rollup(store, spec, settings, out, period=PERIOD, today=TODAY)
+        write_rollup(store, spec, settings, out, period=PERIOD, now=NOW)
         before = out.read_bytes()
         from xltools import rollup
 
@@ -453,7 +463,7 @@ def test_a_failed_write_leaves_the_previous_rollup_intact(world, ctx, tmp_path, 
 
         monkeypatch.setattr(rollup, "_row", disk_full)
         with pytest.raises(OSError):
-            write_rollup(store, spec, settings, out, period=PERIOD, lang="en", today=TODAY)
+            write_rollup(store, spec, settings, out, period=PERIOD, lang="en", now=NOW)
         assert len(calls) == 41  # it failed half-way through
     assert out.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rollup.xlsx"]  # no temp file left
@@ -467,7 +477,7 @@ def test_libreoffice_opens_the_rollup(world, soffice, tmp_path):
     wb = load_workbook(converted)
     assert wb.sheetnames == [SHEETS[k].ja for k in SHEETS]
     totals = {r["項目"]: r["値"] for r in records(wb["サマリー"], "Totals")}
-    assert (totals["プラン数"], totals["計画合計"], totals["売上目標"]) == (3, 47_000_000, 16_000_000)
+    assert (totals["プラン数"], totals["目標期間の案件合計"], totals["売上目標"]) == (3, 39_000_000, 16_000_000)
     texts = [c.value for r in wb["パイプライン"].iter_rows() for c in r]
     assert HYPERLINK in texts  # still the rep's text, not a formula LibreOffice evaluated
     phone = [c for r in wb["リレーション"].iter_rows() for c in r if c.value == PHONE]
@@ -493,7 +503,7 @@ def test_report_command(world, tmp_path):
 def test_an_empty_database_gives_an_empty_rollup(tmp_path, ctx):
     spec, settings = ctx
     with Store(f"sqlite:///{tmp_path / 'e.db'}", spec) as store:
-        out = write_rollup(store, spec, settings, tmp_path / "empty.xlsx", today=TODAY)
+        out = write_rollup(store, spec, settings, tmp_path / "empty.xlsx", now=NOW)
     wb = load_workbook(out)
     assert records(wb["サマリー"], "ByAccount") == []
     assert {r["項目"]: r["値"] for r in records(wb["サマリー"], "Totals")}["プラン数"] == 0
@@ -564,7 +574,7 @@ def test_summary_chart_switches_to_reps_when_accounts_are_many(world, ctx, tmp_p
     spec, settings = ctx
     monkeypatch.setattr(rollup, "CHART_MAX_ACCOUNTS", 2)  # 3 accounts: too many to chart one by one
     with Store(world["url"], spec) as store:
-        out = write_rollup(store, spec, settings, tmp_path / "r.xlsx", period=PERIOD, today=TODAY)
+        out = write_rollup(store, spec, settings, tmp_path / "r.xlsx", period=PERIOD, now=NOW)
     ws = load_workbook(out)["サマリー"]
     rep_header = int(ws.tables["ByRep"].ref.split(":")[0][1:])
     with zipfile.ZipFile(out) as z:

@@ -138,9 +138,13 @@ def good(**overrides) -> tuple[dict, dict]:
     return fields, tables
 
 
-def run(rp: RawPlan, settings: Settings = SETTINGS):
+def run(rp: RawPlan, settings: Settings = SETTINGS, *, not_counted: bool = False):
+    """Validate ``rp``.  The test plans type numbers and dates as text on purpose (the
+    reading rules); the W-NOT-COUNTED that follow are left out unless ``not_counted``
+    (test_values_the_workbook_cannot_count_are_reported asserts them)."""
     spec = settings.apply(load_spec())
-    return validate(rp, spec, settings)
+    plan, issues = validate(rp, spec, settings)
+    return plan, [i for i in issues if not_counted or i.code != "W-NOT-COUNTED"]
 
 
 def codes(issues) -> list[tuple[str, str | None, str | None]]:
@@ -182,12 +186,19 @@ def test_derived_figures_are_recomputed():
     plan, _ = run(raw_plan(*good()))
     d = plan.derived
     assert d["plan_total"] == 200_000_000  # lost excluded
+    # the won O-4 closes in FY2026Q2: outside the target period, never in the coverage
+    assert (d["target_applied"], d["target_start"], d["target_end"]) == ("FY2026Q3", date(2026, 10, 1),
+                                                                         date(2026, 12, 31))
+    assert d["period_pipeline"] == 180_000_000 and d["outside_period_total"] == 20_000_000
     assert d["weighted_total"] == 30_000_000 + 36_000_000 + 20_000_000
-    assert d["coverage_ratio"] == pytest.approx(4.0)
+    assert d["period_weighted"] == 30_000_000 + 36_000_000
+    assert d["coverage_ratio"] == pytest.approx(3.6)
     assert d["coverage_verdict"] == "ok"
     assert d["period"] == "FY2026Q3"
     assert d["close_quarters"] == {"FY2026Q2": 20_000_000, "FY2026Q3": 180_000_000}
-    assert (d["close_q1"], d["close_q2"], d["close_q3"], d["close_q4"]) == (0, 20_000_000, 180_000_000, 0)
+    assert [d[f"close_q{n}"] for n in range(1, 9)] == [0, 20_000_000, 180_000_000, 0, 0, 0, 0, 0]
+    assert d["close_other"] == 0
+    assert [r["weighted"] for r in plan.rows("Opportunities")] == [30_000_000, 36_000_000, 0, 20_000_000]
     assert [r["ltv"] for r in plan.rows("Opportunities")] == [180_000_000, 120_000_000, 30_000_000, 20_000_000]
     fin = plan.rows("Financials")
     assert fin[0]["growth_rate"] is None and fin[1]["growth_rate"] == pytest.approx(0.1)
@@ -196,7 +207,9 @@ def test_derived_figures_are_recomputed():
     assert d["tier"] == "A"
 
 
-@pytest.mark.parametrize("target,verdict", [("80,000", "low"), ("39,000", "high"), ("40,000", "ok"), ("66,666", "ok"), ("66,667", "low")])
+# in-period pipeline 180,000千円: 5x at 36,000, 3x at 60,000
+@pytest.mark.parametrize("target,verdict", [("80,000", "low"), ("35,999", "high"), ("36,000", "ok"), ("60,000", "ok"),
+                                            ("60,001", "low")])
 def test_coverage_verdict_uses_thresholds(target, verdict):
     plan, _ = run(raw_plan(*good(sales_target=target)))
     assert plan.derived["coverage_verdict"] == verdict
@@ -209,12 +222,40 @@ def test_verdict_and_tier_follow_settings():
     assert plan.derived["tier"] == "B"
 
 
-def test_selection_weights_come_from_config_when_the_cell_is_blank():
-    s = Settings(selection_weights={"company_size": 10, "growth": 30})
-    rows = [{"criterion": "企業規模", "score": 5}, {"criterion": "成長性", "score": 2}]
-    plan, _ = run(raw_plan(*good(SelectionScores=rows)), s)
+def test_selection_score_counts_the_weights_in_the_cells_as_the_workbook_does():
+    # the workbook's SUMPRODUCT counts a blank weight as 0: so does xltools (the generator
+    # pre-fills the weights from the settings, see test_generate)
+    rows = [{"criterion": "企業規模", "weight": 10, "score": 5}, {"criterion": "成長性", "weight": 30, "score": 2},
+            {"criterion": "収益性", "score": 5}, {"criterion": "関係性", "weight": 20}]
+    plan, _ = run(raw_plan(*good(SelectionScores=rows)))
     assert plan.derived["selection_score"] == pytest.approx((10 * 5 + 30 * 2) / 40)
     assert plan.derived["tier"] == "C"
+    plan, _ = run(raw_plan(*good(SelectionScores=[{"criterion": "企業規模", "score": 5}])))
+    assert plan.derived["selection_score"] is None and plan.derived["tier"] is None
+
+
+def test_values_the_workbook_cannot_count_are_reported():
+    _, issues = run(raw_plan(*good()), not_counted=True)
+    nc = [i for i in issues if i.code == "W-NOT-COUNTED"]
+    by_field = {(i.table, i.field, i.row): i for i in nc}
+    # amounts, dates and percentages typed as text; a number (30000) or a real date is fine
+    assert (None, "sales_target", None) in by_field and (None, "plan_date", None) in by_field
+    assert ("Opportunities", "amount", 1) in by_field and ("Opportunities", "amount", 3) not in by_field
+    assert ("Opportunities", "expected_close", 2) in by_field and ("Opportunities", "expected_close", 3) not in by_field
+    assert ("Opportunities", "probability", 1) in by_field
+    assert (None, "org_updated", None) not in by_field and (None, "period", None) not in by_field
+    i = by_field[("Opportunities", "amount", 2)]
+    assert (i.sheet, i.cell, i.raw) == ("③売上計画", col_cell("Opportunities", "amount", 2), "1.2億")
+    assert "120,000,000円" in i.message("ja") and "JPY 120,000,000" in i.message("en")
+    assert "数値" in i.message("ja") and "a number" in i.message("en")
+    # a period the workbook's formula cannot read, a stage typed as an alias
+    opps = [dict(GOOD_TABLES["Opportunities"][0], stage="交渉中")]
+    _, issues = run(raw_plan(*good(target_period="2026年度", Opportunities=opps)), not_counted=True)
+    nc = {(i.field, i.raw): i for i in issues if i.code == "W-NOT-COUNTED"}
+    assert ("target_period", "2026年度") in nc and "FY2026Q3" in nc[("target_period", "2026年度")].message("en")
+    assert ("stage", "交渉中") in nc and "「交渉」" in nc[("stage", "交渉中")].message("ja")
+    _, issues = run(raw_plan(*good(target_period="fy2026")), not_counted=True)
+    assert not [i for i in issues if i.code == "W-NOT-COUNTED" and i.field == "target_period"]
 
 
 def test_stage_probabilities_follow_settings():

@@ -42,7 +42,7 @@ from typing import Any, Iterator
 
 import sqlalchemy as sa
 
-from . import schema as sch
+from . import clock, schema as sch
 from .errors import XltoolsError
 from .spec import Field, Label, Spec, SpecError, Table
 from .validate import name_key
@@ -50,7 +50,6 @@ from .validate import name_key
 #: the spec table the library is built from
 CASES_TABLE = "SuccessCases"
 #: the ``shareable`` choice that never leaves the database
-PRIVATE = "private"
 #: the scope that means every shareable case except private ones
 ALL = "all"
 #: a row needs one of these to be a case; the first one present names it (see case_keys)
@@ -137,14 +136,15 @@ def searched_columns(spec: Spec) -> list[Field]:
 
 def scopes(spec: Spec) -> list[str]:
     """Valid scope names: every ``shareable`` key except private, then ``all``."""
-    return [k for k in _shareable_keys(spec) if k != PRIVATE] + [ALL]
+    private = spec.meaning(cases_table(spec).column("shareable").choices, "private")
+    return [k for k in _shareable_keys(spec) if k not in private] + [ALL]
 
 
 def _shareable_keys(spec: Spec) -> list[str]:
     col = cases_table(spec).column("shareable")
     keys = spec.choices(col.choices).keys()
-    if PRIVATE not in keys:
-        raise SpecError(f"choice list {col.choices!r} has no {PRIVATE!r} key: the library cannot tell "
+    if not spec.meaning(col.choices, "private"):
+        raise SpecError(f"choice list {col.choices!r} has no choice meaning 'private': the library cannot tell "
                         "which cases must never leave the database")
     return keys
 
@@ -163,7 +163,8 @@ def scope_keys(spec: Spec, scope: str | None) -> tuple[str, ...]:
 
 
 def _default_shareable(spec: Spec) -> str:
-    return cases_table(spec).column("shareable").default or PRIVATE
+    col = cases_table(spec).column("shareable")
+    return col.default or spec.the(col.choices, "private")
 
 
 def _choice_label(spec: Spec, col: Field, value: Any, lang: str) -> Any:
@@ -245,8 +246,10 @@ def _writing(store, lock: str) -> Iterator[sa.Connection]:
         yield conn
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+def _utc_naive(at: datetime | None) -> datetime:
+    """The time of a library write (``at``, default :func:`xltools.clock.now`) as the
+    database keeps it: naive UTC."""
+    return clock.resolve(at).astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def _aware(v: Any) -> Any:
@@ -274,9 +277,10 @@ def search_text(spec: Spec, values: dict[str, Any]) -> str:
     return "\n".join("" if values.get(c.key) is None else fold(str(values[c.key])) for c in searched_columns(spec))
 
 
-def sync_library(store) -> int:
+def sync_library(store, *, now: datetime | None = None) -> int:
     """Merge every stored SuccessCases row that is not in the library yet; returns how
-    many rows were merged.  Idempotent; safe to run from several processes at once."""
+    many rows were merged.  Idempotent; safe to run from several processes at once.
+    ``now`` (default: :func:`xltools.clock.now`) stamps ``first_seen_at`` / ``updated_at``."""
     spec = store.spec
     t = store.t
     sc, lib, src = t[sch.db_table_name(CASES_TABLE)], t[sch.CASE_LIBRARY], t[sch.CASE_SOURCES]
@@ -303,7 +307,7 @@ def sync_library(store) -> int:
                       .where(sc.c.case_id.is_not(None)))
         for r in conn.execute(merged_ids):
             by_case.setdefault((r.plan_id, name_key(r.case_id)), r.case_library_id)
-        now = _now()
+        now = _utc_naive(now)
         for r in rows:
             values = {k: r[k] for k in cols}
             case_key, title_key = case_keys(values)
@@ -381,10 +385,10 @@ def _fts_put(conn: sa.Connection, cid: int, text: str) -> None:
                  {"id": cid, "t": text})
 
 
-def rebuild_search_index(store) -> int:
+def rebuild_search_index(store, *, now: datetime | None = None) -> int:
     """Recompute ``search_text`` of every case (and the SQLite FTS table) from the stored
     values, e.g. after the searched columns changed in the spec.  Returns the case count."""
-    sync_library(store)
+    sync_library(store, now=now)
     lib = store.t[sch.CASE_LIBRARY]
     cols = [c.key for c in cases_table(store.spec).columns]
     with _writing(store, _PG_LOCK) as conn:
@@ -431,10 +435,10 @@ def _attach_sources(store, conn, cases: list[Case]) -> None:
                                                            s.version_no))
 
 
-def list_cases(store, *, scope: str | None = "company") -> list[Case]:
-    """Every case the scope lets out, newest first."""
+def list_cases(store, *, scope: str | None = "company", now: datetime | None = None) -> list[Case]:
+    """Every case the scope lets out, newest first (``now``: see :func:`sync_library`)."""
     keys = scope_keys(store.spec, scope)
-    sync_library(store)
+    sync_library(store, now=now)
     lib = store.t[sch.CASE_LIBRARY]
     with _reading(store) as conn:
         rows = conn.execute(sa.select(lib).where(lib.c.shareable.in_(keys))
@@ -442,12 +446,12 @@ def list_cases(store, *, scope: str | None = "company") -> list[Case]:
         return _cases_from_rows(store, conn, rows)
 
 
-def get_case(store, ref: str | int, *, scope: str | None = "company") -> Case:
+def get_case(store, ref: str | int, *, scope: str | None = "company", now: datetime | None = None) -> Case:
     """One case by its library number (``12``, as search shows it) or else by its
     ``case_id`` (``C-012``; the first such case), if the scope lets it out; otherwise
     :class:`CaseNotFound` (the same answer either way: nothing leaks)."""
     keys = scope_keys(store.spec, scope)
-    sync_library(store)
+    sync_library(store, now=now)
     lib = store.t[sch.CASE_LIBRARY]
     text = unicodedata.normalize("NFKC", str(ref)).strip()
     cond = lib.c.id == int(text) if text.isdigit() and len(text) < 10 else lib.c.case_key == name_key(text)
@@ -556,7 +560,7 @@ def _filter_match(spec: Spec, case: Case, industry: str | None, product: str | N
 
 def search_cases(store, query: str, *, industry: str | None = None, product: str | None = None,
                  department: str | None = None, scope: str | None = "company",
-                 limit: int | None = 50) -> list[CaseHit]:
+                 limit: int | None = 50, now: datetime | None = None) -> list[CaseHit]:
     """Cases whose searched columns contain every term of ``query`` (see the module
     docs), filtered, limited to the scope, best first."""
     spec = store.spec
@@ -566,7 +570,7 @@ def search_cases(store, query: str, *, industry: str | None = None, product: str
     if limit is not None and limit < 1:
         raise XltoolsError(_msg("件数は 1 以上を指定してください。", "The limit must be at least 1."))
     keys = scope_keys(spec, scope)
-    sync_library(store)
+    sync_library(store, now=now)
     lib = store.t[sch.CASE_LIBRARY]
     q = sa.select(lib).where(lib.c.shareable.in_(keys), *[_term_condition(store, lib, t) for t in terms])
     with _reading(store) as conn:
@@ -662,7 +666,7 @@ LIBRARY_TABLE = "CaseLibrary"
 
 
 def export_library(store, path: str | os.PathLike, *, scope: str | None = "company",
-                   lang: str = "ja") -> int:
+                   lang: str = "ja", now: datetime | None = None) -> int:
     """Write the library workbook for reps: a filterable table with one row per case
     (sheet 事例一覧 / Cases, numbers link to the card) and a readable card per case (sheet
     事例カード / Case cards).  Only the cases the scope lets out.  Written atomically
@@ -676,7 +680,7 @@ def export_library(store, path: str | os.PathLike, *, scope: str | None = "compa
     if lang not in ("ja", "en"):
         raise XltoolsError(_msg(f"言語は ja か en を指定してください（{lang!r}）。", f"language must be ja or en, got {lang!r}"))
     spec = store.spec
-    cases = list_cases(store, scope=scope)
+    cases = list_cases(store, scope=scope, now=now)
     out = Path(path)
     if out.suffix.lower() != ".xlsx":
         raise XltoolsError(_msg(f"{out}: 拡張子は .xlsx にしてください。", f"{out}: the file name must end in .xlsx"))

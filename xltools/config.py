@@ -17,7 +17,7 @@ Example ``xltools.toml``::
     [stage_probabilities]           # default probability per stage key
     proposal = 25
 
-    [selection_weights]             # weight per selection criterion key
+    [selection_weights]             # weight per selection criterion key (defaults: the spec)
     company_size = 20
 
     [[industries]]                  # replaces the built-in industry list
@@ -59,24 +59,20 @@ class Thresholds:
     max_sheet_rows: int = 20000
 
 
-DEFAULT_SELECTION_WEIGHTS = {
-    "company_size": 20, "growth": 15, "industry_influence": 15, "profitability": 15,
-    "model_potential": 10, "relationship": 15, "track_record": 10,
-}
-
-
 @dataclass(frozen=True)
 class Settings:
     language: str = "ja"
     fiscal_year_start_month: int = 4
     thresholds: Thresholds = field(default_factory=Thresholds)
     stage_probabilities: dict = field(default_factory=dict)
-    selection_weights: dict = field(default_factory=lambda: dict(DEFAULT_SELECTION_WEIGHTS))
+    selection_weights: dict = field(default_factory=dict)  # overrides of the spec's weights
     industries: tuple = ()
     path: str | None = None
 
     def cfg_value(self, name: str) -> float:
-        """A number for ``{cfg:name}`` formula tokens."""
+        """A number for ``{cfg:name}`` formula tokens: a threshold or the fiscal year's start month."""
+        if name == "fiscal_year_start_month":
+            return self.fiscal_year_start_month
         if not hasattr(self.thresholds, name):
             raise SpecError(f"formula uses unknown setting {{cfg:{name}}}")
         return getattr(self.thresholds, name)
@@ -94,7 +90,7 @@ class Settings:
             for c in stages.choices))
         crit = lists["selection_criterion"]
         lists["selection_criterion"] = ChoiceList("selection_criterion", tuple(
-            dataclasses.replace(c, weight=float(self.selection_weights.get(c.key, 0)))
+            dataclasses.replace(c, weight=float(self.selection_weights.get(c.key, c.weight or 0)))
             for c in crit.choices))
         return dataclasses.replace(spec, choice_lists=lists)
 
@@ -127,8 +123,10 @@ def settings_from_dict(raw: dict, path: str | None = None) -> Settings:
     for k, v in probs.items():
         if not isinstance(v, int) or not 0 <= v <= 100:
             raise ConfigError(f"{where} [stage_probabilities] {k}: must be 0..100, got {v!r}")
-    weights = dict(DEFAULT_SELECTION_WEIGHTS)
-    weights.update(raw.get("selection_weights", {}))
+    weights = dict(raw.get("selection_weights", {}))
+    for k, v in weights.items():
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
+            raise ConfigError(f"{where} [selection_weights] {k}: must be a non-negative number, got {v!r}")
     industries = raw.get("industries", ())
     for i, ind in enumerate(industries):
         if not all(isinstance(ind.get(k), str) and ind.get(k) for k in ("key", "ja", "en")):

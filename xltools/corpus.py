@@ -552,10 +552,25 @@ class _Maker:
             return self.rng.uniform(1.3, 2.5)
         return _weighted(self.rng, (self.rng.uniform(3.05, 5.0), self.rng.uniform(5.1, 7.0)), (0.9, 0.1))
 
+    def in_period(self, o: dict) -> bool:
+        """Does the opportunity count in the coverage (live, closing in the plan period)?"""
+        return (o["stage"] != self.spec.the("stage", "lost") and o["expected_close"] is not None
+                and self.period.contains(o["expected_close"]))
+
+    def ensure_in_period(self, opps: list[dict]) -> None:
+        """At least one open opportunity closes in the plan period (the coverage counts those)."""
+        if any(self.in_period(o) for o in opps):
+            return
+        open_ = [o for o in opps if o["stage"] not in self.spec.meaning("stage", "closed")]
+        if open_:
+            first = max(self.as_of + timedelta(days=7), self.period.start)
+            last = max(first, self.period.end - timedelta(days=1))
+            self.pick(open_)["expected_close"] = self.day_between(first, last)
+
     def fit_pipeline(self, opps: list[dict], target: int) -> None:
-        """Scale the open pipeline so that it covers ``target`` as :meth:`coverage` says."""
+        """Scale the in-period pipeline so that it covers ``target`` as :meth:`coverage` says."""
         ratio = self.coverage()
-        live = [o for o in opps if o["stage"] != "lost"]
+        live = [o for o in opps if self.in_period(o)]
         total = sum(o["amount"] for o in live)
         if not live or total <= 0:
             return
@@ -571,10 +586,10 @@ class _Maker:
         elif ratio < low <= total / target:
             biggest["amount"] = max(10_000, biggest["amount"] - (total - int(low * target)) - 10_000)
 
-    def fields(self, plan_total: int, target: int | None = None) -> dict[str, Any]:
-        if target is None:  # the target follows the pipeline, rounded down (the ratio only grows)
+    def fields(self, in_period: int, target: int | None = None) -> dict[str, Any]:
+        if target is None:  # the target follows the in-period pipeline, rounded down (the ratio only grows)
             step = 100_000
-            target = max(step, int(plan_total / self.coverage()) // step * step)
+            target = max(step, int(in_period / self.coverage()) // step * step)
         plan_date = max(self.period.start - timedelta(days=14), self.as_of - timedelta(days=self.rng.randint(0, 10)))
         business, products = _BUSINESS.get(self.industry_key) or self.pick(sorted(_BUSINESS.values()))
         return {
@@ -729,10 +744,11 @@ def make_plan_pair(rng: random.Random, spec: Spec, settings: Settings, *, accoun
     initiatives = m.initiatives()
     contacts = m.contacts()
     opps = m.opportunities(initiatives, contacts)
+    m.ensure_in_period(opps)
     if target is not None:
         m.fit_pipeline(opps, target)
     activities = m.activities(contacts, opps)
-    plan_total = sum(o["amount"] for o in opps if o["stage"] != "lost")
+    in_period = sum(o["amount"] for o in opps if m.in_period(o))
     tables: dict[str, list[dict]] = {
         "Initiatives": initiatives, "Contacts": contacts, "Opportunities": opps, "Activities": activities,
         "Financials": m.financials(), "OurBusiness": m.our_business(opps), "Reviews": m.reviews(),
@@ -741,7 +757,7 @@ def make_plan_pair(rng: random.Random, spec: Spec, settings: Settings, *, accoun
     for t in spec.tables:  # prefilled tables (criteria, KPIs) are found through the spec
         if t.prefill and t.name not in tables:
             tables[t.name] = m.prefilled_rows(t)
-    fields = m.fields(plan_total, target)
+    fields = m.fields(in_period, target)
 
     # the deliberate mistakes
     if "missing_required" in chosen and opps:

@@ -29,9 +29,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from . import __version__
+from . import __version__, clock
 from .cells import a1, col_letter
 from .config import Settings
+from .derive import breakdown_quarters
 from .errors import XltoolsError
 from .issues import Issue
 from .layout import HINT_ROW, SPARE_ROWS, TITLE_ROW, SheetLayout, TablePos, sheet_layout
@@ -60,6 +61,8 @@ LABEL_FILL = "DDEBF7"
 HEADER_FILL = "1F4E78"
 HEADER_REQUIRED_FILL = "C65911"
 REQUIRED_FONT = "C00000"
+#: fill of a cell the workbook's formulas cannot count (a number typed as text)
+NOT_COUNTED_FILL = "F8CBAD"
 BORDER_COLOUR = "BFBFBF"
 TONES = {"good": ("C6EFCE", "006100"), "bad": ("FFC7CE", "9C0006"),
          "warn": ("FFEB9C", "9C5700"), "muted": ("D9D9D9", "595959")}
@@ -75,9 +78,14 @@ RATIO_FORMATS = {"ja": '0.0"倍"', "en": '0.0"x"'}
 STYLE_TAGS = {"#,##0": "amount", "General": "general", '0"%"': "percent", "yyyy/mm/dd": "date", "0": "whole",
               "0.0%": "fraction", "0.00": "score", "@": "text", RATIO_FORMATS["ja"]: "ratio",
               RATIO_FORMATS["en"]: "ratio", INPUT_FILL: "input", FORMULA_FILL: "calculated",
-              REQUIRED_FONT: "required", **{fill: tone for tone, (fill, _font) in TONES.items()}}
+              REQUIRED_FONT: "required", NOT_COUNTED_FILL: "not counted", **{fill: tone for tone, (fill, _font) in TONES.items()}}
 #: numeric checks (warning style, so a rep can still override): type -> (kind, low, high)
 NUMERIC_CHECKS = {"rating": ("whole", 1, 5), "month": ("whole", 1, 12), "percent": ("decimal", 0, 100)}
+#: type checks for the other numbers and dates (warning style): type -> (kind, low, high, message)
+TYPE_CHECKS = {"amount": ("decimal", "-1E+15", "1E+15", "dv_number"),
+               "integer": ("whole", "-2147483647", "2147483647", "dv_number"),
+               "number": ("decimal", "-1E+15", "1E+15", "dv_number"),
+               "date": ("date", "1", "2958465", "dv_date")}
 
 
 #: per-process state: the spec and settings of a worker, the umask
@@ -131,6 +139,9 @@ TEXTS: dict[str, Label] = {
     "legend_formula": Label("自動計算（編集できません）", "Calculated (locked)"),
     "legend_required": Label("必須の項目・列（赤字・オレンジの見出し）", "Required field or column (red label, orange header)"),
     "legend_overdue": Label("期限を過ぎた日付", "Overdue date"),
+    "legend_not_counted": Label("文字として入力された数値・日付やリストにない値（ブックの集計に入りません）",
+                             "A number or date typed as text, or a value not in the list (the workbook's totals "
+                             "leave it out)"),
     "tone_good": Label("良い状態", "Good"),
     "tone_bad": Label("要注意", "Needs attention"),
     "tone_warn": Label("確認", "Check"),
@@ -140,7 +151,7 @@ TEXTS: dict[str, Label] = {
     "col_kind": Label("区分", "Kind"),
     "col_fields_done": Label("必須項目 入力済", "Required fields filled"),
     "col_fields_total": Label("必須項目 数", "Required fields"),
-    "col_tables_done": Label("1行以上入力された表", "Tables with a row"),
+    "col_tables_done": Label("必須列がそろった表", "Tables complete"),
     "col_tables_total": Label("必須の表", "Required tables"),
     "col_status": Label("状態", "Status"),
     "required": Label("必須", "Required"),
@@ -155,6 +166,14 @@ TEXTS: dict[str, Label] = {
                           "Wrote {n} workbook(s) to {dir} ({ms} ms per workbook)."),
     "summary_skipped": Label("{n} 行はエラーのため作成していません。", "{n} roster row(s) skipped because of errors."),
     "dv_range": Label("{low}〜{high} の数値を入力してください。", "Enter a number from {low} to {high}."),
+    "dv_number": Label("数値で入力してください。文字のまま（例：1,200万）だと読み取りはできますが、"
+                    "このブックの合計や判定には入りません。このまま入力しますか？",
+                    "Enter a number. Text such as '12 million' is still read by xltools, but this "
+                    "workbook's totals leave it out. Keep it anyway?"),
+    "dv_date": Label("日付（yyyy/mm/dd）で入力してください。文字のままだと、このブックの期間別の集計に入りません。"
+                  "このまま入力しますか？",
+                  "Enter a date (yyyy/mm/dd). As text it is left out of this workbook's totals by period. "
+                  "Keep it anyway?"),
 }
 
 
@@ -208,9 +227,11 @@ _TOKEN = re.compile(
     r"\[@(?P<this>[a-z][a-z0-9_]*)\]"
     r"|\[(?P<table>[A-Z][A-Za-z0-9]*)\.(?P<col>[a-z][a-z0-9_]*)\]"
     r"|\{choice:(?P<list>[a-z_][a-z0-9_]*)\.(?P<key>[^}]+)\}"
+    r"|\{choice_values:(?P<vlist>[a-z_][a-z0-9_]*)\.(?P<attr>[a-z_]+)\}"
+    r"|\{choice_labels:(?P<llist>[a-z_][a-z0-9_]*)\}"
     r"|\{cfg:(?P<cfg>[a-z_][a-z0-9_]*)\}"
-    r"|\{q(?P<q>[1-4])_(?P<edge>start|end)\}")
-_LEFTOVER = re.compile(r"\{(?:choice|cfg|q[1-4])[^}]*\}|\[@")
+    r"|\{q(?P<q>[1-8])_(?P<edge>start|end)\}")
+_LEFTOVER = re.compile(r"\{(?:choice|cfg|q[0-9])[^}]*\}|\[@")
 _CHOICE_REF = re.compile(r"\{choice:([a-z_][a-z0-9_]*)\.")
 
 
@@ -234,7 +255,7 @@ def translate_formula(spec: Spec, settings: Settings, f: Field, lang: str, perio
     LibreOffice evaluate."""
     if not f.formula:
         raise SpecError(f"{f.key}: not a formula field")
-    fy = period.year
+    window = breakdown_quarters(period)
 
     def sub(m: re.Match) -> str:
         if m.group("this"):
@@ -247,9 +268,14 @@ def translate_formula(spec: Spec, settings: Settings, f: Field, lang: str, perio
             return f"{m.group('table')}[[{escape_header(header)}]]"
         if m.group("list"):
             return _excel_string(spec.choices(m.group("list")).get(m.group("key")).label(lang))
+        if m.group("vlist"):
+            values = [getattr(c, m.group("attr")) for c in spec.choices(m.group("vlist")).choices]
+            return "{" + ",".join(_number(v or 0) for v in values) + "}"
+        if m.group("llist"):
+            return "{" + ",".join(_excel_string(x) for x in spec.choices(m.group("llist")).labels(lang)) + "}"
         if m.group("cfg"):
             return _number(settings.cfg_value(m.group("cfg")))
-        quarter = fy.quarters()[int(m.group("q")) - 1]
+        quarter = window[int(m.group("q")) - 1]
         d = quarter.start if m.group("edge") == "start" else quarter.end
         return f"DATE({d.year},{d.month},{d.day})"
 
@@ -442,7 +468,7 @@ def _check_info(info: PlanInfo) -> None:
 
 def _generated_at(value: datetime | str | None) -> tuple[str, datetime]:
     if value is None:
-        now = datetime.now().astimezone().replace(microsecond=0)
+        now = clock.now().replace(microsecond=0)
         return now.isoformat(), now
     if isinstance(value, str):
         try:
@@ -606,7 +632,12 @@ class _Builder:
     def _field(self, ws, s: Section, pos) -> None:
         f = pos.field
         label_style = "xl Label required" if f.required else "xl Label"
-        self.put_static(ws, pos.row, pos.label_col, f.label(self.lang), label_style)
+        if f.quarter:  # a real fiscal quarter (FY2026Q3); a formula, so never read as a rep's text
+            label = ws.cell(row=pos.row, column=pos.label_col)
+            self.styles.apply(label, label_style)
+            write_formula(label, "=" + _excel_string(str(breakdown_quarters(self.period)[f.quarter - 1])))
+        else:
+            self.put_static(ws, pos.row, pos.label_col, f.label(self.lang), label_style)
         cell = ws.cell(row=pos.row, column=pos.col)
         if f.formula:
             self.styles.apply(cell, _calc_style(f, self.lang))
@@ -617,6 +648,7 @@ class _Builder:
             if value is not None:
                 write_value(cell, self._display(f, value))
             self._validation(ws, f, pos.ref)
+            self._not_counted_rule(ws, f, pos.ref)
         self.define(f.key, f"{self.sheet_ref(s.key)}!{pos.abs_ref}")
         self._tone_rules(ws, f, pos.ref)
 
@@ -694,6 +726,7 @@ class _Builder:
             rng = tp.column_range(c.key)
             if c.is_input:
                 self._validation(ws, c, rng)
+                self._not_counted_rule(ws, c, rng)
             self._tone_rules(ws, c, rng)
             if c.overdue_unless:
                 self._overdue_rule(ws, tp, c)
@@ -779,6 +812,11 @@ class _Builder:
                                 allow_blank=True)
             dv.showErrorMessage, dv.errorStyle = True, "warning"
             dv.error, dv.errorTitle = self.t("dv_range", low=low, high=high)[:ERROR_MAX], self.t("dv_title")
+        elif f.type in TYPE_CHECKS:
+            kind, low, high, message = TYPE_CHECKS[f.type]
+            dv = DataValidation(type=kind, operator="between", formula1=low, formula2=high, allow_blank=True)
+            dv.showErrorMessage, dv.errorStyle = True, "warning"
+            dv.error, dv.errorTitle = self.t(message)[:ERROR_MAX], self.t("dv_title")
         elif f.help:
             dv = DataValidation(allow_blank=True)
         if dv is None:
@@ -807,6 +845,22 @@ class _Builder:
                 ws.conditional_formatting.add(sqref, CellIsRule(
                     operator="equal", formula=[_excel_string(ch.label(self.lang))],
                     fill=PatternFill(bgColor=fill, fill_type="solid"), font=Font(color=font)))
+
+    def _not_counted_rule(self, ws, f: Field, sqref: str) -> None:
+        """Highlight a value the workbook's formulas cannot count: a number or date typed as
+        text, or (closed lists) a value that is not one of the list's labels."""
+        from openpyxl.formatting.rule import FormulaRule
+        from openpyxl.styles import PatternFill
+
+        first = sqref.split()[0].split(":")[0].replace("$", "")
+        if f.type in NUMERIC_CHECKS or f.type in TYPE_CHECKS:
+            cond = f"AND(LEN({first})>0,NOT(ISNUMBER({first})))"
+        elif f.choices and not f.open:
+            cond = f"AND(LEN({first})>0,ISNA(MATCH({first},{LIST_NAME_PREFIX}{f.choices},0)))"
+        else:
+            return
+        ws.conditional_formatting.add(sqref, FormulaRule(
+            formula=[cond], stopIfTrue=True, fill=PatternFill(bgColor=NOT_COUNTED_FILL, fill_type="solid")))
 
     def _input_fill(self, ws) -> None:
         """Yellow for the tables' input cells, added last so that it has the lowest priority
@@ -913,6 +967,16 @@ class _Builder:
         ws.page_setup.orientation = "portrait"
         self._protect(ws)
 
+    def _table_complete(self, t: Table) -> str:
+        """TRUE when the table has a row and every row with input has all required columns,
+        as the checker counts it (a required column left empty is E-REQUIRED, not done)."""
+        def col(c: Field) -> str:
+            return f"{t.name}[[{escape_header(c.label(self.lang))}]]"
+
+        written = f"(LEN({'&'.join(col(c) for c in t.columns if c.is_input)})>0)"
+        missing = "+".join(f"SUMPRODUCT({written}*(LEN({col(c)})=0))" for c in t.required_columns)
+        return f"AND(SUMPRODUCT(--{written})>0,{missing}=0)"
+
     def _legend(self, ws, row: int) -> int:
         self.put_static(ws, row, 2, self.t("legend_title"), "xl Heading")
         row += 1
@@ -921,6 +985,7 @@ class _Builder:
             (f"xl Sample | {FORMULA_FILL}", "legend_formula"),
             (f"xl Sample font | {REQUIRED_FONT}", "legend_required"),
             (f"xl Sample | {TONES['bad'][0]}", "legend_overdue"),
+            (f"xl Sample | {NOT_COUNTED_FILL}", "legend_not_counted"),
         ]
         for style, key in samples:
             self.styles.apply(ws.cell(row=row, column=2), style)
@@ -961,8 +1026,7 @@ class _Builder:
             cells = {}
             for col, parts, total in (
                     (4, [f"(LEN({k})>0)" for k in req_fields], len(req_fields)),
-                    (6, [f"(COUNTA({t.name}[[{escape_header(t.required_columns[0].label(self.lang))}]])>0)"
-                         for t in req_tables], len(req_tables))):
+                    (6, [self._table_complete(t) for t in req_tables], len(req_tables))):
                 c_done = ws.cell(row=row, column=col)
                 self.styles.apply(c_done, "xl Calculated | 0")
                 # formulas even for constants: the reader treats formula cells as the
@@ -1063,17 +1127,20 @@ def _generate_one(task: tuple) -> tuple[int, str | None, str | None]:
 
 def generate_from_roster(spec: Spec, settings: Settings, roster_path: str | os.PathLike, period: str,
                          out_dir: str | os.PathLike, *, lang: str | None = None, jobs: int | None = None,
-                         prefill_lookup: Callable[[Any], PlanData | None] | None = None) -> GenerateResult:
+                         prefill_lookup: Callable[[Any], PlanData | None] | None = None,
+                         now: datetime | None = None) -> GenerateResult:
     """One workbook per usable roster row into ``out_dir`` (created if missing), named
     ``<period>_<account>_<rep>.xlsx`` (Windows-safe, unique in the folder; an existing file of
     the same name is replaced).  A row's language: its own lang column, else ``lang``,
     else the settings' language.  ``jobs`` worker processes (default: all cores) for big
-    rosters.  Bad rows end up in ``result.errors``; the other rows are still generated."""
+    rosters.  Bad rows end up in ``result.errors``; the other rows are still generated.
+    ``now`` (default: :func:`xltools.clock.now`): every workbook's ``generated_at``."""
     import time
 
     from .roster import read_roster
 
     started = time.perf_counter()
+    generated_at = clock.resolve(now).replace(microsecond=0)
     spec = settings.apply(spec)
     per = _period(period, settings)
     if lang is not None and lang not in LANGS:
@@ -1089,7 +1156,8 @@ def generate_from_roster(spec: Spec, settings: Settings, roster_path: str | os.P
     tasks = []
     for e in roster:
         info = PlanInfo(account_name=e.account_name, rep=e.rep, period=str(per), account_id=e.account_id,
-                        target=e.target, lang=e.lang or lang or settings.language, team_members=e.team_members)
+                        target=e.target, lang=e.lang or lang or settings.language, team_members=e.team_members,
+                        generated_at=generated_at)
         name = unique_filename(plan_filename(per, e.account_name, e.rep), taken)
         prefill = prefill_lookup(e) if prefill_lookup else None
         tasks.append((e.row, info, out / name, prefill))

@@ -24,15 +24,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from . import schema as sch
+from . import clock, schema as sch
 from .errors import XltoolsError
 from .model import PlanData, Row
 from .periods import PeriodError, parse_period
-from .spec import Label, Spec
+from .spec import Label, Spec, load_spec
 from .validate import name_key
 
 #: stage keys of a closed opportunity
-WON, LOST = "won", "lost"
 #: the employment status of a contact still at the customer
 ACTIVE = "active"
 
@@ -121,11 +120,12 @@ def latest_version(versions: list[dict]) -> dict | None:
 
 # -- hand-over -------------------------------------------------------------------------------
 
-def handover_plan(plan: PlanData, spec: Spec, *, today: date | None = None) -> PlanData:
+def handover_plan(plan: PlanData, spec: Spec, *, now: datetime | None = None) -> PlanData:
     """What a successor plan inherits from ``plan`` (see the module docs): only input
     fields and columns, without the ``handover: clear`` ones, and per table the rows its
-    ``handover`` keeps.  ``today`` decides which dated rows are past (default: today)."""
-    today = today or date.today()
+    ``handover`` keeps.  The local date of ``now`` (default: :func:`xltools.clock.now`)
+    decides which dated rows are past."""
+    today = clock.today(clock.resolve(now))
     fields = {f.key: plan.fields.get(f.key) for f in spec.fields
               if f.is_input and f.handover != "clear" and plan.fields.get(f.key) is not None}
     tables: dict[str, list[Row]] = {}
@@ -155,17 +155,17 @@ def handover_plan(plan: PlanData, spec: Spec, *, today: date | None = None) -> P
 
 
 def prefill_from_store(store, spec: Spec, account_id: str | None = None, account_name: str | None = None,
-                       *, today: date | None = None) -> PlanData | None:
+                       *, now: datetime | None = None) -> PlanData | None:
     """The pre-fill of an account's next plan from its latest stored plan (by account ID,
     else name), or None when nothing is stored for it.  ``meta["predecessor_plan_id"]``
-    names the plan it comes from."""
+    names the plan it comes from.  ``now``: see :func:`handover_plan`."""
     if not (account_id and str(account_id).strip()) and not (account_name and str(account_name).strip()):
         raise XltoolsError(_msg("顧客コードか顧客名を指定してください。", "Give an account ID or an account name."))
     latest = latest_version(account_versions(store, account_id, account_name))
     if latest is None:
         return None
     plan = load_plans(store, [latest["version_id"]])[latest["version_id"]]
-    return handover_plan(plan, spec, today=today)
+    return handover_plan(plan, spec, now=now)
 
 
 class PrefillSource:
@@ -174,18 +174,19 @@ class PrefillSource:
     Call it with a roster entry (anything with ``account_id`` / ``account_name``): it
     is the ``prefill_lookup`` of :func:`xltools.generate.generate_from_roster`; or use
     :meth:`get` for one plan.  ``misses`` lists the accounts nothing was stored for
-    (their workbooks start blank).  A context manager: closes the database."""
+    (their workbooks start blank).  A context manager: closes the database.  ``now``
+    (default: :func:`xltools.clock.now`, read once) decides which dated rows are past."""
 
-    def __init__(self, db_url: str | None, spec: Spec, *, today: date | None = None):
+    def __init__(self, db_url: str | None, spec: Spec, *, now: datetime | None = None):
         from .store import Store
 
         self.spec = spec
-        self.today = today
+        self.now = clock.resolve(now)
         self.misses: list[str] = []
         self.store = Store(db_url, spec, create=False)
 
     def get(self, account_id: str | None = None, account_name: str | None = None) -> PlanData | None:
-        found = prefill_from_store(self.store, self.spec, account_id, account_name, today=self.today)
+        found = prefill_from_store(self.store, self.spec, account_id, account_name, now=self.now)
         if found is None:
             self.misses.append(str(account_name or account_id))
         return found
@@ -212,12 +213,12 @@ class PrefillSource:
 
 
 @contextmanager
-def open_prefill(enabled: bool, db_url: str | None, spec: Spec, *, today: date | None = None):
+def open_prefill(enabled: bool, db_url: str | None, spec: Spec, *, now: datetime | None = None):
     """A :class:`PrefillSource` when ``enabled`` (``generate --prefill``), else None."""
     if not enabled:
         yield None
         return
-    with PrefillSource(db_url, spec, today=today) as src:
+    with PrefillSource(db_url, spec, now=now) as src:
         yield src
 
 
@@ -288,8 +289,12 @@ def _opp_record(r: Row) -> dict:
             "stage": r.get("stage")}
 
 
-def diff_plans(before: PlanData, after: PlanData, *, before_id: int = 0, after_id: int = 0) -> PlanChanges:
-    """The changes from ``before`` to ``after`` as data (see :class:`PlanChanges`)."""
+def diff_plans(before: PlanData, after: PlanData, *, before_id: int = 0, after_id: int = 0,
+               spec: Spec | None = None) -> PlanChanges:
+    """The changes from ``before`` to ``after`` as data (see :class:`PlanChanges`); which
+    stages are won and lost comes from ``spec`` (default: the packaged one)."""
+    spec = spec or load_spec()
+    won, lost = spec.the("stage", "won"), spec.the("stage", "lost")
     ch = PlanChanges(before=before_id, after=after_id)
     old_rep, new_rep = before.fields.get("rep"), after.fields.get("rep")
     if (old_rep or new_rep) and name_key(old_rep or "") != name_key(new_rep or ""):
@@ -325,14 +330,14 @@ def diff_plans(before: PlanData, after: PlanData, *, before_id: int = 0, after_i
         if o is not None:
             matched.add(id(o))
         stage, old_stage = r.get("stage"), (o.get("stage") if o is not None else None)
-        if stage == WON and old_stage != WON:
+        if stage == won and old_stage != won:
             ch.opportunities_won.append(_opp_record(r))
-        elif stage == LOST and old_stage != LOST:
+        elif stage == lost and old_stage != lost:
             ch.opportunities_lost.append(_opp_record(r))
-        elif o is None and stage not in (WON, LOST):
+        elif o is None and stage not in (won, lost):
             ch.opportunities_added.append(_opp_record(r))
     for o in old_rows:
-        if id(o) not in matched and o.get("stage") not in (WON, LOST):
+        if id(o) not in matched and o.get("stage") not in (won, lost):
             ch.opportunities_dropped.append(_opp_record(o))
     return ch
 
@@ -359,7 +364,7 @@ def account_history(store, account: str) -> AccountHistory:
             errors=v.get("error_count") or 0, warnings=v.get("warning_count") or 0,
             infos=v.get("info_count") or 0))
     changes = [diff_plans(plans[a["version_id"]], plans[b["version_id"]], before_id=a["version_id"],
-                          after_id=b["version_id"]) for a, b in zip(versions, versions[1:])]
+                          after_id=b["version_id"], spec=store.spec) for a, b in zip(versions, versions[1:])]
     name = next((v.get("account_name") for v in reversed(versions) if v.get("account_name")), str(account))
     return AccountHistory(account=name, versions=summaries, changes=changes)
 

@@ -89,6 +89,10 @@ _t("E-RANGE", "error", "「{label}」の値 {value} は範囲外です（{detail
 _t("I-PLACEHOLDER", "info", "「{label}」の「{value}」は未入力として扱います。", "'{label}': '{value}' is treated as empty.")
 _t("I-AMOUNT-ROUNDED", "info", "「{label}」の値 {value} の1円未満を四捨五入し、{detail} 円として読み込みました。",
    "'{label}': {value} has a fraction of a yen; it was rounded to {detail} yen.")
+_t("W-NOT-COUNTED", "warning", "「{label}」の「{value}」はブックの数式では数えられない形で入力されています"
+   "（xltools は {detail} と読み取りました）。ブックの合計・判定と xltools の値が食い違うため、{expected}で入力し直してください。",
+   "'{label}': '{value}' is typed in a form the workbook's own formulas cannot count (xltools read it as "
+   "{detail}), so the workbook's totals differ from xltools'. Re-enter it as {expected}.")
 _t("E-SECTION-EMPTY", "error", "必須のセクション「{label}」が未入力です。", "Required section '{label}' is empty.", "plan")
 _t("E-DUPLICATE-ID", "error", "ID「{value}」が表 {table} で重複しています。", "ID '{value}' appears more than once in table {table}.")
 _t("E-UNKNOWN-CONTACT", "error", "「{value}」はキーマン表（Contacts）にいません。", "'{value}' is not in the Contacts table.")

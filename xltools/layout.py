@@ -32,7 +32,7 @@ FIRST_COL = 2
 MARGIN_WIDTH = 2.5
 LABEL_MAX_WIDTH = 30
 #: freeze below the table header only when it is this close to the top
-FREEZE_MAX_ROW = 14
+FREEZE_MAX_ROW = 20
 DEFAULT_COLUMN_WIDTH = 12
 VALUE_WIDTHS = {"longtext": 44, "text": 28, "period": 14, "id": 12}
 DEFAULT_VALUE_WIDTH = 16

@@ -37,6 +37,7 @@ opportunities and 370,000 issues -- take about a minute and well under 1 GB.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from collections import Counter, defaultdict
@@ -46,12 +47,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from . import clock
 from .collect import UI as COLLECT_UI, MissingSubmission, missing_submissions
 from .config import Settings
 from .errors import XltoolsError
 from .periods import Period, PeriodError, fiscal_quarter_of, parse_period
 from .spec import LANGS, Field, Label, Spec
-from .validate import name_key, weighted_amount
+from .derive import Deriver, breakdown_quarters
+from .validate import name_key
 from .xlwrite import FORMULA_TRIGGERS, MAX_CELL_CHARS
 
 YEN_FORMAT = '"¥"#,##0'
@@ -67,11 +70,6 @@ TABLE_STYLE = "TableStyleMedium2"
 MAX_WIDTH = 48
 #: more accounts than this: the Summary chart shows plan vs target per account manager
 CHART_MAX_ACCOUNTS = 40
-#: stances of decision makers the roll-up lists as a risk (keys of the ``stance`` list)
-RISK_STANCES = ("against", "unknown")
-DECISION_MAKER = "decision_maker"
-#: contacts no longer at the customer (keys of the ``employment`` list)
-GONE = ("transferred", "left")
 
 
 #: sheet keys in workbook order -> localised sheet name
@@ -302,10 +300,12 @@ STREAMED = ("Opportunities", "Contacts", "Activities")
 
 
 def gather(store: Any, spec: Spec, settings: Settings, snapshot: "_Snapshot", *, period: str | None = None,
-           roster: str | os.PathLike | None = None, today: date | None = None, lang: str = "ja") -> RollupData:
+           roster: str | os.PathLike | None = None, now: datetime | None = None, lang: str = "ja") -> RollupData:
     """Read what the roll-up needs from ``store`` (big row sets as streams of
     ``snapshot``).  ``period``: ``FY2026Q3`` or ``FY2026`` (default: the latest period
-    with a current plan)."""
+    with a current plan); ``now`` (default: :func:`xltools.clock.now`): ``generated_at``,
+    and ``today`` is its local date."""
+    now = clock.resolve(now)
     start = settings.fiscal_year_start_month
     if period is not None and str(period).strip():
         period = str(parse_period(period, start))
@@ -328,7 +328,7 @@ def gather(store: Any, spec: Spec, settings: Settings, snapshot: "_Snapshot", *,
     history = store.versions(period, all_versions=True)
     from .winrate import win_rates
 
-    data = RollupData(period=period, today=today or date.today(), generated_at=datetime.now(),
+    data = RollupData(period=period, today=clock.today(now), generated_at=_local(now),
                       versions=store.current_versions(period), rows=rows, files=store.files(period),
                       issues=snapshot.issues(period, lang), history=history, earlier_cases=earlier,
                       win_rates=win_rates(store, settings, until=selected))
@@ -469,28 +469,25 @@ class _Stream:
 
 # -- figures ---------------------------------------------------------------------------------
 
-def _verdict(ratio: float | None, settings: Settings) -> str | None:
-    """Key of the ``verdict`` choice list for a coverage ratio (the settings' thresholds)."""
-    if ratio is None:
-        return None
-    th = settings.thresholds
-    if ratio < th.coverage_low:
-        return "low"
-    if ratio > th.coverage_high:
-        return "high"
-    return "ok"
+def _verdict(ratio: float | None, spec: Spec, settings: Settings) -> str | None:
+    """Key of the ``verdict`` choice list for a coverage ratio (:mod:`xltools.derive`)."""
+    return Deriver(spec, settings).verdict(ratio)
 
 
-def account_rows(data: RollupData, settings: Settings) -> list[dict]:
-    """One record per current plan: context, target, plan, weighted, coverage, verdict."""
-    out = []
-    for v in sorted(data.versions, key=lambda v: (name_key(v.get("rep") or ""), name_key(v.get("account_name") or ""))):
-        ratio = _ratio(v.get("plan_total"), v.get("sales_target"))
-        out.append({**v, "coverage_ratio": ratio, "coverage_verdict": _verdict(ratio, settings)})
-    return out
+def account_rows(data: RollupData, spec: Spec, settings: Settings) -> list[dict]:
+    """One record per current plan, with the figures collect stored for it (in-period
+    pipeline and coverage exactly as the workbook and ``check`` show them); the verdict is
+    that coverage judged by this report's thresholds."""
+    rows = sorted(data.versions, key=lambda v: (name_key(v.get("rep") or ""), name_key(v.get("account_name") or "")))
+    return [{**v, "coverage_verdict": _verdict(v.get("coverage_ratio"), spec, settings)} for v in rows]
 
 
-def rep_rows(accounts: list[dict], settings: Settings) -> list[dict]:
+def _sum(items: Iterable[dict], key: str) -> int:
+    return sum(a.get(key) or 0 for a in items)
+
+
+def rep_rows(accounts: list[dict], spec: Spec, settings: Settings) -> list[dict]:
+    """Per rep: the accounts' figures added up; coverage = Σ in-period pipeline ÷ Σ target."""
     groups: dict[str, list[dict]] = defaultdict(list)
     names: dict[str, str] = {}
     for a in accounts:
@@ -499,23 +496,26 @@ def rep_rows(accounts: list[dict], settings: Settings) -> list[dict]:
         names.setdefault(k, a.get("rep"))
     out = []
     for k, items in groups.items():
-        target = sum(a.get("sales_target") or 0 for a in items)
-        plan = sum(a.get("plan_total") or 0 for a in items)
-        ratio = _ratio(plan, target)
-        out.append({"rep": names[k], "accounts": len(items), "sales_target": target, "plan_total": plan,
-                    "weighted_total": sum(a.get("weighted_total") or 0 for a in items),
-                    "coverage_ratio": ratio, "coverage_verdict": _verdict(ratio, settings)})
+        target, inside = _sum(items, "sales_target"), _sum(items, "period_pipeline")
+        ratio = _ratio(inside, target)
+        out.append({"rep": names[k], "accounts": len(items), "sales_target": target, "period_pipeline": inside,
+                    "outside_period_total": _sum(items, "outside_period_total"),
+                    "plan_total": _sum(items, "plan_total"), "period_weighted": _sum(items, "period_weighted"),
+                    "weighted_total": _sum(items, "weighted_total"),
+                    "coverage_ratio": ratio, "coverage_verdict": _verdict(ratio, spec, settings)})
     return out
 
 
 def pipeline_row(spec: Spec, settings: Settings) -> Callable[[dict], dict]:
     """Adds an opportunity's weighted amount and the fiscal quarter of its expected close."""
     start = settings.fiscal_year_start_month
+    lost = spec.the("stage", "lost")
 
     def add(r: dict) -> dict:
         d = _day(r.get("expected_close"))
         r["quarter"] = str(fiscal_quarter_of(d, start)) if d else None
-        r["weighted"] = int(round(weighted_amount(r, spec)))
+        r["weighted"] = r.get("weighted") or 0  # stored by collect (xltools.derive)
+        r["live"] = r.get("stage") != lost
         return r
 
     return add
@@ -525,7 +525,7 @@ def quarter_rows(pipeline: Iterable[dict], lang: str) -> list[dict]:
     """Count, amount and weighted amount per close quarter (lost opportunities left out)."""
     groups: dict[str | None, list[int]] = defaultdict(lambda: [0, 0, 0])
     for r in pipeline:
-        if r.get("stage") != "lost":
+        if r["live"]:
             g = groups[r["quarter"]]
             g[0] += 1
             g[1] += r.get("amount") or 0
@@ -563,26 +563,26 @@ def trend_rows(data: RollupData) -> list[dict]:
             acct = name_key(v.get("account_id") or "") or "name:" + name_key(v.get("account_name") or "")
             slot[(acct, v.get("period"))] = v
         snap = list(slot.values())
-        target = sum(v.get("sales_target") or 0 for v in snap)
-        plan = sum(v.get("plan_total") or 0 for v in snap)
-        out.append({"month": m, "plans": len(snap), "sales_target": target, "plan_total": plan,
-                    "weighted_total": sum(v.get("weighted_total") or 0 for v in snap),
-                    "coverage_ratio": _ratio(plan, target)})
+        target, inside = _sum(snap, "sales_target"), _sum(snap, "period_pipeline")
+        out.append({"month": m, "plans": len(snap), "sales_target": target, "period_pipeline": inside,
+                    "plan_total": _sum(snap, "plan_total"), "period_weighted": _sum(snap, "period_weighted"),
+                    "weighted_total": _sum(snap, "weighted_total"), "coverage_ratio": _ratio(inside, target)})
     return out
 
 
-def new_cases(data: RollupData) -> list[dict]:
+def new_cases(data: RollupData, spec: Spec) -> list[dict]:
     """Success cases of the period's plans that no earlier period had (same title and
-    customer); private ones (``shareable`` = private) never leave the database."""
+    customer); private ones (``shareable`` meaning private) never leave the database."""
     def key(r: dict) -> tuple[str, str]:
         return name_key(r.get("title") or ""), name_key(r.get("customer") or "")
 
     before = {key(r) for r in data.earlier_cases}
+    private = spec.meaning("shareable", "private")
     seen: set[tuple[str, str]] = set()
     out = []
     for r in data.rows["SuccessCases"]:
         k = key(r)
-        if r.get("shareable") == "private" or k in before or k in seen:
+        if r.get("shareable") in private or k in before or k in seen:
             continue
         seen.add(k)
         out.append(r)
@@ -919,7 +919,7 @@ def build_rollup(data: RollupData, spec: Spec, settings: Settings, lang: str = "
     if lang not in LANGS:
         raise RollupError(f"language must be one of {', '.join(LANGS)}, got {lang!r}")
     b = _Book(spec, settings, lang)
-    accounts = account_rows(data, settings)
+    accounts = account_rows(data, spec, settings)
     pipeline = data.rows["Opportunities"].map(pipeline_row(spec, settings))
     _summary(b, data, accounts, pipeline)
     _submissions(b, data)
@@ -939,7 +939,8 @@ def _money_cols(b: _Book) -> list[Col]:
     """Target, plan, weighted, coverage and verdict columns (labels from the spec)."""
     f = b.spec.field
     verdict = f("coverage_verdict")
-    return [b.cols.field(f("sales_target")), b.cols.field(f("plan_total")), b.cols.field(f("weighted_total")),
+    return [b.cols.field(f(k)) for k in ("sales_target", "period_pipeline", "period_weighted",
+                                         "outside_period_total")] + [
             Col(f("coverage_ratio").label, _text("coverage_ratio"), RATIO_FORMATS[b.lang]),
             Col(verdict.label, lambda r: b.cols.choice_label("verdict", r.get("coverage_verdict")),
                 tone=lambda r: b.cols.choice_tone("verdict", r.get("coverage_verdict")))]
@@ -950,17 +951,16 @@ def _summary(b: _Book, data: RollupData, accounts: list[dict], pipeline: Iterabl
 
     ws = b.sheet("summary")
     b.title(ws, 1, b.t("title") + (f"  {data.period}" if data.period else ""), size=14)
-    target = sum(a.get("sales_target") or 0 for a in accounts)
-    plan = sum(a.get("plan_total") or 0 for a in accounts)
-    weighted = sum(a.get("weighted_total") or 0 for a in accounts)
+    target, inside = _sum(accounts, "sales_target"), _sum(accounts, "period_pipeline")
     f = b.spec.field
     totals = [
         (b.t("period"), data.period or b.t("all_periods"), None),
         (b.t("plans"), len(accounts), INT_FORMAT),
         (f("sales_target").label(b.lang), target, YEN_FORMAT),
-        (f("plan_total").label(b.lang), plan, YEN_FORMAT),
-        (f("weighted_total").label(b.lang), weighted, YEN_FORMAT),
-        (f("coverage_ratio").label(b.lang), _ratio(plan, target), RATIO_FORMATS[b.lang]),
+        (f("period_pipeline").label(b.lang), inside, YEN_FORMAT),
+        (f("period_weighted").label(b.lang), _sum(accounts, "period_weighted"), YEN_FORMAT),
+        (f("coverage_ratio").label(b.lang), _ratio(inside, target), RATIO_FORMATS[b.lang]),
+        (f("outside_period_total").label(b.lang), _sum(accounts, "outside_period_total"), YEN_FORMAT),
         (b.t("files_received"), len(data.files), INT_FORMAT),
     ]
     results = Counter(x.get("result") for x in data.files)
@@ -973,7 +973,7 @@ def _summary(b: _Book, data: RollupData, accounts: list[dict], pipeline: Iterabl
     _, row = b.table(ws, "Totals", b.t("totals"),
                      [Col(TEXTS["item"], _text("item")), Col(TEXTS["value"], _text("value"), lambda r: r["fmt"])],
                      records, 3)
-    reps = rep_rows(accounts, b.settings)
+    reps = rep_rows(accounts, b.spec, b.settings)
     rep_top = row
     _, row = b.table(ws, "ByRep", b.t("by_rep"),
                      b.cols.context("rep") + [Col(TEXTS["accounts"], _text("accounts"), INT_FORMAT)] + _money_cols(b),
@@ -1048,8 +1048,12 @@ def _pipeline(b: _Book, pipeline: Iterable[dict]) -> None:
 def _coverage(b: _Book, data: RollupData, accounts: list[dict]) -> None:
     ws = b.sheet("coverage")
     th = b.settings.thresholds
-    quarters = [b.cols.field(f) for f in b.spec.fields if f.quarter]
-    cols = b.cols.context("account_name", "account_id", "rep", "period") + _money_cols(b) + quarters
+    period = _period_or_none(data.period, b.settings.fiscal_year_start_month)
+    window = breakdown_quarters(period) if period else None
+    quarters = [dataclasses.replace(b.cols.field(f), header=Label(*(2 * [str(window[f.quarter - 1])])))
+                if window else b.cols.field(f) for f in b.spec.fields if f.quarter]
+    cols = (b.cols.context("account_name", "account_id", "rep", "period") + [b.cols.field(b.spec.field("target_applied"))]
+            + _money_cols(b) + quarters)
     _, row = b.table(ws, "Coverage", b.t("coverage", low=f"{th.coverage_low:g}", high=f"{th.coverage_high:g}"),
                      cols, accounts, 1)
     b.freeze(ws, 3)
@@ -1077,14 +1081,17 @@ def _relationships(b: _Book, data: RollupData) -> None:
     days = b.settings.thresholds.contact_stale_days
     limit = data.today - timedelta(days=days)
     risk, stale = [], []
+    # meanings from the spec: people gone, decision makers, stances that are a risk
+    gone, deciders = b.spec.meaning("employment", "gone"), b.spec.meaning("role", "decision_maker")
+    risky = b.spec.meaning("stance", "risk")
     for c in contacts:  # one pass over a streamed table
         rec = counts.get(c["plan_id"])
         if rec is not None:
             rec[c.get("stance") if c.get("stance") in rec else "_blank"] += 1
             rec["_total"] += 1
-        if c.get("status") in GONE:
+        if c.get("status") in gone:
             continue
-        if c.get("role") == DECISION_MAKER and (c.get("stance") in RISK_STANCES or c.get("stance") is None):
+        if c.get("role") in deciders and (c.get("stance") in risky or c.get("stance") is None):
             risk.append(c)
         last = _day(c.get("last_contact"))
         if c.get("name") and (last is None or last <= limit):
@@ -1154,11 +1161,10 @@ def _activities(b: _Book, data: RollupData) -> None:
 
 def _reviews(b: _Book, data: RollupData) -> None:
     ws = b.sheet("reviews")
-    done_col = next((c.overdue_unless for c in b.spec.table("Reviews").columns if c.overdue_unless), None)
-    closed_column, closed_keys = done_col if done_col else ("done", ("yes",))
+    closed = b.spec.meaning("done", "closed")
     open_rows = []
     for r in data.rows["Reviews"]:
-        if r.get(closed_column) in closed_keys:
+        if r.get("done") in closed:
             continue
         d = _overdue("Reviews", b.spec, r, data.today)
         open_rows.append({**r, "_days": (data.today - d).days if d else None})
@@ -1172,7 +1178,7 @@ def _reviews(b: _Book, data: RollupData) -> None:
 def _success_cases(b: _Book, data: RollupData) -> None:
     ws = b.sheet("success_cases")
     cols = b.cols.context("rep", "period") + b.cols.table("SuccessCases")
-    b.table(ws, "NewSuccessCases", b.t("new_cases"), cols, new_cases(data), 1)
+    b.table(ws, "NewSuccessCases", b.t("new_cases"), cols, new_cases(data, b.spec), 1)
     b.freeze(ws, 3)
 
 
@@ -1230,7 +1236,7 @@ def _trend(b: _Book, data: RollupData) -> None:
     rows = trend_rows(data)
     f = b.spec.field
     cols = [Col(TEXTS["month"], _text("month")), Col(TEXTS["plans"], _text("plans"), INT_FORMAT),
-            b.cols.field(f("plan_total")), b.cols.field(f("weighted_total")), b.cols.field(f("sales_target")),
+            b.cols.field(f("period_pipeline")), b.cols.field(f("period_weighted")), b.cols.field(f("sales_target")),
             Col(f("coverage_ratio").label, _text("coverage_ratio"), RATIO_FORMATS[b.lang])]
     b.table(ws, "Trend", b.t("trend"), cols, rows, 1)
     b.freeze(ws, 3)
@@ -1249,11 +1255,12 @@ def _trend(b: _Book, data: RollupData) -> None:
 
 def write_rollup(store: Any, spec: Spec, settings: Settings, out_path: str | os.PathLike, *,
                  period: str | None = None, lang: str = "ja", roster: str | os.PathLike | None = None,
-                 today: date | None = None) -> Path:
+                 now: datetime | None = None) -> Path:
     """Write the roll-up workbook of ``period`` (default: the latest period with a plan)
     to ``out_path`` atomically and return the path.  ``roster``: a roster file whose
-    lines without a plan are listed as missing; ``today``: the date the overdue and
-    not-met-recently lists compare against."""
+    lines without a plan are listed as missing; ``now`` (default:
+    :func:`xltools.clock.now`): the "generated at" time, and its local date is the date
+    the overdue and not-met-recently lists compare against."""
     if lang not in LANGS:
         raise RollupError(f"language must be one of {', '.join(LANGS)}, got {lang!r}")
     out = Path(out_path)
@@ -1264,7 +1271,7 @@ def write_rollup(store: Any, spec: Spec, settings: Settings, out_path: str | os.
     from .generate import save_atomic
 
     with _Snapshot(store) as snapshot:
-        data = gather(store, spec, settings, snapshot, period=period, roster=roster, today=today, lang=lang)
+        data = gather(store, spec, settings, snapshot, period=period, roster=roster, now=now, lang=lang)
         book = build_rollup(data, spec, settings, lang)
         del data  # the book keeps the rows it shows; the rest can go before the big write
         return save_atomic(book, out)

@@ -13,15 +13,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
+from . import clock
 from .config import Settings
+from .contract import T
+from .derive import day as _day
 from .errors import XltoolsError
 from .issues import ISSUE_TYPES, Issue
 from .model import PlanData, Row
-from .periods import Period, PeriodError, parse_period
-from .spec import Spec
-from .validate import name_key, plan_period, weighted_amount
+from .periods import Period
+from .spec import Spec, SpecError
+from .validate import name_key, plan_period
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,11 @@ class RuleContext:
         return self.settings.thresholds
 
     def rows(self, table: str) -> list[Row]:
+        """The plan's rows of ``table``; a table the spec does not have is an error, not []."""
+        try:
+            self.spec.table(table)
+        except KeyError:
+            raise SpecError(f"rules ask for table {table!r}, which the spec does not have") from None
         return self.plan.rows(table)
 
     def choice_label(self, list_name: str, key: str | None) -> dict | str:
@@ -80,7 +88,8 @@ def run_rules(plan: PlanData, spec: Spec, settings: Settings, *, today: date | N
     """Every rule's issues for ``plan`` (``win_rate``: historical, 0 < rate <= 1)."""
     if win_rate is not None and not (0 < win_rate <= 1):
         raise XltoolsError(f"win rate must be a fraction between 0 and 1, got {win_rate!r}")
-    ctx = RuleContext(plan=plan, spec=spec, settings=settings, today=today or date.today(),
+    today = today if today is not None else clock.today(clock.now())
+    ctx = RuleContext(plan=plan, spec=spec, settings=settings, today=today,
                       period=plan_period(plan, settings.fiscal_year_start_month), win_rate=win_rate)
     out: list[Issue] = []
     for r in RULES:
@@ -93,12 +102,6 @@ def run_rules(plan: PlanData, spec: Spec, settings: Settings, *, today: date | N
 
 
 # -- positions -------------------------------------------------------------------------
-
-def _day(v) -> date | None:
-    if isinstance(v, datetime):
-        return v.date()
-    return v if isinstance(v, date) else None
-
 
 def row_issue(code: str, table: str, row: Row, column: str, raw=None, **params) -> Issue:
     """An issue on the ``column`` cell of a table row."""
@@ -149,28 +152,17 @@ def coverage_high(ctx: RuleContext) -> Iterator[Issue]:
                           value=_num(ratio), detail=_num(ctx.th.coverage_high))
 
 
-def target_period(ctx: RuleContext) -> Period | None:
-    """``target_period`` when given (and readable), else the plan period."""
-    tp = ctx.plan.fields.get("target_period")
-    if tp is not None:
-        try:
-            return parse_period(str(tp), ctx.settings.fiscal_year_start_month)
-        except PeriodError:
-            pass
-    return ctx.period
-
-
 @rule("W-TARGET-UNREACHABLE")
 def target_unreachable(ctx: RuleContext) -> Iterator[Issue]:
+    """The weighted forecast of the target period (``period_weighted``) below the target."""
     target = ctx.plan.fields.get("sales_target")
-    period = target_period(ctx)
-    if not target or period is None:
+    weighted = ctx.plan.derived.get("period_weighted")
+    if not target or weighted is None:
         return
-    weighted = sum(weighted_amount(r, ctx.spec) for r in ctx.rows("Opportunities")
-                   if (d := _day(r["expected_close"])) is not None and period.contains(d))
     if weighted < target:
-        yield field_issue("W-TARGET-UNREACHABLE", ctx.plan, ("sales_target",), raw=int(round(weighted)),
-                          value=_yen(weighted), detail=_yen(target), period=str(period))
+        yield field_issue("W-TARGET-UNREACHABLE", ctx.plan, ("sales_target",), raw=weighted,
+                          value=_yen(weighted), detail=_yen(target),
+                          period=str(ctx.plan.derived.get("target_applied")))
 
 
 @rule("W-WIN-RATE-COVERAGE")
@@ -188,13 +180,16 @@ def win_rate_coverage(ctx: RuleContext) -> Iterator[Issue]:
 
 @rule("W-DECISION-MAKER-UNCOVERED")
 def decision_maker_uncovered(ctx: RuleContext) -> Iterator[Issue]:
-    covered = {name_key(a["contact"]) for a in ctx.rows("Activities")
+    cancelled = ctx.spec.the("activity_status", "cancelled")
+    deciders = ctx.spec.meaning("role", "decision_maker")
+    risky = ctx.spec.meaning("stance", "risk")
+    covered = {name_key(a["contact"]) for a in ctx.rows(T.ACTIVITIES)
                if a["contact"] and (d := _day(a["planned_date"])) is not None and d >= ctx.today
-               and a["status"] != "cancelled"}
-    for c in ctx.rows("Contacts"):
-        if (c["role"] == "decision_maker" and c["stance"] in ("against", "unknown") and c["name"]
+               and a["status"] != cancelled}
+    for c in ctx.rows(T.CONTACTS):
+        if (c["role"] in deciders and c["stance"] in risky and c["name"]
                 and name_key(c["name"]) not in covered):
-            yield row_issue("W-DECISION-MAKER-UNCOVERED", "Contacts", c, "name", raw=c["name"],
+            yield row_issue("W-DECISION-MAKER-UNCOVERED", T.CONTACTS, c, "name", raw=c["name"],
                             detail=ctx.choice_label("stance", c["stance"]))
 
 
@@ -208,13 +203,13 @@ def org_stale(ctx: RuleContext) -> Iterator[Issue]:
 
 @rule("W-SINGLE-THREADED")
 def single_threaded(ctx: RuleContext) -> Iterator[Issue]:
-    contacts = [c for c in ctx.rows("Contacts") if c["name"]]
+    contacts = [c for c in ctx.rows(T.CONTACTS) if c["name"]]
     for column in ("our_owner", "department"):
         filled = [c for c in contacts if c[column]]
         values = {name_key(c[column]): c[column] for c in filled}
         if len(filled) >= 2 and len(values) == 1:
             (only,) = values.values()
-            yield row_issue("W-SINGLE-THREADED", "Contacts", filled[0], column, raw=only, detail=only)
+            yield row_issue("W-SINGLE-THREADED", T.CONTACTS, filled[0], column, raw=only, detail=only)
 
 
 # -- activities, opportunities, initiatives, reviews -----------------------------------
@@ -223,34 +218,39 @@ def single_threaded(ctx: RuleContext) -> Iterator[Issue]:
 def appointment_late(ctx: RuleContext) -> Iterator[Issue]:
     days = ctx.th.appointment_lead_days
     horizon = ctx.today + timedelta(days=days)
-    for a in ctx.rows("Activities"):
+    not_requested = ctx.spec.the("appointment", "not_requested")
+    open_status = ctx.spec.meaning("activity_status", "open") | {None}
+    for a in ctx.rows(T.ACTIVITIES):
         d = _day(a["planned_date"])
-        if (d is not None and ctx.today <= d <= horizon and a["appointment"] == "not_requested"
-                and a["status"] in (None, "planned")):
-            yield row_issue("W-APPOINTMENT-LATE", "Activities", a, "appointment", raw=_iso(d), detail=days)
+        if (d is not None and ctx.today <= d <= horizon and a["appointment"] == not_requested
+                and a["status"] in open_status):
+            yield row_issue("W-APPOINTMENT-LATE", T.ACTIVITIES, a, "appointment", raw=_iso(d), detail=days)
 
 
 @rule("W-OPP-STALE")
 def opportunity_stale(ctx: RuleContext) -> Iterator[Issue]:
-    for o in ctx.rows("Opportunities"):
+    closed = ctx.spec.meaning("stage", "closed")
+    for o in ctx.rows(T.OPPORTUNITIES):
         d = _day(o["expected_close"])
-        if d is not None and d < ctx.today and o["stage"] not in ("won", "lost"):
-            yield row_issue("W-OPP-STALE", "Opportunities", o, "expected_close", raw=_iso(d))
+        if d is not None and d < ctx.today and o["stage"] not in closed:
+            yield row_issue("W-OPP-STALE", T.OPPORTUNITIES, o, "expected_close", raw=_iso(d))
 
 
 @rule("I-INITIATIVE-NO-OPP")
 def initiative_without_opportunity(ctx: RuleContext) -> Iterator[Issue]:
     # the Opportunities columns whose dropdown is fed from Initiatives.initiative
-    refs = [c.key for c in ctx.spec.table("Opportunities").columns if c.source == "Initiatives.initiative"]
-    linked = {name_key(o[k]) for o in ctx.rows("Opportunities") for k in refs if o[k]}
-    for i in ctx.rows("Initiatives"):
+    refs = [c.key for c in ctx.spec.table(T.OPPORTUNITIES).columns
+            if c.source == f"{T.INITIATIVES}.initiative"]
+    linked = {name_key(o[k]) for o in ctx.rows(T.OPPORTUNITIES) for k in refs if o[k]}
+    for i in ctx.rows(T.INITIATIVES):
         if i["initiative"] and name_key(i["initiative"]) not in linked:
-            yield row_issue("I-INITIATIVE-NO-OPP", "Initiatives", i, "initiative", raw=i["initiative"])
+            yield row_issue("I-INITIATIVE-NO-OPP", T.INITIATIVES, i, "initiative", raw=i["initiative"])
 
 
 @rule("W-ACTION-OVERDUE")
 def action_overdue(ctx: RuleContext) -> Iterator[Issue]:
-    for r in ctx.rows("Reviews"):
+    closed = ctx.spec.meaning("done", "closed")
+    for r in ctx.rows(T.REVIEWS):
         d = _day(r["due"])
-        if d is not None and d < ctx.today and r["done"] != "yes":
-            yield row_issue("W-ACTION-OVERDUE", "Reviews", r, "due", raw=_iso(d))
+        if d is not None and d < ctx.today and r["done"] not in closed:
+            yield row_issue("W-ACTION-OVERDUE", T.REVIEWS, r, "due", raw=_iso(d))

@@ -11,7 +11,7 @@ from .errors import XltoolsError
 import os
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Iterator
 
@@ -31,6 +31,9 @@ TYPES = INPUT_TYPES | FORMULA_TYPES
 _KEY_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _CELL_LIKE_RE = re.compile(r"^[a-z]{1,3}[0-9]+$|^r[0-9]*c[0-9]*$")
 _TABLE_RE = re.compile(r"^[A-Z][A-Za-z0-9]*$")
+_FORMULA_COLUMN = re.compile(r"\[([A-Z][A-Za-z0-9]*)\.([a-z][a-z0-9_]*)\]")
+_FORMULA_THIS_ROW = re.compile(r"\[@([a-z][a-z0-9_]*)\]")
+_FORMULA_WORD = re.compile(r"(?<![\w.@\[{:])([a-z][a-z0-9_]*)(?![\w(\]])")
 
 
 class SpecError(XltoolsError, ValueError):
@@ -56,8 +59,9 @@ class Choice:
     aliases: tuple[str, ...] = ()
     probability: int | None = None  # stages
     factor: int | None = None  # amount units
-    weight: float | None = None  # selection criteria (from config)
+    weight: float | None = None  # selection criteria (default in the spec, xltools.toml may override)
     tone: str | None = None  # good | bad | warn | muted: colour where the label is shown
+    means: tuple[str, ...] = ()  # business meanings: won, lost, closed, risk, gone... (xltools.contract)
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,17 @@ class ChoiceList:
                 return c
         raise KeyError(f"{self.name}: no choice {key!r}")
 
+    def meaning(self, tag: str) -> frozenset[str]:
+        """Keys of the choices that mean ``tag`` (``stage`` / ``won``, ``stance`` / ``risk``)."""
+        return frozenset(c.key for c in self.choices if tag in c.means)
+
+    def the(self, tag: str) -> str:
+        """The one key that means ``tag`` (the contract guarantees exactly one)."""
+        keys = [c.key for c in self.choices if tag in c.means]
+        if len(keys) != 1:
+            raise SpecError(f"choices > {self.name}: exactly one choice must mean {tag!r}, found {keys}")
+        return keys[0]
+
 
 @dataclass(frozen=True)
 class Field:
@@ -91,6 +106,7 @@ class Field:
     open: bool = False
     source: str | None = None  # "Table.column" for in-workbook dropdowns
     formula: str | None = None
+    definition: Label | None = None  # the one definition of a computed figure
     help: Label | None = None
     width: float | None = None
     default: str | None = None
@@ -206,6 +222,31 @@ class Spec:
                 return t
         raise KeyError(f"no table {name!r}")
 
+    @cached_property
+    def formula_inputs(self) -> frozenset[tuple[str | None, str]]:
+        """(table or None, key) of every field and column some formula reads."""
+        out: set[tuple[str | None, str]] = set()
+        names = {f.key for f in self.fields}
+        for f in self.iter_all_fields():
+            if not f.formula:
+                continue
+            out.update((t, c) for t, c in _FORMULA_COLUMN.findall(f.formula))
+            out.update((f.table, c) for c in _FORMULA_THIS_ROW.findall(f.formula))
+            out.update((None, w) for w in _FORMULA_WORD.findall(f.formula) if w in names)
+        return frozenset(out)
+
+    def formula_uses(self, f: Field) -> bool:
+        """Does a formula read this field or column?"""
+        return (f.table, f.key) in self.formula_inputs
+
+    def meaning(self, choice_list: str, tag: str) -> frozenset[str]:
+        """Keys of ``choice_list`` that mean ``tag`` (see :meth:`ChoiceList.meaning`)."""
+        return self.choice_lists[choice_list].meaning(tag)
+
+    def the(self, choice_list: str, tag: str) -> str:
+        """The one key of ``choice_list`` that means ``tag``."""
+        return self.choice_lists[choice_list].the(tag)
+
     def section(self, key: str) -> Section:
         for s in self.sections:
             if s.key == key:
@@ -273,7 +314,7 @@ def _key(raw: object, where: str) -> str:
 
 
 _FIELD_ATTRS = {"key", "label", "type", "required", "choices", "open", "source", "formula",
-                "help", "width", "default", "locked", "quarter", "overdue_unless",
+                "definition", "help", "width", "default", "locked", "quarter", "overdue_unless",
                 "handover", "search_weight"}
 TONES = ("good", "bad", "warn", "muted")
 
@@ -303,6 +344,8 @@ def _field(raw: dict, where: str, section: str, choice_lists: dict, *, table: st
         raise SpecError(f"{where}: formula must be a string starting with '='")
     if formula and raw.get("required"):
         raise SpecError(f"{where}: a formula cannot be required input")
+    if formula and not raw.get("definition"):
+        raise SpecError(f"{where}: a formula field needs a 'definition' {{ja, en}} (the one definition of the figure)")
     overdue = raw.get("overdue_unless")
     if overdue is not None:
         if (table is None or ftype != "date" or not isinstance(overdue, dict)
@@ -322,6 +365,7 @@ def _field(raw: dict, where: str, section: str, choice_lists: dict, *, table: st
         open=bool(raw.get("open", False)),
         source=raw.get("source"),
         formula=formula,
+        definition=_label(raw["definition"], _where(where, "definition")) if raw.get("definition") else None,
         help=_label(raw["help"], _where(where, "help")) if raw.get("help") else None,
         width=raw.get("width"),
         default=default,
@@ -352,10 +396,13 @@ def _choice_lists(raw: object) -> dict[str, ChoiceList]:
             seen.add(e["key"])
             if e.get("tone") is not None and e["tone"] not in TONES:
                 raise SpecError(f"{where}: tone {e['tone']!r} is not one of {list(TONES)}")
+            means = e.get("means") or []
+            if not isinstance(means, list) or not all(isinstance(m, str) and _KEY_RE.match(m) for m in means):
+                raise SpecError(f"{where}: means must be a list of lower snake_case words, got {means!r}")
             items.append(Choice(key=e["key"], label=_label({"ja": e.get("ja"), "en": e.get("en")}, where),
                                 aliases=tuple(e.get("aliases") or ()),
                                 probability=e.get("probability"), factor=e.get("factor"),
-                                weight=e.get("weight"), tone=e.get("tone")))
+                                weight=e.get("weight"), tone=e.get("tone"), means=tuple(means)))
         out[name] = ChoiceList(name=name, choices=tuple(items))
     return out
 
@@ -477,6 +524,9 @@ def build_spec(data: dict, path: str = "") -> Spec:
             if other.choices is None or set(okeys) - set(spec.choice_lists[other.choices].keys()):
                 raise SpecError(f"{f.table} > {f.key}: overdue_unless keys {list(okeys)} are not choices "
                                 f"of column {ocol!r}")
+    from .contract import check_contract  # the tables, columns and meanings the code relies on
+
+    check_contract(spec)
     for lang in LANGS:
         names = [s.label(lang) for s in spec.sections]
         if len(set(names)) != len(names):

@@ -9,28 +9,31 @@ Nothing is lost: each non-blank cell the reader saw ends up in the plan data or 
 an issue (stray cells, overwritten formulas and values that cannot be read are
 all reported with the raw value).
 
-Derived figures are recomputed from the clean values (cached formula results in
-the file are never trusted): plan-level ones in ``PlanData.derived`` under the
-spec's field keys (``plan_total``, ``weighted_total``, ``coverage_ratio``,
-``coverage_verdict``, ``close_q1``..``close_q4``, ``selection_score``, ``tier``)
-plus ``close_quarters`` (amount per fiscal quarter of ``expected_close``),
-``period`` (the resolved plan period) and ``probability_defaulted``; per-row
-formula columns (``growth_rate``, ``ltv``, ``achievement``) are written into the
-rows under their column keys.
+Derived figures are recomputed from the clean values by :mod:`xltools.derive`
+(cached formula results in the file are never trusted): plan-level ones in
+``PlanData.derived`` under the spec's field keys (``period_pipeline``,
+``coverage_ratio``, ``close_q1``..``close_q8``, ...) plus ``close_quarters`` (amount
+per fiscal quarter of ``expected_close``), ``period`` (the resolved plan period) and
+``probability_defaulted``; per-row formula columns (``weighted``, ``ltv``,
+``growth_rate``, ``achievement``) are written into the rows under their column keys.
+
+A value typed so that the workbook's own formulas cannot count it (an amount or a
+date typed as text, a stage typed as an alias) is read all the same and reported as
+``W-NOT-COUNTED``, so the rep knows why the workbook's totals differ from xltools'.
 """
 from __future__ import annotations
 
 import unicodedata
-from collections import defaultdict
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from .cells import a1, parse_a1, parse_range
 from .config import Settings
 from .issues import Issue
 from .model import PlanData, RawCell, RawPlan, RawRow, RawTable, Row
+from .derive import Deriver
 from .normalize import NormContext, normalize_value
-from .periods import Period, PeriodError, fiscal_quarter_of, parse_period
+from .periods import Period, PeriodError, parse_period
 from .spec import Field, Label, Section, Spec, Table
 
 #: Contacts references checked by name: "Table.column" -> issue code.  The columns
@@ -78,18 +81,21 @@ def plan_period(plan: PlanData, start_month: int = 4) -> Period | None:
     return None
 
 
-def _day(v: Any) -> date | None:
-    if isinstance(v, datetime):
-        return v.date()
-    return v if isinstance(v, date) else None
+#: input types the workbook's formulas count only as numbers (a text cell is left out)
+NOT_COUNTED_TYPES = frozenset({"amount", "integer", "number", "percent", "rating", "month", "date"})
+_EXPECTED = {"number": {"ja": "数値", "en": "a number"}, "date": {"ja": "日付（yyyy/mm/dd）", "en": "a date (yyyy/mm/dd)"},
+             "period": {"ja": "FY2026 や FY2026Q3 の形", "en": "FY2026 or FY2026Q3"}}
 
 
-def weighted_amount(row: Row, spec: Spec) -> float:
-    """amount x probability of an opportunity row; lost opportunities count 0."""
-    amount, prob = row["amount"], row["probability"]
-    if amount is None or prob is None or row["stage"] == "lost":
-        return 0.0
-    return amount * prob / 100
+def _shown(fld: Field, value: Any) -> Any:
+    """A clean value as the message shows it."""
+    if fld.type == "amount":
+        return {"ja": f"{value:,}円", "en": f"JPY {value:,}"}
+    if fld.type == "percent":
+        return f"{value:g}%"
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
 
 
 # -- the validator ---------------------------------------------------------------------
@@ -97,6 +103,7 @@ def weighted_amount(row: Row, spec: Spec) -> float:
 class _Validation:
     def __init__(self, raw: RawPlan, spec: Spec, settings: Settings):
         self.raw, self.spec, self.settings = raw, spec, settings
+        self.language = raw.meta.get("language") if raw.meta.get("language") in ("ja", "en") else "ja"
         self.start_month = settings.fiscal_year_start_month
         self.issues: list[Issue] = []
         self.fields: dict[str, Any] = {}
@@ -124,8 +131,35 @@ class _Validation:
             params = dict(res.params or {})
             params.setdefault("label", fld.label)
             self.add(res.code, cell=cell, field=fld.key, table=table, row=row, params=params)
-            return res.value, res.code.startswith("E-")
+            if res.code.startswith("E-"):
+                return res.value, True
+        if res.value is not None:
+            self.not_counted(fld, cell, res.value, table=table, row=row)
         return res.value, False
+
+    def not_counted(self, fld: Field, cell: RawCell, value: Any, *, table: str | None, row: int | None) -> None:
+        """``W-NOT-COUNTED``: xltools read the value, but the workbook's formulas cannot count
+        it as typed (a number or date typed as text, a period not written FY2026Q3, a
+        choice typed as an alias) -- the cell the workbook highlights."""
+        raw = cell.value
+        if fld.type in NOT_COUNTED_TYPES:
+            if not isinstance(raw, str):
+                return
+            expected = _EXPECTED["date" if fld.type == "date" else "number"]
+        elif fld.type == "period":
+            if unicodedata.normalize("NFC", str(raw)).strip().upper() == value:
+                return
+            expected = _EXPECTED["period"]
+        elif fld.choices and not fld.open and self.spec.formula_uses(fld):
+            label = self.spec.choices(fld.choices).get(value).label(self.language)
+            if str(raw).casefold() == label.casefold():  # as the workbook's MATCH compares
+                return
+            expected = {"ja": f"「{label}」（リストから選択）", "en": f"'{label}' (pick it from the list)"}
+        else:
+            return
+        self.add("W-NOT-COUNTED", cell=cell, field=fld.key, table=table, row=row,
+                 params={"label": fld.label, "value": str(raw), "detail": _shown(fld, value),
+                         "expected": expected})
 
     # structure -------------------------------------------------------------------
     def structure(self) -> None:
@@ -325,55 +359,9 @@ class _Validation:
 
     # derived figures ---------------------------------------------------------------
     def derive(self) -> None:
-        spec, th, d = self.spec, self.settings.thresholds, self.derived
-        opps = self.tables.get("Opportunities", [])
-        live = [r for r in opps if r["stage"] != "lost" and r["amount"] is not None]
-        d["plan_total"] = sum(r["amount"] for r in live)
-        d["weighted_total"] = int(round(sum(weighted_amount(r, spec) for r in opps)))
-        target = self.fields.get("sales_target")
-        d["coverage_ratio"] = d["plan_total"] / target if target else None
-        ratio = d["coverage_ratio"]
-        d["coverage_verdict"] = (None if ratio is None else "low" if ratio < th.coverage_low
-                                 else "high" if ratio > th.coverage_high else "ok")
-        quarters: dict[str, int] = defaultdict(int)
-        for r in live:
-            if (day := _day(r["expected_close"])) is not None:
-                quarters[str(fiscal_quarter_of(day, self.start_month))] += r["amount"]
-        d["close_quarters"] = dict(sorted(quarters.items()))
-        period = _period_or_none(d.get("period"), self.start_month)
-        for f in spec.fields:
-            if f.quarter:
-                d[f.key] = (quarters.get(str(Period(period.fiscal_year, f.quarter, self.start_month)), 0)
-                            if period else None)
-        for r in opps:
-            amount = r["amount"]
-            r.values["ltv"] = (None if not amount else
-                               int(round(amount * max(1, r["contract_years"] or 0)))
-                               if r["recurring"] == "recurring" else amount)
-        prev = None
-        for r in self.tables.get("Financials", []):
-            rev = r["revenue"]
-            r.values["growth_rate"] = rev / prev - 1 if rev and prev else None
-            prev = rev
-        for r in self.tables.get("KPIs", []):
-            r.values["achievement"] = (r["actual"] or 0) / r["target"] if r["target"] else None
-        self.selection()
-
-    def selection(self) -> None:
-        th, d = self.settings.thresholds, self.derived
-        crit = self.spec.choices(self.spec.table("SelectionScores").column("criterion").choices)
-        num = den = 0.0
-        for r in self.tables.get("SelectionScores", []):
-            weight = r["weight"]
-            if weight is None and r["criterion"] in crit.keys():
-                weight = crit.get(r["criterion"]).weight
-            score = r["score"]
-            if weight and score:
-                num += weight * score
-                den += weight
-        score = num / den if den else None
-        d["selection_score"] = score
-        d["tier"] = None if score is None else "A" if score >= th.tier_a else "B" if score >= th.tier_b else "C"
+        """The plan's figures, computed as the workbook's formulas do (:mod:`xltools.derive`)."""
+        self.derived.update(Deriver(self.spec, self.settings).plan(self.fields, self.tables,
+                                                                   self.derived.get("period")))
 
     # ----------------------------------------------------------------------------
     def run(self) -> tuple[PlanData, list[Issue]]:

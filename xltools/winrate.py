@@ -26,10 +26,9 @@ import sqlalchemy as sa
 from .config import Settings
 from .errors import XltoolsError
 from .periods import Period, PeriodError, fiscal_quarter_of, parse_period
-from .spec import Label
+from .spec import Label, Spec, load_spec
 from .validate import name_key
 
-WON, LOST = "won", "lost"
 
 
 def _msg(ja: str, en: str) -> str:
@@ -159,11 +158,14 @@ def _parse(period: Any, start_month: int) -> Period | None:
 
 
 def compute_win_rates(observations: Iterable[Observation], settings: Settings, *,
-                      until: Period | str | None = None, periods: int | None = None) -> WinRates:
+                      until: Period | str | None = None, periods: int | None = None,
+                      spec: Spec | None = None) -> WinRates:
     """Win rates from opportunity observations (pure; :func:`win_rates` reads them from
     the store).  ``until``: the last quarter of the window (default: the latest period
     observed); ``periods``: its length (default: ``settings.thresholds.win_rate_periods``)."""
     start = settings.fiscal_year_start_month
+    spec = spec or load_spec()
+    won, lost = spec.the("stage", "won"), spec.the("stage", "lost")
     n = int(periods if periods is not None else settings.thresholds.win_rate_periods)
     latest: dict[tuple[str, str], Observation] = {}
     for o in observations:
@@ -185,7 +187,7 @@ def compute_win_rates(observations: Iterable[Observation], settings: Settings, *
     reps: dict[str, dict] = {}
     names: dict[str, str] = {}
     for o in latest.values():
-        if o.stage not in (WON, LOST) or not o.amount or o.amount < 0:
+        if o.stage not in (won, lost) or not o.amount or o.amount < 0:
             continue
         if o.expected_close is not None:
             q = fiscal_quarter_of(o.expected_close, start)
@@ -196,7 +198,7 @@ def compute_win_rates(observations: Iterable[Observation], settings: Settings, *
             q = _quarter(p)
         if str(q) not in inside:
             continue
-        kind = "won" if o.stage == WON else "lost"
+        kind = "won" if o.stage == won else "lost"
         buckets = [team]
         if o.rep:
             rk = name_key(o.rep)
@@ -249,7 +251,7 @@ def win_rates(store, settings: Settings, *, until: Period | str | None = None,
     """Each rep's and the team's win rate from the store, over the last
     ``win_rate_periods`` quarters ending with ``until`` (default: the latest stored
     period).  For the roll-up's Coverage sheet and ``xltools check --db``."""
-    return compute_win_rates(observations(store), settings, until=until, periods=periods)
+    return compute_win_rates(observations(store), settings, until=until, periods=periods, spec=store.spec)
 
 
 # -- text ------------------------------------------------------------------------------------
