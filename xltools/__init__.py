@@ -4,3 +4,12 @@ spec (workbook_templates/) -> generate -> rep fills -> read + normalise + valida
 -> store (database) -> report.
 """
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """``xltools.frames`` / ``xltools.read_plan`` (pandas), imported on first use only."""
+    if name in ("frames", "read_plan"):
+        from . import dataframes
+
+        return getattr(dataframes, name)
+    raise AttributeError(f"module 'xltools' has no attribute {name!r}")
