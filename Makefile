@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: venv test demo bench docs clean
+.PHONY: venv test demo bench docs mutation clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PY) tools/bootstrap_venv.py $(VENV)
@@ -26,6 +26,29 @@ bench: $(STAMP)
 
 docs: $(STAMP)
 	$(BIN)/python tools/gen_docs.py README.md
+
+# mutation testing of the reading rules and the business rules (config: [tool.mutmut] in
+# pyproject.toml); a fresh run every time, then the score of each mutated file
+define MUTATION_SCORE
+import glob, json
+for meta in sorted(glob.glob("mutants/**/*.py.meta", recursive=True)):
+    codes = list(json.load(open(meta, encoding="utf-8"))["exit_code_by_key"].values())
+    killed = sum(c in (1, 3) for c in codes)        # a failing test (or a pytest internal error)
+    timeout = sum(c in (24, -24, 36, 152, 255) for c in codes)
+    survived = sum(c == 0 for c in codes)
+    other = len(codes) - killed - timeout - survived  # no tests, skipped, suspicious, not checked
+    path = meta[len("mutants/"):-len(".meta")]
+    score = 100 * (killed + timeout) / len(codes) if codes else 0.0
+    print(f"{path}: {score:.1f}% killed ({killed + timeout}/{len(codes)}; {survived} survived"
+          + (f", {timeout} timed out" if timeout else "") + (f", {other} other" if other else "") + ")")
+endef
+export MUTATION_SCORE
+
+mutation: $(STAMP)
+	rm -rf mutants
+	$(BIN)/mutmut run $(MUTMUT_ARGS)
+	@$(BIN)/python -c "$$MUTATION_SCORE"
+	@echo "survivors: $(BIN)/mutmut results; one diff: $(BIN)/mutmut show NAME"
 
 clean:
 	rm -rf $(VENV) demo build *.egg-info .pytest_cache .hypothesis
