@@ -261,7 +261,8 @@ def _body(s: str, yen_suffix: bool = False) -> tuple[Decimal, bool]:
     """The unsigned number in ``s``: ``1,200``, ``1.2億``, ``1億2,000万``, ``500k``.
 
     Returns (value, True when the text carries a multiplier).  ``1万5`` is refused
-    (colloquially 15,000, literally 10,005) unless a ``円`` follows (``1万5円``)."""
+    (colloquially 15,000, literally 10,005) unless a ``円`` follows (``1万5円``), and so is
+    ``1億5千`` (colloquially 1億5千万, literally 100,005,000)."""
     if _PLAIN_RE.fullmatch(s):
         return _dec(s), False
     m = _EN_UNIT_RE.fullmatch(s)
@@ -279,6 +280,9 @@ def _body(s: str, yen_suffix: bool = False) -> tuple[Decimal, bool]:
             raise _Unreadable(s)  # 12 34, 1万20000, 1億2億
         if pos and unit == 1 and not yen_suffix and len(m.group("num").split(".")[0].replace(",", "")) < 3:
             raise _Unreadable(s)
+        if (pos and not yen_suffix and prev_unit >= 10 ** 8 and _BIG[m.group("big")] == 1
+                and _SMALL[m.group("small")] > 1):
+            raise _Unreadable(s)  # 1億5千: colloquially 1億5千万, literally 100,005,000
         total += value
         prev_unit, prev_decimal, pos = unit, "." in m.group("num"), m.end()
         if pos < n and unit == 1:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from . import clock
 from .config import Settings
@@ -119,8 +120,11 @@ def field_issue(code: str, plan: PlanData, keys: tuple[str, ...], raw=None, **pa
     return Issue(code, field=keys[0], raw=raw, params=params)
 
 
-def _num(v: float) -> str:
-    return f"{v:.2f}".rstrip("0").rstrip(".")
+def _num(v: float, rounding: str = ROUND_HALF_UP) -> str:
+    """Two decimals at most; ``ROUND_FLOOR`` / ``ROUND_CEILING`` keep a ratio shown below or
+    above its threshold on its own side (2.9997 is "2.99", never "3", below 3)."""
+    text = f"{Decimal(str(v)).quantize(Decimal('0.01'), rounding=rounding):f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _yen(n: int | float) -> dict:
@@ -141,7 +145,7 @@ def coverage_low(ctx: RuleContext) -> Iterator[Issue]:
     ratio = ctx.plan.derived.get("coverage_ratio")
     if ratio is not None and ratio < ctx.th.coverage_low:
         yield field_issue("W-COVERAGE-LOW", ctx.plan, _COVERAGE_CELLS, raw=round(ratio, 2),
-                          value=_num(ratio), detail=_num(ctx.th.coverage_low))
+                          value=_num(ratio, ROUND_FLOOR), detail=_num(ctx.th.coverage_low))
 
 
 @rule("I-COVERAGE-HIGH")
@@ -149,7 +153,7 @@ def coverage_high(ctx: RuleContext) -> Iterator[Issue]:
     ratio = ctx.plan.derived.get("coverage_ratio")
     if ratio is not None and ratio > ctx.th.coverage_high:
         yield field_issue("I-COVERAGE-HIGH", ctx.plan, _COVERAGE_CELLS, raw=round(ratio, 2),
-                          value=_num(ratio), detail=_num(ctx.th.coverage_high))
+                          value=_num(ratio, ROUND_CEILING), detail=_num(ctx.th.coverage_high))
 
 
 @rule("W-TARGET-UNREACHABLE")
@@ -173,7 +177,7 @@ def win_rate_coverage(ctx: RuleContext) -> Iterator[Issue]:
     needed = 1 / ctx.win_rate
     if ratio < needed:
         yield field_issue("W-WIN-RATE-COVERAGE", ctx.plan, _COVERAGE_CELLS, raw=round(ratio, 2),
-                          value=_num(needed), detail=f"{ctx.win_rate * 100:.0f}%")
+                          value=_num(needed), detail=f"{_num(ctx.win_rate * 100)}%")
 
 
 # -- relationship map ------------------------------------------------------------------
