@@ -411,7 +411,8 @@ def test_text_output_groups_by_file_and_aligns_by_display_width(good_plan, tmp_p
     lines = text.splitlines()
     assert lines[0].startswith(str(path)) and "NG" in lines[0]
     n = len(reports[0].issues)
-    issue_lines = lines[1:1 + n]
+    assert lines[1].startswith("  FY2026Q") and "÷" in lines[1]  # the coverage line, then the issues
+    issue_lines = lines[2:2 + n]
     # most severe first
     sev = [ln.split()[0] for ln in issue_lines]
     order = {"エラー": 0, "警告": 1, "情報": 2}
@@ -426,7 +427,7 @@ def test_text_output_groups_by_file_and_aligns_by_display_width(good_plan, tmp_p
         assert ln[msg_at:].startswith(f"[{i.field}]" if i.field else i.message("ja")[:5])
         starts.add(display_width(ln[:msg_at]))
     assert len(starts) == 1
-    assert lines[1 + n].startswith(str(good_plan))
+    assert lines[2 + n].startswith(str(good_plan))
     assert lines[-1].startswith("2 ファイル")
 
 
@@ -483,3 +484,15 @@ def test_cli_text_output_in_english(good_plan, tmp_path):
     res = run_cli(path, "--lang", "en")
     assert res.exit_code == 1
     assert "error" in res.output and "E-TYPE" in res.output and "1 file(s): 0 OK, 1 with errors" in res.output
+
+
+def test_check_shows_the_coverage_the_workbook_shows(good_plan):
+    """The one coverage: the text line and the JSON figures are the in-period figures."""
+    r = check(good_plan)
+    text = render([r], "text", "ja").splitlines()
+    assert text[1] == ("  FY2026Q3: 目標期間の案件合計 180,000,000円 ÷ 売上目標 50,000,000円 = カバレッジ倍率 3.60倍 (適正)"
+                       "・加重見込み（目標期間） 66,000,000円・対象期間外の案件合計 20,000,000円")
+    assert "Coverage ratio 3.60x (Healthy)" in render([r], "text", "en").splitlines()[1]
+    figures = json.loads(render([r], "json"))["files"][0]["figures"]
+    assert figures["coverage_ratio"] == pytest.approx(3.6) and figures["period_pipeline"] == 180_000_000
+    assert figures["target_start"] == "2026-10-01" and figures["coverage_verdict"] == "ok"

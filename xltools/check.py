@@ -188,6 +188,8 @@ def render_text(reports: list[FileReport], lang: str = "ja") -> str:
     for r in reports:
         verdict = _UI["valid" if r.valid else "invalid"](lang)
         lines.append(f"{r.file}  {verdict}  ({_counts(r, lang)})")
+        if (figures := _figures(r, lang)) is not None:
+            lines.append("  " + figures)
         issues = sort_issues(r.issues)
         rows = [(_UI[i.severity](lang), i.code, _position(i), _message(i, lang)) for i in issues]
         widths = [max((display_width(row[k]) for row in rows), default=0) for k in range(3)]
@@ -203,6 +205,34 @@ def render_text(reports: list[FileReport], lang: str = "ja") -> str:
     else:
         lines.append(f"{len(reports)} file(s): {valid} OK, {len(reports) - valid} with errors")
     return "\n".join(lines)
+
+
+def _figures(r: FileReport, lang: str) -> str | None:
+    """One line of the plan's coverage, as the workbook's ③ sheet computes it."""
+    from .spec import load_spec
+
+    d = r.plan.derived if r.plan is not None else {}
+    if not d.get("target_applied"):
+        return None
+    spec = load_spec()
+    target = r.plan.fields.get("sales_target")
+
+    def yen(v):
+        return "-" if v is None else (f"{v:,}円" if lang == "ja" else f"JPY {v:,}")
+
+    ratio = d.get("coverage_ratio")
+    try:
+        verdict = spec.choices("verdict").get(d.get("coverage_verdict")).label(lang)
+    except KeyError:
+        verdict = "-"
+    shown = "-" if ratio is None else (f"{ratio:.2f}倍" if lang == "ja" else f"{ratio:.2f}x")
+    label = {k: spec.field(k).label(lang) for k in ("period_pipeline", "sales_target", "coverage_ratio",
+                                                    "outside_period_total", "period_weighted")}
+    sep = "・" if lang == "ja" else ", "
+    return (f"{d['target_applied']}: {label['period_pipeline']} {yen(d.get('period_pipeline'))} ÷ "
+            f"{label['sales_target']} {yen(target)} = {label['coverage_ratio']} {shown} ({verdict})"
+            f"{sep}{label['period_weighted']} {yen(d.get('period_weighted'))}"
+            f"{sep}{label['outside_period_total']} {yen(d.get('outside_period_total'))}")
 
 
 def _message(i: Issue, lang: str) -> str:

@@ -179,6 +179,16 @@ def _jsonable(v: Any) -> Any:
     return str(v)
 
 
+def _jsonable_deep(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {str(k): _jsonable_deep(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable_deep(x) for x in v]
+    if hasattr(v, "isoformat"):
+        return v.isoformat()
+    return _jsonable(v)
+
+
 def sort_issues(issues: list[Issue]) -> list[Issue]:
     """Most severe first, then by sheet and cell position."""
     from .cells import cell_sort_key
@@ -214,8 +224,12 @@ class FileReport:
         return iss
 
     def to_dict(self, lang: str = "ja") -> dict:
+        """The JSON shape: ``figures`` are the plan's computed figures (xltools.derive:
+        ``period_pipeline``, ``coverage_ratio``, ...), the ones collect stores."""
+        figures = {k: _jsonable_deep(v) for k, v in self.plan.derived.items()} if self.plan is not None else None
         return {"file": self.file, "valid": self.valid,
                 "stats": dict(self.stats, **{f"{k}s": v for k, v in self.counts().items()}),
+                "figures": figures,
                 "issues": [i.to_dict(lang) for i in sort_issues(self.issues)]}
 
 
