@@ -6,6 +6,11 @@ the file ledger, the issues and the stored history) and writes one workbook:
 ========================  =====================================================================
 sheet                     contents (Excel tables, named as below for other tools and tests)
 ========================  =====================================================================
+Dashboard / ダッシュボード   one A4 landscape page: ``DashTotals``, ``DashCounts``, ``DashReps``
+                          (RAG), ``DashThinCoverage``, ``DashDecisionMakers``, ``DashVisits``
+                          (not booked), ``DashPlans`` (to chase), ``DashChanges`` and the coverage
+                          chart with the low line (``DashChartData``, outside the print area)
+Changes / 前月比            ``Changes``: :func:`month_changes` since the end of last month
 Summary / サマリー          ``Totals`` (plans, target, plan, weighted, coverage, files, issues),
                           ``ByRep``, ``ByQuarter`` (pipeline by fiscal quarter of the expected
                           close), ``ByAccount`` and a bar chart plan vs target per account
@@ -1749,7 +1754,7 @@ def _page_setup(b: _Book, data: RollupData) -> None:
     from openpyxl.worksheet.properties import PageSetupProperties
 
     made = data.generated_at.strftime("%Y-%m-%d")
-    period = (data.period or b.t("all_periods")).replace("&", "&&")
+    period = data.period or b.t("all_periods")
     for key, ws in b.sheets.items():
         ws.page_setup.orientation = "landscape"
         ws.page_setup.paperSize = ws.PAPERSIZE_A4
@@ -1758,7 +1763,7 @@ def _page_setup(b: _Book, data: RollupData) -> None:
         ws.page_setup.fitToHeight = 1 if key == "dashboard" else 0
         ws.page_margins = PageMargins(left=0.4, right=0.4, top=0.7, bottom=0.6, header=0.3, footer=0.3)
         for hf in (ws.oddHeader, ws.evenHeader, ws.firstHeader):
-            hf.left.text = f"{b.t('title')}  {period}".replace("&&", "&").replace("&", "&&")
+            hf.left.text = f"{b.t('title')}  {period}".replace("&", "&&")  # & starts a header code
             hf.center.text = b.t("confidential")
             hf.right.text = b.t("made_on", made=made)
         for hf in (ws.oddFooter, ws.evenFooter, ws.firstFooter):
