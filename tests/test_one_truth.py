@@ -248,7 +248,8 @@ def test_the_database_and_the_rollup_show_the_same_figures(world):
         assert (rec["coverage_ratio"] is None and d["coverage_ratio"] is None) or \
             rec["coverage_ratio"] == pytest.approx(d["coverage_ratio"], rel=1e-12)
         row = coverage[plan.fields["account_name"]]
-        assert row[head.index(f("period_pipeline").label.ja)].value == d["period_pipeline"]
+        # amounts: exact yen in the cell, the display unit (百万円 by default) in the header
+        assert row[head.index(f("period_pipeline").label.ja + "（百万円）")].value == d["period_pipeline"]
         ratio = row[head.index(f("coverage_ratio").label.ja)].value
         assert (ratio is None and d["coverage_ratio"] is None) or ratio == pytest.approx(d["coverage_ratio"])
         verdict = row[head.index(f("coverage_verdict").label.ja)].value

@@ -123,10 +123,17 @@ def book(world):
     return load_workbook(world["ja"])
 
 
+#: the display unit every amount header names (``[report] amount_unit``, 百万円 by default);
+#: :func:`records` keys rows by the header without it (test_amount_headers_name_the_unit checks it)
+UNIT = "（百万円）"
+MILLIONS = "#,##0.0,,"
+
+
 def records(ws, name: str) -> list[dict]:
-    """The data rows of an Excel table as dicts keyed by header (blank rows dropped)."""
+    """The data rows of an Excel table as dicts keyed by header without the unit (blank
+    rows dropped)."""
     rows = ws[ws.tables[name].ref]
-    headers = [c.value for c in rows[0]]
+    headers = [c.value.replace(UNIT, "") if isinstance(c.value, str) else c.value for c in rows[0]]
     return [dict(zip(headers, (c.value for c in r))) for r in rows[1:] if any(c.value is not None for c in r)]
 
 
@@ -189,6 +196,9 @@ def independent_plan(path: Path, spec) -> dict:
 # -- layout ------------------------------------------------------------------------------------
 
 TABLES = {
+    "dashboard": ["DashTotals", "DashCounts", "DashReps", "DashThinCoverage", "DashDecisionMakers", "DashVisits",
+                  "DashPlans", "DashChanges", "DashChartData"],
+    "changes": ["Changes"],
     "summary": ["Totals", "ByRep", "ByQuarter", "ByAccount"],
     "submissions": ["Submissions"],
     "pipeline": ["Pipeline"],
@@ -206,14 +216,14 @@ def test_sheets_tables_filters_frozen_headers_and_no_formulas(book):
     assert book.sheetnames == [SHEETS[k].ja for k in SHEETS]
     for key, names in TABLES.items():
         ws = sheet(book, key)
-        assert list(ws.tables.keys()) == names, key
+        assert sorted(ws.tables.keys()) == sorted(names), key
         for t in ws.tables.values():
             assert t.autoFilter is not None and t.autoFilter.ref == t.ref
         for r in ws.iter_rows():
             for c in r:
                 assert c.data_type != "f", f"{ws.title}!{c.coordinate} is a formula"
     # single-table sheets: title in row 1, header in row 2, frozen below it
-    for key in ("submissions", "pipeline", "reviews", "success_cases", "issues", "trend"):
+    for key in ("changes", "submissions", "pipeline", "reviews", "success_cases", "issues", "trend"):
         ws = sheet(book, key)
         assert next(iter(ws.tables.values())).ref.startswith("A2:"), key
         assert ws.freeze_panes == "A3"
@@ -224,13 +234,15 @@ def test_native_charts_bar_on_summary_line_on_trend(world):
     with zipfile.ZipFile(world["ja"]) as z:
         charts = {n: z.read(n).decode() for n in z.namelist() if n.startswith("xl/charts/chart")}
         rels = {n: z.read(n).decode() for n in z.namelist() if n.startswith("xl/drawings/_rels/")}
-    assert len(charts) == 2
-    assert sum("<barChart>" in x for x in charts.values()) == 1
-    assert sum("<lineChart>" in x for x in charts.values()) == 1
-    bar = next(x for x in charts.values() if "<barChart>" in x)
+    assert len(charts) == 3
+    # the dashboard's coverage bars with the threshold line; the summary's bars; the trend's lines
+    combo = [x for x in charts.values() if "<barChart>" in x and "<lineChart>" in x]
+    assert len(combo) == 1 and "'ダッシュボード'!" in combo[0] and "顧客別カバレッジ（線：3倍）" in combo[0]
+    bar = next(x for x in charts.values() if "<barChart>" in x and "<lineChart>" not in x)
+    assert sum("<lineChart>" in x and "<barChart>" not in x for x in charts.values()) == 1
     # the bar chart plots target and plan total of the ByAccount table on the Summary sheet
     assert "'サマリー'!$C$" in bar and "'サマリー'!$D$" in bar
-    assert len(rels) == 2
+    assert len(rels) == 3
 
 
 # -- values --------------------------------------------------------------------------------------
@@ -239,7 +251,7 @@ def test_summary_totals_match_the_input_workbooks(world, book, ctx):
     spec, _ = ctx
     plans = [independent_plan(world["paths"][k], spec) for k in ("alpha", "beta", "gamma")]
     ws = sheet(book, "summary")
-    totals = {r["項目"]: r["値"] for r in records(ws, "Totals")}
+    totals = {r["項目"].replace(UNIT, ""): r["値"] for r in records(ws, "Totals")}
     assert totals["対象期間"] == PERIOD
     assert totals["プラン数"] == 3
     assert totals["売上目標"] == sum(p["target"] for p in plans) == 16_000_000
@@ -251,7 +263,8 @@ def test_summary_totals_match_the_input_workbooks(world, book, ctx):
     assert totals["却下"] == 1 and totals["未提出"] == 1 and totals["受信ファイル数"] == 4
     # positions: the Totals table starts at A4, its value cells carry the yen format
     assert ws.tables["Totals"].ref.startswith("A4:")
-    assert ws["A7"].value == "売上目標" and ws["B7"].value == 16_000_000 and ws["B7"].number_format == YEN_FORMAT
+    # exact yen in the cell, shown in millions, the unit in the label
+    assert ws["A7"].value == "売上目標（百万円）" and ws["B7"].value == 16_000_000 and ws["B7"].number_format == MILLIONS
 
     by_account = {r["顧客名"]: r for r in records(ws, "ByAccount")}
     for p in plans:
@@ -282,8 +295,8 @@ def test_pipeline_lists_every_opportunity_with_rep_account_and_quarter(world, bo
     # the rep's "=HYPERLINK(...)" is a text cell, never a formula
     cell = next(c for r in ws.iter_rows() for c in r if c.value == HYPERLINK)
     assert cell.data_type == "s" and cell.quotePrefix
-    amount_col = [c.value for c in ws[2]].index("金額") + 1
-    assert ws.cell(row=3, column=amount_col).number_format == YEN_FORMAT
+    amount_col = [c.value for c in ws[2]].index("金額" + UNIT) + 1
+    assert ws.cell(row=3, column=amount_col).number_format == MILLIONS
 
 
 def test_coverage_is_flagged_by_the_settings_thresholds(world, book, ctx, tmp_path):
@@ -467,7 +480,7 @@ def test_a_failed_write_leaves_the_previous_rollup_intact(world, ctx, tmp_path, 
         assert len(calls) == 41  # it failed half-way through
     assert out.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rollup.xlsx"]  # no temp file left
-    assert load_workbook(out).sheetnames[0] == "サマリー"
+    assert load_workbook(out).sheetnames[0] == "ダッシュボード"
 
 
 def test_libreoffice_opens_the_rollup(world, soffice, tmp_path):
@@ -476,7 +489,7 @@ def test_libreoffice_opens_the_rollup(world, soffice, tmp_path):
     converted = recalculate(world["ja"], tmp_path / "lo", soffice=soffice)
     wb = load_workbook(converted)
     assert wb.sheetnames == [SHEETS[k].ja for k in SHEETS]
-    totals = {r["項目"]: r["値"] for r in records(wb["サマリー"], "Totals")}
+    totals = {r["項目"].replace(UNIT, ""): r["値"] for r in records(wb["サマリー"], "Totals")}
     assert (totals["プラン数"], totals["目標期間の案件合計"], totals["売上目標"]) == (3, 39_000_000, 16_000_000)
     texts = [c.value for r in wb["パイプライン"].iter_rows() for c in r]
     assert HYPERLINK in texts  # still the rep's text, not a formula LibreOffice evaluated
@@ -491,7 +504,7 @@ def test_report_command(world, tmp_path):
                             "--roster", str(world["roster"])])
     assert r.exit_code == 0, r.output
     assert r.output.strip() == str(out)
-    assert load_workbook(out).sheetnames[0] == "Summary"
+    assert load_workbook(out).sheetnames[0] == "Dashboard"
     r = runner.invoke(cli, ["report", "--db", f"sqlite:///{tmp_path / 'none.db'}", "-o", str(out)])
     assert r.exit_code == 1 and "Traceback" not in r.output and "xltools collect" in r.output
     r = runner.invoke(cli, ["report", "--db", world["url"], "-o", str(out), "--period", "next year"])
@@ -578,6 +591,7 @@ def test_summary_chart_switches_to_reps_when_accounts_are_many(world, ctx, tmp_p
     ws = load_workbook(out)["サマリー"]
     rep_header = int(ws.tables["ByRep"].ref.split(":")[0][1:])
     with zipfile.ZipFile(out) as z:
-        bar = next(z.read(n).decode() for n in z.namelist() if n.startswith("xl/charts/") and b"<barChart>" in z.read(n))
+        bar = next(z.read(n).decode() for n in z.namelist() if n.startswith("xl/charts/") and b"<barChart>" in z.read(n)
+                   and b"<lineChart>" not in z.read(n))
     assert "計画と目標（担当営業別）" in bar
     assert f"'サマリー'!$A${rep_header + 1}:$A${rep_header + 2}" in bar  # categories: the two reps

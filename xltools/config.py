@@ -14,6 +14,12 @@ Example ``xltools.toml``::
     appointment_lead_days = 14
     contact_stale_days = 90
 
+    [report]                        # the leaders' roll-up (xltools report)
+    amount_unit = "million"         # amounts shown in 百万円 (a key of the amount_unit list)
+    visit_days = 30                 # dashboard: executive visits not booked in the next N days
+    plan_stale_days = 30            # dashboard: plans not updated for N days
+    dashboard_rows = 6              # dashboard: rows per exception list (the rest on its sheet)
+
     [stage_probabilities]           # default probability per stage key
     proposal = 25
 
@@ -60,10 +66,23 @@ class Thresholds:
 
 
 @dataclass(frozen=True)
+class ReportSettings:
+    """The roll-up's display: amounts in ``amount_unit`` (a key of the spec's
+    ``amount_unit`` list; exact yen stay in the database and the exports) and the windows
+    of the dashboard's exception lists."""
+
+    amount_unit: str = "million"
+    visit_days: int = 30
+    plan_stale_days: int = 30
+    dashboard_rows: int = 6
+
+
+@dataclass(frozen=True)
 class Settings:
     language: str = "ja"
     fiscal_year_start_month: int = 4
     thresholds: Thresholds = field(default_factory=Thresholds)
+    report: ReportSettings = field(default_factory=ReportSettings)
     stage_probabilities: dict = field(default_factory=dict)
     selection_weights: dict = field(default_factory=dict)  # overrides of the spec's weights
     industries: tuple = ()
@@ -104,7 +123,7 @@ def _check_keys(section: str, raw: dict, allowed: set[str]) -> None:
 def settings_from_dict(raw: dict, path: str | None = None) -> Settings:
     where = path or "settings"
     _check_keys(where, raw, {"language", "fiscal_year_start_month", "thresholds",
-                             "stage_probabilities", "selection_weights", "industries"})
+                             "stage_probabilities", "selection_weights", "industries", "report"})
     lang = raw.get("language", "ja")
     if lang not in ("ja", "en"):
         raise ConfigError(f"{where}: language must be 'ja' or 'en', got {lang!r}")
@@ -119,6 +138,14 @@ def settings_from_dict(raw: dict, path: str | None = None) -> Settings:
     th = Thresholds(**th_raw)
     if th.coverage_low > th.coverage_high:
         raise ConfigError(f"{where} [thresholds]: coverage_low must not exceed coverage_high")
+    rep_raw = raw.get("report", {})
+    _check_keys(f"{where} [report]", rep_raw, {f.name for f in dataclasses.fields(ReportSettings)})
+    if not isinstance(rep_raw.get("amount_unit", ""), str):
+        raise ConfigError(f"{where} [report] amount_unit: must be a text such as \"million\"")
+    for k, v in rep_raw.items():
+        if k != "amount_unit" and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
+            raise ConfigError(f"{where} [report] {k}: must be a positive whole number, got {v!r}")
+    report = ReportSettings(**rep_raw)
     probs = raw.get("stage_probabilities", {})
     for k, v in probs.items():
         if not isinstance(v, int) or not 0 <= v <= 100:
@@ -131,7 +158,7 @@ def settings_from_dict(raw: dict, path: str | None = None) -> Settings:
     for i, ind in enumerate(industries):
         if not all(isinstance(ind.get(k), str) and ind.get(k) for k in ("key", "ja", "en")):
             raise ConfigError(f"{where} industries[{i}]: needs key, ja and en")
-    return Settings(language=lang, fiscal_year_start_month=month, thresholds=th,
+    return Settings(language=lang, fiscal_year_start_month=month, thresholds=th, report=report,
                     stage_probabilities=dict(probs), selection_weights=weights,
                     industries=tuple(industries), path=path)
 

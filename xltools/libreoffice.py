@@ -70,6 +70,18 @@ def recalculate_many(srcs: Iterable[str | os.PathLike], dst_dir: str | os.PathLi
     """Open each of ``srcs`` in one headless LibreOffice run, recalculate, and save it as
     ``dst_dir/<same name>.xlsx``.  The sources are never modified.  Returns the new paths
     in the order of ``srcs``."""
+    return _convert(srcs, dst_dir, XLSX_FILTER, ".xlsx", timeout=timeout, soffice=soffice)
+
+
+def to_pdf(src: str | os.PathLike, dst_dir: str | os.PathLike, *, timeout: float = DEFAULT_TIMEOUT,
+           soffice: str | None = None) -> Path:
+    """Print a workbook to ``dst_dir/<name>.pdf`` with LibreOffice (its page setup: what
+    paper would show)."""
+    return _convert([src], dst_dir, "pdf", ".pdf", timeout=timeout, soffice=soffice)[0]
+
+
+def _convert(srcs: Iterable[str | os.PathLike], dst_dir: str | os.PathLike, filter_name: str, suffix: str, *,
+             timeout: float, soffice: str | None) -> list[Path]:
     srcs = [Path(s).resolve() for s in srcs]
     if not srcs:
         return []
@@ -84,14 +96,14 @@ def recalculate_many(srcs: Iterable[str | os.PathLike], dst_dir: str | os.PathLi
     if any(s.parent == dst for s in srcs):
         raise LibreOfficeError(f"{dst}: the destination folder must differ from the sources' folder")
     exe = soffice or find_soffice()
-    outs = [dst / (s.stem + ".xlsx") for s in srcs]
+    outs = [dst / (s.stem + suffix) for s in srcs]
     for o in outs:
         if o.exists():
             o.unlink()
     with tempfile.TemporaryDirectory(prefix="xltools-lo-") as tmp:
         cmd = [exe, f"-env:UserInstallation={_profile(Path(tmp) / 'profile')}", "--headless", "--invisible",
                "--nologo", "--norestore", "--nolockcheck", "--nodefault",
-               "--convert-to", XLSX_FILTER, "--outdir", str(dst), *map(str, srcs)]
+               "--convert-to", filter_name, "--outdir", str(dst), *map(str, srcs)]
         env = dict(os.environ, HOME=tmp)  # LibreOffice writes caches under $HOME
         returncode, output = _run(cmd, env, timeout, len(srcs))
     missing = [o.name for o in outs if not o.is_file()]

@@ -6,6 +6,11 @@ the file ledger, the issues and the stored history) and writes one workbook:
 ========================  =====================================================================
 sheet                     contents (Excel tables, named as below for other tools and tests)
 ========================  =====================================================================
+Dashboard / ダッシュボード   one A4 landscape page: ``DashTotals``, ``DashCounts``, ``DashReps``
+                          (RAG), ``DashThinCoverage``, ``DashDecisionMakers``, ``DashVisits``
+                          (not booked), ``DashPlans`` (to chase), ``DashChanges`` and the coverage
+                          chart with the low line (``DashChartData``, outside the print area)
+Changes / 前月比            ``Changes``: :func:`month_changes` since the end of last month
 Summary / サマリー          ``Totals`` (plans, target, plan, weighted, coverage, files, issues),
                           ``ByRep``, ``ByQuarter`` (pipeline by fiscal quarter of the expected
                           close), ``ByAccount`` and a bar chart plan vs target per account
@@ -74,6 +79,8 @@ CHART_MAX_ACCOUNTS = 40
 
 #: sheet keys in workbook order -> localised sheet name
 SHEETS: dict[str, Label] = {
+    "dashboard": Label("ダッシュボード", "Dashboard"),
+    "changes": Label("前月比", "Changes"),
     "summary": Label("サマリー", "Summary"),
     "submissions": Label("提出状況", "Submissions"),
     "pipeline": Label("パイプライン", "Pipeline"),
@@ -88,6 +95,59 @@ SHEETS: dict[str, Label] = {
 
 #: every text of the roll-up that is not a spec label
 TEXTS: dict[str, Label] = {
+    # the dashboard
+    "dash_title": Label("ダッシュボード", "Dashboard"),
+    "dash_sub": Label("対象期間 {period}　金額単位 {unit}　作成 {made}", "Period {period} · amounts in {unit} · made {made}"),
+    "dash_totals": Label("全体（カバレッジ＝目標期間の案件合計÷売上目標）",
+                         "Totals (coverage = pipeline in the target period ÷ sales target)"),
+    "dash_counts": Label("プランと提出", "Plans and submissions"),
+    "dash_reps": Label("担当営業別 RAG", "RAG by account manager"),
+    "dash_thin": Label("カバレッジ不足の顧客（{low}倍未満、低い順）", "Accounts below {low}x coverage (worst first)"),
+    "dash_rag_accounts": Label("顧客の RAG", "Accounts by RAG"),
+    "dash_dm": Label("アンチ・不明の決裁者", "Decision makers against us or unknown"),
+    "dash_visits": Label("未確定の役員同行（今後{days}日）", "Executive visits not booked (next {days} days)"),
+    "dash_plans": Label("未提出・却下・{days}日以上更新なしのプラン", "Plans missing, rejected or not updated for {days} days"),
+    "dash_changes": Label("前月からの主な変化", "Biggest changes since last month"),
+    "dash_more": Label("ほか {n} 件（{sheet}シート）", "{n} more (sheet {sheet})"),
+    "chart_coverage": Label("顧客別カバレッジ（線：{low}倍）", "Coverage by account (line: {low}x)"),
+    "won_so_far": Label("受注済（目標期間）", "Won so far (target period)"),
+    "gap": Label("目標までの残り（目標−受注済）", "Gap to target (target − won)"),
+    "rag": Label("RAG", "RAG"),
+    "rag_bad": Label("赤", "Red"),
+    "rag_warn": Label("黄", "Amber"),
+    "rag_good": Label("緑", "Green"),
+    "no_rag": Label("判定なし", "No verdict"),
+    "line": Label("基準", "Threshold"),
+    "planned_activity": Label("予定の活動", "Planned activity"),
+    "yes": Label("あり", "Yes"),
+    "none": Label("なし", "None"),
+    "what": Label("変化", "What changed"),
+    "subject": Label("対象", "Subject"),
+    "old": Label("前", "Before"),
+    "new": Label("後", "After"),
+    "plan_version": Label("プランの版", "Plan version"),
+    "stale_plan": Label("{days}日更新なし", "Not updated for {days} days"),
+    "confidential": Label("社外秘", "Confidential"),
+    "page_of": Label("&P / &N ページ", "Page &P of &N"),
+    "made_on": Label("作成 {made}", "Made {made}"),
+    # changes since last month
+    "chg_added": Label("案件追加", "Deal added"),
+    "chg_won": Label("受注", "Deal won"),
+    "chg_lost": Label("失注", "Deal lost"),
+    "chg_dropped": Label("案件削除（未完了）", "Open deal removed"),
+    "chg_slipped": Label("受注予定の後ろ倒し", "Deal slipped to a later quarter"),
+    "chg_resized": Label("金額変更", "Deal resized"),
+    "chg_stance": Label("スタンス変更", "Stance changed"),
+    "chg_person_added": Label("キーマン追加", "Key person added"),
+    "chg_person_gone": Label("キーマン異動・退職・削除", "Key person transferred, gone or removed"),
+    "chg_verdict": Label("カバレッジ判定の変化", "Coverage crossed a threshold"),
+    "chg_rep": Label("担当交代", "New account manager"),
+    "removed": Label("一覧から削除", "Removed from the list"),
+    "changes": Label("前月末からの変化（プランごと、前月末の版→現在の版）",
+                     "Changes since the end of last month (per plan: last month's version → current)"),
+    "missing_plans": Label("未提出のプラン", "Plans missing"),
+    "rejected_files": Label("却下されたファイル", "Files rejected"),
+    "file_conflicts": Label("ファイルの競合", "File conflicts"),
     "title": Label("アカウントプラン ロールアップ", "Account plan roll-up"),
     "totals": Label("全体", "Totals"),
     "by_rep": Label("担当営業別カバレッジ", "Coverage by account manager"),
@@ -178,11 +238,42 @@ def _text(key: str) -> Callable[[dict], Any]:
     return lambda r: r.get(key)
 
 
-class _Columns:
-    """Columns made from the spec: labels, choice labels and formats in one language."""
+@dataclass(frozen=True)
+class Unit:
+    """The display unit of amounts: the cells keep exact yen, the number format scales
+    them (``#,##0.0,,`` shows 5,111,890,000 as 5,111.9) and every header names the unit."""
 
-    def __init__(self, spec: Spec, lang: str):
+    label: Label
+    fmt: str
+
+    def header(self, label: Label) -> Label:
+        return Label(f"{label.ja}（{self.label.ja}）", f"{label.en} ({self.label.en})")
+
+
+def amount_unit(spec: Spec, settings: Settings) -> Unit:
+    """The unit of ``[report] amount_unit`` (a key of the spec's ``amount_unit`` list)."""
+    key = settings.report.amount_unit
+    try:
+        choice = spec.choices("amount_unit").get(key)
+    except KeyError:
+        keys = ", ".join(c.key for c in spec.choices("amount_unit").choices)
+        raise RollupError(f"[report] amount_unit = {key!r}: 金額単位は {keys} のいずれかです / "
+                          f"must be one of {keys}") from None
+    thousands = round(math.log10(choice.factor)) // 3 if choice.factor and choice.factor > 1 else 0
+    return Unit(choice.label, "#,##0" + (".0" if thousands >= 2 else "") + "," * thousands)
+
+
+class _Columns:
+    """Columns made from the spec: labels, choice labels and formats in one language;
+    amounts in the display unit, named in the header."""
+
+    def __init__(self, spec: Spec, lang: str, unit: Unit | None = None):
         self.spec, self.lang = spec, lang
+        self.unit = unit or Unit(spec.choices("amount_unit").choices[0].label, "#,##0")
+
+    def money(self, header: Label, get: Callable[[dict], Any], **kw: Any) -> Col:
+        """An amount column: exact yen shown in the display unit, the unit in the header."""
+        return Col(self.unit.header(header), get, self.unit.fmt, **kw)
 
     def choice_label(self, list_name: str | None, value: Any) -> Any:
         if list_name is None or value is None:
@@ -200,7 +291,7 @@ class _Columns:
 
     def fmt(self, f: Field) -> str | None:
         if f.type == "amount":
-            return YEN_FORMAT
+            return self.unit.fmt
         if f.type == "percent":
             return PERCENT_FORMAT
         if f.type == "ratio":
@@ -219,7 +310,8 @@ class _Columns:
         """A column for a spec field or table column (values keyed by ``key`` or ``f.key``)."""
         k = key or f.key
         choices = f.choices
-        return Col(f.label, (lambda r: self.choice_label(choices, r.get(k))) if choices else _text(k),
+        label = self.unit.header(f.label) if f.type == "amount" else f.label
+        return Col(label, (lambda r: self.choice_label(choices, r.get(k))) if choices else _text(k),
                    self.fmt(f), tone=(lambda r: self.choice_tone(choices, r.get(k))) if tone and choices else None,
                    width=f.width)
 
@@ -283,6 +375,7 @@ class RollupData:
     win_rates: Any = None  # xltools.winrate.WinRates
     missing: list[MissingSubmission] | None = None
     roster_path: str | None = None
+    changes: list[dict] = dataclasses.field(default_factory=list)  # :func:`month_changes`
 
 
 def latest_period(store: Any, settings: Settings) -> str | None:
@@ -332,6 +425,7 @@ def gather(store: Any, spec: Spec, settings: Settings, snapshot: "_Snapshot", *,
                       versions=store.current_versions(period), rows=rows, files=store.files(period),
                       issues=snapshot.issues(period, lang), history=history, earlier_cases=earlier,
                       win_rates=win_rates(store, settings, until=selected))
+    data.changes = month_changes(store, spec, settings, history, data.versions, data.today)
     if entries is not None:
         if period is None:
             raise RollupError("名簿と突き合わせる対象期間がわかりません。--period を指定してください。 / "
@@ -570,6 +664,92 @@ def trend_rows(data: RollupData) -> list[dict]:
     return out
 
 
+def _prev_version(history: list[dict], v: dict, before: date) -> dict | None:
+    """The plan's version as it stood at the end of the month before ``before``: the latest
+    of its versions collected before that day (conflicting ones left out)."""
+    older = [h for h in history if h.get("plan_id") == v.get("plan_id") and h["version_id"] != v["version_id"]
+             and h.get("collected_at") is not None and not h.get("conflict_with")
+             and _local(h["collected_at"]).date() < before]
+    return max(older, key=lambda h: (_local(h["collected_at"]), h["version_id"]), default=None)
+
+
+def month_changes(store: Any, spec: Spec, settings: Settings, history: list[dict], current: list[dict],
+                  today: date) -> list[dict]:
+    """What changed in each current plan since the end of last month (the month before
+    ``today``'s): :func:`xltools.history.diff_plans` (deals added / won / lost / removed,
+    stance changes, key persons added or gone, a new rep), deals that slipped to a later
+    fiscal quarter or changed amount, and coverage that crossed a threshold (stored
+    coverage judged by the settings).  Records: rep, account_name, account_id, kind (a
+    ``chg_*`` text key), subject, old, new, ``amount`` (the size of the change, for
+    ranking), version_no and prev_version_no; ordered by rep and account."""
+    from .history import diff_plans, load_plans
+
+    first = today.replace(day=1)
+    pairs = []
+    for v in current:
+        if v.get("collected_at") is None or _local(v["collected_at"]).date() < first:
+            continue  # not updated this month
+        prev = _prev_version(history, v, first)
+        if prev is not None:
+            pairs.append((prev, v))
+    plans = load_plans(store, [x["version_id"] for pair in pairs for x in pair])
+    start = settings.fiscal_year_start_month
+    deriver = Deriver(spec, settings)
+    won, lost = spec.the("stage", "won"), spec.the("stage", "lost")
+    out: list[dict] = []
+    for prev, v in pairs:
+        before, after = plans.get(prev["version_id"]), plans.get(v["version_id"])
+        if before is None or after is None:
+            continue
+        base = {"rep": v.get("rep"), "account_name": v.get("account_name"), "account_id": v.get("account_id"),
+                "version_no": v.get("version_no"), "prev_version_no": prev.get("version_no")}
+
+        def add(kind: str, subject: Any = None, old: Any = None, new: Any = None, amount: Any = None,
+                fmt: str | None = None, **extra: Any) -> None:
+            out.append({**base, "kind": kind, "subject": subject, "old": old, "new": new,
+                        "amount": abs(amount or 0), "fmt": fmt, **extra})
+
+        ch = diff_plans(before, after, before_id=prev["version_id"], after_id=v["version_id"], spec=spec)
+        if ch.rep:
+            add("chg_rep", None, ch.rep[0], ch.rep[1])
+        for kind, items in (("chg_won", ch.opportunities_won), ("chg_lost", ch.opportunities_lost),
+                            ("chg_added", ch.opportunities_added), ("chg_dropped", ch.opportunities_dropped)):
+            for o in items:
+                add(kind, o.get("opportunity") or o.get("opp_id"), None, o.get("amount"), o.get("amount"), "amount")
+        # deals in both versions, still open: a later close quarter, a new amount
+        old_rows = before.rows("Opportunities")
+        by_id = {name_key(r.get("opp_id")): r for r in old_rows if r.get("opp_id") is not None}
+        by_name = {name_key(r.get("opportunity")): r for r in old_rows if r.get("opportunity")}
+        for r in after.rows("Opportunities"):
+            o = by_id.get(name_key(r.get("opp_id"))) if r.get("opp_id") is not None else None
+            if o is None and r.get("opportunity"):
+                o = by_name.get(name_key(r.get("opportunity")))
+            if o is None or r.get("stage") in (won, lost) or o.get("stage") in (won, lost):
+                continue
+            name = r.get("opportunity") or r.get("opp_id")
+            d_old, d_new = _day(o.get("expected_close")), _day(r.get("expected_close"))
+            if d_old and d_new:
+                q_old, q_new = fiscal_quarter_of(d_old, start), fiscal_quarter_of(d_new, start)
+                if q_new.start > q_old.start:
+                    add("chg_slipped", name, str(q_old), str(q_new), r.get("amount"))
+            a_old, a_new = o.get("amount"), r.get("amount")
+            if isinstance(a_old, (int, float)) and isinstance(a_new, (int, float)) and a_old != a_new:
+                add("chg_resized", name, a_old, a_new, a_new - a_old, "amount")
+        for c in ch.stance_changes:
+            add("chg_stance", c["name"], c["old"], c["new"])
+        for c in ch.contacts_added:
+            add("chg_person_added", c["name"], None, c.get("department"))
+        for c in ch.contacts_left:
+            add("chg_person_gone", c["name"], None, c["reason"])
+        v_old, v_new = deriver.verdict(prev.get("coverage_ratio")), deriver.verdict(v.get("coverage_ratio"))
+        if v_old != v_new:
+            add("chg_verdict", None, prev.get("coverage_ratio"), v.get("coverage_ratio"),
+                (v.get("period_pipeline") or 0) - (prev.get("period_pipeline") or 0), "ratio",
+                verdicts=(v_old, v_new))
+    out.sort(key=lambda r: (name_key(r["rep"] or ""), name_key(r["account_name"] or "")))
+    return out
+
+
 def new_cases(data: RollupData, spec: Spec) -> list[dict]:
     """Success cases of the period's plans that no earlier period had (same title and
     customer); private ones (``shareable`` meaning private) never leave the database."""
@@ -599,6 +779,8 @@ class _Block:
     top: int
     text: str | None = None  # a title
     size: int = 12
+    left: int = 1  # first column (blocks side by side on the dashboard)
+    wrap: bool = False  # header cells wrap (narrow dashboard columns)
     headers: list[str] | None = None  # a table
     cols: list[Col] | None = None
     records: list[dict] | None = None
@@ -616,7 +798,8 @@ class _Book:
         from openpyxl import Workbook
 
         self.spec, self.settings, self.lang = spec, settings, lang
-        self.cols = _Columns(spec, lang)
+        self.unit = amount_unit(spec, settings)
+        self.cols = _Columns(spec, lang, self.unit)
         self.wb = Workbook()
         self.wb.remove(self.wb.active)
         self.sheets: dict[str, Any] = {}
@@ -627,39 +810,46 @@ class _Book:
     def t(self, key: str, **params: Any) -> str:
         return _t(key, self.lang, **params)
 
+    def money_label(self, field_key: str) -> str:
+        """A spec amount field's label with the display unit."""
+        return self.unit.header(self.spec.field(field_key).label)(self.lang)
+
     def sheet(self, key: str):
         ws = self.wb.create_sheet(SHEETS[key](self.lang))
         self.sheets[key] = ws
         self.blocks[ws.title] = []
         return ws
 
-    def title(self, ws, row: int, text: str, size: int = 12) -> None:
-        self.blocks[ws.title].append(_Block(top=row, text=text, size=size))
+    def title(self, ws, row: int, text: str, size: int = 12, left: int = 1) -> None:
+        self.blocks[ws.title].append(_Block(top=row, text=text, size=size, left=left))
 
-    def table(self, ws, name: str, title: str, cols: list[Col], records: list[dict], top: int) -> tuple[Any, int]:
-        """A title row at ``top`` and an Excel table below it; returns (table, next free row)."""
+    def table(self, ws, name: str, title: str, cols: list[Col], records: list[dict], top: int,
+              left: int = 1, max_width: float = MAX_WIDTH) -> tuple[Any, int]:
+        """A title row at ``top`` and an Excel table below it, from column ``left``;
+        returns (table, next free row)."""
         from openpyxl.utils import get_column_letter
         from openpyxl.worksheet.filters import AutoFilter
         from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 
         from .xlwrite import display_width, table_name, unique_headers
 
-        self.title(ws, top, title)
+        self.title(ws, top, title, left=left)
         headers = unique_headers(c.header(self.lang) for c in cols)
         last = top + 1 + max(len(records), 1)  # a table needs a data row, even a blank one
-        ref = f"A{top + 1}:{get_column_letter(len(cols))}{last}"
+        ref = f"{get_column_letter(left)}{top + 1}:{get_column_letter(left + len(cols) - 1)}{last}"
         taken = [t for sheet in self.wb.worksheets for t in sheet.tables]
         table = Table(displayName=table_name(name, taken), ref=ref)
         table.tableColumns = [TableColumn(id=i + 1, name=h) for i, h in enumerate(headers)]
         table.autoFilter = AutoFilter(ref=ref)
         table.tableStyleInfo = TableStyleInfo(name=TABLE_STYLE, showRowStripes=True)
         ws.add_table(table)
-        self.blocks[ws.title].append(_Block(top=top + 1, headers=headers, cols=cols, records=records))
+        self.blocks[ws.title].append(_Block(top=top + 1, headers=headers, cols=cols, records=records, left=left,
+                                            wrap=max_width < MAX_WIDTH))
         sample = records.head(WIDTH_SAMPLE) if hasattr(records, "head") else records[:WIDTH_SAMPLE]
         for i, c in enumerate(cols):
-            letter = get_column_letter(i + 1)
+            letter = get_column_letter(left + i)
             longest = max([display_width(headers[i])] + [_shown_width(c.get(r)) for r in sample])
-            want = max(10.0, min(float(MAX_WIDTH), longest + 2.0), float(c.width or 0))
+            want = min(max(10.0, min(float(MAX_WIDTH), longest + 2.0), float(c.width or 0)), max_width)
             dim = ws.column_dimensions[letter]
             if dim.width is None or dim.width < want:
                 dim.width = want
@@ -671,10 +861,10 @@ class _Book:
 
     # -- styles ----------------------------------------------------------------------------
     def style(self, fmt: str | None = None, tone: str | None = None, quote: bool = False,
-              bold_size: int | None = None) -> int:
+              bold_size: int | None = None, wrap: bool = False) -> int:
         """The cell-format index (``s=``) of a number format, tone, quote prefix and title font,
         registered in the workbook's stylesheet on first use."""
-        key = (fmt, tone, quote, bold_size)
+        key = (fmt, tone, quote, bold_size) + ((True,) if wrap else ())
         sid = self._styles.get(key)
         if sid is None:
             if self._sealed:  # the stylesheet is already written: a new style would point nowhere
@@ -695,6 +885,10 @@ class _Book:
                 cell.font = Font(bold=True, size=bold_size)
             if quote:
                 cell.quotePrefix = True
+            if wrap:
+                from openpyxl.styles import Alignment
+
+                cell.alignment = Alignment(wrap_text=True, vertical="top")
             sid = self._styles[key] = cell.style_id
         return sid
 
@@ -708,6 +902,8 @@ class _Book:
             for b in block_list:
                 if b.text is not None:
                     self.style(bold_size=b.size)
+                if b.wrap:
+                    self.style(wrap=True)
         self._prepare_styles()
         skeleton = io.BytesIO()
         self.wb.save(skeleton)
@@ -754,6 +950,9 @@ class _Book:
 
     def _sheet_rows(self, blocks: list[_Block]) -> Iterable[str]:
         """``<row>`` elements of a sheet, in order, in chunks."""
+        if any(b.left > 1 for b in blocks):  # blocks side by side (small sheets): rows merged
+            yield "".join(self._merged_rows(blocks))
+            return
         buf: list[str] = []
         for b in blocks:
             if b.text is not None:
@@ -780,6 +979,29 @@ class _Book:
         yield "".join(buf)
 
 
+    def _merged_rows(self, blocks: list[_Block]) -> list[str]:
+        """The rows of blocks that share rows (the dashboard), cells in column order."""
+        cells: dict[int, list[tuple[int, str]]] = defaultdict(list)
+        for b in blocks:
+            if b.text is not None:
+                cells[b.top].append((b.left, _cell(_letter(b.left), b.top, b.text, self.style(bold_size=b.size))))
+                continue
+            r = b.top
+            hs = self.style(wrap=True) if b.wrap else 0
+            for i, h in enumerate(b.headers):
+                cells[r].append((b.left + i, _cell(_letter(b.left + i), r, h, hs)))
+            for rec in b.records:
+                r += 1
+                for i, c in enumerate(b.cols):
+                    v = c.get(rec)
+                    if v is None:
+                        continue
+                    fmt = c.fmt(rec) if callable(c.fmt) else c.fmt
+                    tone = c.tone(rec) if c.tone is not None else None
+                    cells[r].append((b.left + i, _encode(_letter(b.left + i), r, v, fmt, tone, self)))
+        return [_row(r, [x for _, x in sorted(cells[r])]) for r in sorted(cells)]
+
+
 #: records used to size a column (the first ones; a roll-up can have 100,000s of rows)
 WIDTH_SAMPLE = 300
 #: deflate level of the roll-up package (speed over size: the XML compresses well anyway)
@@ -796,9 +1018,8 @@ def _letter(col: int) -> str:
 def _dimension(blocks: list[_Block]) -> str:
     if not blocks:
         return "A1"
-    last = blocks[-1]
-    rows = last.top if last.text is not None else last.top + max(len(last.records), 1)
-    width = max((len(b.cols) for b in blocks if b.cols), default=1)
+    rows = max(b.top if b.text is not None else b.top + max(len(b.records), 1) for b in blocks)
+    width = max((b.left + len(b.cols) - 1 for b in blocks if b.cols), default=1)
     return f"A1:{_letter(width)}{rows}"
 
 
@@ -921,6 +1142,8 @@ def build_rollup(data: RollupData, spec: Spec, settings: Settings, lang: str = "
     b = _Book(spec, settings, lang)
     accounts = account_rows(data, spec, settings)
     pipeline = data.rows["Opportunities"].map(pipeline_row(spec, settings))
+    _dashboard(b, data, accounts)
+    _changes(b, data)
     _summary(b, data, accounts, pipeline)
     _submissions(b, data)
     _pipeline(b, pipeline)
@@ -931,6 +1154,7 @@ def build_rollup(data: RollupData, spec: Spec, settings: Settings, lang: str = "
     _success_cases(b, data)
     _issues(b, data)
     _trend(b, data)
+    _page_setup(b, data)
     b.wb.active = 0
     return b
 
@@ -956,11 +1180,11 @@ def _summary(b: _Book, data: RollupData, accounts: list[dict], pipeline: Iterabl
     totals = [
         (b.t("period"), data.period or b.t("all_periods"), None),
         (b.t("plans"), len(accounts), INT_FORMAT),
-        (f("sales_target").label(b.lang), target, YEN_FORMAT),
-        (f("period_pipeline").label(b.lang), inside, YEN_FORMAT),
-        (f("period_weighted").label(b.lang), _sum(accounts, "period_weighted"), YEN_FORMAT),
+        (b.money_label("sales_target"), target, b.unit.fmt),
+        (b.money_label("period_pipeline"), inside, b.unit.fmt),
+        (b.money_label("period_weighted"), _sum(accounts, "period_weighted"), b.unit.fmt),
         (f("coverage_ratio").label(b.lang), _ratio(inside, target), RATIO_FORMATS[b.lang]),
-        (f("outside_period_total").label(b.lang), _sum(accounts, "outside_period_total"), YEN_FORMAT),
+        (b.money_label("outside_period_total"), _sum(accounts, "outside_period_total"), b.unit.fmt),
         (b.t("files_received"), len(data.files), INT_FORMAT),
     ]
     results = Counter(x.get("result") for x in data.files)
@@ -980,8 +1204,8 @@ def _summary(b: _Book, data: RollupData, accounts: list[dict], pipeline: Iterabl
                      reps, row)
     _, row = b.table(ws, "ByQuarter", b.t("by_quarter"),
                      [Col(TEXTS["quarter"], _text("quarter")), Col(TEXTS["count"], _text("count"), INT_FORMAT),
-                      Col(TEXTS["amount"], _text("amount"), YEN_FORMAT),
-                      Col(TEXTS["weighted"], _text("weighted"), YEN_FORMAT)],
+                      b.cols.money(TEXTS["amount"], _text("amount")),
+                      b.cols.money(TEXTS["weighted"], _text("weighted"))],
                      quarter_rows(pipeline, b.lang), row)
     top = row
     cols = b.cols.context("account_name", "rep") + _money_cols(b)[:2]
@@ -996,7 +1220,7 @@ def _summary(b: _Book, data: RollupData, accounts: list[dict], pipeline: Iterabl
         chart.type = "col"
         chart.grouping = "clustered"
         chart.title = b.t("chart_plan_rep" if per_rep else "chart_plan")
-        chart.y_axis.numFmt = YEN_FORMAT
+        chart.y_axis.numFmt = b.unit.fmt
         chart.y_axis.majorGridlines = None
         first, last = top + 2, top + 1 + n
         chart.add_data(Reference(ws, min_col=3, max_col=4, min_row=top + 1, max_row=last), titles_from_data=True)
@@ -1040,7 +1264,7 @@ def _pipeline(b: _Book, pipeline: Iterable[dict]) -> None:
     ws = b.sheet("pipeline")
     cols = (b.cols.context("rep", "account_name", "account_id", "period")
             + b.cols.table("Opportunities", tone=("stage",))
-            + [Col(TEXTS["weighted"], _text("weighted"), YEN_FORMAT), Col(TEXTS["quarter"], _text("quarter"))])
+            + [b.cols.money(TEXTS["weighted"], _text("weighted")), Col(TEXTS["quarter"], _text("quarter"))])
     b.table(ws, "Pipeline", b.t("pipeline"), cols, pipeline, 1)
     b.freeze(ws, 3)
 
@@ -1061,10 +1285,11 @@ def _coverage(b: _Book, data: RollupData, accounts: list[dict]) -> None:
         headers, rows = data.win_rates.table(b.lang)
         # WinRates.table: who, rate (fraction), implied coverage (ratio), fixed rule, won and lost
         # amounts (yen), won, lost and sample counts, window
-        fmts = [None, FRACTION_FORMAT, RATIO_FORMATS[b.lang], None, YEN_FORMAT, YEN_FORMAT,
+        fmts = [None, FRACTION_FORMAT, RATIO_FORMATS[b.lang], None, b.unit.fmt, b.unit.fmt,
                 INT_FORMAT, INT_FORMAT, INT_FORMAT, None]
         fmts = fmts if len(fmts) == len(headers) else [None] * len(headers)
-        cols = [Col(Label(h, h), (lambda r, i=i: r[i]), fmts[i]) for i, h in enumerate(headers)]
+        cols = [Col(b.unit.header(Label(h, h)) if fmts[i] == b.unit.fmt else Label(h, h), (lambda r, i=i: r[i]),
+                    fmts[i]) for i, h in enumerate(headers)]
         b.table(ws, "WinRates", b.t("win_rates"), cols, rows, row)
 
 
@@ -1243,7 +1468,7 @@ def _trend(b: _Book, data: RollupData) -> None:
     if rows:
         chart = LineChart()
         chart.title = b.t("chart_trend")
-        chart.y_axis.numFmt = YEN_FORMAT
+        chart.y_axis.numFmt = b.unit.fmt
         last = 2 + len(rows)
         chart.add_data(Reference(ws, min_col=3, max_col=5, min_row=2, max_row=last), titles_from_data=True)
         chart.set_categories(Reference(ws, min_col=1, min_row=3, max_row=last))
@@ -1275,3 +1500,284 @@ def write_rollup(store: Any, spec: Spec, settings: Settings, out_path: str | os.
         book = build_rollup(data, spec, settings, lang)
         del data  # the book keeps the rows it shows; the rest can go before the big write
         return save_atomic(book, out)
+
+
+# -- the dashboard and the page setup ------------------------------------------------------------
+
+#: the dashboard's right-hand column of blocks starts here (the left one at A)
+DASH_RIGHT = 8
+#: helper table the dashboard chart plots (outside the print area)
+DASH_DATA_COL = 20
+#: accounts on the dashboard's coverage chart (the worst ones)
+DASH_CHART_ACCOUNTS = 25
+#: widest column of the dashboard (headers wrap)
+DASH_WIDTH = 16
+_RAG = {"bad": "rag_bad", "warn": "rag_warn", "good": "rag_good"}
+
+
+def _rag(b: _Book, verdict: str | None) -> str:
+    """Red / amber / green of a verdict, by the tone the spec gives the verdict."""
+    return b.t(_RAG.get(b.cols.choice_tone("verdict", verdict), "no_rag"))
+
+
+def _rag_col(b: _Book) -> Col:
+    return Col(TEXTS["rag"], lambda r: _rag(b, r.get("coverage_verdict")),
+               tone=lambda r: b.cols.choice_tone("verdict", r.get("coverage_verdict")))
+
+
+def _basename(path: Any) -> str | None:
+    """A file name without the folders it was collected from (local paths stay local)."""
+    return path.replace("\\", "/").rsplit("/", 1)[-1] if isinstance(path, str) and path else None
+
+
+def won_in_period(data: RollupData, spec: Spec) -> int:
+    """Σ amount of the won opportunities closing in their plan's target period (the same
+    window as ``period_pipeline``, whose won part this is)."""
+    won = spec.the("stage", "won")
+    window = {v["version_id"]: (_day(v.get("target_start")), _day(v.get("target_end"))) for v in data.versions}
+    total = 0
+    for r in data.rows["Opportunities"]:
+        if r.get("stage") != won or not isinstance(r.get("amount"), (int, float)):
+            continue
+        start, end = window.get(r.get("version_id"), (None, None))
+        d = _day(r.get("expected_close"))
+        if start and end and d and start <= d <= end:
+            total += r["amount"]
+    return total
+
+
+def change_value(b: _Book, r: dict, side: str) -> Any:
+    """The old or new value of a change record, shown in the roll-up's language."""
+    v = r.get(side)
+    if v is None:
+        return None
+    contacts = b.spec.table("Contacts")
+    if r["kind"] == "chg_stance":
+        return b.cols.choice_label(contacts.column("stance").choices, v)
+    if r["kind"] == "chg_person_gone":
+        return b.t("removed") if v == "removed" else b.cols.choice_label(contacts.column("status").choices, v)
+    return v
+
+
+def _change_fmt(b: _Book) -> Callable[[dict], str | None]:
+    return lambda r: {"amount": b.unit.fmt, "ratio": RATIO_FORMATS[b.lang]}.get(r.get("fmt"))
+
+
+def change_subject(b: _Book, r: dict) -> Any:
+    if r["kind"] == "chg_verdict":
+        old, new = r["verdicts"]
+        return f"{b.cols.choice_label('verdict', old) or '-'} → {b.cols.choice_label('verdict', new) or '-'}"
+    return r.get("subject")
+
+
+def _change_cols(b: _Book, *, full: bool) -> list[Col]:
+    cols = b.cols.context("rep", "account_name") if full else b.cols.context("account_name")
+    cols += [Col(TEXTS["what"], lambda r: b.t(r["kind"])), Col(TEXTS["subject"], lambda r: change_subject(b, r)),
+             Col(TEXTS["old"], lambda r: change_value(b, r, "old"), _change_fmt(b)),
+             Col(TEXTS["new"], lambda r: change_value(b, r, "new"), _change_fmt(b))]
+    if full:
+        cols.append(Col(TEXTS["plan_version"], lambda r: f"v{r.get('prev_version_no')} → v{r.get('version_no')}"))
+    return cols
+
+
+def biggest_changes(changes: list[dict]) -> list[dict]:
+    """Changes ranked for the dashboard: coverage crossing a threshold and stance changes
+    first, then by the size of the amount."""
+    first = ("chg_verdict", "chg_stance", "chg_rep")
+    return sorted(changes, key=lambda r: (r["kind"] not in first, -r["amount"]))
+
+
+def dashboard_lists(b: _Book, data: RollupData, accounts: list[dict]) -> dict[str, list[dict]]:
+    """The dashboard's exception lists, each in its order (worst / soonest first)."""
+    spec, today, rs = b.spec, data.today, b.settings.report
+    below = spec.the("verdict", "below")
+    thin = sorted((a for a in accounts if a.get("coverage_verdict") == below),
+                  key=lambda a: (a.get("coverage_ratio") or 0, name_key(a.get("account_name") or "")))
+    # decision makers against us or unknown, and whether an open activity is planned with them
+    gone, deciders = spec.meaning("employment", "gone"), spec.meaning("role", "decision_maker")
+    risky, open_status = spec.meaning("stance", "risk"), spec.meaning("activity_status", "open")
+    closed = spec.meaning("activity_status", "closed")
+    unbooked = spec.meaning("appointment", "unbooked")
+    planned: set[tuple] = set()
+    visits = []
+    horizon = today + timedelta(days=rs.visit_days)
+    for a in data.rows["Activities"]:
+        if a.get("contact") and a.get("status") in open_status:
+            planned.add((a["version_id"], name_key(a["contact"])))
+        d = _day(a.get("planned_date"))
+        if (a.get("executive") and a.get("appointment") in unbooked and a.get("status") not in closed
+                and d is not None and today <= d <= horizon):
+            visits.append(a)
+    visits.sort(key=lambda a: (name_key(a["executive"]), _day(a["planned_date"])))
+    dms = []
+    for c in data.rows["Contacts"]:
+        if c.get("status") in gone or c.get("role") not in deciders:
+            continue
+        if c.get("stance") in risky or c.get("stance") is None:
+            c["_planned"] = bool(c.get("name")) and (c["version_id"], name_key(c["name"])) in planned
+            dms.append(c)
+    dms.sort(key=lambda c: (c["_planned"], name_key(c.get("account_name") or ""), name_key(c.get("name") or "")))
+    # plans to chase: missing from the roster, rejected (the latest file at its path), not updated
+    plans = []
+    missing = COLLECT_UI["missing"](b.lang)
+    for m in data.missing or []:
+        plans.append({"rep": m.rep, "account_name": m.account_name, "status": missing, "_tone": "bad"})
+    latest: dict[str, dict] = {}
+    for x in data.files:
+        latest[x.get("path")] = x  # files come in collection order
+    for x in latest.values():
+        if x.get("result") == "rejected":
+            plans.append({"rep": x.get("rep"), "account_name": x.get("account_name"),
+                          "status": COLLECT_UI["rejected"](b.lang), "file": _basename(x.get("path")),
+                          "collected_at": _local(x.get("collected_at")), "_tone": "bad"})
+    limit = today - timedelta(days=rs.plan_stale_days)
+    for v in accounts:
+        at = _local(v.get("collected_at"))
+        if at is not None and at.date() <= limit:
+            plans.append({"rep": v.get("rep"), "account_name": v.get("account_name"),
+                          "status": b.t("stale_plan", days=(today - at.date()).days),
+                          "file": _basename(v.get("source_file")), "collected_at": at, "_tone": "warn"})
+    return {"thin": thin, "dms": dms, "visits": visits, "plans": plans, "changes": biggest_changes(data.changes)}
+
+
+def _dashboard(b: _Book, data: RollupData, accounts: list[dict]) -> None:
+    from openpyxl.chart import BarChart, LineChart, Reference
+
+    ws = b.sheet("dashboard")
+    th, n = b.settings.thresholds, b.settings.report.dashboard_rows
+    made = data.generated_at.strftime("%Y-%m-%d")
+    b.title(ws, 1, b.t("dash_title") + (f"  {data.period}" if data.period else ""), size=16)
+    b.title(ws, 2, b.t("dash_sub", period=data.period or b.t("all_periods"), unit=b.unit.label(b.lang), made=made),
+            size=10)
+    target, inside = _sum(accounts, "sales_target"), _sum(accounts, "period_pipeline")
+    won = won_in_period(data, b.spec)
+    rag = Counter(b.cols.choice_tone("verdict", a.get("coverage_verdict")) for a in accounts)
+    results = Counter(x.get("result") for x in data.files)
+    totals = {"sales_target": target, "period_pipeline": inside, "coverage_ratio": _ratio(inside, target),
+              "period_weighted": _sum(accounts, "period_weighted"), "won": won, "gap": target - won,
+              "plans": len(accounts), **{t: rag.get(t, 0) for t in _RAG}}
+    f = b.spec.field
+    money = [(b.money_label("sales_target"), target, b.unit.fmt, None),
+             (b.money_label("period_pipeline"), inside, b.unit.fmt, None),
+             (f("coverage_ratio").label(b.lang), totals["coverage_ratio"], RATIO_FORMATS[b.lang],
+              b.cols.choice_tone("verdict", _verdict(totals["coverage_ratio"], b.spec, b.settings))),
+             (b.money_label("period_weighted"), totals["period_weighted"], b.unit.fmt, None),
+             (b.unit.header(TEXTS["won_so_far"])(b.lang), won, b.unit.fmt, None),
+             (b.unit.header(TEXTS["gap"])(b.lang), target - won, b.unit.fmt, None)]
+    counts = [(b.t("plans"), len(accounts), INT_FORMAT, None)]
+    counts += [(f"{b.t('accounts')}：{b.t(k)}" if b.lang == "ja" else f"{b.t('accounts')}: {b.t(k)}",
+                rag.get(t, 0), INT_FORMAT, t if rag.get(t) else None) for t, k in _RAG.items()]
+    for key, label in (("missing", "missing_plans"), ("rejected", "rejected_files"), ("conflict", "file_conflicts")):
+        count = len(data.missing) if key == "missing" and data.missing is not None else results.get(key, 0)
+        counts.append((b.t(label), count, INT_FORMAT, "bad" if count else None))
+    item_cols = [Col(TEXTS["item"], _text("item")),
+                 Col(TEXTS["value"], _text("value"), lambda r: r["fmt"], tone=lambda r: r["tone"])]
+    for name, rows, left in (("DashTotals", money, 1), ("DashCounts", counts, DASH_RIGHT)):
+        b.table(ws, name, b.t("dash_totals") if left == 1 else b.t("dash_counts"), item_cols,
+                [{"item": k, "value": v, "fmt": fm, "tone": tn} for k, v, fm, tn in rows], 4, left=left,
+                max_width=2 * DASH_WIDTH)
+
+    lists = dashboard_lists(b, data, accounts)
+    reps = sorted(rep_rows(accounts, b.spec, b.settings), key=lambda r: (r["coverage_ratio"] is None,
+                                                                           r["coverage_ratio"] or 0))
+    f_t, f_p = b.cols.field(f("sales_target")), b.cols.field(f("period_pipeline"))
+    ratio = Col(f("coverage_ratio").label, _text("coverage_ratio"), RATIO_FORMATS[b.lang])
+    contacts, acts = b.spec.table("Contacts"), b.spec.table("Activities")
+    plan_cols = b.cols.context("rep", "account_name") + [
+        Col(TEXTS["status"], _text("status"), tone=lambda r: r.get("_tone")), Col(TEXTS["file"], _text("file")),
+        Col(TEXTS["collected_at"], _text("collected_at"), DATE_FORMAT)]
+    bands = [
+        (("DashReps", b.t("dash_reps"), b.cols.context("rep") + [f_t, f_p, ratio, _rag_col(b)], reps, "coverage"),
+         ("DashThinCoverage", b.t("dash_thin", low=f"{th.coverage_low:g}"),
+          b.cols.context("account_name", "rep") + [f_t, f_p, ratio], lists["thin"], "coverage")),
+        (("DashDecisionMakers", b.t("dash_dm"),
+          b.cols.context("account_name") + [b.cols.field(contacts.column(k), tone=k == "stance")
+                                            for k in ("name", "stance", "our_owner")]
+          + [Col(TEXTS["planned_activity"], lambda r: b.t("yes" if r["_planned"] else "none"),
+                 tone=lambda r: None if r["_planned"] else "bad")], lists["dms"], "relationships"),
+         ("DashVisits", b.t("dash_visits", days=b.settings.report.visit_days),
+          [b.cols.field(acts.column("executive")), b.cols.field(acts.column("planned_date"))]
+          + b.cols.context("account_name") + [b.cols.field(acts.column("appointment"), tone=True)],
+          lists["visits"], "activities")),
+        (("DashPlans", b.t("dash_plans", days=b.settings.report.plan_stale_days), plan_cols, lists["plans"],
+          "submissions"),
+         ("DashChanges", b.t("dash_changes"), _change_cols(b, full=False), lists["changes"], "changes")),
+    ]
+    top = 4 + len(counts) + 3
+    for band in bands:
+        for (name, title, cols, rows, more_sheet), left in zip(band, (1, DASH_RIGHT)):
+            b.table(ws, name, title, cols, rows[:n], top, left=left, max_width=DASH_WIDTH)
+            if len(rows) > n:
+                b.title(ws, top + 2 + n, b.t("dash_more", n=len(rows) - n, sheet=SHEETS[more_sheet](b.lang)),
+                        size=9, left=left)
+        top += n + 5
+    # coverage by account (worst first) with the low threshold as a line; data beside the page
+    chart_rows = sorted((a for a in accounts if a.get("coverage_ratio") is not None),
+                        key=lambda a: a["coverage_ratio"])[:DASH_CHART_ACCOUNTS]
+    b.table(ws, "DashChartData", b.t("chart_coverage", low=f"{th.coverage_low:g}"),
+            b.cols.context("account_name") + [ratio, Col(TEXTS["line"], lambda r: th.coverage_low,
+                                                        RATIO_FORMATS[b.lang])], chart_rows, 1, left=DASH_DATA_COL)
+    last_col = DASH_RIGHT + max(len(band[1][2]) for band in bands) - 1
+    if chart_rows:
+        bar = BarChart()
+        bar.type, bar.grouping = "col", "clustered"
+        bar.title = b.t("chart_coverage", low=f"{th.coverage_low:g}")
+        first, last = 3, 2 + len(chart_rows)
+        bar.add_data(Reference(ws, min_col=DASH_DATA_COL + 1, min_row=2, max_row=last), titles_from_data=True)
+        bar.set_categories(Reference(ws, min_col=DASH_DATA_COL, min_row=first, max_row=last))
+        bar.y_axis.numFmt = RATIO_FORMATS[b.lang]
+        bar.y_axis.majorGridlines = None
+        line = LineChart()
+        line.add_data(Reference(ws, min_col=DASH_DATA_COL + 2, min_row=2, max_row=last), titles_from_data=True)
+        bar += line
+        bar.legend.position = "b"
+        bar.height, bar.width = 7.5, 30
+        ws.add_chart(bar, f"A{top}")
+    from openpyxl.utils import get_column_letter
+
+    ws.print_area = f"A1:{get_column_letter(last_col)}{top + 15}"
+
+
+def _changes(b: _Book, data: RollupData) -> None:
+    ws = b.sheet("changes")
+    b.table(ws, "Changes", b.t("changes"), _change_cols(b, full=True), data.changes, 1)
+    b.freeze(ws, 3)
+
+
+def _page_setup(b: _Book, data: RollupData) -> None:
+    """Every sheet prints: A4 landscape, fit to the page width (the dashboard to one page),
+    the title and header rows of a one-list sheet repeated on each page (a sheet of several
+    tables starts each table on a new page), header and footer with the period, the date
+    made, 社外秘 / Confidential and page x of y."""
+    from openpyxl.worksheet.pagebreak import Break
+    from openpyxl.worksheet.page import PageMargins
+    from openpyxl.worksheet.properties import PageSetupProperties
+
+    made = data.generated_at.strftime("%Y-%m-%d")
+    period = data.period or b.t("all_periods")
+    for key, ws in b.sheets.items():
+        ws.page_setup.orientation = "landscape"
+        ws.page_setup.paperSize = ws.PAPERSIZE_A4
+        ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+        ws.page_setup.fitToWidth = 1
+        ws.page_setup.fitToHeight = 1 if key == "dashboard" else 0
+        ws.page_margins = PageMargins(left=0.4, right=0.4, top=0.7, bottom=0.6, header=0.3, footer=0.3)
+        for hf in (ws.oddHeader, ws.evenHeader, ws.firstHeader):
+            hf.left.text = f"{b.t('title')}  {period}".replace("&", "&&")  # & starts a header code
+            hf.center.text = b.t("confidential")
+            hf.right.text = b.t("made_on", made=made)
+        for hf in (ws.oddFooter, ws.evenFooter, ws.firstFooter):
+            hf.left.text = ws.title.replace("&", "&&")
+            hf.center.text = b.t("page_of")
+            hf.right.text = b.t("confidential")
+        tables = sorted((t for t in ws.tables.values() if not t.displayName.startswith("DashChartData")),
+                        key=lambda t: int("".join(ch for ch in t.ref.split(":")[0] if ch.isdigit())))
+        if key == "dashboard":
+            continue
+        if len(tables) == 1:
+            header = int("".join(ch for ch in tables[0].ref.split(":")[0] if ch.isdigit()))
+            ws.print_title_rows = f"1:{header}"
+        else:
+            for t in tables[1:]:
+                title_row = int("".join(ch for ch in t.ref.split(":")[0] if ch.isdigit())) - 1
+                ws.row_breaks.append(Break(id=title_row - 1))
