@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import zipfile
@@ -199,10 +200,47 @@ def _entities(good: Path, dst: Path) -> Path:
     return rezip(good, dst, replace={"xl/workbook.xml": evil})
 
 
-def _million_rows(good: Path, dst: Path) -> Path:
-    wb = openpyxl.load_workbook(good)
-    wb.worksheets[1]["A1048576"] = "end"
-    wb.save(dst)
+def sheet_part(path: Path, sheet: str) -> str:
+    """The zip member of a worksheet, by sheet name."""
+    from xltools.safety import open_package
+
+    return next(s.part for s in open_package(path).sheets if s.name == sheet)
+
+
+def edit_part(src: Path, dst: Path, part: str, edit) -> Path:
+    with zipfile.ZipFile(src) as z:
+        xml = z.read(part)
+    return rezip(src, dst, replace={part: edit(xml)})
+
+
+def sales_sheet() -> str:
+    return SPEC.sections[2].label("ja")
+
+
+def _too_many_rows(good: Path, dst: Path) -> Path:
+    rows = b"".join(b'<row r="%d"><c r="A%d"><v>1</v></c></row>' % (r, r) for r in range(1000, 21_500))
+    return edit_part(good, dst, sheet_part(good, sales_sheet()),
+                     lambda xml: xml.replace(b"</sheetData>", rows + b"</sheetData>"))
+
+
+def _no_sheet_data(good: Path, dst: Path) -> Path:
+    return edit_part(good, dst, sheet_part(good, sales_sheet()), lambda xml: xml.replace(b"sheetData", b"sheetDatx"))
+
+
+def _not_well_formed(good: Path, dst: Path) -> Path:
+    return edit_part(good, dst, sheet_part(good, sales_sheet()), lambda xml: xml.replace(b"</row>", b"</rox>", 1))
+
+
+def _beyond_the_grid(good: Path, dst: Path) -> Path:
+    return edit_part(good, dst, sheet_part(good, sales_sheet()),
+                     lambda xml: xml.replace(b'<c r="C5"', b'<c r="XFE5"', 1))
+
+
+def _no_content_types(good: Path, dst: Path) -> Path:
+    with zipfile.ZipFile(good) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for info in zin.infolist():
+            if info.filename != "[Content_Types].xml":
+                zout.writestr(info.filename, zin.read(info.filename))
     return dst
 
 
@@ -243,8 +281,12 @@ BAD_FILES = {
     "password-protected": (_encrypted, "E-FILE-ENCRYPTED"),
     "zip bomb": (_zip_bomb, "E-FILE-TOO-LARGE"),
     "XML entities": (_entities, "E-FILE-UNSAFE"),
-    "a million rows": (_million_rows, "E-SHEET-TOO-LARGE"),
+    "too many rows": (_too_many_rows, "E-SHEET-TOO-LARGE"),
     "not a plan": (_not_a_plan, "E-NOT-A-PLAN"),
+    "a sheet without its cells": (_no_sheet_data, "E-FILE-UNREADABLE"),
+    "XML not well-formed": (_not_well_formed, "E-FILE-UNREADABLE"),
+    "a cell beyond column XFD": (_beyond_the_grid, "E-FILE-UNREADABLE"),
+    "no content types": (_no_content_types, "E-FILE-UNREADABLE"),
 }
 
 
@@ -262,6 +304,29 @@ def test_bad_file_gives_one_file_level_issue(case, good_plan, tmp_path):
     assert r.issues[0].message("ja") and r.issues[0].message("en")
     assert not r.valid and r.plan is None and "read_seconds" in r.stats
     assert _fingerprint(path) == before
+
+
+def _values(report) -> tuple:
+    plan = report.plan
+    return plan.fields, {t: [r.values for r in rows] for t, rows in plan.tables.items()}
+
+
+def test_far_stray_values_are_reported_and_the_rest_is_read(good_plan, tmp_path):
+    sales, guide = sales_sheet(), SPEC.sections[0].label("ja")
+    path = edit(good_plan, tmp_path / "far.xlsx", {(sales, "XFD300"): "メモ", (guide, "A1048576"): 42})
+    r, good = check(path), check(good_plan)
+    assert r.valid and r.readable
+    stray = {(i.sheet, i.cell): i.raw for i in r.issues if i.code == "W-STRAY-VALUE"}
+    assert stray == {(sales, "XFD300"): "メモ", (guide, "A1048576"): 42}
+    assert positions(r, exclude=set(stray)) == positions(good)
+    assert _values(r) == _values(good)
+
+
+def test_a_lying_dimension_does_not_reject_the_workbook(good_plan, tmp_path):
+    path = edit_part(good_plan, tmp_path / "dim.xlsx", sheet_part(good_plan, sales_sheet()),
+                     lambda xml: re.sub(rb'<dimension ref="[^"]*"', b'<dimension ref="A1:XFD1048576"', xml))
+    r = check(path)
+    assert r.readable and positions(r) == positions(check(good_plan)) and _values(r) == _values(check(good_plan))
 
 
 @pytest.mark.libreoffice
