@@ -329,6 +329,42 @@ def test_a_lying_dimension_does_not_reject_the_workbook(good_plan, tmp_path):
     assert r.readable and positions(r) == positions(check(good_plan)) and _values(r) == _values(check(good_plan))
 
 
+def set_cells(src: Path, dst: Path, cells: dict[tuple[str, str], str]) -> Path:
+    """Replace cells in the worksheet XML: (sheet, A1) -> the new element's attributes and content."""
+    with zipfile.ZipFile(src) as z:
+        parts = {}
+        for (sheet, ref), body in cells.items():
+            part = sheet_part(src, sheet)
+            xml = parts.get(part) or z.read(part)
+            pattern = rb'<c r="%s"(?:[^>]*/>|[^>]*>.*?</c>)' % ref.encode()
+            assert re.search(pattern, xml), (sheet, ref)
+            parts[part] = re.sub(pattern, f'<c r="{ref}" {body}</c>'.encode(), xml, count=1)
+    return rezip(src, dst, replace=parts)
+
+
+def test_error_values_are_reported_with_the_error_as_raw_never_as_blank(good_plan, tmp_path):
+    wb = openpyxl.load_workbook(good_plan)
+    sales = sales_sheet()
+    typed = openpyxl.load_workbook(good_plan)
+    typed[sales]["Z3"] = "#N/A"  # openpyxl writes an error cell (t="e"), as Excel does when #N/A is typed
+    typed.save(tmp_path / "typed.xlsx")
+    rep, amount, close = name_cell(wb, "rep"), table_cell(wb, "Opportunities", "amount", 1), \
+        table_cell(wb, "Opportunities", "expected_close", 2)
+    path = set_cells(tmp_path / "typed.xlsx", tmp_path / "errors.xlsx", {
+        rep: 't="e"><v>#REF!</v>',                       # typed (or a broken reference)
+        amount: 't="e"><f>1/0</f><v>#DIV/0!</v>',       # computed by a formula the rep typed
+        close: 't="e"><v>#SPILL!</v>',                   # a newer error value
+    })
+    r = check(path)
+    errors = {(i.sheet, i.cell): (i.raw, i.field) for i in r.issues if i.code == "E-ERROR-VALUE"}
+    assert errors == {rep: ("#REF!", "rep"), amount: ("#DIV/0!", "amount"), close: ("#SPILL!", "expected_close")}
+    assert not [i for i in r.issues if i.code == "E-REQUIRED" and (i.sheet, i.cell) in errors]
+    assert [(i.raw, i.code) for i in r.issues if (i.sheet, i.cell) == (sales, "Z3")] == [("#N/A", "W-STRAY-VALUE")]
+    assert r.readable and not r.valid
+    msg = next(i for i in r.issues if i.code == "E-ERROR-VALUE").message("en")
+    assert "#" in msg and msg != next(i for i in r.issues if i.code == "E-ERROR-VALUE").message("ja")
+
+
 @pytest.mark.libreoffice
 def test_old_xls_saved_by_libreoffice(soffice, good_plan, tmp_path):
     subprocess.run([soffice, "--headless", f"-env:UserInstallation=file://{tmp_path}/lo", "--convert-to", "xls",

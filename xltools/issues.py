@@ -86,6 +86,8 @@ _t("E-CHOICE", "error", "「{label}」の値「{value}」は選択肢にあり�
 _t("I-CHOICE-OPEN", "info", "「{label}」の値「{value}」はリストにありませんが、そのまま保存します。",
    "'{label}': '{value}' is not on the list; it is stored as typed.")
 _t("E-RANGE", "error", "「{label}」の値 {value} は範囲外です（{detail}）。", "'{label}': {value} is out of range ({detail}).")
+_t("E-ERROR-VALUE", "error", "「{label}」のセルがエラー値 {value} です。数式や参照を直すか、値を入力してください。",
+   "'{label}': the cell holds the error value {value}. Fix the formula or reference, or type the value.")
 _t("I-PLACEHOLDER", "info", "「{label}」の「{value}」は未入力として扱います。", "'{label}': '{value}' is treated as empty.")
 _t("I-AMOUNT-ROUNDED", "info", "「{label}」の値 {value} の1円未満を四捨五入し、{detail} 円として読み込みました。",
    "'{label}': {value} has a fraction of a yen; it was rounded to {detail} yen.")
