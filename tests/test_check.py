@@ -376,17 +376,75 @@ def test_old_xls_saved_by_libreoffice(soffice, good_plan, tmp_path):
     assert _fingerprint(path) == before
 
 
-def test_unexpected_exception_becomes_file_unreadable(good_plan, monkeypatch):
+def _boom(*a, **k):
+    raise RuntimeError("boom in validation")
+
+
+def test_a_bug_is_an_internal_error_not_a_damaged_file(good_plan, monkeypatch):
     import xltools.validate
 
-    def boom(*a, **k):
-        raise RuntimeError("boom in validation")
-
-    monkeypatch.setattr(xltools.validate, "validate", boom)
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(xltools.validate, "validate", _boom)
     r = check(good_plan)
-    assert [i.code for i in r.issues] == ["E-FILE-UNREADABLE"]
+    assert [(i.code, i.type.scope) for i in r.issues] == [("E-INTERNAL", "file")]
     assert "RuntimeError: boom in validation" in r.issues[0].message("en")
-    assert r.plan is None
+    assert r.issues[0].message("ja") != r.issues[0].message("en") and r.plan is None
+    (w,) = check_files([good_plan], SPEC, SETTINGS, today=TODAY)  # in a worker process: the same
+    assert [i.code for i in w.issues] == ["E-INTERNAL"] and "boom in validation" in w.issues[0].message("en")
+
+
+def test_under_ci_a_bug_fails_the_run(good_plan, monkeypatch):
+    import xltools.validate
+
+    monkeypatch.setenv("CI", "1")
+    monkeypatch.setattr(xltools.validate, "validate", _boom)
+    with pytest.raises(RuntimeError, match="boom in validation"):
+        check(good_plan)
+    with pytest.raises(RuntimeError, match="boom in validation"):
+        check_files([good_plan], SPEC, SETTINGS, today=TODAY)
+
+
+def _six_letter_column(good: Path, dst: Path) -> Path:
+    """A cell in column ZZZZZZ: python-calamine 0.9 aborts the process on it (Rust OOM)."""
+    return edit_part(good, dst, sheet_part(good, sales_sheet()),
+                     lambda xml: xml.replace(b'<c r="C5"', b'<c r="ZZZZZZ5"', 1))
+
+
+#: runs check_files as if the safety checks had missed a file that kills python-calamine
+CRASH_CHECK = """
+import json, sys
+from datetime import date
+import xltools.safety
+from xltools.check import check_files
+from xltools.config import Settings
+from xltools.sheetscan import SheetScan
+from xltools.spec import load_spec
+
+xltools.safety.check_sheet_size = lambda *a, **k: SheetScan()  # the guard misses the crashing file
+settings = Settings()
+reports = check_files(sys.argv[1:], settings.apply(load_spec()), settings, today=date(2026, 10, 1))
+print(json.dumps([[r.file, [i.code for i in r.issues], r.issues[0].message("en") if r.issues else ""]
+                  for r in reports]))
+"""
+
+
+def _without_ci() -> dict:
+    return {k: v for k, v in os.environ.items() if k != "CI"}
+
+
+def test_a_file_that_kills_its_reader_costs_only_that_file(good_plan, tmp_path):
+    import sys
+
+    crash = _six_letter_column(good_plan, tmp_path / "crash.xlsx")
+    bad, not_plan = _truncated(good_plan, tmp_path / "bad.xlsx"), _not_a_plan(good_plan, tmp_path / "np.xlsx")
+    paths = [good_plan, crash, bad, not_plan, shutil.copy(good_plan, tmp_path / "good2.xlsx")]
+    res = subprocess.run([sys.executable, "-c", CRASH_CHECK, *map(str, paths)], capture_output=True, text=True,
+                         timeout=300, env=_without_ci())
+    assert res.returncode == 0, res.stderr[-2000:]
+    got = json.loads(res.stdout)
+    assert [f for f, _, _ in got] == [str(p) for p in paths]
+    assert [codes for _, codes, _ in got] == [[], ["E-INTERNAL"], ["E-FILE-UNREADABLE"], ["E-NOT-A-PLAN"], []]
+    assert "SIGABRT" in got[1][2]
 
 
 def test_the_run_goes_on_after_bad_files(good_plan, tmp_path):
@@ -487,15 +545,16 @@ def test_a_failed_copy_does_not_stop_the_run(good_plan, tmp_path, monkeypatch):
     assert "No space left" in render(reports, "text", "en")
 
 
-def test_a_broken_generator_text_list_is_a_file_issue_not_a_traceback(good_plan, monkeypatch):
+def test_a_broken_generator_text_list_is_an_internal_error_not_a_traceback(good_plan, monkeypatch):
     import xltools.generate
 
     def broken(*a, **k):
         raise KeyError("guide_sheet")
 
     monkeypatch.setattr(xltools.generate, "static_texts", broken)
+    monkeypatch.delenv("CI", raising=False)
     (r,) = check_files([good_plan], SPEC, SETTINGS)
-    assert [i.code for i in r.issues] == ["E-FILE-UNREADABLE"] and "KeyError" in r.issues[0].message("en")
+    assert [i.code for i in r.issues] == ["E-INTERNAL"] and "KeyError" in r.issues[0].message("en")
 
 
 # -- output and the command --------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -403,3 +404,79 @@ def test_coverage_is_also_judged_by_the_reps_historical_win_rate(tmp_path, ctx):
         collect_paths([tmp_path / "q3"], store, spec, settings, jobs=1, today=TODAY)
         hits = {(Path(i["source_file"]).name, i["raw"]) for i in store.issues(PERIOD) if i["code"] == "W-WIN-RATE-COVERAGE"}
     assert hits == {("alpha.xlsx", "3.5")}
+
+
+# -- a file that kills its reader (issue 11 #1) ----------------------------------------------------
+
+#: collect_paths as if the safety checks had missed a file that kills python-calamine
+CRASH_COLLECT = """
+import json, sys
+from datetime import date
+import xltools.safety
+from xltools.collect import collect_paths
+from xltools.config import Settings
+from xltools.sheetscan import SheetScan
+from xltools.spec import load_spec
+from xltools.store import Store
+
+xltools.safety.check_sheet_size = lambda *a, **k: SheetScan()  # the guard misses the crashing file
+folder, url, jobs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+settings = Settings()
+spec = settings.apply(load_spec())
+with Store(url, spec) as store:
+    s = collect_paths([folder], store, spec, settings, jobs=jobs, today=date(2026, 10, 15))
+print(json.dumps({f.path.rsplit("/", 1)[-1]: [f.result, list(f.codes)] for f in s.files}))
+"""
+
+
+@pytest.fixture
+def crash_inbox(tmp_path, ctx):
+    """Eight plans, a plan with a cell in column ZZZZZZ (python-calamine aborts on it), a
+    truncated workbook and a workbook that is no plan."""
+    from test_check import _not_a_plan, _six_letter_column, _truncated
+
+    spec, settings = ctx
+    d = tmp_path / "inbox"
+    for i in range(8):
+        simple_plan(d / f"p{i}.xlsx", spec, settings, f"顧客{i}", "山本", amount=(i + 1) * 1_000_000)
+    base = simple_plan(tmp_path / "src.xlsx", spec, settings, "クラッシュ工業", "佐藤")
+    _six_letter_column(base, d / "p3_crash.xlsx")
+    _truncated(base, d / "p5_truncated.xlsx")
+    _not_a_plan(base, d / "p6_not_a_plan.xlsx")
+    return d
+
+
+def _crash_collect(folder: Path, url: str, jobs: int) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    res = subprocess.run([sys.executable, "-c", CRASH_COLLECT, str(folder), url, str(jobs)],
+                         capture_output=True, text=True, timeout=600, env=env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return __import__("json").loads(res.stdout)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_file_that_kills_its_reader_costs_only_that_file_and_is_read_again_next_time(crash_inbox, tmp_path,
+                                                                                        ctx, jobs):
+    spec, settings = ctx
+    url = f"sqlite:///{tmp_path / 'crash.db'}"
+    got = _crash_collect(crash_inbox, url, jobs)
+    alone = tmp_path / "good_only"
+    alone.mkdir()
+    for i in range(8):
+        shutil.copy(crash_inbox / f"p{i}.xlsx", alone)
+    with Store(f"sqlite:///{tmp_path / 'good.db'}", spec) as store:
+        without_bad = collect_paths([alone], store, spec, settings, jobs=jobs, today=TODAY)
+    good = {Path(f.path).name: [f.result, list(f.codes)] for f in without_bad.files}
+    assert set(good) == {f"p{i}.xlsx" for i in range(8)}
+    assert got == {**good, "p3_crash.xlsx": ["rejected", ["E-INTERNAL"]],
+                   "p5_truncated.xlsx": ["rejected", ["E-FILE-UNREADABLE"]],
+                   "p6_not_a_plan.xlsx": ["rejected", ["E-NOT-A-PLAN"]]}
+    with Store(url, spec) as store:
+        assert len(store.current_versions()) == 8
+        # the next run reads the file again (unchanged bytes), now with the guard in place
+        again = collect_paths([crash_inbox], store, spec, settings, jobs=jobs, today=TODAY)
+        files = {Path(i["path"]).name: i["detail"] for i in store.files()}
+    after = {Path(f.path).name: (f.result, f.codes) for f in again.files}
+    assert after["p3_crash.xlsx"] == ("rejected", ("E-FILE-UNREADABLE",))
+    assert after["p5_truncated.xlsx"] == ("unchanged", ("E-FILE-UNREADABLE",))
+    assert files["p3_crash.xlsx"] == "E-FILE-UNREADABLE" and len(files) == 11

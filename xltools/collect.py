@@ -12,10 +12,13 @@ worker processes and stores the results through :class:`~xltools.store.Store`:
   ignored and counted.
 * **unchanged files are cheap** -- the parent hashes every file (SHA-256) and looks
   the hash up in the ledger before any parsing; a known file is never dispatched.
-* **parallel** -- worker processes (default: one per core) read, normalise and
-  validate; they send back only the :class:`~xltools.issues.FileReport` (PlanData and
-  issues), never a workbook.  The parent stores each result as it arrives, one
-  transaction per file (which is what keeps concurrent runs safe).
+* **parallel and isolated** -- worker processes (default: one per core; one with
+  ``jobs=1``) read, normalise and validate; they send back only the
+  :class:`~xltools.issues.FileReport` (PlanData and issues), never a workbook.  The
+  parent stores each result as it arrives, one transaction per file (which is what
+  keeps concurrent runs safe).  A file that kills its worker costs only that file
+  (``E-INTERNAL``, :mod:`xltools.workers`); a file whose stored result is
+  ``E-INTERNAL`` is read again by the next run, changed or not.
 * **idempotent and versioned** -- handled by the store: the same file stores nothing
   new, a changed plan gets a new current version, a second plan for the same account
   and period from another rep is a conflict (``E-CONFLICT``).
@@ -33,8 +36,7 @@ import os
 import stat
 import sys
 import time
-from collections import Counter
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -42,7 +44,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from .config import Settings
 from .errors import XltoolsError
-from .issues import SEVERITIES, FileReport, Issue
+from .issues import INTERNAL, SEVERITIES, FileReport, Issue
 from .periods import parse_period
 from .spec import LANGS, Label, Spec
 from .validate import name_key
@@ -323,37 +325,25 @@ def _check_one(path: str) -> FileReport:
 
     With historical win rates (:mod:`xltools.winrate`), a plan whose coverage is below
     what its rep's (else the team's) win rate needs also gets ``W-WIN-RATE-COVERAGE``."""
-    from .check import check_file
+    from .check import check_file, internal_report
 
     spec, settings, today = _WORKER["spec"], _WORKER["settings"], _WORKER["today"]
     report = check_file(path, spec, settings, today=today, static_texts=_WORKER["texts"])
     rates = _WORKER["rates"]
     if report.plan is not None and rates is not None:
-        rate = rates.rate_for(report.plan.fields.get("rep") or report.plan.meta.get("rep"))
-        if rate:
-            from .rules import run_rules
+        try:
+            rate = rates.rate_for(report.plan.fields.get("rep") or report.plan.meta.get("rep"))
+            if rate:
+                from .rules import run_rules
 
-            extra = [i for i in run_rules(report.plan, spec, settings, today=today, win_rate=rate)
-                     if i.code == WIN_RATE_CODE]
-            for i in extra:
-                i.file = i.file or report.file
-            report.issues.extend(extra)
+                extra = [i for i in run_rules(report.plan, spec, settings, today=today, win_rate=rate)
+                         if i.code == WIN_RATE_CODE]
+                for i in extra:
+                    i.file = i.file or report.file
+                report.issues.extend(extra)
+        except Exception as exc:  # noqa: BLE001 - a bug: E-INTERNAL (raised under CI)
+            return internal_report(path, f"{type(exc).__name__}: {exc}", exc)
     return report
-
-
-def _pool(jobs: int, spec: Spec, settings: Settings, today: date | None, rates: Any) -> ProcessPoolExecutor:
-    import multiprocessing as mp
-
-    # forkserver: workers never inherit the parent's database connections or threads
-    # (the progress bar); the server preloads the reader so each worker starts warm
-    methods = mp.get_all_start_methods()
-    if "forkserver" in methods:
-        ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(["xltools.check", "xltools.reader", "xltools.validate", "xltools.rules"])
-    else:
-        ctx = mp.get_context("spawn")
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
-                               initargs=(spec, settings, today, rates))
 
 
 # -- roster --------------------------------------------------------------------------------
@@ -411,11 +401,11 @@ def resolve_period(period: str | None, settings: Settings) -> str | None:
 
 # -- the run -------------------------------------------------------------------------------
 
-def _reject_format(store: Any, fid: FileId, collected_at: datetime) -> Any:
-    suffix = Path(fid.path).suffix.lower() or "?"
+def _wrong_format(fid: FileId) -> FileReport:
+    """A spreadsheet saved in a format xltools does not read: rejected without reading."""
     report = FileReport(file=fid.path)
-    report.add("E-FILE-FORMAT", params={"detail": suffix})
-    return report, store.reject(fid.path, fid.size, fid.sha256, fid.mtime, report, collected_at=collected_at)
+    report.add("E-FILE-FORMAT", params={"detail": Path(fid.path).suffix.lower() or "?"})
+    return report
 
 
 def _result(fid: FileId, report: FileReport | None, outcome: Any) -> FileResult:
@@ -496,7 +486,8 @@ class _Progress:
 
 def collect_paths(paths: Iterable[str | os.PathLike], store: Any, spec: Spec, settings: Settings, *,
                   roster: str | os.PathLike | None = None, period: str | None = None, jobs: int | None = None,
-                  progress: bool = False, lang: str = "ja", today: date | None = None) -> CollectSummary:
+                  progress: bool = False, lang: str = "ja", today: date | None = None,
+                  collected_at: datetime | None = None) -> CollectSummary:
     """Collect every plan under ``paths`` into ``store`` and return the summary.
 
     ``spec``: the spec with the company lists applied; ``roster``: a roster file (see
@@ -504,7 +495,8 @@ def collect_paths(paths: Iterable[str | os.PathLike], store: Any, spec: Spec, se
     ``summary.missing``; ``period`` (``FY2026Q3``): the collection period for the roster
     (default: the period most plans of this run are for); ``jobs``: worker processes
     (default: every core; 1 = no workers); ``progress``: a progress bar when stderr is
-    a terminal; ``today``: the date the business rules compare against."""
+    a terminal; ``today``: the date the business rules compare against;
+    ``collected_at``: the time the run is recorded at (default: now)."""
     if lang not in LANGS:
         raise CollectError(f"language must be one of {', '.join(LANGS)}, got {lang!r}")
     if jobs is not None and jobs < 1:
@@ -518,7 +510,7 @@ def collect_paths(paths: Iterable[str | os.PathLike], store: Any, spec: Spec, se
         entries = read_roster(roster, spec)  # a bad roster fails before any file is touched
     found = discover(paths)
     store.ensure_schema()
-    collected_at = datetime.now(timezone.utc)
+    collected_at = collected_at or datetime.now(timezone.utc)
     summary = CollectSummary(ignored=[str(p) for p in found.ignored], skipped=[str(p) for p in found.skipped],
                              period=period)
     results: dict[str, FileResult] = {}
@@ -556,14 +548,13 @@ def collect_paths(paths: Iterable[str | os.PathLike], store: Any, spec: Spec, se
                 continue
             first_path[fid.sha256] = fid.path
             record = store.file_seen(fid.sha256)
-            if record is not None and record.result != "conflict":
-                # a conflicting file is read again: the store makes it current once the conflict is gone
+            if record is not None and record.result != "conflict" and not record.internal_failure:
+                # read again: a conflicting file (the store makes it current once the conflict
+                # is gone) and a file xltools itself failed on (E-INTERNAL)
                 results[fid.path] = _seen_result(fid, record)
                 bar.advance()
             elif p.suffix.lower() in WRONG_FORMAT_SUFFIXES:
-                report, outcome = _reject_format(store, fid, collected_at)
-                results[fid.path] = _result(fid, report, outcome)
-                bar.advance()
+                reader.ready(fid, _wrong_format(fid))
             else:
                 reader.submit(fid)
         reader.finish()
@@ -593,9 +584,13 @@ def collect_paths(paths: Iterable[str | os.PathLike], store: Any, spec: Spec, se
 
 
 class _Dispatcher:
-    """Reads new files -- in worker processes when the run is big enough -- while the
-    parent goes on hashing, and stores each report as it comes back.
+    """Reads new files in worker processes while the parent goes on hashing, and stores
+    each report -- in the order the files were found, whatever order the workers
+    finish in, so the ledger is the same at any ``jobs``.
 
+    Every file is read in a worker (:class:`~xltools.workers.ReadPool`), even with one
+    job: a file that kills its reader is rejected with ``E-INTERNAL``, the pool is
+    rebuilt and the files that were in flight with it are read again, one at a time.
     The pool starts with the first new file (a run of unchanged files starts none); at
     most ``MAX_PENDING`` files are in flight, so reports never pile up in the parent."""
 
@@ -603,51 +598,58 @@ class _Dispatcher:
                  store_one: Callable[[FileId, FileReport], None]):
         self.store, self.spec, self.settings, self.today = store, spec, settings, today
         self.jobs, self.store_one = jobs, store_one
-        self.pool: ProcessPoolExecutor | None = None
-        self.running: dict[Future, FileId] = {}
-        self.ready = False
+        self.pool: Any = None
+        self.order: deque[FileId] = deque()  # files to store, in order
+        self.done: dict[FileId, FileReport] = {}  # reports waiting for the files before them
+        # one job: one file queued behind the one being read, so the worker never waits
+        self.limit = 2 if jobs == 1 else max(MAX_PENDING, 2 * jobs)
 
     def _start(self) -> None:
         from .winrate import win_rates
+        from .workers import ReadPool
 
         rates = win_rates(self.store, self.settings)
-        if self.jobs == 1:
-            _init_worker(self.spec, self.settings, self.today, rates)
-        else:
-            self.pool = _pool(self.jobs, self.spec, self.settings, self.today, rates)
-        self.ready = True
+        self.pool = ReadPool(_check_one, self.jobs, initializer=_init_worker,
+                             initargs=(self.spec, self.settings, self.today, rates))
 
     def submit(self, fid: FileId) -> None:
-        if not self.ready:
-            self._start()
+        """Read ``fid`` in a worker."""
         if self.pool is None:
-            self.store_one(fid, _check_one(fid.path))
-            return
-        while len(self.running) >= max(MAX_PENDING, 2 * self.jobs):
+            self._start()
+        while self.pool.pending >= self.limit:
             self._collect(block=True)
-        self.running[self.pool.submit(_check_one, fid.path)] = fid
+        self.order.append(fid)
+        self.pool.submit(fid, fid.path)
         self._collect(block=False)
 
+    def ready(self, fid: FileId, report: FileReport) -> None:
+        """Store a report made in the parent (a file in the wrong format) in its turn."""
+        self.order.append(fid)
+        self.done[fid] = report
+        self._flush()
+
     def _collect(self, block: bool) -> None:
-        done, _ = wait(self.running, timeout=None if block else 0, return_when=FIRST_COMPLETED)
-        for fut in done:
-            fid = self.running.pop(fut)
-            try:
-                report = fut.result()
-            except Exception as exc:  # noqa: BLE001 - a worker that died: the file is rejected
-                report = FileReport(file=fid.path)
-                report.add("E-FILE-UNREADABLE", params={"detail": f"{type(exc).__name__}: {exc}"})
-            self.store_one(fid, report)
+        from .check import worker_report
+
+        if self.pool is not None:
+            for fid, value in self.pool.results(block=block):
+                self.done[fid] = worker_report(fid.path, value)
+        self._flush()
+
+    def _flush(self) -> None:
+        while self.order and self.order[0] in self.done:
+            fid = self.order.popleft()
+            self.store_one(fid, self.done.pop(fid))
 
     def finish(self) -> None:
-        while self.running:
+        while self.order:
             self._collect(block=True)
         self.close()
 
     def close(self, cancel: bool = False) -> None:
         """Stop the workers (``cancel``: without reading the files still queued)."""
         if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=cancel)
+            self.pool.close(cancel=cancel)
             self.pool = None
 
 

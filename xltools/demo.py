@@ -157,7 +157,7 @@ def run_demo(out_dir: str | Path, *, reps: int = 3, accounts: int = 4, seed: int
     if lang not in LANGS:
         raise XltoolsError(f"language must be one of {', '.join(LANGS)}, got {lang!r}")
     spec = settings.apply(load_spec())
-    today = today or date.today()
+    given_today, today = today, today or date.today()
     period = str(fiscal_quarter_of(today, settings.fiscal_year_start_month))
     out = Path(out_dir).resolve()
     prepare_dir(out, lang)
@@ -220,7 +220,8 @@ def run_demo(out_dir: str | Path, *, reps: int = 3, accounts: int = 4, seed: int
             generate_workbook(spec, settings, info, path, prefill=advance_plan(rng, plan, spec, as_of=today))
         broken_path.write_bytes(good_copy)
         echo(_t("changed", lang, n=len(changed)))
-        s2 = collect_paths([inbox], store, spec, settings, roster=roster, period=period, lang=lang, today=today)
+        s2 = collect_paths([inbox], store, spec, settings, roster=roster, period=period, lang=lang, today=today,
+                           collected_at=None if given_today is None else datetime.combine(today, time(18, 0)))
         echo(_t("collect2", lang))
         echo(render_summary(s2, lang).rstrip())
         in_db = len(store.versions(period))

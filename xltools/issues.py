@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SEVERITIES = ("error", "warning", "info")
+#: the code of a file xltools itself failed on (a bug, a dead reader): read again next time
+INTERNAL = "E-INTERNAL"
 _RANK = {s: i for i, s in enumerate(SEVERITIES)}
 
 
@@ -61,6 +63,10 @@ _t("E-NOT-A-PLAN", "error", "アカウントプランのブックではありま
    "This workbook is not an xltools account plan ({detail}).", "file")
 _t("E-TEMPLATE-VERSION", "error", "テンプレートのバージョン {value} には対応していません（対応：{detail}）。",
    "Template version {value} is not supported (supported: {detail}).", "file")
+_t("E-INTERNAL", "error", "xltools の内部エラーのため、このファイルを確認できませんでした（{detail}）。"
+   "ファイルの問題とは限りません。お手数ですが、このファイルを添えて開発担当に報告してください。",
+   "xltools failed on this file with an internal error ({detail}). The file may well be fine: "
+   "please report this, with the file.", "file")
 _t("E-SHEET-TOO-LARGE", "error", "シートの行数が多すぎます（{detail}）。不要な行を削除してください。",
    "A sheet has too many rows ({detail}). Delete the unused rows.", "file")
 # -- structure ----------------------------------------------------------------------

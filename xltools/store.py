@@ -45,7 +45,7 @@ from sqlalchemy import exc
 
 from . import schema as sch
 from .errors import XltoolsError
-from .issues import ISSUE_TYPES, FileReport, Issue
+from .issues import INTERNAL, ISSUE_TYPES, FileReport, Issue
 from .periods import parse_period
 from .spec import Spec, Table, load_spec
 
@@ -111,6 +111,11 @@ class FileRecord:
     warning_count: int
     info_count: int
     detail: str | None
+
+    @property
+    def internal_failure(self) -> bool:
+        """xltools itself failed on the file (``E-INTERNAL``): it is read again next time."""
+        return self.result == "rejected" and INTERNAL in (self.detail or "").split("; ")
 
 
 # -- value helpers ---------------------------------------------------------------------
@@ -523,6 +528,17 @@ class Store:
                                .where(self.t["plan_versions"].c.id == f["version_id"])).scalar()
         return SaveOutcome("unchanged", f["result"], f["plan_id"], f["version_id"], vno, file_id=f["id"])
 
+    def _known_file(self, conn: sa.Connection, sha256: str) -> Any:
+        """The ledger row of this content -- forgotten (with its issues) when xltools
+        itself failed on it, so that this reading takes its place."""
+        files, issues = self.t["files"], self.t["issues"]
+        f = conn.execute(sa.select(files).where(files.c.sha256 == sha256)).mappings().first()
+        if f is not None and self._file_record(f).internal_failure:
+            conn.execute(issues.delete().where(issues.c.file_id == f["id"]))
+            conn.execute(files.delete().where(files.c.id == f["id"]))
+            return None
+        return f
+
     # -- saving ----------------------------------------------------------------------
     def reject(self, path: str, size: int | None, sha256: str, mtime: Any, report: FileReport, *,
                collected_at: datetime | None = None, extra: list[Issue] | None = None) -> SaveOutcome:
@@ -531,8 +547,7 @@ class Store:
         issues = list(report.issues) + list(extra or [])
         with self._write() as conn:
             self._pg_lock(conn, f"file:{sha256}")
-            f = conn.execute(sa.select(self.t["files"]).where(self.t["files"].c.sha256 == sha256)
-                             ).mappings().first()
+            f = self._known_file(conn, sha256)
             if f is not None:
                 return self._seen_outcome(conn, f)
             fid = self._insert_file(conn, path=path, size=size, sha256=sha256, mtime=mtime,
@@ -655,7 +670,7 @@ class Store:
     def _save_tx(self, conn: sa.Connection, prep: _Prepared, *, path: str, size: int | None, sha256: str,
                  mtime: datetime | None, collected_at: datetime) -> SaveOutcome:
         plans, pv, files = self.t["plans"], self.t["plan_versions"], self.t["files"]
-        f = conn.execute(sa.select(files).where(files.c.sha256 == sha256)).mappings().first()
+        f = self._known_file(conn, sha256)
         if f is not None:
             if f["result"] == "conflict" and f["version_id"] is not None:
                 return self._retry_conflicted(conn, prep, f)
