@@ -461,6 +461,39 @@ def test_the_run_goes_on_after_bad_files(good_plan, tmp_path):
     assert exit_code(reports[-1:]) == 0
 
 
+def odd_paths(d: Path) -> dict[str, Path]:
+    """A folder named like a workbook, a symlink loop, a dangling symlink, a FIFO, a missing file."""
+    d.mkdir(parents=True, exist_ok=True)
+    folder = d / "dir.xlsx"
+    folder.mkdir()
+    loop = d / "loop.xlsx"
+    loop.symlink_to(loop)
+    dangling = d / "gone.xlsx"
+    dangling.symlink_to(d / "nowhere.xlsx")
+    fifo = d / "pipe.xlsx"
+    os.mkfifo(fifo)
+    return {"folder": folder, "loop": loop, "dangling": dangling, "fifo": fifo, "missing": d / "missing.xlsx"}
+
+
+ODD_DETAILS = {"folder": "a folder", "loop": "symbolic link loop", "dangling": "broken symbolic link",
+               "fifo": "named pipe", "missing": "no such file"}
+
+
+def test_every_path_gets_a_result_and_the_run_goes_on(good_plan, tmp_path):
+    odd = odd_paths(tmp_path / "odd")
+    paths = [odd["folder"], good_plan, odd["loop"], odd["dangling"], odd["fifo"], odd["missing"]]
+    reports = check_files(paths, SPEC, SETTINGS, today=TODAY, annotate_dir=tmp_path / "out")
+    assert [r.file for r in reports] == [str(p) for p in paths]
+    assert [[i.code for i in r.issues] for r in reports] == [["E-FILE-UNREADABLE"], [], *[["E-FILE-UNREADABLE"]] * 4]
+    for kind, r in zip(["folder", None, "loop", "dangling", "fifo", "missing"], reports):
+        if kind:
+            assert ODD_DETAILS[kind] in r.issues[0].message("en"), (kind, r.issues[0].message("en"))
+    assert reports[1].stats["annotated"]
+    res = run_cli(*paths, "--lang", "en")
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert "6 file(s): 1 OK, 5 with errors" in res.output
+
+
 # -- annotated copies --------------------------------------------------------------------------
 
 def _messy(good_plan: Path, tmp_path: Path) -> tuple[Path, dict]:
@@ -608,7 +641,7 @@ def test_cli_exit_codes(good_plan, tmp_path):
     res = run_cli(good_plan, bad, "--lang", "en")
     assert res.exit_code == 1 and "E-FILE-UNREADABLE" in res.output and "Traceback" not in res.output
     assert run_cli().exit_code == 2
-    assert run_cli(tmp_path / "missing.xlsx").exit_code == 2
+    assert run_cli(tmp_path / "missing.xlsx").exit_code == 1  # a result for the path, not a usage error
     assert run_cli(good_plan, "--format", "xml").exit_code == 2
     assert run_cli(good_plan, "--lang", "fr").exit_code == 2
 

@@ -116,9 +116,60 @@ def test_discover_takes_explicit_files_and_deduplicates(inbox):
     assert [p.name for p in found.skipped].count("~$alpha.xlsx") == 1  # a lock file never is
 
 
-def test_discover_refuses_a_missing_path(tmp_path):
-    with pytest.raises(CollectError):
-        discover([tmp_path / "nope"])
+def test_a_named_path_that_is_no_file_gets_a_result(tmp_path):
+    from test_check import odd_paths
+
+    odd = odd_paths(tmp_path / "odd")
+    found = discover([odd["loop"], odd["dangling"], odd["fifo"], odd["missing"]])
+    assert [(p.name, kind) for p, kind in found.unreadable] == [
+        ("loop.xlsx", "link-loop"), ("gone.xlsx", "broken-link"), ("pipe.xlsx", "fifo"), ("missing.xlsx", "missing")]
+    assert not found.plans
+
+
+def test_a_folder_walk_lists_what_it_skips_and_why(tmp_path, ctx):
+    import socket
+
+    spec, settings = ctx
+    d = tmp_path / "in"
+    simple_plan(d / "alpha.xlsx", spec, settings, "アルファ工業", "佐藤")
+    (d / "loop.xlsx").symlink_to(d / "loop.xlsx")
+    (d / "gone.xlsx").symlink_to(d / "nowhere.xlsx")
+    os.mkfifo(d / "pipe.xlsx")
+    (tmp_path / "elsewhere").mkdir()
+    (d / "linked").symlink_to(tmp_path / "elsewhere")
+    sock = socket.socket(socket.AF_UNIX)
+    try:
+        sock.bind(str(d / "s.sock"))
+        found = discover([d])
+    finally:
+        sock.close()
+    assert [p.name for p in found.plans] == ["alpha.xlsx"]
+    assert {p.name: found.reasons[p] for p in found.skipped} == {
+        "loop.xlsx": "link-loop", "gone.xlsx": "broken-link", "pipe.xlsx": "fifo", "s.sock": "socket",
+        "linked": "dir-link"}
+
+
+def test_every_path_gets_a_result_in_collect_and_the_run_goes_on(tmp_path, ctx):
+    from test_check import odd_paths
+
+    spec, settings = ctx
+    odd = odd_paths(tmp_path / "odd")
+    good = simple_plan(tmp_path / "good" / "alpha.xlsx", spec, settings, "アルファ工業", "佐藤")
+    os.mkfifo(tmp_path / "good" / "pipe.xlsx")
+    with Store(f"sqlite:///{tmp_path / 'x.db'}", spec) as store:
+        s = collect_paths([odd["folder"], odd["loop"], good.parent, odd["dangling"], odd["missing"]], store, spec,
+                          settings, jobs=1, today=TODAY)
+    got = {Path(f.path).name: (f.result, f.codes) for f in s.files}
+    assert got == {"alpha.xlsx": ("stored", ("E-SECTION-EMPTY",)),
+                   **{n: ("rejected", ("E-FILE-UNREADABLE",)) for n in ("loop.xlsx", "gone.xlsx", "missing.xlsx")}}
+    assert s.skip_reasons == {str(tmp_path / "good" / "pipe.xlsx"): "fifo"} and s.exit_code == 1
+    r = CliRunner().invoke(cli, ["collect", str(odd["loop"]), str(good.parent), "--db",
+                                 f"sqlite:///{tmp_path / 'c.db'}", "--jobs", "1", "--format", "json"])
+    assert r.exit_code == 1, r.output
+    data = __import__("json").loads(r.output)
+    assert data["skipped_reasons"] == {str(tmp_path / "good" / "pipe.xlsx"): "fifo"}
+    assert [(Path(f["path"]).name, f["result"]) for f in data["files"]] == [("loop.xlsx", "rejected"),
+                                                                             ("alpha.xlsx", "stored")]
 
 
 _name_chars = st.characters(blacklist_categories=("Cs",), blacklist_characters="/\\\0")
@@ -384,8 +435,9 @@ def test_cli_collect_exit_codes_and_json(inbox, tmp_path, ctx):
     assert data["results"]["rejected"] == 2 and data["exit_code"] == 1
     assert {Path(f["path"]).name for f in data["files"] if f["result"] == "rejected"} == {"old_plan.xls",
                                                                                        "broken.xlsx"}
-    r = runner.invoke(cli, ["collect", str(tmp_path / "nope"), "--db", url])
-    assert r.exit_code == 2  # click: the path does not exist
+    r = runner.invoke(cli, ["collect", str(tmp_path / "nope"), "--db", url, "--format", "json"])
+    assert r.exit_code == 1  # the path gets a result: rejected, no such file
+    assert [(f["result"], f["codes"]) for f in json.loads(r.output)["files"]] == [("rejected", ["E-FILE-UNREADABLE"])]
     r = runner.invoke(cli, ["collect", str(good), "--db", url, "--roster", str(good / "alpha.xlsx")])
     assert r.exit_code == 1 and "Traceback" not in r.output  # not a roster: a clear error
 

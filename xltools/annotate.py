@@ -46,7 +46,11 @@ def prepare_dir(out_dir: Path, checked: list[str | os.PathLike] = ()) -> None:
         raise XltoolsError(f"{out_dir}: not a directory")
     target = out_dir.resolve()
     for p in checked:
-        if Path(p).resolve().parent == target:
+        try:
+            where = Path(p).resolve().parent
+        except (OSError, RuntimeError):  # a symlink loop: no file there to overwrite
+            continue
+        if where == target:
             raise XltoolsError(f"{out_dir}: choose another folder for the annotated copies; "
                                f"it holds the checked file {Path(p).name}")
     try:

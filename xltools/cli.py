@@ -137,7 +137,7 @@ def export_cmd(table, db_url, fmt, output, all_versions, period):
 
 
 @cli.command(name="check")
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path())
 @format_option("text", "json")
 @lang_option()
 @click.option("--annotate", "annotate_dir", type=click.Path(file_okay=False), metavar="DIR",
@@ -255,7 +255,7 @@ def generate_cmd(period, account, rep, account_id, target, team_members, output,
 
 
 @cli.command(name="collect")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
 @db_option
 @click.option("--roster", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
               help="Roster .xlsx or .csv: list the rep x account lines with no plan for the period.")

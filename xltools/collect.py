@@ -46,6 +46,7 @@ from .config import Settings
 from .errors import XltoolsError
 from .issues import INTERNAL, SEVERITIES, FileReport, Issue
 from .periods import parse_period
+from .safety import not_a_file
 from .spec import LANGS, Label, Spec
 from .validate import name_key
 
@@ -76,7 +77,7 @@ UI: dict[str, Label] = {
     "files": Label("ファイル", "Files"),
     "plans_stored": Label("保存したプラン", "Plans stored"),
     "ignored": Label("対象外のファイル", "Other files ignored"),
-    "skipped": Label("ロック・一時・隠しファイル", "Lock, temp and hidden files skipped"),
+    "skipped": Label("スキップ（ロック・一時・隠し・ファイル以外）", "Skipped (lock, temp, hidden, no file)"),
     "error": Label("エラー", "Errors"),
     "warning": Label("警告", "Warnings"),
     "info": Label("情報", "Info"),
@@ -93,6 +94,16 @@ UI: dict[str, Label] = {
     "file": Label("ファイル", "File"),
     "result": Label("結果", "Result"),
     "codes": Label("エラー", "Errors"),
+    "not_read": Label("読み込まなかったもの（通常のファイルではない）", "Not read (no regular file)"),
+    "reason": Label("理由", "Reason"),
+    "fifo": Label("名前付きパイプ（FIFO）", "named pipe (FIFO)"),
+    "socket": Label("ソケット", "socket"),
+    "device": Label("デバイス", "device"),
+    "broken-link": Label("リンク切れのシンボリックリンク", "broken symbolic link"),
+    "link-loop": Label("循環しているシンボリックリンク", "symbolic link loop"),
+    "dir-link": Label("フォルダへのリンク（たどりません）", "link to a folder (not followed)"),
+    "denied": Label("読み取り権限がありません", "permission denied"),
+    "other": Label("通常のファイルではありません", "not a regular file"),
 }
 
 
@@ -102,6 +113,11 @@ class CollectError(XltoolsError):
 
 # -- discovery -----------------------------------------------------------------------------
 
+#: why a path was skipped (keys of ``Discovery.reasons``; see ``UI`` for the words)
+SKIP_REASONS = ("lock", "hidden", "fifo", "socket", "device", "broken-link", "link-loop", "dir-link", "denied",
+                "other")
+
+
 @dataclass
 class Discovery:
     """What the paths hold: plans to read, plans in the wrong format, the rest."""
@@ -109,7 +125,15 @@ class Discovery:
     plans: list[Path] = field(default_factory=list)
     wrong_format: list[Path] = field(default_factory=list)
     ignored: list[Path] = field(default_factory=list)  # unrelated files (counted)
-    skipped: list[Path] = field(default_factory=list)  # lock, temp and hidden files
+    skipped: list[Path] = field(default_factory=list)  # lock, temp and hidden files; what is no file
+    reasons: dict[Path, str] = field(default_factory=dict)  # skipped path -> one of SKIP_REASONS
+    #: paths named explicitly that are no readable file or folder -> what they are
+    #: (:func:`xltools.safety.path_kind`): each gets a result of its own
+    unreadable: list[tuple[Path, str]] = field(default_factory=list)
+
+    def skip(self, path: Path, reason: str) -> None:
+        self.skipped.append(path)
+        self.reasons[path] = reason if reason in SKIP_REASONS else "other"
 
 
 def is_lock_or_temp(name: str) -> bool:
@@ -137,7 +161,7 @@ def _lstat(path: Path) -> os.stat_result | None:
 def _classify(path: Path, out: Discovery) -> None:
     suffix = path.suffix.lower()
     if is_lock_or_temp(path.name):
-        out.skipped.append(path)
+        out.skip(path, "lock")
     elif suffix in PLAN_SUFFIXES:
         out.plans.append(path)
     elif suffix in WRONG_FORMAT_SUFFIXES:
@@ -150,37 +174,71 @@ def discover(paths: Iterable[str | os.PathLike]) -> Discovery:
     """Sort ``paths`` (files and folders, walked recursively) into a :class:`Discovery`.
 
     A file named explicitly is taken even when hidden; lock and temporary files are
-    skipped wherever they come from (an Excel lock file is not a plan).  Symbolic links
-    to folders are not followed.  Raises :class:`CollectError` for a path that does not
-    exist."""
+    skipped wherever they come from (an Excel lock file is not a plan).  A named path
+    that is no readable file or folder (missing, a broken link, a symlink loop, a
+    FIFO...) is listed in ``unreadable``: it gets a result, the run goes on.  In a
+    folder, what is no regular file (FIFOs, sockets, devices, broken links, symlink
+    loops, links to folders -- never followed -- and folders that cannot be read) is
+    skipped with its reason, never silently dropped."""
+    from .safety import path_kind
+
     out = Discovery()
     seen: set[Path] = set()
+
+    def take(p: Path, explicit: bool) -> None:
+        key = _resolved(p)
+        if key in seen:
+            return
+        seen.add(key)
+        if not explicit and is_hidden(p) and not is_lock_or_temp(p.name):
+            out.skip(p, "hidden")
+        else:
+            _classify(p, out)
+
     for raw in paths:
         top = Path(raw)
-        if not top.exists():
-            raise CollectError(f"{top}: ファイルまたはフォルダがありません / no such file or folder")
-        if top.is_file():
-            key = top.resolve()
-            if key not in seen:
-                seen.add(key)
-                _classify(top, out)
+        try:
+            mode = top.stat().st_mode
+        except OSError as e:
+            out.unreadable.append((top, path_kind(top, e)))
             continue
-        for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
+        if stat.S_ISREG(mode):
+            take(top, explicit=True)
+            continue
+        if not stat.S_ISDIR(mode):
+            out.unreadable.append((top, path_kind(top, mode=mode)))
+            continue
+        for dirpath, dirnames, filenames in os.walk(top, followlinks=False,
+                                                    onerror=lambda e: out.skip(Path(e.filename), "denied")):
             base = Path(dirpath)
-            dirnames[:] = sorted(d for d in dirnames if not is_hidden(base / d))
+            keep = []
+            for d in sorted(dirnames):
+                if is_hidden(base / d):
+                    continue  # hidden folders are not entered
+                if (base / d).is_symlink():
+                    out.skip(base / d, "dir-link")
+                else:
+                    keep.append(d)
+            dirnames[:] = keep
             for name in sorted(filenames):
                 p = base / name
-                if not p.is_file():
+                try:
+                    mode = p.stat().st_mode
+                except OSError as e:
+                    out.skip(p, path_kind(p, e))
                     continue
-                key = p.resolve()
-                if key in seen:
-                    continue
-                seen.add(key)
-                if is_hidden(p) and not is_lock_or_temp(name):
-                    out.skipped.append(p)
+                if stat.S_ISREG(mode):
+                    take(p, explicit=False)
                 else:
-                    _classify(p, out)
+                    out.skip(p, path_kind(p, mode=mode))
     return out
+
+
+def _resolved(p: Path) -> Path:
+    try:
+        return p.resolve()
+    except (OSError, RuntimeError):
+        return Path(os.path.abspath(p))
 
 
 # -- results -------------------------------------------------------------------------------
@@ -245,6 +303,7 @@ class CollectSummary:
     files: list[FileResult] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    skip_reasons: dict[str, str] = field(default_factory=dict)  # skipped path -> one of SKIP_REASONS
     missing: list[MissingSubmission] | None = None  # None: no roster given
     roster_errors: list[Issue] = field(default_factory=list)
     period: str | None = None
@@ -285,6 +344,7 @@ class CollectSummary:
     def to_dict(self) -> dict[str, Any]:
         return {"files": [f.to_dict() for f in self.files], "results": self.results,
                 "plans_stored": self.plans_stored, "ignored": self.ignored, "skipped": self.skipped,
+                "skipped_reasons": self.skip_reasons,
                 "issues": self.issue_counts, "period": self.period,
                 "missing": None if self.missing is None else [m.to_dict() for m in self.missing],
                 "roster_errors": [i.to_dict() for i in self.roster_errors],
@@ -408,6 +468,14 @@ def _wrong_format(fid: FileId) -> FileReport:
     return report
 
 
+def _unreadable_result(path: str, detail: dict) -> FileResult:
+    """A path that could not even be opened: rejected, and not in the ledger (no content)."""
+    report = FileReport(file=path)
+    report.add("E-FILE-UNREADABLE", params={"detail": detail})
+    return FileResult(path=path, result="rejected", status="rejected", counts=report.counts(),
+                      codes=("E-FILE-UNREADABLE",))
+
+
 def _result(fid: FileId, report: FileReport | None, outcome: Any) -> FileResult:
     issues = list(report.issues if report is not None else ()) + list(outcome.issues)
     counts = {s: 0 for s in SEVERITIES}
@@ -512,9 +580,14 @@ def collect_paths(paths: Iterable[str | os.PathLike], store: Any, spec: Spec, se
     store.ensure_schema()
     collected_at = collected_at or datetime.now(timezone.utc)
     summary = CollectSummary(ignored=[str(p) for p in found.ignored], skipped=[str(p) for p in found.skipped],
-                             period=period)
+                             skip_reasons={str(p): r for p, r in found.reasons.items()}, period=period)
     results: dict[str, FileResult] = {}
     order: list[str] = []
+    for p, kind in found.unreadable:  # named, but no file: a result of its own, not stored
+        path = str(_resolved(p) if kind not in ("link-loop", "broken-link") else Path(os.path.abspath(p)))
+        if path not in results:
+            order.append(path)
+            results[path] = _unreadable_result(path, not_a_file(p, kind=kind).params["detail"])
 
     bar = _Progress(progress, len(found.plans) + len(found.wrong_format), lang)
 
@@ -534,12 +607,9 @@ def collect_paths(paths: Iterable[str | os.PathLike], store: Any, spec: Spec, se
             try:
                 fid = file_id(p)
             except OSError as e:
-                path = str(p.resolve())
+                path = str(_resolved(p))
                 order.append(path)
-                report = FileReport(file=path)
-                report.add("E-FILE-UNREADABLE", params={"detail": e.strerror or str(e)})
-                results[path] = FileResult(path=path, result="rejected", status="rejected",
-                                           counts=report.counts(), codes=("E-FILE-UNREADABLE",))
+                results[path] = _unreadable_result(path, not_a_file(p, e).params["detail"])
                 bar.advance()
                 continue
             order.append(fid.path)
@@ -685,6 +755,14 @@ def summary_tables(summary: CollectSummary, lang: str = "ja") -> list[Any]:
             status = f.result if f.result != "unchanged" else f.status
             p.add_row(f.path, UI[status](lang), f.rep or "", f.account_name or "", ", ".join(f.codes))
         out.append(p)
+    odd = [(path, why) for path, why in summary.skip_reasons.items() if why not in ("lock", "hidden")]
+    if odd:
+        n = Table(title=UI["not_read"](lang))
+        for key in ("file", "reason"):
+            n.add_column(UI[key](lang))
+        for path, why in odd:
+            n.add_row(path, UI[why](lang))
+        out.append(n)
     if summary.missing:
         m = Table(title=f"{UI['missing_title'](lang)} {summary.period}")
         for key in ("rep", "account", "period"):

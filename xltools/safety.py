@@ -396,10 +396,12 @@ def path_kind(p: Path, error: OSError | None = None, mode: int | None = None) ->
     return "other"
 
 
-def not_a_file(p: Path, error: OSError | None = None, mode: int | None = None) -> FileProblem:
-    """The E-FILE-UNREADABLE problem of a path that is not a readable regular file."""
-    kind = path_kind(p, error, mode)
-    en, ja = _NOT_A_FILE[kind]
+def not_a_file(p: Path, error: OSError | None = None, mode: int | None = None,
+               kind: str | None = None) -> FileProblem:
+    """The E-FILE-UNREADABLE problem of a path that is not a readable regular file
+    (``kind``: what :func:`path_kind` said it is, else found out here)."""
+    kind = kind or path_kind(p, error, mode)
+    en, ja = _NOT_A_FILE.get(kind, _NOT_A_FILE["other"])
     if kind == "other" and error is not None:
         en = ja = error.strerror or str(error)
     return _problem("E-FILE-UNREADABLE", en, ja)
