@@ -13,7 +13,6 @@ refused.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
@@ -144,12 +143,6 @@ def annotate_workbook(report: FileReport, dest: str | os.PathLike, *, spec: Spec
     ws.freeze_panes = "A5"
 
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".xltools-", suffix=dest.suffix, dir=dest.parent)
-    os.close(fd)
-    try:
-        wb.save(tmp)
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return dest
+    from .outfile import save_workbook
+
+    return save_workbook(wb, dest)

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 import unicodedata
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -761,20 +760,10 @@ def export_library(store, path: str | os.PathLike, *, scope: str | None = "compa
         sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight = 1, 0
     wb.properties.creator = "xltools"
     wb.properties.title = _XL["title"](lang)
-    _save_atomic(wb, out)
+    from .outfile import save_workbook
+
+    save_workbook(wb, out)
     return len(cases)
 
 
-def _save_atomic(wb, out: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".~xltools-", suffix=".xlsx", dir=str(out.parent))
-    os.close(fd)
-    try:
-        wb.save(tmp)
-        os.replace(tmp, out)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 

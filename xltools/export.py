@@ -21,7 +21,6 @@ import io
 import json
 import os
 from datetime import date, datetime
-from pathlib import Path
 from typing import IO, Any, Iterable
 
 from .spec import Spec
@@ -129,13 +128,8 @@ def export_table(table: str, *, db_url: str | None = None, fmt: str = "csv",
     if output is None or hasattr(output, "write"):
         stream = output if output is not None else sys.stdout.buffer
         return _write(fmt, columns, records, stream)
-    path = Path(output)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            n = _write(fmt, columns, records, fh)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    from .outfile import atomic_path
+
+    with atomic_path(output) as tmp, open(tmp, "wb") as fh:
+        n = _write(fmt, columns, records, fh)
     return n
