@@ -273,11 +273,23 @@ def _ensure_wal(cur: Any, timeout: float) -> None:
         cur.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
 
 
+#: a path with one of these suffixes may be given instead of a sqlite:/// URL
+SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3", ".db3")
+
+
 def resolve_url(url: str | None = None) -> str:
     """The database URL: ``url``, else ``$XLTOOLS_DB``, else ``sqlite:///xltools.db``.
-    A plain file path means a SQLite file; ``postgresql://`` means psycopg 3."""
+    A path ending in ``.db`` (``.sqlite``, ``.sqlite3``) means a SQLite file;
+    ``postgresql://`` means psycopg 3.  Anything else without a scheme is refused
+    (``--db notascheme`` must not quietly create a database file of that name)."""
     url = (url or os.environ.get("XLTOOLS_DB") or DEFAULT_URL).strip()
     if "://" not in url and not url.startswith("sqlite:"):
+        if Path(url).suffix.lower() not in SQLITE_SUFFIXES:
+            raise StoreError(_msg(
+                f"データベースの URL ではありません: {url}（SQLite は sqlite:///ファイル.db、"
+                "PostgreSQL は postgresql+psycopg://user:pw@host/db の形で指定してください）",
+                f"Not a database URL: {url} (give sqlite:///path/to/file.db, a path ending in .db, "
+                "or postgresql+psycopg://user:pw@host/db)"))
         return f"sqlite:///{Path(url).expanduser()}"
     for plain in ("postgresql://", "postgres://"):
         if url.startswith(plain):
@@ -330,9 +342,11 @@ class Store:
     """The plans database.  ``Store(url=None, spec=None)``; see the module docs."""
 
     def __init__(self, url: str | None = None, spec: Spec | None = None, *,
-                 busy_timeout: float = DEFAULT_BUSY_TIMEOUT, create: bool = True):
+                 busy_timeout: float = DEFAULT_BUSY_TIMEOUT, create: bool = True, allow_memory: bool = False):
         """``create=False`` (read-only commands): the database must already hold an
-        xltools schema; it is upgraded if older, never created."""
+        xltools schema; it is upgraded if older, never created.  An in-memory SQLite
+        database (``sqlite://``) loses everything when the store closes: it is refused
+        unless ``allow_memory`` (tests)."""
         self.url = resolve_url(url)
         self.spec = spec or load_spec()
         self.busy_timeout = float(busy_timeout)
@@ -349,8 +363,20 @@ class Store:
         self.dialect = self._url.get_backend_name()
         self.safe_url = self._url.render_as_string(hide_password=True)
         if self.dialect == "sqlite":
+            self.safe_url = self.url  # no password to hide; shown as given
             db = self._url.database or ""
             self._memory = db in ("", ":memory:") or self._url.query.get("mode") == "memory"
+            if self._memory and not allow_memory:
+                raise StoreError(_msg(
+                    f"{self.safe_url} はメモリ上のデータベースで、終了時にすべて失われます。"
+                    "sqlite:///ファイル.db の形でファイルを指定してください。",
+                    f"{self.safe_url} is an in-memory database: everything would be lost when the command "
+                    "ends. Give a file: sqlite:///path/to/file.db"))
+            if self._url.query:
+                options = "&".join(f"{k}={v}" for k, v in self._url.query.items())
+                raise StoreError(_msg(
+                    f"SQLite の URL のオプション（{options}）には対応していません: {self.safe_url}",
+                    f"SQLite URL options ({options}) are not supported: {self.safe_url}"))
             if not create and not self._memory and not Path(db).exists():
                 raise StoreError(_msg(
                     f"データベース {db} がありません。先に xltools collect で取り込んでください。",
