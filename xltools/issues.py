@@ -135,6 +135,10 @@ _t("E-ROSTER-REQUIRED", "error", "名簿の {row} 行目：「{label}」（{cell
    "Roster row {row}: '{label}' ({cell}) is empty. No workbook is made for this row.")
 _t("E-ROSTER-VALUE", "error", "名簿の {row} 行目：「{label}」（{cell}）の値「{value}」を読めません（{detail}）。この行のブックは作成しません。",
    "Roster row {row}: '{label}' ({cell}) cannot be read: '{value}' ({detail}). No workbook is made for this row.")
+_t("E-ROSTER-DUPLICATE", "error", "名簿の {row} 行目：{detail} は {first} 行目と同じ担当営業・顧客の組み合わせです。"
+   "この行のブックは作成しません。",
+   "Roster row {row}: {detail} is the same account manager and account as row {first}. "
+   "No workbook is made for this row.")
 _t("E-GENERATE-FAILED", "error", "名簿の {row} 行目のブックを作成できませんでした：{detail}",
    "Roster row {row}: the workbook could not be written: {detail}", "file")
 
