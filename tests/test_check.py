@@ -663,7 +663,7 @@ def test_cli_json_lang_config_and_annotate(good_plan, tmp_path):
     bad_cfg = tmp_path / "bad.toml"
     bad_cfg.write_text("[thresholds]\ncoverage_low = 'x'\n", encoding="utf-8")
     res = run_cli(good_plan, "--config", bad_cfg)
-    assert res.exit_code == 1 and "coverage_low" in res.output and "Traceback" not in res.output
+    assert res.exit_code == 3 and "coverage_low" in res.output and "Traceback" not in res.output
 
 
 def test_cli_text_output_in_english(good_plan, tmp_path):

@@ -439,7 +439,7 @@ def test_cli_collect_exit_codes_and_json(inbox, tmp_path, ctx):
     assert r.exit_code == 1  # the path gets a result: rejected, no such file
     assert [(f["result"], f["codes"]) for f in json.loads(r.output)["files"]] == [("rejected", ["E-FILE-UNREADABLE"])]
     r = runner.invoke(cli, ["collect", str(good), "--db", url, "--roster", str(good / "alpha.xlsx")])
-    assert r.exit_code == 1 and "Traceback" not in r.output  # not a roster: a clear error
+    assert r.exit_code == 3 and "Traceback" not in r.output  # not a roster: a clear error
 
 
 def test_coverage_is_also_judged_by_the_reps_historical_win_rate(tmp_path, ctx):

@@ -125,6 +125,6 @@ def test_a_full_disk_during_report_names_the_file(db, tmp_path, monkeypatch):
     monkeypatch.setattr(WB, "save", full)
     out = tmp_path / "rollup.xlsx"
     r = CliRunner().invoke(cli, ["report", "--period", "FY2026Q3", "-o", str(out), "--db", db])
-    assert r.exit_code != 0 and str(out) in r.output and "No space left on device" in r.output
+    assert r.exit_code == 3 and str(out) in r.output and "No space left on device" in r.output
     assert "Error: :" not in r.output and "Traceback" not in r.output
     assert list(tmp_path.iterdir()) == []

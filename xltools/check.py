@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Iterable
 
 from .config import Settings
-from .errors import XltoolsError
+from .errors import EXIT_DATA, EXIT_FAILED, EXIT_OK, UsageError
 from .issues import INTERNAL, Issue, FileReport, SEVERITIES, sort_issues
 from .spec import LANGS, Label, Spec
 
@@ -45,7 +45,7 @@ _UI = {
 
 def _lang(lang: str) -> str:
     if lang not in LANGS:
-        raise XltoolsError(f"language must be one of {', '.join(LANGS)}, got {lang!r}")
+        raise UsageError(f"language must be one of {', '.join(LANGS)}, got {lang!r}")
     return lang
 
 
@@ -65,7 +65,7 @@ def check_file(path: str | os.PathLike, spec: Spec, settings: Settings, *, lang:
     """
     _lang(lang)
     if win_rate is not None and not (0 < win_rate <= 1):
-        raise XltoolsError(f"win rate must be a fraction between 0 and 1, got {win_rate!r}")
+        raise UsageError(f"win rate must be a fraction between 0 and 1, got {win_rate!r}")
     from .reader import FileProblem, Limits, read_workbook
     from .rules import run_rules
     from .validate import plan_stats, validate
@@ -142,7 +142,7 @@ def check_files(paths: Iterable[str | os.PathLike], spec: Spec, settings: Settin
     except Exception:  # noqa: BLE001 - check_file then reports the failure on each file
         texts = None
     if win_rate is not None and not (0 < win_rate <= 1):
-        raise XltoolsError(f"win rate must be a fraction between 0 and 1, got {win_rate!r}")
+        raise UsageError(f"win rate must be a fraction between 0 and 1, got {win_rate!r}")
     used: set[str] = set()
     reports = []
     if not paths:
@@ -198,8 +198,11 @@ def _annotated(report: FileReport, p: str | os.PathLike, out_dir: Path | None, u
 
 
 def exit_code(reports: Iterable[FileReport]) -> int:
-    """0 when no file has errors, 1 when any has."""
-    return 0 if all(r.valid for r in reports) else 1
+    """0 when no file has errors, 1 when any has, 3 when xltools failed on one (``E-INTERNAL``)."""
+    reports = list(reports)
+    if any(i.code == INTERNAL for r in reports for i in r.issues):
+        return EXIT_FAILED
+    return EXIT_OK if all(r.valid for r in reports) else EXIT_DATA
 
 
 # -- output ---------------------------------------------------------------------------
@@ -210,7 +213,7 @@ def render(reports: list[FileReport], fmt: str = "text", lang: str = "ja") -> st
     if fmt == "json":
         return json.dumps({"files": [r.to_dict(lang) for r in reports]}, ensure_ascii=False, indent=2)
     if fmt != "text":
-        raise XltoolsError(f"unknown format {fmt!r}: text or json")
+        raise UsageError(f"unknown format {fmt!r}: text or json")
     return render_text(reports, lang)
 
 

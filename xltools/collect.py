@@ -26,8 +26,9 @@ worker processes and stores the results through :class:`~xltools.store.Store`:
   no plan was received (:func:`missing_submissions`).
 
 A bad file never stops the run.  :attr:`CollectSummary.exit_code` is 0 when every file
-is stored (warnings and validation errors inside a stored plan allowed) and 1 when any
-file given to the run is rejected or in conflict -- also when the ledger already knew it.
+is stored (warnings and validation errors inside a stored plan allowed), 1 when any
+file given to the run is rejected or in conflict -- also when the ledger already knew it
+-- and 3 when xltools itself failed on a file (``E-INTERNAL``).
 """
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from .config import Settings
-from .errors import XltoolsError
+from .errors import EXIT_DATA, EXIT_FAILED, EXIT_OK, UsageError
 from .issues import INTERNAL, SEVERITIES, FileReport, Issue
 from .periods import parse_period
 from .safety import not_a_file
@@ -107,7 +108,7 @@ UI: dict[str, Label] = {
 }
 
 
-class CollectError(XltoolsError):
+class CollectError(UsageError):
     """The collection cannot start: a path that does not exist, a bad option."""
 
 
@@ -339,7 +340,10 @@ class CollectSummary:
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.failed else 0
+        """0 every file stored, 1 a file rejected or in conflict, 3 xltools failed on a file."""
+        if any(INTERNAL in f.codes for f in self.files):
+            return EXIT_FAILED
+        return EXIT_DATA if self.failed else EXIT_OK
 
     def to_dict(self) -> dict[str, Any]:
         return {"files": [f.to_dict() for f in self.files], "results": self.results,

@@ -24,7 +24,7 @@ from datetime import date, datetime
 from typing import IO, Any, Iterable
 
 from .spec import Spec
-from .store import Store, StoreError, _msg
+from .store import Store, StoreError, UnknownTableError, _msg
 
 FORMATS = ("csv", "json")
 #: tables that are not spec tables
@@ -55,9 +55,9 @@ def export_records(store: Store, table: str, *, period: str | None = None,
         return store.columns("files"), store.files(period)
     try:
         name = store.table_name(key)
-    except StoreError:
+    except UnknownTableError:
         names = ", ".join(table_names(store.spec))
-        raise StoreError(_msg(f"書き出せる表ではありません: {table}（{names}）",
+        raise UnknownTableError(_msg(f"書き出せる表ではありません: {table}（{names}）",
                               f"Cannot export {table!r}; choose one of: {names}")) from None
     return store.columns(name), store.rows(name, period, all_versions)
 

@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterable
 from . import __version__
 from .cells import a1, col_letter
 from .config import Settings
-from .errors import XltoolsError
+from .errors import UsageError, XltoolsError
 from .issues import Issue
 from .layout import HINT_ROW, SPARE_ROWS, TITLE_ROW, SheetLayout, TablePos, sheet_layout
 from .model import PlanData, Row
@@ -83,7 +83,7 @@ NUMERIC_CHECKS = {"rating": ("whole", 1, 5), "month": ("whole", 1, 12), "percent
 _WORKER: dict[str, Any] = {}
 
 
-class GenerateError(XltoolsError, ValueError):
+class GenerateError(UsageError, ValueError):
     """The plan cannot be generated from these arguments."""
 
 

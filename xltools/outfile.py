@@ -42,6 +42,8 @@ _LEGACY = re.compile(r"\.~?xltools-[A-Za-z0-9_]{8}\.xlsx\Z")
 class OutputError(XltoolsError, OSError):
     """An output file could not be written; the message names it."""
 
+    code = "output"
+
     def __init__(self, path: str | os.PathLike, error: OSError):
         super().__init__(error.errno, error.strerror or str(error), str(path))
 

@@ -47,6 +47,8 @@ _AMOUNT_PART = re.compile(r"(\d+(?:\.\d+)?)(億|千万|百万|万|千)?")
 class RosterError(XltoolsError):
     """The roster file cannot be used at all."""
 
+    code = "roster"
+
 
 @dataclass(frozen=True)
 class RosterEntry:

@@ -44,7 +44,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 
 from . import schema as sch
-from .errors import XltoolsError
+from .errors import UsageError, XltoolsError
 from .issues import INTERNAL, ISSUE_TYPES, FileReport, Issue
 from .periods import parse_period
 from .spec import Spec, Table, load_spec
@@ -62,9 +62,17 @@ _SAVE_ATTEMPTS = 4
 class StoreError(XltoolsError):
     """The database cannot be used: bad URL, unreachable server, unusable schema."""
 
+    code = "database"
+
 
 class StoreLockedError(StoreError):
     """Another process held the SQLite database longer than the busy timeout."""
+
+    code = "database-locked"
+
+
+class UnknownTableError(UsageError, StoreError):
+    """A table name on the command line that the store does not have."""
 
 
 def _msg(ja: str, en: str) -> str:
@@ -966,7 +974,7 @@ class Store:
         for name, t in self.spec_tables.items():
             if key in (name, t.name.lower()):
                 return name
-        raise StoreError(_msg(f"表 {table} はありません（{', '.join(self.spec_tables)}）",
+        raise UnknownTableError(_msg(f"表 {table} はありません（{', '.join(self.spec_tables)}）",
                               f"No table {table} (tables: {', '.join(self.spec_tables)})"))
 
     def rows(self, table: str, period: str | None = None, all_versions: bool = False) -> list[dict[str, Any]]:
