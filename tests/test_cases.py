@@ -395,16 +395,16 @@ def test_cases_commands(db_url, tmp_path):
     r = run(cli, ["cases", "show", case_no, "--db", db_url, "--format", "json"])
     assert r.exit_code == 0 and json.loads(r.stdout)["title"] == CASE_A["title"]
     r = run(cli, ["cases", "show", "99999", "--db", db_url])
-    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert r.exit_code == 3 and "Traceback" not in r.output
 
     out = tmp_path / "lib.xlsx"
     r = run(cli, ["cases", "export", "-o", str(out), "--db", db_url, "--scope", "all"])
     assert r.exit_code == 0 and out.exists()
     r = run(cli, ["cases", "search", "在庫", "--db", db_url, "--scope", "private"])
-    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert r.exit_code == 2 and "Traceback" not in r.output  # a usage error
 
 
 def test_cases_command_without_a_database(tmp_path):
     r = CliRunner().invoke(cli, ["cases", "search", "在庫", "--db", f"sqlite:///{tmp_path / 'missing.db'}"])
-    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert r.exit_code == 3 and "Traceback" not in r.output
     assert not (tmp_path / "missing.db").exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import zipfile
@@ -204,10 +205,47 @@ def _entities(good: Path, dst: Path) -> Path:
     return rezip(good, dst, replace={"xl/workbook.xml": evil})
 
 
-def _million_rows(good: Path, dst: Path) -> Path:
-    wb = openpyxl.load_workbook(good)
-    wb.worksheets[1]["A1048576"] = "end"
-    wb.save(dst)
+def sheet_part(path: Path, sheet: str) -> str:
+    """The zip member of a worksheet, by sheet name."""
+    from xltools.safety import open_package
+
+    return next(s.part for s in open_package(path).sheets if s.name == sheet)
+
+
+def edit_part(src: Path, dst: Path, part: str, edit) -> Path:
+    with zipfile.ZipFile(src) as z:
+        xml = z.read(part)
+    return rezip(src, dst, replace={part: edit(xml)})
+
+
+def sales_sheet() -> str:
+    return SPEC.sections[2].label("ja")
+
+
+def _too_many_rows(good: Path, dst: Path) -> Path:
+    rows = b"".join(b'<row r="%d"><c r="A%d"><v>1</v></c></row>' % (r, r) for r in range(1000, 21_500))
+    return edit_part(good, dst, sheet_part(good, sales_sheet()),
+                     lambda xml: xml.replace(b"</sheetData>", rows + b"</sheetData>"))
+
+
+def _no_sheet_data(good: Path, dst: Path) -> Path:
+    return edit_part(good, dst, sheet_part(good, sales_sheet()), lambda xml: xml.replace(b"sheetData", b"sheetDatx"))
+
+
+def _not_well_formed(good: Path, dst: Path) -> Path:
+    return edit_part(good, dst, sheet_part(good, sales_sheet()), lambda xml: xml.replace(b"</row>", b"</rox>", 1))
+
+
+def _beyond_the_grid(good: Path, dst: Path) -> Path:
+    return edit_part(good, dst, sheet_part(good, sales_sheet()),
+                     lambda xml: xml.replace(b'<c r="C5"', b'<c r="XFE5"', 1))
+
+
+def _no_content_types(good: Path, dst: Path) -> Path:
+    with zipfile.ZipFile(good) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for info in zin.infolist():
+            if info.filename != "[Content_Types].xml":
+                zout.writestr(info.filename, zin.read(info.filename))
     return dst
 
 
@@ -248,8 +286,12 @@ BAD_FILES = {
     "password-protected": (_encrypted, "E-FILE-ENCRYPTED"),
     "zip bomb": (_zip_bomb, "E-FILE-TOO-LARGE"),
     "XML entities": (_entities, "E-FILE-UNSAFE"),
-    "a million rows": (_million_rows, "E-SHEET-TOO-LARGE"),
+    "too many rows": (_too_many_rows, "E-SHEET-TOO-LARGE"),
     "not a plan": (_not_a_plan, "E-NOT-A-PLAN"),
+    "a sheet without its cells": (_no_sheet_data, "E-FILE-UNREADABLE"),
+    "XML not well-formed": (_not_well_formed, "E-FILE-UNREADABLE"),
+    "a cell beyond column XFD": (_beyond_the_grid, "E-FILE-UNREADABLE"),
+    "no content types": (_no_content_types, "E-FILE-UNREADABLE"),
 }
 
 
@@ -269,6 +311,65 @@ def test_bad_file_gives_one_file_level_issue(case, good_plan, tmp_path):
     assert _fingerprint(path) == before
 
 
+def _values(report) -> tuple:
+    plan = report.plan
+    return plan.fields, {t: [r.values for r in rows] for t, rows in plan.tables.items()}
+
+
+def test_far_stray_values_are_reported_and_the_rest_is_read(good_plan, tmp_path):
+    sales, guide = sales_sheet(), SPEC.sections[0].label("ja")
+    path = edit(good_plan, tmp_path / "far.xlsx", {(sales, "XFD300"): "メモ", (guide, "A1048576"): 42})
+    r, good = check(path), check(good_plan)
+    assert r.valid and r.readable
+    stray = {(i.sheet, i.cell): i.raw for i in r.issues if i.code == "W-STRAY-VALUE"}
+    assert stray == {(sales, "XFD300"): "メモ", (guide, "A1048576"): 42}
+    assert positions(r, exclude=set(stray)) == positions(good)
+    assert _values(r) == _values(good)
+
+
+def test_a_lying_dimension_does_not_reject_the_workbook(good_plan, tmp_path):
+    path = edit_part(good_plan, tmp_path / "dim.xlsx", sheet_part(good_plan, sales_sheet()),
+                     lambda xml: re.sub(rb'<dimension ref="[^"]*"', b'<dimension ref="A1:XFD1048576"', xml))
+    r = check(path)
+    assert r.readable and positions(r) == positions(check(good_plan)) and _values(r) == _values(check(good_plan))
+
+
+def set_cells(src: Path, dst: Path, cells: dict[tuple[str, str], str]) -> Path:
+    """Replace cells in the worksheet XML: (sheet, A1) -> the new element's attributes and content."""
+    with zipfile.ZipFile(src) as z:
+        parts = {}
+        for (sheet, ref), body in cells.items():
+            part = sheet_part(src, sheet)
+            xml = parts.get(part) or z.read(part)
+            pattern = rb'<c r="%s"(?:[^>]*/>|[^>]*>.*?</c>)' % ref.encode()
+            assert re.search(pattern, xml), (sheet, ref)
+            parts[part] = re.sub(pattern, f'<c r="{ref}" {body}</c>'.encode(), xml, count=1)
+    return rezip(src, dst, replace=parts)
+
+
+def test_error_values_are_reported_with_the_error_as_raw_never_as_blank(good_plan, tmp_path):
+    wb = openpyxl.load_workbook(good_plan)
+    sales = sales_sheet()
+    typed = openpyxl.load_workbook(good_plan)
+    typed[sales]["Z3"] = "#N/A"  # openpyxl writes an error cell (t="e"), as Excel does when #N/A is typed
+    typed.save(tmp_path / "typed.xlsx")
+    rep, amount, close = name_cell(wb, "rep"), table_cell(wb, "Opportunities", "amount", 1), \
+        table_cell(wb, "Opportunities", "expected_close", 2)
+    path = set_cells(tmp_path / "typed.xlsx", tmp_path / "errors.xlsx", {
+        rep: 't="e"><v>#REF!</v>',                       # typed (or a broken reference)
+        amount: 't="e"><f>1/0</f><v>#DIV/0!</v>',       # computed by a formula the rep typed
+        close: 't="e"><v>#SPILL!</v>',                   # a newer error value
+    })
+    r = check(path)
+    errors = {(i.sheet, i.cell): (i.raw, i.field) for i in r.issues if i.code == "E-ERROR-VALUE"}
+    assert errors == {rep: ("#REF!", "rep"), amount: ("#DIV/0!", "amount"), close: ("#SPILL!", "expected_close")}
+    assert not [i for i in r.issues if i.code == "E-REQUIRED" and (i.sheet, i.cell) in errors]
+    assert [(i.raw, i.code) for i in r.issues if (i.sheet, i.cell) == (sales, "Z3")] == [("#N/A", "W-STRAY-VALUE")]
+    assert r.readable and not r.valid
+    msg = next(i for i in r.issues if i.code == "E-ERROR-VALUE").message("en")
+    assert "#" in msg and msg != next(i for i in r.issues if i.code == "E-ERROR-VALUE").message("ja")
+
+
 @pytest.mark.libreoffice
 def test_old_xls_saved_by_libreoffice(soffice, good_plan, tmp_path):
     subprocess.run([soffice, "--headless", f"-env:UserInstallation=file://{tmp_path}/lo", "--convert-to", "xls",
@@ -280,17 +381,75 @@ def test_old_xls_saved_by_libreoffice(soffice, good_plan, tmp_path):
     assert _fingerprint(path) == before
 
 
-def test_unexpected_exception_becomes_file_unreadable(good_plan, monkeypatch):
+def _boom(*a, **k):
+    raise RuntimeError("boom in validation")
+
+
+def test_a_bug_is_an_internal_error_not_a_damaged_file(good_plan, monkeypatch):
     import xltools.validate
 
-    def boom(*a, **k):
-        raise RuntimeError("boom in validation")
-
-    monkeypatch.setattr(xltools.validate, "validate", boom)
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(xltools.validate, "validate", _boom)
     r = check(good_plan)
-    assert [i.code for i in r.issues] == ["E-FILE-UNREADABLE"]
+    assert [(i.code, i.type.scope) for i in r.issues] == [("E-INTERNAL", "file")]
     assert "RuntimeError: boom in validation" in r.issues[0].message("en")
-    assert r.plan is None
+    assert r.issues[0].message("ja") != r.issues[0].message("en") and r.plan is None
+    (w,) = check_files([good_plan], SPEC, SETTINGS, now=NOW)  # in a worker process: the same
+    assert [i.code for i in w.issues] == ["E-INTERNAL"] and "boom in validation" in w.issues[0].message("en")
+
+
+def test_under_ci_a_bug_fails_the_run(good_plan, monkeypatch):
+    import xltools.validate
+
+    monkeypatch.setenv("CI", "1")
+    monkeypatch.setattr(xltools.validate, "validate", _boom)
+    with pytest.raises(RuntimeError, match="boom in validation"):
+        check(good_plan)
+    with pytest.raises(RuntimeError, match="boom in validation"):
+        check_files([good_plan], SPEC, SETTINGS, now=NOW)
+
+
+def _six_letter_column(good: Path, dst: Path) -> Path:
+    """A cell in column ZZZZZZ: python-calamine 0.9 aborts the process on it (Rust OOM)."""
+    return edit_part(good, dst, sheet_part(good, sales_sheet()),
+                     lambda xml: xml.replace(b'<c r="C5"', b'<c r="ZZZZZZ5"', 1))
+
+
+#: runs check_files as if the safety checks had missed a file that kills python-calamine
+CRASH_CHECK = """
+import json, sys
+from datetime import datetime
+import xltools.safety
+from xltools.check import check_files
+from xltools.config import Settings
+from xltools.sheetscan import SheetScan
+from xltools.spec import load_spec
+
+xltools.safety.check_sheet_size = lambda *a, **k: SheetScan()  # the guard misses the crashing file
+settings = Settings()
+reports = check_files(sys.argv[1:], settings.apply(load_spec()), settings, now=datetime(2026, 10, 1, 12, 0))
+print(json.dumps([[r.file, [i.code for i in r.issues], r.issues[0].message("en") if r.issues else ""]
+                  for r in reports]))
+"""
+
+
+def _without_ci() -> dict:
+    return {k: v for k, v in os.environ.items() if k != "CI"}
+
+
+def test_a_file_that_kills_its_reader_costs_only_that_file(good_plan, tmp_path):
+    import sys
+
+    crash = _six_letter_column(good_plan, tmp_path / "crash.xlsx")
+    bad, not_plan = _truncated(good_plan, tmp_path / "bad.xlsx"), _not_a_plan(good_plan, tmp_path / "np.xlsx")
+    paths = [good_plan, crash, bad, not_plan, shutil.copy(good_plan, tmp_path / "good2.xlsx")]
+    res = subprocess.run([sys.executable, "-c", CRASH_CHECK, *map(str, paths)], capture_output=True, text=True,
+                         timeout=300, env=_without_ci())
+    assert res.returncode == 0, res.stderr[-2000:]
+    got = json.loads(res.stdout)
+    assert [f for f, _, _ in got] == [str(p) for p in paths]
+    assert [codes for _, codes, _ in got] == [[], ["E-INTERNAL"], ["E-FILE-UNREADABLE"], ["E-NOT-A-PLAN"], []]
+    assert "SIGABRT" in got[1][2]
 
 
 def test_the_run_goes_on_after_bad_files(good_plan, tmp_path):
@@ -305,6 +464,39 @@ def test_the_run_goes_on_after_bad_files(good_plan, tmp_path):
     assert [[i.code for i in r.issues] for r in reports[:-1]] == [[c] for _, c in BAD_FILES.values()]
     assert reports[-1].valid and exit_code(reports) == 1
     assert exit_code(reports[-1:]) == 0
+
+
+def odd_paths(d: Path) -> dict[str, Path]:
+    """A folder named like a workbook, a symlink loop, a dangling symlink, a FIFO, a missing file."""
+    d.mkdir(parents=True, exist_ok=True)
+    folder = d / "dir.xlsx"
+    folder.mkdir()
+    loop = d / "loop.xlsx"
+    loop.symlink_to(loop)
+    dangling = d / "gone.xlsx"
+    dangling.symlink_to(d / "nowhere.xlsx")
+    fifo = d / "pipe.xlsx"
+    os.mkfifo(fifo)
+    return {"folder": folder, "loop": loop, "dangling": dangling, "fifo": fifo, "missing": d / "missing.xlsx"}
+
+
+ODD_DETAILS = {"folder": "a folder", "loop": "symbolic link loop", "dangling": "broken symbolic link",
+               "fifo": "named pipe", "missing": "no such file"}
+
+
+def test_every_path_gets_a_result_and_the_run_goes_on(good_plan, tmp_path):
+    odd = odd_paths(tmp_path / "odd")
+    paths = [odd["folder"], good_plan, odd["loop"], odd["dangling"], odd["fifo"], odd["missing"]]
+    reports = check_files(paths, SPEC, SETTINGS, now=NOW, annotate_dir=tmp_path / "out")
+    assert [r.file for r in reports] == [str(p) for p in paths]
+    assert [[i.code for i in r.issues] for r in reports] == [["E-FILE-UNREADABLE"], [], *[["E-FILE-UNREADABLE"]] * 4]
+    for kind, r in zip(["folder", None, "loop", "dangling", "fifo", "missing"], reports):
+        if kind:
+            assert ODD_DETAILS[kind] in r.issues[0].message("en"), (kind, r.issues[0].message("en"))
+    assert reports[1].stats["annotated"]
+    res = run_cli(*paths, "--lang", "en")
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert "6 file(s): 1 OK, 5 with errors" in res.output
 
 
 # -- annotated copies --------------------------------------------------------------------------
@@ -391,15 +583,16 @@ def test_a_failed_copy_does_not_stop_the_run(good_plan, tmp_path, monkeypatch):
     assert "No space left" in render(reports, "text", "en")
 
 
-def test_a_broken_generator_text_list_is_a_file_issue_not_a_traceback(good_plan, monkeypatch):
+def test_a_broken_generator_text_list_is_an_internal_error_not_a_traceback(good_plan, monkeypatch):
     import xltools.generate
 
     def broken(*a, **k):
         raise KeyError("guide_sheet")
 
     monkeypatch.setattr(xltools.generate, "static_texts", broken)
+    monkeypatch.delenv("CI", raising=False)
     (r,) = check_files([good_plan], SPEC, SETTINGS)
-    assert [i.code for i in r.issues] == ["E-FILE-UNREADABLE"] and "KeyError" in r.issues[0].message("en")
+    assert [i.code for i in r.issues] == ["E-INTERNAL"] and "KeyError" in r.issues[0].message("en")
 
 
 # -- output and the command --------------------------------------------------------------------
@@ -454,7 +647,7 @@ def test_cli_exit_codes(good_plan, tmp_path):
     res = run_cli(good_plan, bad, "--lang", "en")
     assert res.exit_code == 1 and "E-FILE-UNREADABLE" in res.output and "Traceback" not in res.output
     assert run_cli().exit_code == 2
-    assert run_cli(tmp_path / "missing.xlsx").exit_code == 2
+    assert run_cli(tmp_path / "missing.xlsx").exit_code == 1  # a result for the path, not a usage error
     assert run_cli(good_plan, "--format", "xml").exit_code == 2
     assert run_cli(good_plan, "--lang", "fr").exit_code == 2
 
@@ -476,7 +669,7 @@ def test_cli_json_lang_config_and_annotate(good_plan, tmp_path):
     bad_cfg = tmp_path / "bad.toml"
     bad_cfg.write_text("[thresholds]\ncoverage_low = 'x'\n", encoding="utf-8")
     res = run_cli(good_plan, "--config", bad_cfg)
-    assert res.exit_code == 1 and "coverage_low" in res.output and "Traceback" not in res.output
+    assert res.exit_code == 3 and "coverage_low" in res.output and "Traceback" not in res.output
 
 
 def test_cli_text_output_in_english(good_plan, tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -116,9 +117,60 @@ def test_discover_takes_explicit_files_and_deduplicates(inbox):
     assert [p.name for p in found.skipped].count("~$alpha.xlsx") == 1  # a lock file never is
 
 
-def test_discover_refuses_a_missing_path(tmp_path):
-    with pytest.raises(CollectError):
-        discover([tmp_path / "nope"])
+def test_a_named_path_that_is_no_file_gets_a_result(tmp_path):
+    from test_check import odd_paths
+
+    odd = odd_paths(tmp_path / "odd")
+    found = discover([odd["loop"], odd["dangling"], odd["fifo"], odd["missing"]])
+    assert [(p.name, kind) for p, kind in found.unreadable] == [
+        ("loop.xlsx", "link-loop"), ("gone.xlsx", "broken-link"), ("pipe.xlsx", "fifo"), ("missing.xlsx", "missing")]
+    assert not found.plans
+
+
+def test_a_folder_walk_lists_what_it_skips_and_why(tmp_path, ctx):
+    import socket
+
+    spec, settings = ctx
+    d = tmp_path / "in"
+    simple_plan(d / "alpha.xlsx", spec, settings, "アルファ工業", "佐藤")
+    (d / "loop.xlsx").symlink_to(d / "loop.xlsx")
+    (d / "gone.xlsx").symlink_to(d / "nowhere.xlsx")
+    os.mkfifo(d / "pipe.xlsx")
+    (tmp_path / "elsewhere").mkdir()
+    (d / "linked").symlink_to(tmp_path / "elsewhere")
+    sock = socket.socket(socket.AF_UNIX)
+    try:
+        sock.bind(str(d / "s.sock"))
+        found = discover([d])
+    finally:
+        sock.close()
+    assert [p.name for p in found.plans] == ["alpha.xlsx"]
+    assert {p.name: found.reasons[p] for p in found.skipped} == {
+        "loop.xlsx": "link-loop", "gone.xlsx": "broken-link", "pipe.xlsx": "fifo", "s.sock": "socket",
+        "linked": "dir-link"}
+
+
+def test_every_path_gets_a_result_in_collect_and_the_run_goes_on(tmp_path, ctx):
+    from test_check import odd_paths
+
+    spec, settings = ctx
+    odd = odd_paths(tmp_path / "odd")
+    good = simple_plan(tmp_path / "good" / "alpha.xlsx", spec, settings, "アルファ工業", "佐藤")
+    os.mkfifo(tmp_path / "good" / "pipe.xlsx")
+    with Store(f"sqlite:///{tmp_path / 'x.db'}", spec) as store:
+        s = collect_paths([odd["folder"], odd["loop"], good.parent, odd["dangling"], odd["missing"]], store, spec,
+                          settings, jobs=1, now=NOW)
+    got = {Path(f.path).name: (f.result, f.codes) for f in s.files}
+    assert got == {"alpha.xlsx": ("stored", ("E-SECTION-EMPTY",)),
+                   **{n: ("rejected", ("E-FILE-UNREADABLE",)) for n in ("loop.xlsx", "gone.xlsx", "missing.xlsx")}}
+    assert s.skip_reasons == {str(tmp_path / "good" / "pipe.xlsx"): "fifo"} and s.exit_code == 1
+    r = CliRunner().invoke(cli, ["collect", str(odd["loop"]), str(good.parent), "--db",
+                                 f"sqlite:///{tmp_path / 'c.db'}", "--jobs", "1", "--format", "json"])
+    assert r.exit_code == 1, r.output
+    data = __import__("json").loads(r.output)
+    assert data["skipped_reasons"] == {str(tmp_path / "good" / "pipe.xlsx"): "fifo"}
+    assert [(Path(f["path"]).name, f["result"]) for f in data["files"]] == [("loop.xlsx", "rejected"),
+                                                                             ("alpha.xlsx", "stored")]
 
 
 _name_chars = st.characters(blacklist_categories=("Cs",), blacklist_characters="/\\\0")
@@ -384,10 +436,11 @@ def test_cli_collect_exit_codes_and_json(inbox, tmp_path, ctx):
     assert data["results"]["rejected"] == 2 and data["exit_code"] == 1
     assert {Path(f["path"]).name for f in data["files"] if f["result"] == "rejected"} == {"old_plan.xls",
                                                                                        "broken.xlsx"}
-    r = runner.invoke(cli, ["collect", str(tmp_path / "nope"), "--db", url])
-    assert r.exit_code == 2  # click: the path does not exist
+    r = runner.invoke(cli, ["collect", str(tmp_path / "nope"), "--db", url, "--format", "json"])
+    assert r.exit_code == 1  # the path gets a result: rejected, no such file
+    assert [(f["result"], f["codes"]) for f in json.loads(r.output)["files"]] == [("rejected", ["E-FILE-UNREADABLE"])]
     r = runner.invoke(cli, ["collect", str(good), "--db", url, "--roster", str(good / "alpha.xlsx")])
-    assert r.exit_code == 1 and "Traceback" not in r.output  # not a roster: a clear error
+    assert r.exit_code == 3 and "Traceback" not in r.output  # not a roster: a clear error
 
 
 def test_coverage_is_also_judged_by_the_reps_historical_win_rate(tmp_path, ctx):
@@ -404,3 +457,79 @@ def test_coverage_is_also_judged_by_the_reps_historical_win_rate(tmp_path, ctx):
         collect_paths([tmp_path / "q3"], store, spec, settings, jobs=1, now=NOW)
         hits = {(Path(i["source_file"]).name, i["raw"]) for i in store.issues(PERIOD) if i["code"] == "W-WIN-RATE-COVERAGE"}
     assert hits == {("alpha.xlsx", "3.5")}
+
+
+# -- a file that kills its reader (issue 11 #1) ----------------------------------------------------
+
+#: collect_paths as if the safety checks had missed a file that kills python-calamine
+CRASH_COLLECT = """
+import json, sys
+from datetime import datetime
+import xltools.safety
+from xltools.collect import collect_paths
+from xltools.config import Settings
+from xltools.sheetscan import SheetScan
+from xltools.spec import load_spec
+from xltools.store import Store
+
+xltools.safety.check_sheet_size = lambda *a, **k: SheetScan()  # the guard misses the crashing file
+folder, url, jobs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+settings = Settings()
+spec = settings.apply(load_spec())
+with Store(url, spec) as store:
+    s = collect_paths([folder], store, spec, settings, jobs=jobs, now=datetime(2026, 10, 15, 12, 0))
+print(json.dumps({f.path.rsplit("/", 1)[-1]: [f.result, list(f.codes)] for f in s.files}))
+"""
+
+
+@pytest.fixture
+def crash_inbox(tmp_path, ctx):
+    """Eight plans, a plan with a cell in column ZZZZZZ (python-calamine aborts on it), a
+    truncated workbook and a workbook that is no plan."""
+    from test_check import _not_a_plan, _six_letter_column, _truncated
+
+    spec, settings = ctx
+    d = tmp_path / "inbox"
+    for i in range(8):
+        simple_plan(d / f"p{i}.xlsx", spec, settings, f"顧客{i}", "山本", amount=(i + 1) * 1_000_000)
+    base = simple_plan(tmp_path / "src.xlsx", spec, settings, "クラッシュ工業", "佐藤")
+    _six_letter_column(base, d / "p3_crash.xlsx")
+    _truncated(base, d / "p5_truncated.xlsx")
+    _not_a_plan(base, d / "p6_not_a_plan.xlsx")
+    return d
+
+
+def _crash_collect(folder: Path, url: str, jobs: int) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    res = subprocess.run([sys.executable, "-c", CRASH_COLLECT, str(folder), url, str(jobs)],
+                         capture_output=True, text=True, timeout=600, env=env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return __import__("json").loads(res.stdout)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_file_that_kills_its_reader_costs_only_that_file_and_is_read_again_next_time(crash_inbox, tmp_path,
+                                                                                        ctx, jobs):
+    spec, settings = ctx
+    url = f"sqlite:///{tmp_path / 'crash.db'}"
+    got = _crash_collect(crash_inbox, url, jobs)
+    alone = tmp_path / "good_only"
+    alone.mkdir()
+    for i in range(8):
+        shutil.copy(crash_inbox / f"p{i}.xlsx", alone)
+    with Store(f"sqlite:///{tmp_path / 'good.db'}", spec) as store:
+        without_bad = collect_paths([alone], store, spec, settings, jobs=jobs, now=NOW)
+    good = {Path(f.path).name: [f.result, list(f.codes)] for f in without_bad.files}
+    assert set(good) == {f"p{i}.xlsx" for i in range(8)}
+    assert got == {**good, "p3_crash.xlsx": ["rejected", ["E-INTERNAL"]],
+                   "p5_truncated.xlsx": ["rejected", ["E-FILE-UNREADABLE"]],
+                   "p6_not_a_plan.xlsx": ["rejected", ["E-NOT-A-PLAN"]]}
+    with Store(url, spec) as store:
+        assert len(store.current_versions()) == 8
+        # the next run reads the file again (unchanged bytes), now with the guard in place
+        again = collect_paths([crash_inbox], store, spec, settings, jobs=jobs, now=NOW)
+        files = {Path(i["path"]).name: i["detail"] for i in store.files()}
+    after = {Path(f.path).name: (f.result, f.codes) for f in again.files}
+    assert after["p3_crash.xlsx"] == ("rejected", ("E-FILE-UNREADABLE",))
+    assert after["p5_truncated.xlsx"] == ("unchanged", ("E-FILE-UNREADABLE",))
+    assert files["p3_crash.xlsx"] == "E-FILE-UNREADABLE" and len(files) == 11

@@ -146,14 +146,14 @@ def test_every_table_exports_with_a_header(filled):
 def test_bad_arguments_are_clear_errors(filled, tmp_path):
     url, _, _ = filled
     res = CliRunner().invoke(cli, ["export", "pipeline", "--db", url])
-    assert res.exit_code == 1 and "opportunities" in res.output and "Traceback" not in res.output
+    assert res.exit_code == 2 and "opportunities" in res.output and "Traceback" not in res.output
     res = CliRunner().invoke(cli, ["export", "plans", "--db", url, "--period", "someday"])
-    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert res.exit_code == 2 and "Traceback" not in res.output  # a usage error
     res = CliRunner().invoke(cli, ["export", "plans", "--db", str(tmp_path / "none.db")])
-    assert res.exit_code == 1 and "none.db" in res.output
+    assert res.exit_code == 3 and "none.db" in res.output  # the tool could not do its job
     assert not (tmp_path / "none.db").exists()
     res = CliRunner().invoke(cli, ["export", "plans", "--db", "postgresql+psycopg://x:pw@127.0.0.1:1/db"])
-    assert res.exit_code == 1 and "127.0.0.1" in res.output and "pw@" not in res.output
+    assert res.exit_code == 3 and "127.0.0.1" in res.output and "pw@" not in res.output
     with pytest.raises(StoreError):
         export_table("plans", db_url=url, fmt="xml")
 

@@ -647,6 +647,24 @@ def test_read_roster_ja_xlsx_with_errors_naming_row_and_column(tmp_path):
     assert "D5" in roster.errors[1].message("en") and "5" in roster.errors[1].message("ja")
 
 
+def test_a_duplicate_rep_and_account_row_is_a_roster_error(tmp_path):
+    p = _roster_xlsx(tmp_path / "roster.xlsx", [
+        ["山田太郎", "株式会社A", "A001", None, "", None, None],
+        ["山田太郎", "株式会社Ａ（本社）", "a001", None, "", None, None],  # row 4: the same account by its code
+        ["佐藤", "株式会社A", "A001", None, "", None, None],                # another rep: a team, not a duplicate
+        ["鈴木", "株式会社B", None, None, "", None, None],
+        ["鈴木　", "株式会社Ｂ", None, None, "", None, None],               # row 7: the same by name
+    ])
+    roster = read_roster(p, SPEC)
+    assert [e.row for e in roster] == [3, 5, 6]
+    assert [(i.code, i.row, i.cell, i.params["first"]) for i in roster.errors] == [
+        ("E-ROSTER-DUPLICATE", 4, "B4", 3), ("E-ROSTER-DUPLICATE", 7, "B7", 6)]
+    msg = roster.errors[0].message("en")
+    assert "row 4" in msg and "row 3" in msg and roster.errors[0].message("ja") != msg
+    res = generate_from_roster(SPEC, Settings(), p, "FY2026Q3", tmp_path / "out")
+    assert len(res.paths) == 3 and [i.row for i in res.errors] == [4, 7]
+
+
 def test_read_roster_csv_en_headers_cp932_and_missing_columns(tmp_path):
     p = tmp_path / "roster.csv"
     with open(p, "w", encoding="cp932", newline="") as fh:

@@ -506,11 +506,11 @@ def test_report_command(world, tmp_path):
     assert r.output.strip() == str(out)
     assert load_workbook(out).sheetnames[0] == "Dashboard"
     r = runner.invoke(cli, ["report", "--db", f"sqlite:///{tmp_path / 'none.db'}", "-o", str(out)])
-    assert r.exit_code == 1 and "Traceback" not in r.output and "xltools collect" in r.output
+    assert r.exit_code == 3 and "Traceback" not in r.output and "xltools collect" in r.output
     r = runner.invoke(cli, ["report", "--db", world["url"], "-o", str(out), "--period", "next year"])
-    assert r.exit_code == 1 and "FY2026Q3" in r.output
+    assert r.exit_code == 2 and "FY2026Q3" in r.output
     r = runner.invoke(cli, ["report", "--db", world["url"], "-o", str(tmp_path / "r.csv")])
-    assert r.exit_code == 1 and ".xlsx" in r.output
+    assert r.exit_code == 2 and ".xlsx" in r.output
 
 
 def test_an_empty_database_gives_an_empty_rollup(tmp_path, ctx):

@@ -123,4 +123,4 @@ def test_bad_config_is_a_clean_error(tmp_path):
     p = tmp_path / "bad.toml"
     p.write_text("language = 'fr'\n", encoding="utf-8")
     res = CliRunner().invoke(cli, ["spec", "--config", str(p)])
-    assert res.exit_code == 1 and "language" in res.output and "Traceback" not in res.output
+    assert res.exit_code == 3 and "language" in res.output and "Traceback" not in res.output

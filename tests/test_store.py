@@ -420,6 +420,32 @@ def test_bad_database_urls_are_clear_errors(tmp_path, monkeypatch):
     assert resolve_url() == "sqlite:///xltools.db" and resolve_url("data/p.db") == "sqlite:///data/p.db"
 
 
+@pytest.mark.parametrize("url", ["notascheme", "%%%", "plans", "sqlite://", "sqlite:///", "sqlite:///:memory:",
+                                 "sqlite:///x.db?mode=memory", "sqlite:///x.db?mode=ro",
+                                 "sqlite:///file:x.db?mode=ro&uri=true", "sqlite:x.db"])
+def test_database_urls_that_would_lose_data_are_refused(tmp_path, monkeypatch, url):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StoreError) as e:
+        Store(url).ensure_schema()
+    assert url.split("?")[0] in str(e.value) or "memory" in str(e.value)
+    assert list(tmp_path.iterdir()) == []  # no SQLite file of that name, nothing written
+
+
+def test_an_in_memory_database_only_when_asked_for(tmp_path):
+    with Store("sqlite://", allow_memory=True) as store:
+        store.ensure_schema()
+        assert store.files() == []
+    with pytest.raises(StoreError):
+        Store("sqlite:///:memory:")
+
+
+def test_a_plain_path_to_a_database_file_still_works(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with Store("data.db") as store:
+        store.ensure_schema()
+    assert (tmp_path / "data.db").is_file()
+
+
 def _hold_write_lock(path: str, seconds: float, started: threading.Event) -> None:
     con = sqlite3.connect(path, isolation_level=None)
     con.execute("BEGIN IMMEDIATE")

@@ -13,13 +13,12 @@ refused.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
 
 from . import clock
-from .errors import XltoolsError
+from .errors import UsageError, XltoolsError
 from .issues import FileReport, Issue, SEVERITIES, sort_issues
 from .spec import Label, Spec
 from .validate import ANNOTATION_SHEET
@@ -44,11 +43,15 @@ def prepare_dir(out_dir: Path, checked: list[str | os.PathLike] = ()) -> None:
     """Create the annotation directory; refuse the folder of a checked file (a copy
     must never replace the file the rep sent)."""
     if out_dir.exists() and not out_dir.is_dir():
-        raise XltoolsError(f"{out_dir}: not a directory")
+        raise UsageError(f"{out_dir}: not a directory")
     target = out_dir.resolve()
     for p in checked:
-        if Path(p).resolve().parent == target:
-            raise XltoolsError(f"{out_dir}: choose another folder for the annotated copies; "
+        try:
+            where = Path(p).resolve().parent
+        except (OSError, RuntimeError):  # a symlink loop: no file there to overwrite
+            continue
+        if where == target:
+            raise UsageError(f"{out_dir}: choose another folder for the annotated copies; "
                                f"it holds the checked file {Path(p).name}")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -94,7 +97,7 @@ def annotate_workbook(report: FileReport, dest: str | os.PathLike, *, spec: Spec
 
     src, dest = Path(report.file), Path(dest)
     if dest.exists() and dest.resolve() == src.resolve():
-        raise XltoolsError(f"{dest}: the annotated copy would overwrite the checked file")
+        raise UsageError(f"{dest}: the annotated copy would overwrite the checked file")
     wb = load_workbook(src, keep_vba=src.suffix.lower() == ".xlsm", keep_links=True)
     for name in ANNOTATION_SHEET.all():  # a copy of an annotated copy: replace the old list
         if name in wb.sheetnames:
@@ -143,12 +146,6 @@ def annotate_workbook(report: FileReport, dest: str | os.PathLike, *, spec: Spec
     ws.freeze_panes = "A5"
 
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".xltools-", suffix=dest.suffix, dir=dest.parent)
-    os.close(fd)
-    try:
-        wb.save(tmp)
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return dest
+    from .outfile import save_workbook
+
+    return save_workbook(wb, dest)

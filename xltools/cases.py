@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 import unicodedata
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -43,7 +42,7 @@ from typing import Any, Iterator
 import sqlalchemy as sa
 
 from . import clock, schema as sch
-from .errors import XltoolsError
+from .errors import UsageError, XltoolsError
 from .spec import Field, Label, Spec, SpecError, Table
 from .validate import name_key
 
@@ -65,6 +64,8 @@ _HALFWIDTH_SOUND_MARKS = "\uff9e\uff9f"
 
 class CaseNotFound(XltoolsError):
     """No case with that number, or it is not shared in the requested scope."""
+
+    code = "not-found"
 
 
 def _msg(ja: str, en: str) -> str:
@@ -155,7 +156,7 @@ def scope_keys(spec: Spec, scope: str | None) -> tuple[str, ...]:
     scope = (scope or "company").strip().lower()
     valid = scopes(spec)
     if scope not in valid:
-        raise XltoolsError(_msg(f"共有範囲 {scope!r} は指定できません（{' / '.join(valid)}）",
+        raise UsageError(_msg(f"共有範囲 {scope!r} は指定できません（{' / '.join(valid)}）",
                                 f"Unknown scope {scope!r} (use one of: {', '.join(valid)})"))
     if scope == ALL:
         return tuple(valid[:-1])
@@ -566,9 +567,9 @@ def search_cases(store, query: str, *, industry: str | None = None, product: str
     spec = store.spec
     terms = query_terms(query or "")
     if not terms:
-        raise XltoolsError(_msg("検索語を指定してください。", "Give a search query."))
+        raise UsageError(_msg("検索語を指定してください。", "Give a search query."))
     if limit is not None and limit < 1:
-        raise XltoolsError(_msg("件数は 1 以上を指定してください。", "The limit must be at least 1."))
+        raise UsageError(_msg("件数は 1 以上を指定してください。", "The limit must be at least 1."))
     keys = scope_keys(spec, scope)
     sync_library(store, now=now)
     lib = store.t[sch.CASE_LIBRARY]
@@ -678,14 +679,14 @@ def export_library(store, path: str | os.PathLike, *, scope: str | None = "compa
     from .xlwrite import DATE_FORMAT, write_table, write_value
 
     if lang not in ("ja", "en"):
-        raise XltoolsError(_msg(f"言語は ja か en を指定してください（{lang!r}）。", f"language must be ja or en, got {lang!r}"))
+        raise UsageError(_msg(f"言語は ja か en を指定してください（{lang!r}）。", f"language must be ja or en, got {lang!r}"))
     spec = store.spec
     cases = list_cases(store, scope=scope, now=now)
     out = Path(path)
     if out.suffix.lower() != ".xlsx":
-        raise XltoolsError(_msg(f"{out}: 拡張子は .xlsx にしてください。", f"{out}: the file name must end in .xlsx"))
+        raise UsageError(_msg(f"{out}: 拡張子は .xlsx にしてください。", f"{out}: the file name must end in .xlsx"))
     if not out.parent.exists():
-        raise XltoolsError(_msg(f"{out.parent}: フォルダーがありません。", f"{out.parent}: no such folder"))
+        raise UsageError(_msg(f"{out.parent}: フォルダーがありません。", f"{out.parent}: no such folder"))
     cols = list(cases_table(spec).columns)
     wb = Workbook()
     ws = wb.active
@@ -765,20 +766,10 @@ def export_library(store, path: str | os.PathLike, *, scope: str | None = "compa
         sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight = 1, 0
     wb.properties.creator = "xltools"
     wb.properties.title = _XL["title"](lang)
-    _save_atomic(wb, out)
+    from .outfile import save_workbook
+
+    save_workbook(wb, out)
     return len(cases)
 
 
-def _save_atomic(wb, out: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".~xltools-", suffix=".xlsx", dir=str(out.parent))
-    os.close(fd)
-    try:
-        wb.save(tmp)
-        os.replace(tmp, out)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 

@@ -5,6 +5,10 @@ import re
 
 _A1 = re.compile(r"^\$?([A-Z]{1,3})\$?(\d+)$")
 
+#: Excel's grid: A1:XFD1048576
+MAX_ROW = 1_048_576
+MAX_COL = 16_384
+
 
 def _col_letter(idx: int) -> str:
     s = ""
@@ -14,12 +18,12 @@ def _col_letter(idx: int) -> str:
     return s
 
 
-_LETTERS = [_col_letter(i) for i in range(1, 16385)]  # A .. XFD, Excel's last column
+_LETTERS = [_col_letter(i) for i in range(1, MAX_COL + 1)]  # A .. XFD, Excel's last column
 
 
 def col_letter(idx: int) -> str:
     """1 -> A, 27 -> AA."""
-    if 0 < idx <= 16384:
+    if 0 < idx <= MAX_COL:
         return _LETTERS[idx - 1]
     return _col_letter(idx)
 
@@ -42,6 +46,11 @@ def parse_a1(ref: str) -> tuple[int, int]:
     if not m:
         raise ValueError(f"not a cell address: {ref!r}")
     return int(m.group(2)), col_index(m.group(1))
+
+
+def in_grid(row: int, col: int) -> bool:
+    """Whether (row, col) is a cell of Excel's grid (A1:XFD1048576)."""
+    return 0 < row <= MAX_ROW and 0 < col <= MAX_COL
 
 
 def parse_range(ref: str) -> tuple[int, int, int, int]:

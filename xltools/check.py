@@ -4,10 +4,15 @@
 (:func:`xltools.reader.read_workbook`, which refuses unsafe files before any parser
 sees them), validation (:mod:`xltools.validate`) and business rules
 (:mod:`xltools.rules`).  A file that cannot be read gives exactly ONE file-level
-issue and the run goes on; any unexpected exception becomes ``E-FILE-UNREADABLE``
-with the exception text, never a traceback.  The checked file is only read.
+issue and the run goes on.  Only the reader's own verdicts (:class:`FileProblem`)
+say a file is damaged; any other exception is a bug in xltools: ``E-INTERNAL``
+("please report") with the exception text, never a traceback -- and under the
+``CI`` environment variable the exception itself, so that a test run fails.  The
+checked file is only read.
 
-:func:`check_files` checks many files (and optionally writes annotated copies);
+:func:`check_files` checks many files, each in a worker process that may die
+(:mod:`xltools.workers`): a file that kills its reader gets one ``E-INTERNAL``
+issue and every other file its real report.  It optionally writes annotated copies;
 :func:`render` formats the reports as text (grouped by file, most severe first,
 aligned by display width for Japanese terminals) or JSON.
 """
@@ -22,8 +27,8 @@ from typing import Iterable
 
 from . import clock
 from .config import Settings
-from .errors import XltoolsError
-from .issues import Issue, FileReport, SEVERITIES, sort_issues
+from .errors import EXIT_DATA, EXIT_FAILED, EXIT_OK, UsageError
+from .issues import INTERNAL, Issue, FileReport, SEVERITIES, sort_issues
 from .spec import LANGS, Label, Spec
 
 #: words of the text report
@@ -41,7 +46,7 @@ _UI = {
 
 def _lang(lang: str) -> str:
     if lang not in LANGS:
-        raise XltoolsError(f"language must be one of {', '.join(LANGS)}, got {lang!r}")
+        raise UsageError(f"language must be one of {', '.join(LANGS)}, got {lang!r}")
     return lang
 
 
@@ -63,7 +68,7 @@ def check_file(path: str | os.PathLike, spec: Spec, settings: Settings, *, lang:
     _lang(lang)
     today = clock.today(clock.resolve(now))
     if win_rate is not None and not (0 < win_rate <= 1):
-        raise XltoolsError(f"win rate must be a fraction between 0 and 1, got {win_rate!r}")
+        raise UsageError(f"win rate must be a fraction between 0 and 1, got {win_rate!r}")
     from .reader import FileProblem, Limits, read_workbook
     from .rules import run_rules
     from .validate import plan_stats, validate
@@ -86,12 +91,24 @@ def check_file(path: str | os.PathLike, spec: Spec, settings: Settings, *, lang:
             i.file = name
         report.issues, report.plan = issues, plan
         report.stats = {**plan_stats(plan, spec), "read_seconds": round(t1 - t0, 4), "validate_seconds": _secs(t1)}
-    except Exception as exc:  # noqa: BLE001 - a bad file never stops a run, never a traceback
-        detail = f"{type(exc).__name__}: {exc}"
-        report.issues = [Issue("E-FILE-UNREADABLE", file=name, params={"detail": detail})]
-        report.plan = None
+    except Exception as exc:  # noqa: BLE001 - a bug in xltools: never a traceback, never "damaged"
+        report = internal_report(name, f"{type(exc).__name__}: {exc}", exc)
         report.stats = {"read_seconds": _secs(t0)}
     return report
+
+
+def internal_report(path: str, detail: str | dict, exc: BaseException | None = None) -> FileReport:
+    """The report of a file xltools failed on (``E-INTERNAL``).  Under the ``CI``
+    environment variable it raises instead (``exc``, or a RuntimeError): a bug must
+    fail the test run, not hide in a report."""
+    if os.environ.get("CI"):
+        if exc is not None:
+            raise exc
+        raise RuntimeError(f"{path}: {detail['en'] if isinstance(detail, dict) else detail}")
+    report = FileReport(file=path)
+    report.add(INTERNAL, params={"detail": detail})
+    return report
+
 
 
 def _secs(since: float) -> float:
@@ -112,10 +129,12 @@ def workbook_texts(spec: Spec, settings: Settings) -> set[str]:
 def check_files(paths: Iterable[str | os.PathLike], spec: Spec, settings: Settings, *, lang: str = "ja",
                 annotate_dir: str | os.PathLike | None = None, now: datetime | None = None,
                 win_rate: float | None = None) -> list[FileReport]:
-    """Check every file; with ``annotate_dir`` also write an annotated copy of each
-    readable workbook there (``report.stats["annotated"]`` is its path).  ``now``
-    (default: :func:`xltools.clock.now`, read once): see :func:`check_file`; it is also
-    the "checked at" time of the annotated copies."""
+    """Check every file, in order, each in a worker process (:mod:`xltools.workers`): a
+    file that kills its reader gets one ``E-INTERNAL`` issue, the others their real
+    reports.  With ``annotate_dir`` also write an annotated copy of each readable
+    workbook there (``report.stats["annotated"]`` is its path).  ``now`` (default:
+    :func:`xltools.clock.now`, read once): see :func:`check_file`; it is also the
+    "checked at" time of the annotated copies."""
     _lang(lang)
     now = clock.resolve(now)
     paths = list(paths)
@@ -128,25 +147,68 @@ def check_files(paths: Iterable[str | os.PathLike], spec: Spec, settings: Settin
         texts = workbook_texts(spec, settings)
     except Exception:  # noqa: BLE001 - check_file then reports the failure on each file
         texts = None
+    if win_rate is not None and not (0 < win_rate <= 1):
+        raise UsageError(f"win rate must be a fraction between 0 and 1, got {win_rate!r}")
     used: set[str] = set()
     reports = []
-    for p in paths:
-        report = check_file(p, spec, settings, lang=lang, now=now, win_rate=win_rate, static_texts=texts)
-        if out_dir is not None and report.readable:
-            from .annotate import annotate_workbook, unique_name
+    if not paths:
+        return reports
+    from .workers import ReadPool
 
-            dest = out_dir / unique_name(Path(p).name, used)
-            try:
-                report.stats["annotated"] = str(annotate_workbook(report, dest, spec=spec, lang=lang, now=now))
-            except Exception as exc:  # noqa: BLE001 - the check result stands; say why there is no copy
-                report.stats["annotate_error"] = f"{type(exc).__name__}: {exc}"
-        reports.append(report)
+    with ReadPool(_check_in_worker, 1, initializer=_init_check_worker,
+                  initargs=(spec, settings, now, win_rate, texts)) as pool:
+        for p in paths:
+            reports.append(_annotated(worker_report(str(p), pool.run(str(p))), p, out_dir, used, spec, lang, now))
     return reports
 
 
+def worker_report(path: str, value: "FileReport | BaseException") -> FileReport:
+    """What a worker returned for ``path``: its report, or ``E-INTERNAL`` when it died
+    (:class:`~xltools.workers.WorkerDied`) or failed."""
+    from .workers import WorkerDied
+
+    if isinstance(value, FileReport):
+        return value
+    if isinstance(value, WorkerDied):
+        return internal_report(path, {"ja": value.describe("ja"), "en": value.describe("en")})
+    return internal_report(path, f"{type(value).__name__}: {value}", value)
+
+
+_WORKER: dict = {}
+
+
+def _init_check_worker(spec: Spec, settings: Settings, now: datetime, win_rate: float | None,
+                       texts: set[str] | None) -> None:
+    _WORKER.update(spec=spec, settings=settings, now=now, win_rate=win_rate, texts=texts)
+
+
+def _check_in_worker(path: str) -> FileReport:
+    w = _WORKER
+    return check_file(path, w["spec"], w["settings"], now=w["now"], win_rate=w["win_rate"],
+                      static_texts=w["texts"])
+
+
+def _annotated(report: FileReport, p: str | os.PathLike, out_dir: Path | None, used: set[str], spec: Spec,
+               lang: str, now: datetime) -> FileReport:
+    """With ``out_dir``: write the annotated copy of a readable workbook there."""
+    if out_dir is None or not report.readable:
+        return report
+    from .annotate import annotate_workbook, unique_name
+
+    dest = out_dir / unique_name(Path(p).name, used)
+    try:
+        report.stats["annotated"] = str(annotate_workbook(report, dest, spec=spec, lang=lang, now=now))
+    except Exception as exc:  # noqa: BLE001 - the check result stands; say why there is no copy
+        report.stats["annotate_error"] = f"{type(exc).__name__}: {exc}"
+    return report
+
+
 def exit_code(reports: Iterable[FileReport]) -> int:
-    """0 when no file has errors, 1 when any has."""
-    return 0 if all(r.valid for r in reports) else 1
+    """0 when no file has errors, 1 when any has, 3 when xltools failed on one (``E-INTERNAL``)."""
+    reports = list(reports)
+    if any(i.code == INTERNAL for r in reports for i in r.issues):
+        return EXIT_FAILED
+    return EXIT_OK if all(r.valid for r in reports) else EXIT_DATA
 
 
 # -- output ---------------------------------------------------------------------------
@@ -157,7 +219,7 @@ def render(reports: list[FileReport], fmt: str = "text", lang: str = "ja") -> st
     if fmt == "json":
         return json.dumps({"files": [r.to_dict(lang) for r in reports]}, ensure_ascii=False, indent=2)
     if fmt != "text":
-        raise XltoolsError(f"unknown format {fmt!r}: text or json")
+        raise UsageError(f"unknown format {fmt!r}: text or json")
     return render_text(reports, lang)
 
 

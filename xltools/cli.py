@@ -1,41 +1,72 @@
 """The command line: a thin click layer over the library.
 
-Each command parses options, calls one library function and turns the library's
-:class:`~xltools.errors.XltoolsError` into :class:`click.ClickException`.  A command
-that stamps or compares time reads the clock once (:func:`command_now`: the system
-clock, or ``XLTOOLS_NOW``) and passes that ``now`` to the library.  Heavy
-modules (openpyxl, pandas, SQLAlchemy) are imported inside the commands so that
+Each command parses options and calls one library function.  Errors never show a
+traceback: :class:`XltoolsCli` turns the library's
+:class:`~xltools.errors.XltoolsError` (and an ``OSError``, and any other exception:
+an internal error, "please report") into a message and the exit code every command
+shares -- 0 all good, 1 data problems found, 2 usage error, 3 the tool could not do
+its job.  Under ``--format json`` the error is JSON on standard output:
+``{"error": {"code": ..., "message": ...}}``.  Under the ``CI`` environment
+variable an internal error is raised, so that a test run fails.  A command that
+stamps or compares time reads the clock once (:func:`command_now`: the system clock,
+or ``XLTOOLS_NOW``; a bad value is a usage error) and passes that ``now`` to the
+library.  Heavy modules (openpyxl, pandas, SQLAlchemy) are imported inside the
+commands so that
 ``xltools --help`` starts fast.  The library never imports click.
 """
 from __future__ import annotations
 
-import functools
 import json
+import os
 import sys
 
 import click
 
 from . import __version__
+from .errors import EXIT_FAILED, EXIT_USAGE, XltoolsError
 
 
-def _errors_to_click(fn):
-    """Turn library errors into clean CLI errors (exit 1, no traceback)."""
+def _wants_json(args: list[str]) -> bool:
+    """Whether the command line asks for ``--format json``."""
+    return any(a == "--format=json" or (a == "--format" and args[i + 1:i + 2] == ["json"])
+               for i, a in enumerate(args))
 
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        from .clock import ClockError
-        from .errors import XltoolsError
 
+class XltoolsCli(click.Group):
+    """The ``xltools`` group: every failure becomes a message and an exit code."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        argv = list(sys.argv[1:] if args is None else args)
+        as_json = _wants_json(argv)
         try:
-            return fn(*args, **kwargs)
-        except ClockError as e:  # a bad XLTOOLS_NOW: a usage error (exit 2)
-            raise click.UsageError(str(e)) from None
+            code = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.ClickException as e:  # usage errors: bad options, missing arguments
+            code = _fail(as_json, "usage", e.format_message(), EXIT_USAGE, e)
+        except click.exceptions.Abort:  # Ctrl-C
+            code = _fail(as_json, "interrupted", "中断しました / interrupted", EXIT_FAILED)
         except XltoolsError as e:
-            raise click.ClickException(str(e)) from None
+            code = _fail(as_json, e.code, str(e), e.exit_code)
         except OSError as e:
-            raise click.ClickException(f"{getattr(e, 'filename', '') or ''}: {e.strerror or e}") from None
+            where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+            code = _fail(as_json, "os", f"{where}{e.strerror or e}", EXIT_FAILED)
+        except Exception as e:  # noqa: BLE001 - a bug: a message to report, never a traceback
+            if os.environ.get("CI"):
+                raise
+            code = _fail(as_json, "internal", "xltools の内部エラーです。お手数ですが報告してください / internal error, "
+                                              f"please report it: {type(e).__name__}: {e}", EXIT_FAILED)
+        sys.exit(code or 0)
 
-    return wrapper
+
+def _fail(as_json: bool, code: str, message: str, exit_code: int, usage: click.ClickException | None = None) -> int:
+    if as_json:
+        click.echo(json.dumps({"error": {"code": code, "message": message}}, ensure_ascii=False))
+    elif usage is not None:
+        usage.show()
+    else:
+        click.echo(f"Error: {message}", err=True)
+    return exit_code
 
 
 def command_now():
@@ -81,10 +112,14 @@ def load_context(config_path: str | None):
     return settings.apply(load_spec()), settings
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=XltoolsCli, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="xltools")
 def cli():
     """Account-plan workbooks: generate, check, collect, report.
+
+    \b
+    Exit status of every command: 0 all good, 1 data problems found, 2 usage
+    error, 3 the tool could not do its job.
 
     \b
     Monthly routine:
@@ -98,7 +133,6 @@ def cli():
 @cli.command(name="spec")
 @format_option("text", "json")
 @config_option
-@_errors_to_click
 def spec_cmd(fmt, config_path):
     """Print the resolved template spec (sections, fields, tables, choices)."""
     spec, _ = load_context(config_path)
@@ -130,7 +164,6 @@ def spec_cmd(fmt, config_path):
               help="Write to FILE instead of standard output.")
 @click.option("--all-versions", is_flag=True, help="Every stored version, not only the current ones.")
 @click.option("--period", metavar="P", help="Only plans of this period (FY2026Q3, or FY2026 for the year).")
-@_errors_to_click
 def export_cmd(table, db_url, fmt, output, all_versions, period):
     """Export a table of the database for BI tools (CSV or JSON).
 
@@ -150,7 +183,7 @@ def export_cmd(table, db_url, fmt, output, all_versions, period):
 
 
 @cli.command(name="check")
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path())
 @format_option("text", "json")
 @lang_option()
 @click.option("--annotate", "annotate_dir", type=click.Path(file_okay=False), metavar="DIR",
@@ -160,14 +193,14 @@ def export_cmd(table, db_url, fmt, output, all_versions, period):
               help="Also judge coverage by the team's historical win rate from this database "
                    "(W-WIN-RATE-COVERAGE), shown next to the fixed 3-5x rule.")
 @config_option
-@_errors_to_click
 def check_cmd(files, fmt, lang, annotate_dir, db_url, config_path):
     """Check filled workbooks and list every problem with its cell.
 
     \b
     記入済みのブックをチェックし、問題をセル位置つきで一覧にします。
     Exit status: 0 when no file has errors, 1 when any file has errors, 2 on usage
-    errors.  A file that cannot be read gets one file-level issue; the run goes on.
+    errors, 3 when xltools failed on a file (E-INTERNAL).  Every path gets a
+    result: a file that cannot be read gets one file-level issue; the run goes on.
     """
     from .check import check_files, exit_code, render
 
@@ -204,7 +237,6 @@ def check_cmd(files, fmt, lang, annotate_dir, db_url, config_path):
 @db_option
 @lang_option()
 @config_option
-@_errors_to_click
 def generate_cmd(period, account, rep, account_id, target, team_members, output, roster, out_dir, jobs, prefill,
                  db_url, lang, config_path):
     """Generate account-plan workbooks: one (--account, --rep) or one per roster row.
@@ -271,7 +303,7 @@ def generate_cmd(period, account, rep, account_id, target, team_members, output,
 
 
 @cli.command(name="collect")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
 @db_option
 @click.option("--roster", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
               help="Roster .xlsx or .csv: list the rep x account lines with no plan for the period.")
@@ -281,7 +313,6 @@ def generate_cmd(period, account, rep, account_id, target, team_members, output,
 @format_option("text", "json")
 @lang_option()
 @config_option
-@_errors_to_click
 def collect_cmd(paths, db_url, roster, period, jobs, fmt, lang, config_path):
     """Collect filled workbooks (files or folders) into the database.
 
@@ -292,7 +323,8 @@ def collect_cmd(paths, db_url, roster, period, jobs, fmt, lang, config_path):
     .xls/.xlsb/.ods files are recorded as rejected (save as .xlsx); other files are
     ignored.  Idempotent: files already collected are skipped without being read.
     Exit status: 0 when every file is stored, 1 when any file is rejected or in
-    conflict (E-CONFLICT: another rep's plan for the same account and period).
+    conflict (E-CONFLICT: another rep's plan for the same account and period), 2 on
+    usage errors, 3 when the run could not be done (or xltools failed on a file).
     """
     from .collect import collect_paths, render_summary
     from .store import Store
@@ -319,7 +351,6 @@ def collect_cmd(paths, db_url, roster, period, jobs, fmt, lang, config_path):
 @click.option("--roster", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
               help="Roster .xlsx or .csv: list missing submissions on the Submissions sheet.")
 @config_option
-@_errors_to_click
 def report_cmd(db_url, output, period, lang, roster, config_path):
     """Write the roll-up workbook for sales leaders from the database.
 
@@ -372,7 +403,6 @@ def cases_group():
 @lang_option()
 @db_option
 @config_option
-@_errors_to_click
 def cases_search_cmd(query, industry, product, department, scope, limit, fmt, lang, db_url, config_path):
     """Search the cases (title, challenge, solution, value, success factors, reusable-for).
 
@@ -404,7 +434,6 @@ def cases_search_cmd(query, industry, product, department, scope, limit, fmt, la
 @lang_option()
 @db_option
 @config_option
-@_errors_to_click
 def cases_show_cmd(case_ref, scope, fmt, lang, db_url, config_path):
     """Show one case by its number (as search lists it) or its case ID.
 
@@ -432,7 +461,6 @@ def cases_show_cmd(case_ref, scope, fmt, lang, db_url, config_path):
 @lang_option()
 @db_option
 @config_option
-@_errors_to_click
 def cases_export_cmd(output, scope, lang, db_url, config_path):
     """Write the case library workbook for reps: a filterable list and a card per case.
 
@@ -455,7 +483,6 @@ def cases_export_cmd(output, scope, lang, db_url, config_path):
 @lang_option()
 @db_option
 @config_option
-@_errors_to_click
 def history_cmd(account, fmt, lang, db_url, config_path):
     """Every stored version of an account's plans and what changed between them.
 

@@ -15,14 +15,16 @@ from __future__ import annotations
 import os
 from datetime import date, datetime
 
-from .errors import XltoolsError
+from .errors import UsageError
 
 #: the environment variable that fixes the clock
 ENV = "XLTOOLS_NOW"
 
 
-class ClockError(XltoolsError):
-    """``XLTOOLS_NOW`` is not an ISO 8601 date or date-time (the CLI: a usage error)."""
+class ClockError(UsageError):
+    """``XLTOOLS_NOW`` is not an ISO 8601 date or date-time (a usage error: exit 2)."""
+
+    code = "clock"
 
 
 def parse(value: str) -> datetime:

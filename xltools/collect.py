@@ -12,10 +12,13 @@ worker processes and stores the results through :class:`~xltools.store.Store`:
   ignored and counted.
 * **unchanged files are cheap** -- the parent hashes every file (SHA-256) and looks
   the hash up in the ledger before any parsing; a known file is never dispatched.
-* **parallel** -- worker processes (default: one per core) read, normalise and
-  validate; they send back only the :class:`~xltools.issues.FileReport` (PlanData and
-  issues), never a workbook.  The parent stores each result as it arrives, one
-  transaction per file (which is what keeps concurrent runs safe).
+* **parallel and isolated** -- worker processes (default: one per core; one with
+  ``jobs=1``) read, normalise and validate; they send back only the
+  :class:`~xltools.issues.FileReport` (PlanData and issues), never a workbook.  The
+  parent stores each result as it arrives, one transaction per file (which is what
+  keeps concurrent runs safe).  A file that kills its worker costs only that file
+  (``E-INTERNAL``, :mod:`xltools.workers`); a file whose stored result is
+  ``E-INTERNAL`` is read again by the next run, changed or not.
 * **idempotent and versioned** -- handled by the store: the same file stores nothing
   new, a changed plan gets a new current version, a second plan for the same account
   and period from another rep is a conflict (``E-CONFLICT``).
@@ -23,8 +26,9 @@ worker processes and stores the results through :class:`~xltools.store.Store`:
   no plan was received (:func:`missing_submissions`).
 
 A bad file never stops the run.  :attr:`CollectSummary.exit_code` is 0 when every file
-is stored (warnings and validation errors inside a stored plan allowed) and 1 when any
-file given to the run is rejected or in conflict -- also when the ledger already knew it.
+is stored (warnings and validation errors inside a stored plan allowed), 1 when any
+file given to the run is rejected or in conflict -- also when the ledger already knew it
+-- and 3 when xltools itself failed on a file (``E-INTERNAL``).
 """
 from __future__ import annotations
 
@@ -33,8 +37,7 @@ import os
 import stat
 import sys
 import time
-from collections import Counter
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -42,9 +45,10 @@ from typing import Any, Callable, Iterable, Sequence
 
 from . import clock
 from .config import Settings
-from .errors import XltoolsError
-from .issues import SEVERITIES, FileReport, Issue
+from .errors import EXIT_DATA, EXIT_FAILED, EXIT_OK, UsageError
+from .issues import INTERNAL, SEVERITIES, FileReport, Issue
 from .periods import parse_period
+from .safety import not_a_file
 from .spec import LANGS, Label, Spec
 from .validate import name_key
 
@@ -75,7 +79,7 @@ UI: dict[str, Label] = {
     "files": Label("ファイル", "Files"),
     "plans_stored": Label("保存したプラン", "Plans stored"),
     "ignored": Label("対象外のファイル", "Other files ignored"),
-    "skipped": Label("ロック・一時・隠しファイル", "Lock, temp and hidden files skipped"),
+    "skipped": Label("スキップ（ロック・一時・隠し・ファイル以外）", "Skipped (lock, temp, hidden, no file)"),
     "error": Label("エラー", "Errors"),
     "warning": Label("警告", "Warnings"),
     "info": Label("情報", "Info"),
@@ -92,14 +96,29 @@ UI: dict[str, Label] = {
     "file": Label("ファイル", "File"),
     "result": Label("結果", "Result"),
     "codes": Label("エラー", "Errors"),
+    "not_read": Label("読み込まなかったもの（通常のファイルではない）", "Not read (no regular file)"),
+    "reason": Label("理由", "Reason"),
+    "fifo": Label("名前付きパイプ（FIFO）", "named pipe (FIFO)"),
+    "socket": Label("ソケット", "socket"),
+    "device": Label("デバイス", "device"),
+    "broken-link": Label("リンク切れのシンボリックリンク", "broken symbolic link"),
+    "link-loop": Label("循環しているシンボリックリンク", "symbolic link loop"),
+    "dir-link": Label("フォルダへのリンク（たどりません）", "link to a folder (not followed)"),
+    "denied": Label("読み取り権限がありません", "permission denied"),
+    "other": Label("通常のファイルではありません", "not a regular file"),
 }
 
 
-class CollectError(XltoolsError):
+class CollectError(UsageError):
     """The collection cannot start: a path that does not exist, a bad option."""
 
 
 # -- discovery -----------------------------------------------------------------------------
+
+#: why a path was skipped (keys of ``Discovery.reasons``; see ``UI`` for the words)
+SKIP_REASONS = ("lock", "hidden", "fifo", "socket", "device", "broken-link", "link-loop", "dir-link", "denied",
+                "other")
+
 
 @dataclass
 class Discovery:
@@ -108,7 +127,15 @@ class Discovery:
     plans: list[Path] = field(default_factory=list)
     wrong_format: list[Path] = field(default_factory=list)
     ignored: list[Path] = field(default_factory=list)  # unrelated files (counted)
-    skipped: list[Path] = field(default_factory=list)  # lock, temp and hidden files
+    skipped: list[Path] = field(default_factory=list)  # lock, temp and hidden files; what is no file
+    reasons: dict[Path, str] = field(default_factory=dict)  # skipped path -> one of SKIP_REASONS
+    #: paths named explicitly that are no readable file or folder -> what they are
+    #: (:func:`xltools.safety.path_kind`): each gets a result of its own
+    unreadable: list[tuple[Path, str]] = field(default_factory=list)
+
+    def skip(self, path: Path, reason: str) -> None:
+        self.skipped.append(path)
+        self.reasons[path] = reason if reason in SKIP_REASONS else "other"
 
 
 def is_lock_or_temp(name: str) -> bool:
@@ -136,7 +163,7 @@ def _lstat(path: Path) -> os.stat_result | None:
 def _classify(path: Path, out: Discovery) -> None:
     suffix = path.suffix.lower()
     if is_lock_or_temp(path.name):
-        out.skipped.append(path)
+        out.skip(path, "lock")
     elif suffix in PLAN_SUFFIXES:
         out.plans.append(path)
     elif suffix in WRONG_FORMAT_SUFFIXES:
@@ -149,37 +176,71 @@ def discover(paths: Iterable[str | os.PathLike]) -> Discovery:
     """Sort ``paths`` (files and folders, walked recursively) into a :class:`Discovery`.
 
     A file named explicitly is taken even when hidden; lock and temporary files are
-    skipped wherever they come from (an Excel lock file is not a plan).  Symbolic links
-    to folders are not followed.  Raises :class:`CollectError` for a path that does not
-    exist."""
+    skipped wherever they come from (an Excel lock file is not a plan).  A named path
+    that is no readable file or folder (missing, a broken link, a symlink loop, a
+    FIFO...) is listed in ``unreadable``: it gets a result, the run goes on.  In a
+    folder, what is no regular file (FIFOs, sockets, devices, broken links, symlink
+    loops, links to folders -- never followed -- and folders that cannot be read) is
+    skipped with its reason, never silently dropped."""
+    from .safety import path_kind
+
     out = Discovery()
     seen: set[Path] = set()
+
+    def take(p: Path, explicit: bool) -> None:
+        key = _resolved(p)
+        if key in seen:
+            return
+        seen.add(key)
+        if not explicit and is_hidden(p) and not is_lock_or_temp(p.name):
+            out.skip(p, "hidden")
+        else:
+            _classify(p, out)
+
     for raw in paths:
         top = Path(raw)
-        if not top.exists():
-            raise CollectError(f"{top}: ファイルまたはフォルダがありません / no such file or folder")
-        if top.is_file():
-            key = top.resolve()
-            if key not in seen:
-                seen.add(key)
-                _classify(top, out)
+        try:
+            mode = top.stat().st_mode
+        except OSError as e:
+            out.unreadable.append((top, path_kind(top, e)))
             continue
-        for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
+        if stat.S_ISREG(mode):
+            take(top, explicit=True)
+            continue
+        if not stat.S_ISDIR(mode):
+            out.unreadable.append((top, path_kind(top, mode=mode)))
+            continue
+        for dirpath, dirnames, filenames in os.walk(top, followlinks=False,
+                                                    onerror=lambda e: out.skip(Path(e.filename), "denied")):
             base = Path(dirpath)
-            dirnames[:] = sorted(d for d in dirnames if not is_hidden(base / d))
+            keep = []
+            for d in sorted(dirnames):
+                if is_hidden(base / d):
+                    continue  # hidden folders are not entered
+                if (base / d).is_symlink():
+                    out.skip(base / d, "dir-link")
+                else:
+                    keep.append(d)
+            dirnames[:] = keep
             for name in sorted(filenames):
                 p = base / name
-                if not p.is_file():
+                try:
+                    mode = p.stat().st_mode
+                except OSError as e:
+                    out.skip(p, path_kind(p, e))
                     continue
-                key = p.resolve()
-                if key in seen:
-                    continue
-                seen.add(key)
-                if is_hidden(p) and not is_lock_or_temp(name):
-                    out.skipped.append(p)
+                if stat.S_ISREG(mode):
+                    take(p, explicit=False)
                 else:
-                    _classify(p, out)
+                    out.skip(p, path_kind(p, mode=mode))
     return out
+
+
+def _resolved(p: Path) -> Path:
+    try:
+        return p.resolve()
+    except (OSError, RuntimeError):
+        return Path(os.path.abspath(p))
 
 
 # -- results -------------------------------------------------------------------------------
@@ -244,6 +305,7 @@ class CollectSummary:
     files: list[FileResult] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    skip_reasons: dict[str, str] = field(default_factory=dict)  # skipped path -> one of SKIP_REASONS
     missing: list[MissingSubmission] | None = None  # None: no roster given
     roster_errors: list[Issue] = field(default_factory=list)
     period: str | None = None
@@ -279,11 +341,15 @@ class CollectSummary:
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.failed else 0
+        """0 every file stored, 1 a file rejected or in conflict, 3 xltools failed on a file."""
+        if any(INTERNAL in f.codes for f in self.files):
+            return EXIT_FAILED
+        return EXIT_DATA if self.failed else EXIT_OK
 
     def to_dict(self) -> dict[str, Any]:
         return {"files": [f.to_dict() for f in self.files], "results": self.results,
                 "plans_stored": self.plans_stored, "ignored": self.ignored, "skipped": self.skipped,
+                "skipped_reasons": self.skip_reasons,
                 "issues": self.issue_counts, "period": self.period,
                 "missing": None if self.missing is None else [m.to_dict() for m in self.missing],
                 "roster_errors": [i.to_dict() for i in self.roster_errors],
@@ -324,37 +390,25 @@ def _check_one(path: str) -> FileReport:
 
     With historical win rates (:mod:`xltools.winrate`), a plan whose coverage is below
     what its rep's (else the team's) win rate needs also gets ``W-WIN-RATE-COVERAGE``."""
-    from .check import check_file
+    from .check import check_file, internal_report
 
     spec, settings, now = _WORKER["spec"], _WORKER["settings"], _WORKER["now"]
     report = check_file(path, spec, settings, now=now, static_texts=_WORKER["texts"])
     rates = _WORKER["rates"]
     if report.plan is not None and rates is not None:
-        rate = rates.rate_for(report.plan.fields.get("rep") or report.plan.meta.get("rep"))
-        if rate:
-            from .rules import run_rules
+        try:
+            rate = rates.rate_for(report.plan.fields.get("rep") or report.plan.meta.get("rep"))
+            if rate:
+                from .rules import run_rules
 
-            extra = [i for i in run_rules(report.plan, spec, settings, today=clock.today(now), win_rate=rate)
-                     if i.code == WIN_RATE_CODE]
-            for i in extra:
-                i.file = i.file or report.file
-            report.issues.extend(extra)
+                extra = [i for i in run_rules(report.plan, spec, settings, today=clock.today(now), win_rate=rate)
+                         if i.code == WIN_RATE_CODE]
+                for i in extra:
+                    i.file = i.file or report.file
+                report.issues.extend(extra)
+        except Exception as exc:  # noqa: BLE001 - a bug: E-INTERNAL (raised under CI)
+            return internal_report(path, f"{type(exc).__name__}: {exc}", exc)
     return report
-
-
-def _pool(jobs: int, spec: Spec, settings: Settings, now: datetime, rates: Any) -> ProcessPoolExecutor:
-    import multiprocessing as mp
-
-    # forkserver: workers never inherit the parent's database connections or threads
-    # (the progress bar); the server preloads the reader so each worker starts warm
-    methods = mp.get_all_start_methods()
-    if "forkserver" in methods:
-        ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(["xltools.check", "xltools.reader", "xltools.validate", "xltools.rules"])
-    else:
-        ctx = mp.get_context("spawn")
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
-                               initargs=(spec, settings, now, rates))
 
 
 # -- roster --------------------------------------------------------------------------------
@@ -412,11 +466,19 @@ def resolve_period(period: str | None, settings: Settings) -> str | None:
 
 # -- the run -------------------------------------------------------------------------------
 
-def _reject_format(store: Any, fid: FileId, collected_at: datetime) -> Any:
-    suffix = Path(fid.path).suffix.lower() or "?"
+def _wrong_format(fid: FileId) -> FileReport:
+    """A spreadsheet saved in a format xltools does not read: rejected without reading."""
     report = FileReport(file=fid.path)
-    report.add("E-FILE-FORMAT", params={"detail": suffix})
-    return report, store.reject(fid.path, fid.size, fid.sha256, fid.mtime, report, collected_at=collected_at)
+    report.add("E-FILE-FORMAT", params={"detail": Path(fid.path).suffix.lower() or "?"})
+    return report
+
+
+def _unreadable_result(path: str, detail: dict) -> FileResult:
+    """A path that could not even be opened: rejected, and not in the ledger (no content)."""
+    report = FileReport(file=path)
+    report.add("E-FILE-UNREADABLE", params={"detail": detail})
+    return FileResult(path=path, result="rejected", status="rejected", counts=report.counts(),
+                      codes=("E-FILE-UNREADABLE",))
 
 
 def _result(fid: FileId, report: FileReport | None, outcome: Any) -> FileResult:
@@ -523,9 +585,14 @@ def collect_paths(paths: Iterable[str | os.PathLike], store: Any, spec: Spec, se
     found = discover(paths)
     store.ensure_schema()
     summary = CollectSummary(ignored=[str(p) for p in found.ignored], skipped=[str(p) for p in found.skipped],
-                             period=period)
+                             skip_reasons={str(p): r for p, r in found.reasons.items()}, period=period)
     results: dict[str, FileResult] = {}
     order: list[str] = []
+    for p, kind in found.unreadable:  # named, but no file: a result of its own, not stored
+        path = str(_resolved(p) if kind not in ("link-loop", "broken-link") else Path(os.path.abspath(p)))
+        if path not in results:
+            order.append(path)
+            results[path] = _unreadable_result(path, not_a_file(p, kind=kind).params["detail"])
 
     bar = _Progress(progress, len(found.plans) + len(found.wrong_format), lang)
 
@@ -545,12 +612,9 @@ def collect_paths(paths: Iterable[str | os.PathLike], store: Any, spec: Spec, se
             try:
                 fid = file_id(p)
             except OSError as e:
-                path = str(p.resolve())
+                path = str(_resolved(p))
                 order.append(path)
-                report = FileReport(file=path)
-                report.add("E-FILE-UNREADABLE", params={"detail": e.strerror or str(e)})
-                results[path] = FileResult(path=path, result="rejected", status="rejected",
-                                           counts=report.counts(), codes=("E-FILE-UNREADABLE",))
+                results[path] = _unreadable_result(path, not_a_file(p, e).params["detail"])
                 bar.advance()
                 continue
             order.append(fid.path)
@@ -559,14 +623,13 @@ def collect_paths(paths: Iterable[str | os.PathLike], store: Any, spec: Spec, se
                 continue
             first_path[fid.sha256] = fid.path
             record = store.file_seen(fid.sha256)
-            if record is not None and record.result != "conflict":
-                # a conflicting file is read again: the store makes it current once the conflict is gone
+            if record is not None and record.result != "conflict" and not record.internal_failure:
+                # read again: a conflicting file (the store makes it current once the conflict
+                # is gone) and a file xltools itself failed on (E-INTERNAL)
                 results[fid.path] = _seen_result(fid, record)
                 bar.advance()
             elif p.suffix.lower() in WRONG_FORMAT_SUFFIXES:
-                report, outcome = _reject_format(store, fid, collected_at)
-                results[fid.path] = _result(fid, report, outcome)
-                bar.advance()
+                reader.ready(fid, _wrong_format(fid))
             else:
                 reader.submit(fid)
         reader.finish()
@@ -596,9 +659,13 @@ def collect_paths(paths: Iterable[str | os.PathLike], store: Any, spec: Spec, se
 
 
 class _Dispatcher:
-    """Reads new files -- in worker processes when the run is big enough -- while the
-    parent goes on hashing, and stores each report as it comes back.
+    """Reads new files in worker processes while the parent goes on hashing, and stores
+    each report -- in the order the files were found, whatever order the workers
+    finish in, so the ledger is the same at any ``jobs``.
 
+    Every file is read in a worker (:class:`~xltools.workers.ReadPool`), even with one
+    job: a file that kills its reader is rejected with ``E-INTERNAL``, the pool is
+    rebuilt and the files that were in flight with it are read again, one at a time.
     The pool starts with the first new file (a run of unchanged files starts none); at
     most ``MAX_PENDING`` files are in flight, so reports never pile up in the parent."""
 
@@ -606,51 +673,58 @@ class _Dispatcher:
                  store_one: Callable[[FileId, FileReport], None]):
         self.store, self.spec, self.settings, self.now = store, spec, settings, now
         self.jobs, self.store_one = jobs, store_one
-        self.pool: ProcessPoolExecutor | None = None
-        self.running: dict[Future, FileId] = {}
-        self.ready = False
+        self.pool: Any = None
+        self.order: deque[FileId] = deque()  # files to store, in order
+        self.done: dict[FileId, FileReport] = {}  # reports waiting for the files before them
+        # one job: one file queued behind the one being read, so the worker never waits
+        self.limit = 2 if jobs == 1 else max(MAX_PENDING, 2 * jobs)
 
     def _start(self) -> None:
         from .winrate import win_rates
+        from .workers import ReadPool
 
         rates = win_rates(self.store, self.settings)
-        if self.jobs == 1:
-            _init_worker(self.spec, self.settings, self.now, rates)
-        else:
-            self.pool = _pool(self.jobs, self.spec, self.settings, self.now, rates)
-        self.ready = True
+        self.pool = ReadPool(_check_one, self.jobs, initializer=_init_worker,
+                             initargs=(self.spec, self.settings, self.now, rates))
 
     def submit(self, fid: FileId) -> None:
-        if not self.ready:
-            self._start()
+        """Read ``fid`` in a worker."""
         if self.pool is None:
-            self.store_one(fid, _check_one(fid.path))
-            return
-        while len(self.running) >= max(MAX_PENDING, 2 * self.jobs):
+            self._start()
+        while self.pool.pending >= self.limit:
             self._collect(block=True)
-        self.running[self.pool.submit(_check_one, fid.path)] = fid
+        self.order.append(fid)
+        self.pool.submit(fid, fid.path)
         self._collect(block=False)
 
+    def ready(self, fid: FileId, report: FileReport) -> None:
+        """Store a report made in the parent (a file in the wrong format) in its turn."""
+        self.order.append(fid)
+        self.done[fid] = report
+        self._flush()
+
     def _collect(self, block: bool) -> None:
-        done, _ = wait(self.running, timeout=None if block else 0, return_when=FIRST_COMPLETED)
-        for fut in done:
-            fid = self.running.pop(fut)
-            try:
-                report = fut.result()
-            except Exception as exc:  # noqa: BLE001 - a worker that died: the file is rejected
-                report = FileReport(file=fid.path)
-                report.add("E-FILE-UNREADABLE", params={"detail": f"{type(exc).__name__}: {exc}"})
-            self.store_one(fid, report)
+        from .check import worker_report
+
+        if self.pool is not None:
+            for fid, value in self.pool.results(block=block):
+                self.done[fid] = worker_report(fid.path, value)
+        self._flush()
+
+    def _flush(self) -> None:
+        while self.order and self.order[0] in self.done:
+            fid = self.order.popleft()
+            self.store_one(fid, self.done.pop(fid))
 
     def finish(self) -> None:
-        while self.running:
+        while self.order:
             self._collect(block=True)
         self.close()
 
     def close(self, cancel: bool = False) -> None:
         """Stop the workers (``cancel``: without reading the files still queued)."""
         if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=cancel)
+            self.pool.close(cancel=cancel)
             self.pool = None
 
 
@@ -686,6 +760,14 @@ def summary_tables(summary: CollectSummary, lang: str = "ja") -> list[Any]:
             status = f.result if f.result != "unchanged" else f.status
             p.add_row(f.path, UI[status](lang), f.rep or "", f.account_name or "", ", ".join(f.codes))
         out.append(p)
+    odd = [(path, why) for path, why in summary.skip_reasons.items() if why not in ("lock", "hidden")]
+    if odd:
+        n = Table(title=UI["not_read"](lang))
+        for key in ("file", "reason"):
+            n.add_column(UI[key](lang))
+        for path, why in odd:
+            n.add_row(path, UI[why](lang))
+        out.append(n)
     if summary.missing:
         m = Table(title=f"{UI['missing_title'](lang)} {summary.period}")
         for key in ("rep", "account", "period"):

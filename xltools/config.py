@@ -49,6 +49,8 @@ DEFAULT_CONFIG_NAME = "xltools.toml"
 class ConfigError(XltoolsError, ValueError):
     """The settings file is malformed."""
 
+    code = "config"
+
 
 @dataclass(frozen=True)
 class Thresholds:

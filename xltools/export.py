@@ -21,11 +21,10 @@ import io
 import json
 import os
 from datetime import date, datetime
-from pathlib import Path
 from typing import IO, Any, Iterable
 
 from .spec import Spec
-from .store import Store, StoreError, _msg
+from .store import Store, StoreError, UnknownTableError, _msg
 
 FORMATS = ("csv", "json")
 #: tables that are not spec tables
@@ -56,9 +55,9 @@ def export_records(store: Store, table: str, *, period: str | None = None,
         return store.columns("files"), store.files(period)
     try:
         name = store.table_name(key)
-    except StoreError:
+    except UnknownTableError:
         names = ", ".join(table_names(store.spec))
-        raise StoreError(_msg(f"書き出せる表ではありません: {table}（{names}）",
+        raise UnknownTableError(_msg(f"書き出せる表ではありません: {table}（{names}）",
                               f"Cannot export {table!r}; choose one of: {names}")) from None
     return store.columns(name), store.rows(name, period, all_versions)
 
@@ -129,13 +128,8 @@ def export_table(table: str, *, db_url: str | None = None, fmt: str = "csv",
     if output is None or hasattr(output, "write"):
         stream = output if output is not None else sys.stdout.buffer
         return _write(fmt, columns, records, stream)
-    path = Path(output)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            n = _write(fmt, columns, records, fh)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    from .outfile import atomic_path
+
+    with atomic_path(output) as tmp, open(tmp, "wb") as fh:
+        n = _write(fmt, columns, records, fh)
     return n

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 import uuid
 from concurrent.futures import ProcessPoolExecutor
 from copy import copy
@@ -33,7 +32,7 @@ from . import __version__, clock
 from .cells import a1, col_letter
 from .config import Settings
 from .derive import breakdown_quarters
-from .errors import XltoolsError
+from .errors import UsageError, XltoolsError
 from .issues import Issue
 from .layout import HINT_ROW, SPARE_ROWS, TITLE_ROW, SheetLayout, TablePos, sheet_layout
 from .model import PlanData, Row
@@ -92,7 +91,7 @@ TYPE_CHECKS = {"amount": ("decimal", "-1E+15", "1E+15", "dv_number"),
 _WORKER: dict[str, Any] = {}
 
 
-class GenerateError(XltoolsError, ValueError):
+class GenerateError(UsageError, ValueError):
     """The plan cannot be generated from these arguments."""
 
 
@@ -1058,33 +1057,16 @@ def build_workbook(spec: Spec, settings: Settings, info: PlanInfo, prefill: Plan
     return _Builder(spec, settings, info, prefill).build()
 
 
-def _umask() -> int:
-    if "umask" not in _WORKER:
-        current = os.umask(0o022)
-        os.umask(current)
-        _WORKER["umask"] = current
-    return _WORKER["umask"]
-
-
 def save_atomic(wb, path: str | os.PathLike) -> Path:
     """Save ``wb`` to a temporary file next to ``path``, then rename it into place: a
-    crash or a full disk never leaves a half-written workbook under the final name."""
+    crash or a full disk never leaves a half-written workbook under the final name
+    (:func:`xltools.outfile.save_workbook`)."""
+    from .outfile import save_workbook
+
     p = Path(path)
     if not p.parent.is_dir():
         raise GenerateError(f"{p.parent}: output folder does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=".~xltools-", suffix=".xlsx", dir=p.parent)
-    os.close(fd)
-    try:
-        wb.save(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
-        os.replace(tmp, p)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return p
+    return save_workbook(wb, p)
 
 
 def generate_workbook(spec: Spec, settings: Settings, info: PlanInfo, path: str | os.PathLike,

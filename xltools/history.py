@@ -25,7 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from . import clock, schema as sch
-from .errors import XltoolsError
+from .errors import UsageError, XltoolsError
 from .model import PlanData, Row
 from .periods import PeriodError, parse_period
 from .spec import Label, Spec, load_spec
@@ -160,7 +160,7 @@ def prefill_from_store(store, spec: Spec, account_id: str | None = None, account
     else name), or None when nothing is stored for it.  ``meta["predecessor_plan_id"]``
     names the plan it comes from.  ``now``: see :func:`handover_plan`."""
     if not (account_id and str(account_id).strip()) and not (account_name and str(account_name).strip()):
-        raise XltoolsError(_msg("顧客コードか顧客名を指定してください。", "Give an account ID or an account name."))
+        raise UsageError(_msg("顧客コードか顧客名を指定してください。", "Give an account ID or an account name."))
     latest = latest_version(account_versions(store, account_id, account_name))
     if latest is None:
         return None
@@ -346,7 +346,7 @@ def account_history(store, account: str) -> AccountHistory:
     """Every stored version of ``account`` (ID or name) with the changes between
     consecutive ones.  Raises :class:`XltoolsError` when nothing is stored for it."""
     if not account or not str(account).strip():
-        raise XltoolsError(_msg("顧客名か顧客コードを指定してください。", "Give an account name or ID."))
+        raise UsageError(_msg("顧客名か顧客コードを指定してください。", "Give an account name or ID."))
     versions = account_versions(store, account, account)
     if not versions:
         raise XltoolsError(_msg(f"顧客 {account} のプランはデータベースにありません。",

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SEVERITIES = ("error", "warning", "info")
+#: the code of a file xltools itself failed on (a bug, a dead reader): read again next time
+INTERNAL = "E-INTERNAL"
 _RANK = {s: i for i, s in enumerate(SEVERITIES)}
 
 
@@ -61,6 +63,10 @@ _t("E-NOT-A-PLAN", "error", "アカウントプランのブックではありま
    "This workbook is not an xltools account plan ({detail}).", "file")
 _t("E-TEMPLATE-VERSION", "error", "テンプレートのバージョン {value} には対応していません（対応：{detail}）。",
    "Template version {value} is not supported (supported: {detail}).", "file")
+_t("E-INTERNAL", "error", "xltools の内部エラーのため、このファイルを確認できませんでした（{detail}）。"
+   "ファイルの問題とは限りません。お手数ですが、このファイルを添えて開発担当に報告してください。",
+   "xltools failed on this file with an internal error ({detail}). The file may well be fine: "
+   "please report this, with the file.", "file")
 _t("E-SHEET-TOO-LARGE", "error", "シートの行数が多すぎます（{detail}）。不要な行を削除してください。",
    "A sheet has too many rows ({detail}). Delete the unused rows.", "file")
 # -- structure ----------------------------------------------------------------------
@@ -86,6 +92,8 @@ _t("E-CHOICE", "error", "「{label}」の値「{value}」は選択肢にあり�
 _t("I-CHOICE-OPEN", "info", "「{label}」の値「{value}」はリストにありませんが、そのまま保存します。",
    "'{label}': '{value}' is not on the list; it is stored as typed.")
 _t("E-RANGE", "error", "「{label}」の値 {value} は範囲外です（{detail}）。", "'{label}': {value} is out of range ({detail}).")
+_t("E-ERROR-VALUE", "error", "「{label}」のセルがエラー値 {value} です。数式や参照を直すか、値を入力してください。",
+   "'{label}': the cell holds the error value {value}. Fix the formula or reference, or type the value.")
 _t("I-PLACEHOLDER", "info", "「{label}」の「{value}」は未入力として扱います。", "'{label}': '{value}' is treated as empty.")
 _t("I-AMOUNT-ROUNDED", "info", "「{label}」の値 {value} の1円未満を四捨五入し、{detail} 円として読み込みました。",
    "'{label}': {value} has a fraction of a yen; it was rounded to {detail} yen.")
@@ -131,6 +139,10 @@ _t("E-ROSTER-REQUIRED", "error", "名簿の {row} 行目：「{label}」（{cell
    "Roster row {row}: '{label}' ({cell}) is empty. No workbook is made for this row.")
 _t("E-ROSTER-VALUE", "error", "名簿の {row} 行目：「{label}」（{cell}）の値「{value}」を読めません（{detail}）。この行のブックは作成しません。",
    "Roster row {row}: '{label}' ({cell}) cannot be read: '{value}' ({detail}). No workbook is made for this row.")
+_t("E-ROSTER-DUPLICATE", "error", "名簿の {row} 行目：{detail} は {first} 行目と同じ担当営業・顧客の組み合わせです。"
+   "この行のブックは作成しません。",
+   "Roster row {row}: {detail} is the same account manager and account as row {first}. "
+   "No workbook is made for this row.")
 _t("E-GENERATE-FAILED", "error", "名簿の {row} 行目のブックを作成できませんでした：{detail}",
    "Roster row {row}: the workbook could not be written: {detail}", "file")
 

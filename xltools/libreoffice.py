@@ -41,6 +41,8 @@ xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
 class LibreOfficeError(XltoolsError):
     """LibreOffice is missing, timed out or did not produce the expected file."""
 
+    code = "libreoffice"
+
 
 def find_soffice() -> str:
     """The ``soffice`` executable (env ``XLTOOLS_SOFFICE``, else ``soffice``/``libreoffice``

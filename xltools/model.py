@@ -15,13 +15,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+class CellError(str):
+    """An Excel error value in a cell (``#REF!``, ``#VALUE!``, ``#N/A``, ``#SPILL!``...),
+    typed or left by a formula: never a blank and never text to store."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"CellError({str.__repr__(self)})"
+
+
 @dataclass
 class RawCell:
     """One cell as the rep left it."""
 
     sheet: str
     cell: str  # A1
-    value: Any  # str | int | float | bool | datetime | date | None
+    value: Any  # str | int | float | bool | datetime | date | CellError | None
 
 
 @dataclass

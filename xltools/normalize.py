@@ -93,6 +93,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Callable
 
+from .model import CellError
 from .periods import Period, PeriodError, parse_period
 from .spec import ChoiceList, Field, Spec
 
@@ -692,6 +693,8 @@ def normalize_value(field: Field, raw: Any, ctx: NormContext, spec: Spec) -> Nor
     """The clean value of ``raw`` for ``field``, or the issue that explains why not.  Never raises."""
     if raw is None:
         return Normalized(None)
+    if isinstance(raw, CellError):  # #REF!, #N/A...: reported with the error, never blank
+        return _issue("E-ERROR-VALUE", None, raw)
     text = None
     if isinstance(raw, str):
         text = raw.strip(_WS)

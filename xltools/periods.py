@@ -5,7 +5,7 @@ With the Japanese default (April), ``FY2026`` runs from 2026-04-01 to 2027-03-31
 """
 from __future__ import annotations
 
-from .errors import XltoolsError
+from .errors import UsageError
 
 import re
 import unicodedata
@@ -17,8 +17,8 @@ _PERIOD_RE = re.compile(
     re.IGNORECASE)
 
 
-class PeriodError(XltoolsError, ValueError):
-    pass
+class PeriodError(UsageError, ValueError):
+    """Not a fiscal period (FY2026Q3, FY2026)."""
 
 
 def _add_months(year: int, month: int, n: int) -> tuple[int, int]:

@@ -28,11 +28,11 @@ as rows with ``below_table=True``.
 """
 from __future__ import annotations
 
+import bisect
 import io
 import os
 import re
 import unicodedata
-import zipfile
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -40,6 +40,7 @@ from .cells import a1, col_index, col_letter, parse_a1, parse_range
 from .model import RawCell, RawPlan, RawRow, RawTable
 from .safety import (REL_TABLE, FileProblem, Limits, Package, SheetPart, _problem, attr,
                      local, open_package)
+from .sheetscan import valid_range
 from .spec import Spec, Table
 
 __all__ = ["FileProblem", "Limits", "read_workbook", "spec_texts", "header_key",
@@ -249,10 +250,10 @@ def _table_defs(pkg: Package) -> dict[str, _TableDef]:
                 continue
             el = pkg.xml(target)
             ref = attr(el, "ref") or ""
-            try:
-                top, left, bottom, right = parse_range(ref)
-            except ValueError:
-                continue
+            if not valid_range(ref):
+                raise _problem("E-FILE-UNREADABLE", f"{target}: table range {ref[:40]!r} is not in Excel's grid",
+                               f"{target}：テーブルの範囲 {ref[:40]!r} が Excel のシートの範囲外です")
+            top, left, bottom, right = parse_range(ref)
             names = [attr(c, "name") or "" for c in el.iter() if local(c.tag) == "tableColumn"]
             tdef = _TableDef(name=attr(el, "displayName") or attr(el, "name") or "", sheet=sheet.name,
                              ref=ref, top=top, left=left, bottom=bottom, right=right,
@@ -375,13 +376,8 @@ def _without_number_formats(pkg: Package) -> bytes:
     column); on this copy it returns the plain numbers (dates as Excel serials, which
     the normaliser reads) instead of failing the whole file."""
     styles = {target for _, kind, target in pkg.rels(pkg.workbook_part) if kind == "styles"}
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
-        for name, data in pkg.parts.items():
-            if name in styles:
-                data = _NUMFMT_ID.sub(b'numFmtId="0"', _NUMFMTS.sub(b"", data))
-            z.writestr(name, data)
-    return out.getvalue()
+    return pkg.reader_data({name: _NUMFMT_ID.sub(b'numFmtId="0"', _NUMFMTS.sub(b"", pkg.parts[name]))
+                            for name in styles if name in pkg.parts})
 
 
 def _grid(wb, name: str) -> Grid:
@@ -459,10 +455,28 @@ class _Sheet:
     formulas: set[tuple[int, int]]
     consumed: set[tuple[int, int]] = field(default_factory=set)  # fields, below-table cells
     tables: list[_TableDef] = field(default_factory=list)
+    _rows: list[int] | None = None
+    _cols: dict[int, list[int]] | None = None
 
     @property
     def name(self) -> str:
         return self.part.name
+
+    def rows_between(self, top: int, bottom: int) -> list[int]:
+        """Row numbers from ``top`` to ``bottom`` that hold a cell: a table is read by the
+        cells that exist, whatever its ``ref`` claims."""
+        if self._rows is None:
+            self._rows = sorted({r for r, _ in self.grid} | {r for r, _ in self.formulas})
+        return self._rows[bisect.bisect_left(self._rows, top):bisect.bisect_right(self._rows, bottom)]
+
+    def cols_between(self, row: int, left: int, right: int) -> list[int]:
+        """Columns from ``left`` to ``right`` of ``row`` that hold a value."""
+        if self._cols is None:
+            self._cols = {}
+            for r, c in sorted(self.grid):
+                self._cols.setdefault(r, []).append(c)
+        cols = self._cols.get(row, [])
+        return cols[bisect.bisect_left(cols, left):bisect.bisect_right(cols, right)]
 
     def value(self, r: int, c: int) -> Any:
         return self.grid.get((r, c))
@@ -474,7 +488,7 @@ class _Sheet:
 class _Reader:
     def __init__(self, pkg: Package, spec: Spec, static_texts: set[str]):
         self.pkg, self.spec, self.static = pkg, spec, static_texts
-        self.wb = _open_calamine(pkg.data)
+        self.wb = _open_calamine(pkg.reader_data())
         self.plain_wb = None  # opened on demand, see _without_number_formats
         self.date_styles = _date_styles(pkg)
         self.sheets: dict[str, _Sheet] = {}
@@ -486,13 +500,19 @@ class _Reader:
 
     def grid(self, sp: SheetPart) -> Grid:
         """A sheet's values; a sheet with impossible dates (or that python-calamine fails
-        on) is read without number formats: its dates come back as Excel serials."""
-        if _impossible_dates(self.pkg.parts.get(sp.part, b""), self.date_styles):
-            return _grid(self.plain(), sp.name)
-        try:
-            return _grid(self.wb, sp.name)
-        except FileProblem:
-            return _grid(self.plain(), sp.name)
+        on) is read without number formats: its dates come back as Excel serials.  The
+        cells the safety checks decoded themselves (far-away cells, error values) are
+        added."""
+        xml = self.pkg.reader_parts.get(sp.part) or self.pkg.parts.get(sp.part, b"")
+        if _impossible_dates(xml, self.date_styles):
+            grid = _grid(self.plain(), sp.name)
+        else:
+            try:
+                grid = _grid(self.wb, sp.name)
+            except FileProblem:
+                grid = _grid(self.plain(), sp.name)
+        grid.update(self.pkg.cells.get(sp.part, {}))
+        return grid
 
     def load(self) -> dict[str, str]:
         meta = None
@@ -573,16 +593,22 @@ class _Reader:
                       missing_columns=[c.key for c in t.columns if c.key not in found])
         formula_keys = {c.key for c in t.columns if c.computed}
         first = tdef.data_top
-        for r in range(first, tdef.data_bottom + 1):
+        unknown_set = set(unknown_cols)
+
+        def unknown_values(r: int) -> None:
+            for col in sheet.cols_between(r, tdef.left, tdef.right):
+                if col in unknown_set:
+                    self.stray_if_value(sheet, r, col, plan)
+
+        for r in sheet.rows_between(first, tdef.data_bottom):
             row = self.table_row(sheet, t.name, r, r - first + 1, col_of, formula_keys, plan)
             if row is not None:
                 rt.rows.append(row)
-            for col in unknown_cols:
-                self.stray_if_value(sheet, r, col, plan)
+            unknown_values(r)
         # rows typed just under a table that did not expand
         r = tdef.bottom + 1
         while True:
-            span = [c for c in range(tdef.left, tdef.right + 1)
+            span = [c for c in sheet.cols_between(r, tdef.left, tdef.right)
                     if self.is_loose_value(sheet, r, c, static=False)]
             if not span:
                 break
@@ -591,8 +617,7 @@ class _Reader:
                                  below=True)
             if row is not None:
                 rt.rows.append(row)
-            for col in unknown_cols:
-                self.stray_if_value(sheet, r, col, plan)
+            unknown_values(r)
             r += 1
         return rt
 

@@ -55,7 +55,7 @@ from typing import Any, Callable, Iterable
 from . import clock
 from .collect import UI as COLLECT_UI, MissingSubmission, missing_submissions
 from .config import Settings
-from .errors import XltoolsError
+from .errors import UsageError
 from .periods import Period, PeriodError, fiscal_quarter_of, parse_period
 from .spec import LANGS, Field, Label, Spec
 from .derive import Deriver, breakdown_quarters
@@ -216,7 +216,7 @@ TEXTS: dict[str, Label] = {
 }
 
 
-class RollupError(XltoolsError):
+class RollupError(UsageError):
     """The roll-up cannot be written with these arguments."""
 
 
@@ -517,7 +517,9 @@ class _Snapshot:
             return self.conn.execute(q)
         except sa.exc.SQLAlchemyError as e:
             detail = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
-            raise RollupError(f"データベースを読めません / cannot read the database: {detail}") from None
+            from .store import StoreError
+
+            raise StoreError(f"データベースを読めません / cannot read the database: {detail}") from None
 
 
 #: rows fetched at a time from a streamed query
@@ -920,7 +922,7 @@ class _Book:
                     if not sep:
                         head, sep, tail = head.partition("<sheetData />")
                     if not sep:
-                        raise RollupError(f"unexpected worksheet layout in {info.filename}")
+                        raise AssertionError(f"unexpected worksheet layout in {info.filename}")
                     blocks = sorted(self.blocks.get(title, []), key=lambda b: b.top)
                     head = head.replace('<dimension ref="A1:A1" />', f'<dimension ref="{_dimension(blocks)}" />', 1)
                     with out.open(info.filename, "w", force_zip64=True) as fh:

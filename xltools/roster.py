@@ -28,6 +28,7 @@ from .cells import a1
 from .errors import XltoolsError
 from .issues import Issue
 from .spec import Label, Spec
+from .validate import name_key
 
 #: roster columns that carry spec fields, in the order they are reported
 ROSTER_FIELDS = ("rep", "account_name", "account_id", "sales_target", "team_members")
@@ -45,6 +46,8 @@ _AMOUNT_PART = re.compile(r"(\d+(?:\.\d+)?)(億|千万|百万|万|千)?")
 
 class RosterError(XltoolsError):
     """The roster file cannot be used at all."""
+
+    code = "roster"
 
 
 @dataclass(frozen=True)
@@ -214,11 +217,27 @@ def read_roster(path: str | Path, spec: Spec) -> Roster:
         need = " / ".join(f"{column_label(spec, k).ja} ({column_label(spec, k).en})" for k in REQUIRED)
         raise RosterError(f"{p}: no header row with the columns {need} in the first {HEADER_SEARCH_ROWS} rows")
     roster = Roster(path=str(p), sheet=sheet)
+    first_row: dict[tuple[str, str], int] = {}
     for n, row in enumerate(rows, header_row + 1):
         entry = _entry(spec, roster, n, row, columns)
-        if entry is not None:
-            roster.append(entry)
+        if entry is None:
+            continue
+        key = (name_key(entry.rep), account_key(entry.account_id, entry.account_name))
+        if key in first_row:  # a second workbook would get a new plan_id and conflict later
+            cell = a1(n, columns["account_name"] + 1)
+            roster.errors.append(Issue("E-ROSTER-DUPLICATE", file=roster.path, sheet=roster.sheet, cell=cell,
+                                       field="account_name", raw=entry.account_name, row=n,
+                                       params={"row": n, "first": first_row[key],
+                                               "detail": f"{entry.rep} × {entry.account_name}"}))
+            continue
+        first_row[key] = n
+        roster.append(entry)
     return roster
+
+
+def account_key(account_id: str | None, account_name: str) -> str:
+    """Which account a line is, as the store tells accounts apart: by code, else by name."""
+    return f"id:{name_key(account_id)}" if account_id else f"name:{name_key(account_name)}"
 
 
 def _entry(spec: Spec, roster: Roster, n: int, row: tuple, columns: dict[str, int]) -> RosterEntry | None:

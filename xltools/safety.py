@@ -17,14 +17,30 @@ the file once into memory and, before any spreadsheet parser sees it, rejects:
 * a member whose real size differs from its header (lying header), duplicate
   member names, XML with ``<!DOCTYPE``/``<!ENTITY`` (entity expansion / XXE)
                                                               → ``E-FILE-UNSAFE``
-* a worksheet whose dimension, rows or cell area exceed ``max_sheet_rows`` /
-  ``max_sheet_cells`` (checked on the raw XML, never materialised)
-                                                              → ``E-SHEET-TOO-LARGE``
+* an XML part that is not well-formed (expat, namespaces included), a package
+  Excel would refuse: no ``[Content_Types].xml``, no root relationships to the
+  workbook part, a workbook part without its content type, a sheet whose
+  relationship or part is missing, duplicate sheet names, no sheet at all  → ``E-FILE-UNREADABLE``
+* a worksheet that is not a ``<worksheet>`` or has no ``<sheetData>``, a cell
+  reference, row number or dimension outside Excel's grid (A1:XFD1048576)
+  (:mod:`xltools.sheetscan`, before any native reader sees them)    → ``E-FILE-UNREADABLE``
+* a worksheet with more than ``max_sheet_rows`` rows, or whose cells with a value
+  span more than ``max_sheet_rows`` / ``max_sheet_cells`` even without its
+  ``max_far_cells`` farthest cells (checked on the raw XML, never materialised;
+  ``<dimension>`` is not trusted)                             → ``E-SHEET-TOO-LARGE``
+* a layout python-calamine would misread (it finds ``workbook.xml``,
+  ``sharedStrings.xml`` and ``styles.xml`` by name)            → ``E-FILE-FORMAT``
+
+What the checks find that the reader must work around is in the :class:`Package`:
+far-away cells and error values decoded here (``Package.cells``) and the parts
+python-calamine reads instead of the originals (``Package.reader_parts``: a far
+cell taken out, a lying shared-string count dropped).
 
 Every member is decompressed here with a bounded decompressor that stops as soon
 as the output would exceed the size the zip declares, so a later parser (the
 Rust zip reader inside python-calamine) only ever sees members whose real size is
-known and bounded.  Every XML part this package parses goes through defusedxml.
+known and bounded.  Every XML part is checked with expat (DTDs refused, nothing
+expanded); every XML part this package parses goes through defusedxml.
 
 ``.xlsm`` is accepted: macro-enabled workbooks are read like ``.xlsx`` (cell values
 only; the VBA project is never opened, let alone run).
@@ -38,20 +54,23 @@ import io
 import os
 import posixpath
 import re
+import stat
 import struct
 import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from xml.etree.ElementTree import Element, ParseError
+from xml.parsers import expat
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring as _defused_fromstring
 
-from .cells import col_index, col_letter, parse_range
 from .config import Settings, Thresholds
 from .errors import XltoolsError
 from .issues import ISSUE_TYPES, Issue
+from .sheetscan import SheetScan, SheetXmlError, scan_worksheet
 
 _MB = 1024 * 1024
 _CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -62,6 +81,20 @@ _CHUNK = 1 << 20
 REL_OFFICE_DOCUMENT = "officeDocument"
 REL_WORKSHEET = "worksheet"
 REL_TABLE = "table"
+REL_SHARED_STRINGS = "sharedStrings"
+REL_STYLES = "styles"
+CONTENT_TYPES = "[Content_Types].xml"
+#: content types of a workbook part (.xlsx, .xlsm, templates, add-ins)
+WORKBOOK_TYPES = frozenset({
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",
+    "application/vnd.ms-excel.sheet.macroEnabled.main+xml",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.template.main+xml",
+    "application/vnd.ms-excel.template.macroEnabled.main+xml",
+    "application/vnd.ms-excel.addin.macroEnabled.main+xml",
+})
+#: sheet kinds a workbook may list (python-calamine refuses any other)
+SHEET_KINDS = ("worksheet", "chartsheet", "dialogsheet")
+SHEET_STATES = ("visible", "hidden", "veryHidden")
 
 
 # -- the file-level problem ---------------------------------------------------------------
@@ -116,6 +149,9 @@ class Limits:
     max_ratio: float = 200.0
     ratio_min_bytes: int = _MB
     max_members: int = 10_000
+    #: far-away cells of a sheet read by xltools itself (and reported as stray values)
+    #: rather than refusing the sheet as too large
+    max_far_cells: int = 1_000
 
     @classmethod
     def from_settings(cls, settings: Settings | Thresholds) -> "Limits":
@@ -141,11 +177,28 @@ class Package:
     """A workbook file that passed every check: its bytes and its XML parts."""
 
     path: str
-    data: bytes  # the whole file as it was checked (hand this to parsers, not the path)
+    data: bytes  # the whole file as it was checked (hand reader_data() to parsers, not the path)
     parts: dict[str, bytes]  # decompressed XML parts (member name -> bytes)
     workbook_part: str
     workbook: Element  # parsed xl/workbook.xml
     sheets: list[SheetPart] = field(default_factory=list)
+    #: worksheet part -> cells decoded by the checks instead of python-calamine:
+    #: far-away cells and error values, (row, col) -> value
+    cells: dict[str, dict[tuple[int, int], Any]] = field(default_factory=dict)
+    #: part -> the XML python-calamine reads instead of the original
+    reader_parts: dict[str, bytes] = field(default_factory=dict)
+
+    def reader_data(self, replace: dict[str, bytes] | None = None) -> bytes:
+        """The file for python-calamine: the checked bytes, or -- when parts must be
+        read in another form -- a package of the XML parts with those replaced."""
+        replace = {**self.reader_parts, **(replace or {})}
+        if not replace:
+            return self.data
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
+            for name, data in self.parts.items():
+                z.writestr(name, replace.get(name, data))
+        return out.getvalue()
 
     def xml(self, name: str) -> Element:
         if name not in self.parts:
@@ -229,6 +282,10 @@ def open_package(path: str | os.PathLike, limits: Limits | None = None) -> Packa
     if p.name.startswith("~$"):
         raise _problem("E-FILE-LOCK", p.name, p.name)
     data = _read_bounded(p, limits)
+    return _check_package(str(p), data, limits)
+
+
+def _check_package(path: str, data: bytes, limits: Limits) -> Package:
     head = data[:8]
     if head.startswith(_CFB_MAGIC):
         raise _cfb_problem(data)
@@ -249,39 +306,105 @@ def open_package(path: str | os.PathLike, limits: Limits | None = None) -> Packa
             continue
         content = _inflate(data, info)
         if _is_xml_part(info.filename, content):
-            _refuse_dtd(info.filename, content)
+            _check_xml(info.filename, content)
             parts[info.filename] = content
-    wb_part = _workbook_part(parts)
+    types = _content_types(parts)
+    wb_part = _workbook_part(parts, types)
     workbook = parse_xml(parts[wb_part], wb_part)
-    pkg = Package(path=str(p), data=data, parts=parts, workbook_part=wb_part, workbook=workbook)
-    pkg.sheets = _sheet_parts(pkg)
+    pkg = Package(path=path, data=data, parts=parts, workbook_part=wb_part, workbook=workbook)
+    pkg.sheets = _sheet_parts(pkg, types)
+    _check_layout(pkg)
+    strings = _SharedStrings(pkg)
     for sheet in pkg.sheets:
-        if sheet.part is not None and sheet.part in parts:
-            check_sheet_size(parts[sheet.part], sheet.name, limits)
+        if sheet.part is not None:
+            if _is_utf16(parts[sheet.part]):  # the scans (and python-calamine) read UTF-8
+                parts[sheet.part] = pkg.reader_parts[sheet.part] = _to_utf8(parts[sheet.part])
+            scan = check_sheet_size(parts[sheet.part], sheet.name, limits, strings)
+            if scan.cells:
+                pkg.cells[sheet.part] = scan.cells
+            if scan.reader_xml is not None:
+                pkg.reader_parts[sheet.part] = scan.reader_xml
+    _drop_lying_string_count(pkg)
     return pkg
 
 
 def _read_bounded(p: Path, limits: Limits) -> bytes:
     try:
-        st = p.stat()
-        if not p.is_file():
-            raise _problem("E-FILE-UNREADABLE", "not a regular file", "通常のファイルではありません")
+        # O_NONBLOCK: a FIFO put in the file's place after the check never blocks the run
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError as e:
+        raise not_a_file(p, e) from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise not_a_file(p, mode=st.st_mode)
         max_bytes = int(limits.max_file_mb * _MB)
         if st.st_size > max_bytes:
             raise _too_large(st.st_size, max_bytes)
-        with open(p, "rb") as f:
+        with os.fdopen(os.dup(fd), "rb") as f:
             data = f.read(max_bytes + 1)
-    except FileProblem:
-        raise
-    except FileNotFoundError:
-        raise _problem("E-FILE-UNREADABLE", "no such file", "ファイルがありません") from None
     except OSError as e:
         raise _problem("E-FILE-UNREADABLE", e.strerror or str(e), e.strerror or str(e)) from None
+    finally:
+        os.close(fd)
     if len(data) > max_bytes:  # grew while we looked
         raise _too_large(len(data), max_bytes)
     if not data:
         raise _problem("E-FILE-UNREADABLE", "empty file (0 bytes)", "空のファイルです（0 バイト）")
     return data
+
+
+#: what a path that is not a regular file is, for E-FILE-UNREADABLE (en, ja)
+_NOT_A_FILE = {
+    "dir": ("a folder, not a file", "ファイルではなくフォルダです"),
+    "fifo": ("a named pipe (FIFO), not a file", "名前付きパイプ（FIFO）で、ファイルではありません"),
+    "socket": ("a socket, not a file", "ソケットで、ファイルではありません"),
+    "device": ("a device, not a file", "デバイスで、ファイルではありません"),
+    "other": ("not a regular file", "通常のファイルではありません"),
+    "missing": ("no such file", "ファイルがありません"),
+    "broken-link": ("a broken symbolic link (its target does not exist)",
+                    "リンク切れのシンボリックリンクです（リンク先がありません）"),
+    "link-loop": ("a symbolic link loop", "循環しているシンボリックリンクです"),
+    "denied": ("permission denied", "読み取り権限がありません"),
+}
+
+
+def path_kind(p: Path, error: OSError | None = None, mode: int | None = None) -> str:
+    """What ``p`` is when it is not a readable regular file: a key of ``_NOT_A_FILE``."""
+    import errno
+
+    if error is not None:
+        if error.errno == errno.ELOOP:
+            return "link-loop"
+        if error.errno == errno.ENOENT:
+            return "broken-link" if p.is_symlink() else "missing"
+        if error.errno in (errno.EACCES, errno.EPERM):
+            return "denied"
+    if mode is None:
+        try:
+            mode = p.stat().st_mode
+        except OSError:
+            return "other"
+    if stat.S_ISDIR(mode):
+        return "dir"
+    if stat.S_ISFIFO(mode):
+        return "fifo"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device"
+    return "other"
+
+
+def not_a_file(p: Path, error: OSError | None = None, mode: int | None = None,
+               kind: str | None = None) -> FileProblem:
+    """The E-FILE-UNREADABLE problem of a path that is not a readable regular file
+    (``kind``: what :func:`path_kind` said it is, else found out here)."""
+    kind = kind or path_kind(p, error, mode)
+    en, ja = _NOT_A_FILE.get(kind, _NOT_A_FILE["other"])
+    if kind == "other" and error is not None:
+        en = ja = error.strerror or str(error)
+    return _problem("E-FILE-UNREADABLE", en, ja)
 
 
 def _mb(n: float) -> str:
@@ -431,6 +554,52 @@ def _is_xml_part(name: str, content: bytes) -> bool:
     return head.startswith(b"<?xml") or head.startswith((b"\xff\xfe", b"\xfe\xff"))
 
 
+class _Declaration(Exception):
+    pass
+
+
+def _declaration(*_: object) -> None:
+    raise _Declaration()
+
+
+def _check_xml(name: str, content: bytes) -> None:
+    """Well-formed XML (expat, namespace prefixes bound) without a DOCTYPE: a DTD is
+    refused where expat meets it, before anything in it is read.  Legacy VML
+    drawings are not strict XML (Excel writes HTML-like tags there): their DTDs are
+    refused, nothing else is asked of them."""
+    if name.lower().endswith(".vml"):
+        _refuse_dtd(name, content)
+        return
+    parser = expat.ParserCreate(namespace_separator="}")
+    parser.StartDoctypeDeclHandler = _declaration
+    parser.EntityDeclHandler = _declaration
+    try:
+        parser.Parse(content, True)
+    except _Declaration:
+        raise _problem("E-FILE-UNSAFE", f"{name}: XML DOCTYPE declaration",
+                       f"{name}：XML の DOCTYPE 宣言") from None
+    except (expat.ExpatError, ValueError) as e:
+        where = f"line {e.lineno}, column {e.offset}: " if isinstance(e, expat.ExpatError) else ""
+        what = expat.ErrorString(e.code) if isinstance(e, expat.ExpatError) else str(e)
+        raise _problem("E-FILE-UNREADABLE", f"{name}: not well-formed XML ({where}{what})",
+                       f"{name}：XML が壊れています（{where}{what}）") from None
+
+
+def _is_utf16(content: bytes) -> bool:
+    return content[:2] in (b"\xff\xfe", b"\xfe\xff") or content[:2] in (b"<\x00", b"\x00<")
+
+
+_XML_DECL = re.compile(rb"^\s*<\?xml[^>]*\?>")
+
+
+def _to_utf8(content: bytes) -> bytes:
+    """A UTF-16 part as UTF-8 (the same document; its declaration says so)."""
+    enc = "utf-16" if content[:2] in (b"\xff\xfe", b"\xfe\xff") else (
+        "utf-16-le" if content[:1] == b"<" else "utf-16-be")
+    text = content.decode(enc, errors="replace").lstrip("\ufeff").encode("utf-8")
+    return _XML_DECL.sub(b'<?xml version="1.0" encoding="UTF-8"?>', text, count=1)
+
+
 def _refuse_dtd(name: str, content: bytes) -> None:
     """Refuse DOCTYPE/ENTITY declarations in any XML part (in UTF-8, UTF-16 or UTF-32)."""
     text = content
@@ -457,65 +626,177 @@ def _refuse_dtd(name: str, content: bytes) -> None:
                        f"{name}：XML の {kind} 宣言")
 
 
-def _workbook_part(parts: dict[str, bytes]) -> str:
-    for _, kind, target in _rels(parts, ""):
-        if kind == REL_OFFICE_DOCUMENT and target in parts:
-            return target
-    if "xl/workbook.xml" in parts:
-        return "xl/workbook.xml"
-    raise _problem("E-FILE-UNREADABLE", "no workbook part in the package",
-                   "ブック本体（workbook.xml）がありません")
+# -- the package as Excel judges it ---------------------------------------------------------
+
+def _unreadable(en: str, ja: str) -> FileProblem:
+    return _problem("E-FILE-UNREADABLE", en, ja)
 
 
-def _sheet_parts(pkg: Package) -> list[SheetPart]:
+class _ContentTypes:
+    """``[Content_Types].xml``: the content type of a part (Override, else Default)."""
+
+    def __init__(self, root: Element):
+        self.defaults: dict[str, str] = {}
+        self.overrides: dict[str, str] = {}
+        for el in root:
+            if local(el.tag) == "Default":
+                self.defaults[(attr(el, "Extension") or "").lower()] = attr(el, "ContentType") or ""
+            elif local(el.tag) == "Override":
+                self.overrides[(attr(el, "PartName") or "").lstrip("/").lower()] = attr(el, "ContentType") or ""
+
+    def of(self, part: str) -> str | None:
+        found = self.overrides.get(part.lower())
+        if found is None:
+            found = self.defaults.get(posixpath.splitext(part)[1].lstrip(".").lower())
+        return found or None
+
+
+def _content_types(parts: dict[str, bytes]) -> _ContentTypes:
+    if CONTENT_TYPES not in parts:
+        raise _unreadable(f"no {CONTENT_TYPES}: not a valid Office package",
+                          f"{CONTENT_TYPES} がありません（正しい Office ファイルではありません）")
+    root = parse_xml(parts[CONTENT_TYPES], CONTENT_TYPES)
+    if local(root.tag) != "Types":
+        raise _unreadable(f"{CONTENT_TYPES}: not a content type list", f"{CONTENT_TYPES}：内容が正しくありません")
+    return _ContentTypes(root)
+
+
+def _workbook_part(parts: dict[str, bytes], types: _ContentTypes) -> str:
+    if "_rels/.rels" not in parts:
+        raise _unreadable("no package relationships (_rels/.rels)", "パッケージのリレーションシップ（_rels/.rels）がありません")
+    targets = [target for _, kind, target in _rels(parts, "") if kind == REL_OFFICE_DOCUMENT]
+    if not targets:
+        raise _unreadable("_rels/.rels names no workbook part", "_rels/.rels にブック本体の指定がありません")
+    part = targets[0]
+    if part not in parts:
+        raise _unreadable(f"the workbook part {part} is missing", f"ブック本体 {part} がありません")
+    ctype = types.of(part)
+    if ctype is None:
+        raise _unreadable(f"{part} has no content type in {CONTENT_TYPES}",
+                          f"{part} の種類が {CONTENT_TYPES} にありません")
+    if ctype in WORKBOOK_TYPES:
+        return part
+    if ctype.endswith(".main+xml"):  # another Office document (Word, PowerPoint...)
+        raise _problem("E-FILE-FORMAT", f"{part} is {ctype}, not an Excel workbook",
+                       f"{part} は {ctype} で、Excel ブックではありません")
+    raise _unreadable(f"{part} is not declared as a workbook in {CONTENT_TYPES} ({ctype})",
+                      f"{part} が {CONTENT_TYPES} でブックとして宣言されていません（{ctype}）")
+
+
+def _sheet_parts(pkg: Package, types: _ContentTypes) -> list[SheetPart]:
+    rels_part = _rels_name(pkg.workbook_part)
+    if rels_part not in pkg.parts:
+        raise _unreadable(f"no relationships of the workbook ({rels_part})",
+                          f"ブックのリレーションシップ（{rels_part}）がありません")
     targets = {rid: (kind, target) for rid, kind, target in pkg.rels(pkg.workbook_part)}
-    out = []
+    out: list[SheetPart] = []
+    seen: set[str] = set()
     for el in pkg.workbook.iter():
         if local(el.tag) != "sheet":
             continue
-        kind, target = targets.get(rel_id(el) or "", ("", None))
-        out.append(SheetPart(name=attr(el, "name") or "", state=attr(el, "state") or "visible",
-                             part=target if kind == REL_WORKSHEET else None, kind=kind))
+        name, rid, state = attr(el, "name") or "", rel_id(el), attr(el, "state") or "visible"
+        if not name.strip() or name.casefold() in seen:
+            raise _unreadable(f"sheet name {name!r} is empty or used twice",
+                              f"シート名 {name!r} が空か重複しています")
+        seen.add(name.casefold())
+        if state not in SHEET_STATES:
+            raise _unreadable(f"sheet {name}: unknown state {state!r}", f"シート {name}：不明な表示状態 {state!r}")
+        if rid not in targets:
+            raise _unreadable(f"sheet {name}: relationship {rid or '-'} is missing",
+                              f"シート {name}：リレーションシップ {rid or '-'} がありません")
+        kind, target = targets[rid]
+        if kind not in SHEET_KINDS:
+            raise _unreadable(f"sheet {name}: unsupported sheet kind {kind!r}",
+                              f"シート {name}：対応していないシートの種類 {kind!r}")
+        if kind == REL_WORKSHEET:
+            if target not in pkg.parts:
+                raise _unreadable(f"sheet {name}: part {target} is missing", f"シート {name}：パーツ {target} がありません")
+            if types.of(target) is None:
+                raise _unreadable(f"sheet {name}: {target} has no content type in {CONTENT_TYPES}",
+                                  f"シート {name}：{target} の種類が {CONTENT_TYPES} にありません")
+        out.append(SheetPart(name=name, state=state, part=target if kind == REL_WORKSHEET else None, kind=kind))
+    if not out:
+        raise _unreadable("the workbook has no sheet", "ブックにシートがありません")
     return out
 
 
-# -- worksheet size, on the raw XML ---------------------------------------------------------
-
-_DIMENSION_RE = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?dimension\s[^>]*?ref="([^"]*)"')
-_ROW_R_RE = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?row\s[^>]*?\br="(\d+)"')
-_ROW_TAG_RE = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s>/]")
-_CELL_REF_RE = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?c\s[^>]*?\br="([A-Z]{1,3})(\d+)"')
-
-
-def check_sheet_size(xml: bytes, sheet: str, limits: Limits) -> None:
-    """E-SHEET-TOO-LARGE when a worksheet's dimension, rows or used area exceed the limits."""
-    max_rows = limits.max_sheet_rows
-    m = _DIMENSION_RE.search(xml)
-    if m:
-        try:
-            r1, c1, r2, c2 = parse_range(m.group(1).decode("ascii", "replace"))
-        except ValueError:
-            r1 = r2 = 0
-        if r2 > max_rows:
-            raise _rows_problem(sheet, r2, max_rows, "dimension")
-    last_row = max((int(r) for r in _ROW_R_RE.findall(xml)), default=0)
-    n_rows = max(last_row, len(_ROW_TAG_RE.findall(xml)))
-    if n_rows > max_rows:
-        raise _rows_problem(sheet, n_rows, max_rows, "rows")
-    refs = set(_CELL_REF_RE.findall(xml))  # distinct (letters, row) pairs, in C
-    if refs:
-        cols = {c for c, _ in refs}
-        rows = [int(r) for r in {r for _, r in refs}]
-        min_c = min(col_index(c.decode()) for c in cols)
-        max_c = max(col_index(c.decode()) for c in cols)
-        area = (max(rows) - min(rows) + 1) * (max_c - min_c + 1)
-        if area > limits.max_sheet_cells:
-            corner = f"{col_letter(max_c)}{max(rows)}"
-            raise _problem("E-SHEET-TOO-LARGE",
-                           f"sheet {sheet}: used area up to {corner}, {area:,} cells > {limits.max_sheet_cells:,}",
-                           f"シート {sheet}：{corner} までの使用範囲 {area:,} セル（上限 {limits.max_sheet_cells:,}）")
+def _check_layout(pkg: Package) -> None:
+    """python-calamine finds the workbook, shared strings and styles by name, next to each
+    other, whatever the relationships say: refuse a layout it would read differently."""
+    folder = posixpath.dirname(pkg.workbook_part)
+    expected = {REL_OFFICE_DOCUMENT: "workbook.xml", REL_SHARED_STRINGS: "sharedStrings.xml", REL_STYLES: "styles.xml"}
+    found = {REL_OFFICE_DOCUMENT: pkg.workbook_part}
+    for _, kind, target in pkg.rels(pkg.workbook_part):
+        if kind in (REL_SHARED_STRINGS, REL_STYLES):
+            found.setdefault(kind, target)
+    for kind, target in found.items():
+        if target != posixpath.join(folder, expected[kind]):
+            raise _problem("E-FILE-FORMAT", f"unusual package layout ({target}); open it in Excel and save it again",
+                           f"パッケージの構成が標準と異なります（{target}）。Excel で開いて保存し直してください")
+    sst = posixpath.join(folder, expected[REL_SHARED_STRINGS])
+    if REL_SHARED_STRINGS not in found and sst in pkg.parts:  # Excel ignores it; python-calamine would not
+        pkg.reader_parts[sst] = b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"/>'
 
 
-def _rows_problem(sheet: str, rows: int, limit: int, what: str) -> FileProblem:
-    return _problem("E-SHEET-TOO-LARGE", f"sheet {sheet}: {rows:,} rows ({what}) > {limit:,}",
-                    f"シート {sheet}：{rows:,} 行（上限 {limit:,}）", value=rows)
+def _shared_strings_part(pkg: Package) -> str | None:
+    for _, kind, target in pkg.rels(pkg.workbook_part):
+        if kind == REL_SHARED_STRINGS and target in pkg.parts:
+            return target
+    return None
+
+
+class _SharedStrings:
+    """The shared strings of a package, parsed when a far cell first needs one."""
+
+    def __init__(self, pkg: Package):
+        self.pkg, self.strings = pkg, None
+
+    def __call__(self) -> list[str]:
+        if self.strings is None:
+            part = _shared_strings_part(self.pkg)
+            self.strings = []
+            if part is not None:
+                for si in parse_xml(self.pkg.parts[part], part):
+                    if local(si.tag) == "si":
+                        self.strings.append("".join(_item_texts(si)))
+        return self.strings
+
+
+def _item_texts(el: Element):
+    for child in el:
+        name = local(child.tag)
+        if name == "t":
+            yield child.text or ""
+        elif name == "r":
+            yield from _item_texts(child)
+
+
+_UNIQUE_COUNT = re.compile(rb"(<(?:[A-Za-z_][\w.-]*:)?sst\b[^>]*?)\suniqueCount\s*=\s*[\"'](\d+)[\"']")
+_MIN_ITEM_BYTES = 8  # <si><t/> -- the smallest shared string item
+
+
+def _drop_lying_string_count(pkg: Package) -> None:
+    """python-calamine reserves memory for the table's declared ``uniqueCount``
+    up front: a count more items than the part could hold is dropped from its copy."""
+    part = _shared_strings_part(pkg)
+    if part is None:
+        return
+    data = pkg.reader_parts.get(part, pkg.parts[part])
+    limit = len(data) // _MIN_ITEM_BYTES + 1
+    while (m := _UNIQUE_COUNT.search(data)) and int(m.group(2)) > limit:
+        data = data[:m.start()] + m.group(1) + data[m.end():]
+        pkg.reader_parts[part] = data
+
+
+# -- worksheets, on the raw XML (xltools.sheetscan) -------------------------------------------
+
+def check_sheet_size(xml: bytes, sheet: str, limits: Limits, shared_strings=None) -> SheetScan:
+    """Scan a worksheet part (:func:`xltools.sheetscan.scan_worksheet`): its references,
+    cell container and size; far-away cells and error values are in the result.
+    Raises ``E-FILE-UNREADABLE`` (damaged) or ``E-SHEET-TOO-LARGE``."""
+    try:
+        return scan_worksheet(xml, sheet, max_rows=limits.max_sheet_rows, max_cells=limits.max_sheet_cells,
+                              max_far=limits.max_far_cells, shared_strings=shared_strings or (lambda: []))
+    except SheetXmlError as e:
+        code = "E-SHEET-TOO-LARGE" if e.kind == "too-large" else "E-FILE-UNREADABLE"
+        raise _problem(code, e.en, e.ja, value=e.value) from None

@@ -44,8 +44,8 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 
 from . import clock, schema as sch
-from .errors import XltoolsError
-from .issues import ISSUE_TYPES, FileReport, Issue
+from .errors import UsageError, XltoolsError
+from .issues import INTERNAL, ISSUE_TYPES, FileReport, Issue
 from .periods import parse_period
 from .spec import Spec, Table, load_spec
 
@@ -62,9 +62,17 @@ _SAVE_ATTEMPTS = 4
 class StoreError(XltoolsError):
     """The database cannot be used: bad URL, unreachable server, unusable schema."""
 
+    code = "database"
+
 
 class StoreLockedError(StoreError):
     """Another process held the SQLite database longer than the busy timeout."""
+
+    code = "database-locked"
+
+
+class UnknownTableError(UsageError, StoreError):
+    """A table name on the command line that the store does not have."""
 
 
 def _msg(ja: str, en: str) -> str:
@@ -111,6 +119,11 @@ class FileRecord:
     warning_count: int
     info_count: int
     detail: str | None
+
+    @property
+    def internal_failure(self) -> bool:
+        """xltools itself failed on the file (``E-INTERNAL``): it is read again next time."""
+        return self.result == "rejected" and INTERNAL in (self.detail or "").split("; ")
 
 
 # -- value helpers ---------------------------------------------------------------------
@@ -274,11 +287,23 @@ def _ensure_wal(cur: Any, timeout: float) -> None:
         cur.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
 
 
+#: a path with one of these suffixes may be given instead of a sqlite:/// URL
+SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3", ".db3")
+
+
 def resolve_url(url: str | None = None) -> str:
     """The database URL: ``url``, else ``$XLTOOLS_DB``, else ``sqlite:///xltools.db``.
-    A plain file path means a SQLite file; ``postgresql://`` means psycopg 3."""
+    A path ending in ``.db`` (``.sqlite``, ``.sqlite3``) means a SQLite file;
+    ``postgresql://`` means psycopg 3.  Anything else without a scheme is refused
+    (``--db notascheme`` must not quietly create a database file of that name)."""
     url = (url or os.environ.get("XLTOOLS_DB") or DEFAULT_URL).strip()
     if "://" not in url and not url.startswith("sqlite:"):
+        if Path(url).suffix.lower() not in SQLITE_SUFFIXES:
+            raise StoreError(_msg(
+                f"データベースの URL ではありません: {url}（SQLite は sqlite:///ファイル.db、"
+                "PostgreSQL は postgresql+psycopg://user:pw@host/db の形で指定してください）",
+                f"Not a database URL: {url} (give sqlite:///path/to/file.db, a path ending in .db, "
+                "or postgresql+psycopg://user:pw@host/db)"))
         return f"sqlite:///{Path(url).expanduser()}"
     for plain in ("postgresql://", "postgres://"):
         if url.startswith(plain):
@@ -331,9 +356,11 @@ class Store:
     """The plans database.  ``Store(url=None, spec=None)``; see the module docs."""
 
     def __init__(self, url: str | None = None, spec: Spec | None = None, *,
-                 busy_timeout: float = DEFAULT_BUSY_TIMEOUT, create: bool = True):
+                 busy_timeout: float = DEFAULT_BUSY_TIMEOUT, create: bool = True, allow_memory: bool = False):
         """``create=False`` (read-only commands): the database must already hold an
-        xltools schema; it is upgraded if older, never created."""
+        xltools schema; it is upgraded if older, never created.  An in-memory SQLite
+        database (``sqlite://``) loses everything when the store closes: it is refused
+        unless ``allow_memory`` (tests)."""
         self.url = resolve_url(url)
         self.spec = spec or load_spec()
         self.busy_timeout = float(busy_timeout)
@@ -350,8 +377,20 @@ class Store:
         self.dialect = self._url.get_backend_name()
         self.safe_url = self._url.render_as_string(hide_password=True)
         if self.dialect == "sqlite":
+            self.safe_url = self.url  # no password to hide; shown as given
             db = self._url.database or ""
             self._memory = db in ("", ":memory:") or self._url.query.get("mode") == "memory"
+            if self._memory and not allow_memory:
+                raise StoreError(_msg(
+                    f"{self.safe_url} はメモリ上のデータベースで、終了時にすべて失われます。"
+                    "sqlite:///ファイル.db の形でファイルを指定してください。",
+                    f"{self.safe_url} is an in-memory database: everything would be lost when the command "
+                    "ends. Give a file: sqlite:///path/to/file.db"))
+            if self._url.query:
+                options = "&".join(f"{k}={v}" for k, v in self._url.query.items())
+                raise StoreError(_msg(
+                    f"SQLite の URL のオプション（{options}）には対応していません: {self.safe_url}",
+                    f"SQLite URL options ({options}) are not supported: {self.safe_url}"))
             if not create and not self._memory and not Path(db).exists():
                 raise StoreError(_msg(
                     f"データベース {db} がありません。先に xltools collect で取り込んでください。",
@@ -529,6 +568,17 @@ class Store:
                                .where(self.t["plan_versions"].c.id == f["version_id"])).scalar()
         return SaveOutcome("unchanged", f["result"], f["plan_id"], f["version_id"], vno, file_id=f["id"])
 
+    def _known_file(self, conn: sa.Connection, sha256: str) -> Any:
+        """The ledger row of this content -- forgotten (with its issues) when xltools
+        itself failed on it, so that this reading takes its place."""
+        files, issues = self.t["files"], self.t["issues"]
+        f = conn.execute(sa.select(files).where(files.c.sha256 == sha256)).mappings().first()
+        if f is not None and self._file_record(f).internal_failure:
+            conn.execute(issues.delete().where(issues.c.file_id == f["id"]))
+            conn.execute(files.delete().where(files.c.id == f["id"]))
+            return None
+        return f
+
     # -- saving ----------------------------------------------------------------------
     def reject(self, path: str, size: int | None, sha256: str, mtime: Any, report: FileReport, *,
                collected_at: datetime | None = None, extra: list[Issue] | None = None) -> SaveOutcome:
@@ -539,8 +589,7 @@ class Store:
         issues = list(report.issues) + list(extra or [])
         with self._write() as conn:
             self._pg_lock(conn, f"file:{sha256}")
-            f = conn.execute(sa.select(self.t["files"]).where(self.t["files"].c.sha256 == sha256)
-                             ).mappings().first()
+            f = self._known_file(conn, sha256)
             if f is not None:
                 return self._seen_outcome(conn, f)
             fid = self._insert_file(conn, path=path, size=size, sha256=sha256, mtime=mtime,
@@ -665,7 +714,7 @@ class Store:
     def _save_tx(self, conn: sa.Connection, prep: _Prepared, *, path: str, size: int | None, sha256: str,
                  mtime: datetime | None, collected_at: datetime) -> SaveOutcome:
         plans, pv, files = self.t["plans"], self.t["plan_versions"], self.t["files"]
-        f = conn.execute(sa.select(files).where(files.c.sha256 == sha256)).mappings().first()
+        f = self._known_file(conn, sha256)
         if f is not None:
             if f["result"] == "conflict" and f["version_id"] is not None:
                 return self._retry_conflicted(conn, prep, f, collected_at)
@@ -934,7 +983,7 @@ class Store:
         for name, t in self.spec_tables.items():
             if key in (name, t.name.lower()):
                 return name
-        raise StoreError(_msg(f"表 {table} はありません（{', '.join(self.spec_tables)}）",
+        raise UnknownTableError(_msg(f"表 {table} はありません（{', '.join(self.spec_tables)}）",
                               f"No table {table} (tables: {', '.join(self.spec_tables)})"))
 
     def rows(self, table: str, period: str | None = None, all_versions: bool = False) -> list[dict[str, Any]]:
