@@ -4,8 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+FUZZ_EXAMPLES ?= 1000
 
-.PHONY: venv test demo bench docs mutation clean
+.PHONY: venv test fuzz demo bench docs mutation clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PY) tools/bootstrap_venv.py $(VENV)
@@ -17,6 +18,10 @@ venv: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# a long random run of the hostile-file fuzz test (make test runs a short, fixed one)
+fuzz: $(STAMP)
+	XLTOOLS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q tests/test_fuzz.py $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	$(BIN)/python -m xltools.demo demo
