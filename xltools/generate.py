@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from . import __version__, clock, printing
+from . import __version__, charts, clock, printing
 from .cells import a1, col_letter
 from .config import Settings
 from .derive import breakdown_quarters
@@ -515,6 +515,9 @@ class _Builder:
         text = TEXTS[key](self.lang)
         return text.format(**params) if params else text
 
+    def tr(self, label: Label) -> str:
+        return label(self.lang)
+
     def put_static(self, ws, row: int, col: int, text: str, style: str):
         cell = ws.cell(row=row, column=col)
         write_text(cell, text)
@@ -546,9 +549,10 @@ class _Builder:
         guide.title = self.t("guide_sheet")
         self.static.add(guide.title)
         rows = self._table_rows()
+        chart_kinds = charts.chart_sections(self.spec)
         for s in self.spec.sections:
             self.sheet_names[s.key] = s.label(self.lang)
-            layout = sheet_layout(s, self.lang, rows)
+            layout = sheet_layout(s, self.lang, rows, charts.min_header_row(chart_kinds.get(s.key)))
             self.layouts[s.key] = layout
             self.table_pos.update(layout.tables)
         self._properties()
@@ -629,6 +633,7 @@ class _Builder:
             self._field(ws, s, pos)
         for tp in layout.tables.values():
             self._table(ws, s, tp)
+        charts.add_charts(self, ws, s.key, layout)
         for col, w in layout.widths.items():
             ws.column_dimensions[col_letter(col)].width = w
         for row, h in layout.heights.items():
