@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from . import __version__, clock
+from . import __version__, charts, clock, printing
 from .cells import a1, col_letter
 from .config import Settings
 from .derive import breakdown_quarters
@@ -102,6 +102,8 @@ TEXTS: dict[str, Label] = {
                "Type in the yellow cells (grey cells are calculated). Cells with ▼ offer a list. "
                "When a table runs out of rows, keep typing in the rows just below it."),
     "guide_sheet": Label("使い方", "Guide"),
+    "unit_open": Label("（金額単位：", " (amounts in "),
+    "unit_close": Label("）", ")"),
     "guide_title": Label("アカウントプラン 記入ガイド", "Account plan: how to fill it in"),
     "plan_title": Label("このプラン", "This plan"),
     "purpose_title": Label("このプランの目的", "Purpose"),
@@ -381,15 +383,15 @@ class _Styles:
             kw["fill"] = self._fill(INPUT_FILL)
             kw["border"] = self.border
             kw["protection"] = unlocked
-            if kind.endswith("long"):
-                kw["alignment"] = al(wrap_text=True, vertical="top")
+            # top-aligned, so that a row grown by wrapped text reads as one line of a table
+            kw["alignment"] = al(wrap_text=kind.endswith("long"), vertical="top")
         elif kind == "xl Calculated":
             kw["fill"] = self._fill(FORMULA_FILL)
             kw["border"] = self.border
+            kw["alignment"] = al(vertical="top")
         elif kind in ("xl Open column", "xl Open column long"):
             kw["protection"] = unlocked
-            if kind.endswith("long"):
-                kw["alignment"] = al(wrap_text=True, vertical="top")
+            kw["alignment"] = al(wrap_text=kind.endswith("long"), vertical="top")
         elif kind == "xl Sample":  # legend samples: fill given in fmt
             kw["fill"] = self._fill(fmt)
             kw["border"] = self.border
@@ -403,13 +405,21 @@ class _Styles:
         return self._Named(name=self.display_name(name), number_format=fmt or "General", **kw)
 
 
+#: text columns at least this wide wrap (案件名, 次のアクション...): long text is never cut on paper
+WRAP_MIN_WIDTH = 18
+
+
+def _wraps(f: Field) -> bool:
+    return f.type == "longtext" or (f.type == "text" and (f.width or 0) >= WRAP_MIN_WIDTH)
+
+
 def _input_style(f: Field, lang: str) -> str:
-    kind = "xl Input long" if f.type == "longtext" else "xl Input"
+    kind = "xl Input long" if _wraps(f) else "xl Input"
     return f"{kind} | {_number_format(f, lang)}"
 
 
 def _column_style(f: Field, lang: str) -> str:
-    kind = "xl Open column long" if f.type == "longtext" else "xl Open column"
+    kind = "xl Open column long" if _wraps(f) else "xl Open column"
     return f"{kind} | {_number_format(f, lang)}"
 
 
@@ -504,6 +514,9 @@ class _Builder:
         text = TEXTS[key](self.lang)
         return text.format(**params) if params else text
 
+    def tr(self, label: Label) -> str:
+        return label(self.lang)
+
     def put_static(self, ws, row: int, col: int, text: str, style: str):
         cell = ws.cell(row=row, column=col)
         write_text(cell, text)
@@ -535,9 +548,10 @@ class _Builder:
         guide.title = self.t("guide_sheet")
         self.static.add(guide.title)
         rows = self._table_rows()
+        chart_kinds = charts.chart_sections(self.spec)
         for s in self.spec.sections:
             self.sheet_names[s.key] = s.label(self.lang)
-            layout = sheet_layout(s, self.lang, rows)
+            layout = sheet_layout(s, self.lang, rows, charts.min_header_row(chart_kinds.get(s.key)))
             self.layouts[s.key] = layout
             self.table_pos.update(layout.tables)
         self._properties()
@@ -613,20 +627,35 @@ class _Builder:
         self.put_static(ws, TITLE_ROW, 2, s.title(self.lang), "xl Title")
         self.put_static(ws, HINT_ROW, 2, self.t("hint"), "xl Hint")
         for g, row, col in layout.group_titles:
-            self.put_static(ws, row, col, g.title(self.lang), "xl Heading")
+            self._heading(ws, row, col, g.title(self.lang), g.fields)
         for pos in layout.fields.values():
             self._field(ws, s, pos)
         for tp in layout.tables.values():
             self._table(ws, s, tp)
+        charts.add_charts(self, ws, s.key, layout)
         for col, w in layout.widths.items():
             ws.column_dimensions[col_letter(col)].width = w
         for row, h in layout.heights.items():
             ws.row_dimensions[row].height = h
+        printing.fit_row_heights(ws)  # prefilled long text is never cut
         self._input_fill(ws)
         ws.freeze_panes = layout.freeze
         ws.print_title_rows = layout.print_title_rows
         self._page_setup(ws)
+        self._print_area(ws, layout)
         self._protect(ws)
+
+    def _heading(self, ws, row: int, col: int, text: str, fields: Iterable[Field]) -> None:
+        """A group or table title; over amounts it names the workbook's amount unit (a
+        formula on ``amount_unit``, so it follows the rep's choice)."""
+        if not any(f.type == "amount" for f in fields):
+            self.put_static(ws, row, col, text, "xl Heading")
+            return
+        cell = ws.cell(row=row, column=col)
+        self.styles.apply(cell, "xl Heading")
+        unit = self.spec.field("amount_unit").key
+        write_formula(cell, "=" + _excel_string(text) + "&" + _excel_string(self.t("unit_open")) + "&" + unit
+                      + "&" + _excel_string(self.t("unit_close")))
 
     def _field(self, ws, s: Section, pos) -> None:
         f = pos.field
@@ -688,7 +717,7 @@ class _Builder:
         from openpyxl.worksheet.table import Table as XlTable, TableStyleInfo
 
         t = tp.table
-        self.put_static(ws, tp.title_row, tp.first_col, t.label(self.lang), "xl Heading")
+        self._heading(ws, tp.title_row, tp.first_col, t.label(self.lang), t.columns)
         fixed = {}  # column -> (style array, formula or None)
         for i, c in enumerate(t.columns):
             col = tp.first_col + i
@@ -888,18 +917,17 @@ class _Builder:
             font=Font(color=font, b=True)))
 
     # -- sheet setup ------------------------------------------------------------------------
-    @staticmethod
-    def _page_setup(ws) -> None:
-        from openpyxl.worksheet.properties import PageSetupProperties
+    def _page_setup(self, ws, portrait: bool = False) -> None:
+        printing.page_setup(ws, lang=self.lang, account=clean_text(self.info.account_name), period=str(self.period),
+                            portrait=portrait)
 
-        ws.page_setup.orientation = "landscape"
-        ws.page_setup.paperSize = ws.PAPERSIZE_A4
-        ws.page_setup.fitToWidth = 1
-        ws.page_setup.fitToHeight = 0
-        ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
-        ws.page_margins.left = ws.page_margins.right = 0.4
-        ws.page_margins.top = ws.page_margins.bottom = 0.5
-        ws.print_options.horizontalCentered = True
+    def _print_area(self, ws, layout: SheetLayout) -> None:
+        """Print only the used rows (a formula print area, see :mod:`xltools.printing`)."""
+        tables = [printing.TableRows(tp.first_row, tp.input_last_row,
+                                     tuple(tp.col(c.key) for c in tp.table.columns if c.is_input))
+                  for tp in layout.tables.values()]
+        fixed = max([layout.header_row or 0] + [p.row for p in layout.fields.values()] + [HINT_ROW])
+        printing.set_print_area(self.wb, ws, printing.print_area_formula(ws.title, layout.last_col, fixed, tables))
 
     @staticmethod
     def _protect(ws) -> None:
@@ -961,9 +989,8 @@ class _Builder:
         row = self._legend(ws, row)
         row += 1
         self._checklist(ws, row)
-        ws.sheet_view.showGridLines = False
         self._page_setup(ws)
-        ws.page_setup.orientation = "portrait"
+        ws.page_setup.fitToHeight = 1  # the guide is one page
         self._protect(ws)
 
     def _table_complete(self, t: Table) -> str:

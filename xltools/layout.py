@@ -148,9 +148,11 @@ def value_width(f: Field) -> float:
     return VALUE_WIDTHS.get(f.type, DEFAULT_VALUE_WIDTH)
 
 
-def sheet_layout(section: Section, lang: str, rows: dict[str, int] | None = None) -> SheetLayout:
+def sheet_layout(section: Section, lang: str, rows: dict[str, int] | None = None,
+                 min_header_row: int = 0) -> SheetLayout:
     """The layout of ``section``'s sheet in ``lang``; ``rows`` overrides the number of data
-    rows of a table (a prefilled table grows beyond ``Table.rows``)."""
+    rows of a table (a prefilled table grows beyond ``Table.rows``); ``min_header_row``
+    leaves room above the tables (for a chart)."""
     rows = rows or {}
     widths: dict[int, float] = {1: MARGIN_WIDTH}
     heights: dict[int, float] = {}
@@ -179,7 +181,7 @@ def sheet_layout(section: Section, lang: str, rows: dict[str, int] | None = None
                     lines = -(-label_w // LABEL_MAX_WIDTH)
                     heights[r] = max(heights.get(r, 0), LINE_HEIGHT * lines)
         row += 1 + max(len(g.fields) for g in band) + 1
-    header_row = row + 1
+    header_row = max(row + 1, min_header_row)
     tables, col = {}, FIRST_COL
     for t in section.tables:
         tp = TablePos(t, header_row, col, max(1, rows.get(t.name, t.rows)))

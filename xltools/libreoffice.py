@@ -24,6 +24,7 @@ from .errors import XltoolsError
 
 DEFAULT_TIMEOUT = 180
 XLSX_FILTER = "xlsx:Calc MS Excel 2007 XML"
+PDF_FILTER = "pdf:calc_pdf_Export"
 
 RECALC_XCU = """<?xml version="1.0" encoding="UTF-8"?>
 <oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema" \
@@ -72,18 +73,25 @@ def recalculate_many(srcs: Iterable[str | os.PathLike], dst_dir: str | os.PathLi
     """Open each of ``srcs`` in one headless LibreOffice run, recalculate, and save it as
     ``dst_dir/<same name>.xlsx``.  The sources are never modified.  Returns the new paths
     in the order of ``srcs``."""
-    return _convert(srcs, dst_dir, XLSX_FILTER, ".xlsx", timeout=timeout, soffice=soffice)
+    return _convert_many(srcs, dst_dir, XLSX_FILTER, timeout=timeout, soffice=soffice)
+
+
+def pdf_many(srcs: Iterable[str | os.PathLike], dst_dir: str | os.PathLike, *,
+             timeout: float = DEFAULT_TIMEOUT, soffice: str | None = None) -> list[Path]:
+    """Print each of ``srcs`` to ``dst_dir/<same name>.pdf`` (recalculated first) in one
+    headless LibreOffice run with its own profile; checks that every PDF exists."""
+    return _convert_many(srcs, dst_dir, PDF_FILTER, timeout=timeout, soffice=soffice)
 
 
 def to_pdf(src: str | os.PathLike, dst_dir: str | os.PathLike, *, timeout: float = DEFAULT_TIMEOUT,
            soffice: str | None = None) -> Path:
     """Print a workbook to ``dst_dir/<name>.pdf`` with LibreOffice (its page setup: what
     paper would show)."""
-    return _convert([src], dst_dir, "pdf", ".pdf", timeout=timeout, soffice=soffice)[0]
+    return pdf_many([src], dst_dir, timeout=timeout, soffice=soffice)[0]
 
 
-def _convert(srcs: Iterable[str | os.PathLike], dst_dir: str | os.PathLike, filter_name: str, suffix: str, *,
-             timeout: float, soffice: str | None) -> list[Path]:
+def _convert_many(srcs: Iterable[str | os.PathLike], dst_dir: str | os.PathLike, target: str, *,
+                  timeout: float, soffice: str | None) -> list[Path]:
     srcs = [Path(s).resolve() for s in srcs]
     if not srcs:
         return []
@@ -98,14 +106,15 @@ def _convert(srcs: Iterable[str | os.PathLike], dst_dir: str | os.PathLike, filt
     if any(s.parent == dst for s in srcs):
         raise LibreOfficeError(f"{dst}: the destination folder must differ from the sources' folder")
     exe = soffice or find_soffice()
-    outs = [dst / (s.stem + suffix) for s in srcs]
+    ext = "." + target.split(":", 1)[0]
+    outs = [dst / (s.stem + ext) for s in srcs]
     for o in outs:
         if o.exists():
             o.unlink()
     with tempfile.TemporaryDirectory(prefix="xltools-lo-") as tmp:
         cmd = [exe, f"-env:UserInstallation={_profile(Path(tmp) / 'profile')}", "--headless", "--invisible",
                "--nologo", "--norestore", "--nolockcheck", "--nodefault",
-               "--convert-to", filter_name, "--outdir", str(dst), *map(str, srcs)]
+               "--convert-to", target, "--outdir", str(dst), *map(str, srcs)]
         env = dict(os.environ, HOME=tmp)  # LibreOffice writes caches under $HOME
         returncode, output = _run(cmd, env, timeout, len(srcs))
     missing = [o.name for o in outs if not o.is_file()]
