@@ -24,7 +24,7 @@ fuzz: $(STAMP)
 	XLTOOLS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q tests/test_fuzz.py $(PYTEST_ARGS)
 
 demo: $(STAMP)
-	$(BIN)/python -m xltools.demo demo
+	$(BIN)/python -m xltools.testing.demo demo
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)

@@ -15,8 +15,8 @@ import time
 
 
 def _context():
-    from xltools.config import Settings
-    from xltools.spec import load_spec
+    from xltools.spec.config import Settings
+    from xltools.spec.spec import load_spec
 
     settings = Settings()
     return settings.apply(load_spec()), settings
@@ -24,7 +24,7 @@ def _context():
 
 def collect(corpus: str, db_url: str, jobs: str) -> dict:
     from xltools.collect import collect_paths
-    from xltools.store import Store
+    from xltools.store.engine import Store
 
     spec, settings = _context()
     store = Store(db_url, spec)
@@ -37,7 +37,7 @@ def collect(corpus: str, db_url: str, jobs: str) -> dict:
 
 
 def generate(roster: str, period: str, out_dir: str, jobs: str) -> dict:
-    from xltools.generate import generate_from_roster
+    from xltools.workbook.generate import generate_from_roster
 
     spec, settings = _context()
     t0 = time.perf_counter()
@@ -46,8 +46,8 @@ def generate(roster: str, period: str, out_dir: str, jobs: str) -> dict:
 
 
 def report(db_url: str, out: str) -> dict:
-    from xltools.rollup import write_rollup
-    from xltools.store import Store
+    from xltools.reports.rollup import write_rollup
+    from xltools.store.engine import Store
 
     spec, settings = _context()
     store = Store(db_url, spec, create=False)

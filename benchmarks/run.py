@@ -6,7 +6,7 @@ same files and the same machine, against two baselines measured in the same run.
 
 Steps (``--help`` lists the options):
 
-1. a realistic corpus (:func:`xltools.corpus.write_corpus`; cached in ``bench-out/`` and
+1. a realistic corpus (:func:`xltools.testing.corpus.write_corpus`; cached in ``bench-out/`` and
    rebuilt when the corpus or generator code, the template or the options change);
 2. ``collect`` end to end into a fresh SQLite database, in a fresh interpreter, with the
    peak resident memory of the whole process tree (parent + workers) sampled from /proc;
@@ -54,7 +54,7 @@ RESULTS_FULL = HERE / "results-full.md"
 BEGIN, END = "<!-- BEGIN bench -->", "<!-- END bench -->"
 PERIOD = "FY2026Q3"
 #: files whose change makes a cached corpus stale
-CORPUS_SOURCES = ("xltools/corpus.py", "xltools/generate.py", "xltools/layout.py", "xltools/xlwrite.py",
+CORPUS_SOURCES = ("xltools/testing/corpus.py", "xltools/workbook/generate.py", "xltools/workbook/layout.py", "xltools/workbook/xlwrite.py",
                   "workbook_templates/account_plan.yaml")
 MB = 1024 * 1024
 
@@ -125,7 +125,7 @@ def fingerprint(n: int, seed: int, messy: float) -> str:
 
 def corpus(work: Path, n: int, seed: int, messy: float, jobs: int, fresh: bool, log) -> tuple[list[Path], dict]:
     """The corpus of ``n`` plans (built, or reused when its fingerprint matches)."""
-    from xltools.corpus import write_corpus
+    from xltools.testing.corpus import write_corpus
 
     d = work / f"corpus-{n}-seed{seed}"
     stamp = d / "corpus.json"
@@ -177,13 +177,13 @@ def stage_breakdown(paths: list[Path], work: Path, top: int = 12) -> tuple[dict,
     import cProfile
     import pstats
 
-    from xltools.check import check_file, workbook_texts
-    from xltools.config import Settings
-    from xltools.reader import Limits, read_workbook
-    from xltools.rules import run_rules
-    from xltools.spec import load_spec
-    from xltools.store import Store
-    from xltools.validate import validate
+    from xltools.checking.check import check_file, workbook_texts
+    from xltools.spec.config import Settings
+    from xltools.workbook.reader import Limits, read_workbook
+    from xltools.checking.rules import run_rules
+    from xltools.spec.spec import load_spec
+    from xltools.store.engine import Store
+    from xltools.checking.validate import validate
 
     settings = Settings()
     spec = settings.apply(load_spec())
@@ -238,7 +238,7 @@ def stage_breakdown(paths: list[Path], work: Path, top: int = 12) -> tuple[dict,
 
 
 def _module_of(filename: str, name: str) -> str:
-    """``xltools/reader.py``, ``sqlalchemy``, ``python-calamine`` ...: where a profiled function lives."""
+    """``xltools/workbook/reader.py``, ``sqlalchemy``, ``python-calamine`` ...: where a profiled function lives."""
     if filename == "~":  # a C function: name it by what it belongs to
         if "Calamine" in name:
             return "python-calamine"
@@ -263,9 +263,9 @@ def profile_collect(paths: list[Path], work: Path) -> Path:
     from pyinstrument import Profiler
 
     from xltools.collect import collect_paths
-    from xltools.config import Settings
-    from xltools.spec import load_spec
-    from xltools.store import Store
+    from xltools.spec.config import Settings
+    from xltools.spec.spec import load_spec
+    from xltools.store.engine import Store
 
     settings = Settings()
     spec = settings.apply(load_spec())
@@ -429,9 +429,9 @@ def main(argv: list[str] | None = None) -> int:
                      "≥ 50 %", collect_rate / b2_rate >= 0.5))
 
     # 5. generate, report, --help
-    from xltools.config import Settings
-    from xltools.corpus import corpus_entries, write_roster
-    from xltools.spec import load_spec
+    from xltools.spec.config import Settings
+    from xltools.testing.corpus import corpus_entries, write_roster
+    from xltools.spec.spec import load_spec
 
     gen_dir = work / "generated"
     if gen_dir.exists():

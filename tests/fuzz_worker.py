@@ -20,11 +20,11 @@ NOW = datetime(2026, 10, 1, 9, 0, tzinfo=timezone.utc)  # the business rules' to
 
 
 def main() -> int:
-    from xltools.check import check_files, workbook_texts
+    from xltools.checking.check import check_files, workbook_texts
     from xltools.collect import collect_paths
-    from xltools.config import Settings
-    from xltools.spec import load_spec
-    from xltools.store import Store
+    from xltools.spec.config import Settings
+    from xltools.spec.spec import load_spec
+    from xltools.store.engine import Store
 
     work = Path(sys.argv[1])
     settings = Settings()
@@ -75,8 +75,8 @@ def lost_cells(report, texts: set[str]) -> list | None:
     import openpyxl
 
     from xltools.cells import parse_range
-    from xltools.validate import is_blank
-    from xltools.xlwrite import clean_text
+    from xltools.checking.validate import is_blank
+    from xltools.workbook.xlwrite import clean_text
 
     try:
         wb = openpyxl.load_workbook(report.file)

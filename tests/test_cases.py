@@ -14,13 +14,13 @@ from hypothesis import strategies as st
 
 from test_history import T0, plan, save
 
-from xltools import schema as sch
-from xltools.cases import (CaseNotFound, export_library, fold, fold_map, get_case, list_cases, query_terms,
+from xltools.store import schema as sch
+from xltools.reports.cases import (CaseNotFound, export_library, fold, fold_map, get_case, list_cases, query_terms,
                            rebuild_search_index, scope_keys, search_cases, sync_library, _snippet)
 from xltools.cli import cli
 from xltools.errors import XltoolsError
-from xltools.spec import load_spec
-from xltools.store import Store
+from xltools.spec.spec import load_spec
+from xltools.store.engine import Store
 
 SPEC = load_spec()
 
@@ -360,7 +360,7 @@ def test_export_library_workbook(store, tmp_path):
 
 @pytest.mark.libreoffice
 def test_library_workbook_opens_in_libreoffice(soffice, tmp_path):
-    from xltools.libreoffice import recalculate
+    from xltools.workbook.libreoffice import recalculate
 
     with Store(f"sqlite:///{tmp_path / 'x.db'}") as s:
         library(s)

@@ -7,9 +7,9 @@ import openpyxl
 import pytest
 
 from test_print import NOW, SETTINGS, SPEC, _pdf_pages, defined_print_areas, plan_33
-from xltools import printing
-from xltools.generate import PlanInfo, generate_workbook
-from xltools.libreoffice import pdf_many, recalculate_many
+from xltools.workbook import printing
+from xltools.workbook.generate import PlanInfo, generate_workbook
+from xltools.workbook.libreoffice import pdf_many, recalculate_many
 
 
 def _ref(f):

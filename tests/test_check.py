@@ -18,19 +18,19 @@ from click.testing import CliRunner
 
 from test_safety import cfb, rezip
 from test_validate import GOOD_FIELDS, good, raw_plan
-from xltools.annotate import FILLS
+from xltools.checking.annotate import FILLS
 from xltools.cells import parse_range, a1
-from xltools.check import check_file, check_files, exit_code, render, workbook_texts
+from xltools.checking.check import check_file, check_files, exit_code, render, workbook_texts
 from xltools.cli import cli
-from xltools.config import Settings
+from xltools.spec.config import Settings
 from xltools.errors import XltoolsError
-from xltools.issues import sort_issues
-from xltools.generate import PlanInfo, generate_workbook
-from xltools.model import PlanData, Row
-from xltools.spec import load_spec
-from xltools.validate import validate
-from xltools.validate import ANNOTATION_SHEET
-from xltools.xlwrite import display_width, write_value
+from xltools.spec.issues import sort_issues
+from xltools.workbook.generate import PlanInfo, generate_workbook
+from xltools.spec.model import PlanData, Row
+from xltools.spec.spec import load_spec
+from xltools.checking.validate import validate
+from xltools.checking.validate import ANNOTATION_SHEET
+from xltools.workbook.xlwrite import display_width, write_value
 
 SETTINGS = Settings()
 SPEC = SETTINGS.apply(load_spec())
@@ -207,7 +207,7 @@ def _entities(good: Path, dst: Path) -> Path:
 
 def sheet_part(path: Path, sheet: str) -> str:
     """The zip member of a worksheet, by sheet name."""
-    from xltools.safety import open_package
+    from xltools.workbook.safety import open_package
 
     return next(s.part for s in open_package(path).sheets if s.name == sheet)
 
@@ -386,10 +386,10 @@ def _boom(*a, **k):
 
 
 def test_a_bug_is_an_internal_error_not_a_damaged_file(good_plan, monkeypatch):
-    import xltools.validate
+    import xltools.checking.validate
 
     monkeypatch.delenv("CI", raising=False)
-    monkeypatch.setattr(xltools.validate, "validate", _boom)
+    monkeypatch.setattr(xltools.checking.validate, "validate", _boom)
     r = check(good_plan)
     assert [(i.code, i.type.scope) for i in r.issues] == [("E-INTERNAL", "file")]
     assert "RuntimeError: boom in validation" in r.issues[0].message("en")
@@ -399,10 +399,10 @@ def test_a_bug_is_an_internal_error_not_a_damaged_file(good_plan, monkeypatch):
 
 
 def test_under_ci_a_bug_fails_the_run(good_plan, monkeypatch):
-    import xltools.validate
+    import xltools.checking.validate
 
     monkeypatch.setenv("CI", "1")
-    monkeypatch.setattr(xltools.validate, "validate", _boom)
+    monkeypatch.setattr(xltools.checking.validate, "validate", _boom)
     with pytest.raises(RuntimeError, match="boom in validation"):
         check(good_plan)
     with pytest.raises(RuntimeError, match="boom in validation"):
@@ -419,13 +419,13 @@ def _six_letter_column(good: Path, dst: Path) -> Path:
 CRASH_CHECK = """
 import json, sys
 from datetime import datetime
-import xltools.safety
-from xltools.check import check_files
-from xltools.config import Settings
-from xltools.sheetscan import SheetScan
-from xltools.spec import load_spec
+import xltools.workbook.safety
+from xltools.checking.check import check_files
+from xltools.spec.config import Settings
+from xltools.workbook.sheetscan import SheetScan
+from xltools.spec.spec import load_spec
 
-xltools.safety.check_sheet_size = lambda *a, **k: SheetScan()  # the guard misses the crashing file
+xltools.workbook.safety.check_sheet_size = lambda *a, **k: SheetScan()  # the guard misses the crashing file
 settings = Settings()
 reports = check_files(sys.argv[1:], settings.apply(load_spec()), settings, now=datetime(2026, 10, 1, 12, 0))
 print(json.dumps([[r.file, [i.code for i in r.issues], r.issues[0].message("en") if r.issues else ""]
@@ -571,12 +571,12 @@ def test_annotated_copies_get_unique_names_and_unreadable_files_none(good_plan, 
 
 
 def test_a_failed_copy_does_not_stop_the_run(good_plan, tmp_path, monkeypatch):
-    import xltools.annotate
+    import xltools.checking.annotate
 
     def fail(*a, **k):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(xltools.annotate, "annotate_workbook", fail)
+    monkeypatch.setattr(xltools.checking.annotate, "annotate_workbook", fail)
     reports = check_files([good_plan, good_plan], SPEC, SETTINGS, annotate_dir=tmp_path / "out", now=NOW)
     assert [r.valid for r in reports] == [True, True]
     assert all("No space left" in r.stats["annotate_error"] for r in reports)
@@ -584,12 +584,12 @@ def test_a_failed_copy_does_not_stop_the_run(good_plan, tmp_path, monkeypatch):
 
 
 def test_a_broken_generator_text_list_is_an_internal_error_not_a_traceback(good_plan, monkeypatch):
-    import xltools.generate
+    import xltools.workbook.generate
 
     def broken(*a, **k):
         raise KeyError("guide_sheet")
 
-    monkeypatch.setattr(xltools.generate, "static_texts", broken)
+    monkeypatch.setattr(xltools.workbook.generate, "static_texts", broken)
     monkeypatch.delenv("CI", raising=False)
     (r,) = check_files([good_plan], SPEC, SETTINGS)
     assert [i.code for i in r.issues] == ["E-INTERNAL"] and "KeyError" in r.issues[0].message("en")

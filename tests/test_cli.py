@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from test_collect import simple_plan
 from xltools.cli import cli
-from xltools.config import Settings
-from xltools.spec import load_spec
+from xltools.spec.config import Settings
+from xltools.spec.spec import load_spec
 
 SETTINGS = Settings()
 SPEC = SETTINGS.apply(load_spec())
@@ -81,12 +81,12 @@ def test_all_good_is_zero(world):
 
 
 def test_an_internal_error_is_a_message_to_report_and_fails_under_ci(world, monkeypatch):
-    import xltools.export
+    import xltools.reports.export
 
     def bug(*a, **k):
         raise KeyError("columns")
 
-    monkeypatch.setattr(xltools.export, "export_records", bug)
+    monkeypatch.setattr(xltools.reports.export, "export_records", bug)
     monkeypatch.delenv("CI", raising=False)
     r = run("export", "plans", "--db", world["db"])
     assert r.exit_code == 3 and "please report" in r.output and "KeyError" in r.output

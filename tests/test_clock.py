@@ -11,12 +11,12 @@ from openpyxl import load_workbook
 
 from test_collect import ctx, make_plan  # noqa: F401 - ctx is a fixture
 from xltools import clock
-from xltools.check import check_files
+from xltools.checking.check import check_files
 from xltools.cli import cli
 from xltools.collect import collect_paths
-from xltools.reader import read_workbook
-from xltools.rollup import write_rollup
-from xltools.store import Store
+from xltools.workbook.reader import read_workbook
+from xltools.reports.rollup import write_rollup
+from xltools.store.engine import Store
 
 JST = timezone(timedelta(hours=9))
 #: far from any real date the suite runs on, and not at a month's edge in any zone
@@ -115,7 +115,7 @@ def test_check_and_generate_use_the_given_now(tmp_path, ctx):  # noqa: F811
 
     roster = tmp_path / "roster.csv"
     roster.write_text("担当営業,顧客名\n佐藤,アルファ工業\n", encoding="utf-8")
-    from xltools.generate import generate_from_roster
+    from xltools.workbook.generate import generate_from_roster
 
     res = generate_from_roster(spec, settings, roster, "FY2030Q4", tmp_path / "plans", jobs=1, now=NOW)
     meta = read_workbook(res.paths[0], spec).meta

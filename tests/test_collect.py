@@ -21,12 +21,12 @@ from xltools import collect as collect_mod
 from xltools.cli import cli
 from xltools.collect import (PLAN_SUFFIXES, WRONG_FORMAT_SUFFIXES, CollectError, collect_paths, discover,
                              is_lock_or_temp, missing_submissions, render_summary)
-from xltools.config import Settings
-from xltools.generate import PlanInfo, generate_workbook
-from xltools.model import PlanData, Row
-from xltools.roster import RosterEntry
-from xltools.spec import load_spec
-from xltools.store import Store
+from xltools.spec.config import Settings
+from xltools.workbook.generate import PlanInfo, generate_workbook
+from xltools.spec.model import PlanData, Row
+from xltools.checking.roster import RosterEntry
+from xltools.spec.spec import load_spec
+from xltools.store.engine import Store
 
 NOW = datetime(2026, 10, 15, 12, 0)  # local noon: the run's today is 2026-10-15 in any zone
 TODAY = NOW.date()
@@ -465,14 +465,14 @@ def test_coverage_is_also_judged_by_the_reps_historical_win_rate(tmp_path, ctx):
 CRASH_COLLECT = """
 import json, sys
 from datetime import datetime
-import xltools.safety
+import xltools.workbook.safety
 from xltools.collect import collect_paths
-from xltools.config import Settings
-from xltools.sheetscan import SheetScan
-from xltools.spec import load_spec
-from xltools.store import Store
+from xltools.spec.config import Settings
+from xltools.workbook.sheetscan import SheetScan
+from xltools.spec.spec import load_spec
+from xltools.store.engine import Store
 
-xltools.safety.check_sheet_size = lambda *a, **k: SheetScan()  # the guard misses the crashing file
+xltools.workbook.safety.check_sheet_size = lambda *a, **k: SheetScan()  # the guard misses the crashing file
 folder, url, jobs = sys.argv[1], sys.argv[2], int(sys.argv[3])
 settings = Settings()
 spec = settings.apply(load_spec())

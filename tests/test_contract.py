@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from xltools.contract import FIGURES, MEANINGS, TABLES
-from xltools.spec import SpecError, build_spec, default_spec_path, load_spec
+from xltools.spec.contract import FIGURES, MEANINGS, TABLES
+from xltools.spec.spec import SpecError, build_spec, default_spec_path, load_spec
 
 RAW = yaml.safe_load(Path(default_spec_path()).read_text(encoding="utf-8"))
 
@@ -69,8 +69,8 @@ def test_a_meaning_moves_the_rules_with_it():
     """Business meaning lives in the YAML: call 'verbal' a closed stage too, and a verbal
     commit past its close date is no longer stale (W-OPP-STALE reads the spec)."""
     from test_rules import TODAY, plan_of
-    from xltools.config import Settings
-    from xltools.rules import run_rules
+    from xltools.spec.config import Settings
+    from xltools.checking.rules import run_rules
 
     data = _edit(lambda d: _choice(d, "stage", "verbal").__setitem__("means", ["closed"]))
     spec = build_spec(data)
@@ -115,9 +115,9 @@ def test_every_declared_figure_is_computed_by_derive():
 
 
 def test_rules_asking_for_an_unknown_table_fail():
-    from xltools.config import Settings
-    from xltools.model import PlanData
-    from xltools.rules import RuleContext
+    from xltools.spec.config import Settings
+    from xltools.spec.model import PlanData
+    from xltools.checking.rules import RuleContext
 
 
     ctx = RuleContext(plan=PlanData(meta={}, fields={}, tables={}), spec=load_spec(), settings=Settings(),

@@ -8,14 +8,14 @@ from datetime import date, datetime
 import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from xltools import corpus
-from xltools.check import check_file, workbook_texts
-from xltools.config import Settings
+from xltools.testing import corpus
+from xltools.checking.check import check_file, workbook_texts
+from xltools.spec.config import Settings
 from xltools.errors import XltoolsError
-from xltools.generate import generate_workbook
-from xltools.normalize import NormContext, normalize_value
-from xltools.periods import parse_period
-from xltools.spec import load_spec
+from xltools.workbook.generate import generate_workbook
+from xltools.checking.normalize import NormContext, normalize_value
+from xltools.spec.periods import parse_period
+from xltools.spec.spec import load_spec
 
 PERIOD = "FY2026Q3"
 AS_OF = date(2026, 10, 15)
@@ -142,7 +142,7 @@ def _spec_fields(spec, types):
 @hsettings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data(), seed=st.integers(0, 2**32))
 def test_messy_forms_normalise_to_the_value_meant(ctx, data, seed):
-    """Every messy form make_plan writes reads back (xltools.normalize) as the clean value."""
+    """Every messy form make_plan writes reads back (xltools.checking.normalize) as the clean value."""
     spec, settings = ctx
     period = parse_period(PERIOD)
     f = data.draw(st.sampled_from(_spec_fields(spec, {"amount", "date", "percent", "integer", "month", "rating",
@@ -309,7 +309,7 @@ def test_write_corpus_gives_the_same_plans_whatever_the_number_of_processes(ctx,
 
 @pytest.mark.parametrize("suffix,lang", [(".xlsx", "ja"), (".csv", "en")])
 def test_the_roster_reads_back_with_the_spec_labels(ctx, tmp_path, suffix, lang):
-    from xltools.roster import read_roster
+    from xltools.checking.roster import read_roster
 
     spec, _ = ctx
     entries = corpus.corpus_entries(9, seed=2, per_rep=3, langs=["ja", "en"])
@@ -328,7 +328,7 @@ def test_a_roster_target_is_kept_and_covered_as_drawn(ctx, seed, target, low):
     _, typed = pair(ctx, seed, target=target, mistakes=["low_coverage"] if low else [])
     assert typed.fields["sales_target"] == target
     spec, settings = ctx
-    from xltools.derive import Deriver
+    from xltools.spec.derive import Deriver
 
     ratio = Deriver(spec, settings).plan(typed.fields, typed.tables, typed.fields["period"])["coverage_ratio"]
     assert (ratio < 3.0) == low  # the coverage the workbook and check show: in-period pipeline / target

@@ -14,11 +14,11 @@ from openpyxl import load_workbook
 
 from test_collect import NOW, PERIOD, make_plan
 from test_rollup import MILLIONS, UNIT, book, ctx, records, world  # noqa: F401  (fixtures)
-from xltools.check import check_file
-from xltools.config import ReportSettings, Settings, settings_from_dict, ConfigError
-from xltools.rollup import SHEETS, RollupError, write_rollup
-from xltools.spec import load_spec
-from xltools.store import Store
+from xltools.checking.check import check_file
+from xltools.spec.config import ReportSettings, Settings, settings_from_dict, ConfigError
+from xltools.reports.rollup import SHEETS, RollupError, write_rollup
+from xltools.spec.spec import load_spec
+from xltools.store.engine import Store
 
 
 def dash(book):
@@ -121,7 +121,7 @@ WORLD_PAGE_BUDGET = 24
 
 
 def test_libreoffice_prints_the_dashboard_on_exactly_one_page(world, soffice, tmp_path):
-    from xltools.libreoffice import to_pdf
+    from xltools.workbook.libreoffice import to_pdf
 
     pdf = to_pdf(world["ja"], tmp_path, soffice=soffice)
     total, pages = _pages_of(pdf, "金額単位 百万円")
@@ -198,8 +198,8 @@ DEMO_PAGE_BUDGET = 30
 
 
 def test_the_demo_rollup_prints_within_the_page_budget(tmp_path, soffice):
-    from xltools.demo import run_demo
-    from xltools.libreoffice import to_pdf
+    from xltools.testing.demo import run_demo
+    from xltools.workbook.libreoffice import to_pdf
 
     r = run_demo(tmp_path / "demo", echo=lambda *_: None, now=NOW)
     pdf = to_pdf(r.rollup, tmp_path / "pdf", soffice=soffice)

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from xltools.config import Settings
-from xltools.demo import MARKER, run_demo
+from xltools.spec.config import Settings
+from xltools.testing.demo import MARKER, run_demo
 from xltools.errors import XltoolsError
-from xltools.roster import read_roster
-from xltools.spec import load_spec
-from xltools.store import Store
+from xltools.checking.roster import read_roster
+from xltools.spec.spec import load_spec
+from xltools.store.engine import Store
 
 NOW = datetime(2026, 11, 24, 12, 0)  # local noon
 
@@ -91,7 +91,7 @@ def test_a_folder_the_demo_did_not_make_is_never_cleared(tmp_path):
 
 def test_python_m_xltools_demo(tmp_path):
     out = tmp_path / "d"
-    proc = subprocess.run([sys.executable, "-m", "xltools.demo", str(out), "--reps", "1", "--accounts", "2",
+    proc = subprocess.run([sys.executable, "-m", "xltools.testing.demo", str(out), "--reps", "1", "--accounts", "2",
                            "--lang", "en"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert (out / "rollup.xlsx").is_file() and (out / "xltools.db").is_file()
@@ -100,7 +100,7 @@ def test_python_m_xltools_demo(tmp_path):
     stranger = tmp_path / "stranger"
     stranger.mkdir()
     (stranger / "x.txt").write_text("x")
-    proc = subprocess.run([sys.executable, "-m", "xltools.demo", str(stranger)], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "xltools.testing.demo", str(stranger)], capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr and str(stranger) in proc.stderr

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from test_store import T0, make_plan, make_report, save
 from xltools.cli import cli
-from xltools.export import csv_cell, export_records, export_table, table_names
-from xltools.issues import Issue
-from xltools.store import Store, StoreError
+from xltools.reports.export import csv_cell, export_records, export_table, table_names
+from xltools.spec.issues import Issue
+from xltools.store.engine import Store, StoreError
 
 
 @pytest.fixture
@@ -163,7 +163,7 @@ def test_a_failed_export_leaves_the_previous_file(filled, tmp_path, monkeypatch)
     (tmp_path / "out").mkdir()
     out = tmp_path / "out" / "plans.csv"
     out.write_bytes(b"previous")
-    import xltools.export as ex
+    import xltools.reports.export as ex
 
     def boom(*a, **k):
         raise OSError(28, "No space left on device")

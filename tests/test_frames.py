@@ -15,9 +15,9 @@ import xltools
 from test_check import NOW, make_plan
 from xltools.cli import cli
 from xltools.collect import collect_paths
-from xltools.config import Settings
-from xltools.spec import load_spec
-from xltools.store import Store
+from xltools.spec.config import Settings
+from xltools.spec.spec import load_spec
+from xltools.store.engine import Store
 
 SETTINGS = Settings()
 SPEC = SETTINGS.apply(load_spec())
@@ -79,7 +79,7 @@ def test_frames_types(db):
     assert list(opp["stage"].cat.categories[:6]) == SPEC.choices("stage").keys()
     assert set(opp["stage"].dropna()) <= set(SPEC.choices("stage").keys())
     assert opp["amount"].sum() > 0 and opp.loc[opp["stage"] == "lost", "weighted"].eq(0).all()
-    from xltools.dataframes import labels
+    from xltools.reports.dataframes import labels
 
     ja = labels(opp, "stage")
     assert set(ja.dropna()) <= set(SPEC.choices("stage").labels("ja"))
@@ -121,8 +121,8 @@ def test_read_plan_gives_the_checked_plan_as_frames(tmp_path):
 
 
 def test_pandas_is_imported_only_when_frames_are_asked_for():
-    code = ("import sys, xltools, xltools.cli, xltools.check; "
+    code = ("import sys, xltools, xltools.cli, xltools.checking.check; "
             "print('pandas' in sys.modules); xltools.frames; print('pandas' in sys.modules)")
-    # (the attribute loads xltools.dataframes, which imports pandas only inside its functions)
+    # (the attribute loads xltools.reports.dataframes, which imports pandas only inside its functions)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False"]

@@ -30,9 +30,9 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, note, settings as hsettings, strategies as st
 
 from test_check import prefill
-from xltools.config import Settings
-from xltools.generate import PlanInfo, generate_workbook
-from xltools.spec import load_spec
+from xltools.spec.config import Settings
+from xltools.workbook.generate import PlanInfo, generate_workbook
+from xltools.spec.spec import load_spec
 
 SETTINGS = Settings()
 SPEC = SETTINGS.apply(load_spec())

@@ -19,15 +19,15 @@ from click.testing import CliRunner
 from openpyxl.utils import range_boundaries
 
 from xltools.cli import cli
-from xltools.config import Settings, settings_from_dict
-from xltools.generate import (LISTS_SHEET, META_SHEET, GenerateError, PlanInfo, build_workbook,
+from xltools.spec.config import Settings, settings_from_dict
+from xltools.workbook.generate import (LISTS_SHEET, META_SHEET, GenerateError, PlanInfo, build_workbook,
                               escape_header, generate_from_roster, generate_workbook, static_texts,
                               translate_formula)
-from xltools.model import PlanData, Row
-from xltools.periods import parse_period
-from xltools.roster import RosterError, parse_yen, read_roster
-from xltools.spec import LANGS, SpecError, build_spec, default_spec_path, load_spec
-from xltools.xlwrite import write_table, write_value
+from xltools.spec.model import PlanData, Row
+from xltools.spec.periods import parse_period
+from xltools.checking.roster import RosterError, parse_yen, read_roster
+from xltools.spec.spec import LANGS, SpecError, build_spec, default_spec_path, load_spec
+from xltools.workbook.xlwrite import write_table, write_value
 
 SPEC = Settings().apply(load_spec())
 INFO = dict(account_name="株式会社サンプル", rep="山田太郎", period="FY2026Q3", account_id="C-0001",
@@ -331,7 +331,7 @@ def test_conditional_formats_stance_verdict_overdue(books, lang):
 def test_values_the_formulas_cannot_count_are_highlighted_and_type_checked(books, lang):
     """A number or date typed as text (or a stage not on the list) is highlighted at once,
     and the type validation warns but never blocks (the reader still accepts 1,200万)."""
-    from xltools.generate import NOT_COUNTED_FILL
+    from xltools.workbook.generate import NOT_COUNTED_FILL
 
     _, wb = books[lang]
 

@@ -11,17 +11,17 @@ from itertools import count
 import pytest
 from click.testing import CliRunner
 
-from xltools.check import check_file
+from xltools.checking.check import check_file
 from xltools.cli import cli
-from xltools.config import Settings
+from xltools.spec.config import Settings
 from xltools.errors import XltoolsError
-from xltools.generate import PlanInfo, generate_workbook
-from xltools.history import (PrefillSource, account_history, diff_plans, format_history, handover_plan,
+from xltools.workbook.generate import PlanInfo, generate_workbook
+from xltools.reports.history import (PrefillSource, account_history, diff_plans, format_history, handover_plan,
                              load_plans, prefill_from_store)
-from xltools.issues import FileReport, Issue
-from xltools.model import PlanData, Row
-from xltools.spec import load_spec
-from xltools.store import Store
+from xltools.spec.issues import FileReport, Issue
+from xltools.spec.model import PlanData, Row
+from xltools.spec.spec import load_spec
+from xltools.store.engine import Store
 
 SETTINGS = Settings()
 SPEC = SETTINGS.apply(load_spec())
@@ -397,7 +397,7 @@ def test_handover_declarations_are_validated():
 
     import yaml
 
-    from xltools.spec import SpecError, build_spec, default_spec_path
+    from xltools.spec.spec import SpecError, build_spec, default_spec_path
 
     raw = yaml.safe_load(default_spec_path().read_text(encoding="utf-8"))
 

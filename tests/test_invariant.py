@@ -7,7 +7,7 @@ formula cells, table headers and bodies, rows just below tables and anywhere els
 the visible sheets, then runs the whole ``check_file`` pipeline on the saved file.
 The one documented exception: a value equal to one of the generator's own texts
 (a label, a title, a choice label) outside the input cells is taken for the template's
-text (``xltools.generate.static_texts``), so such values are not generated here.
+text (``xltools.workbook.generate.static_texts``), so such values are not generated here.
 
 Numbers stay above -10^11: python-calamine 0.9.1 panics on a number below about
 -1.07e11 in a date-formatted cell (chrono ``TimeDelta::milliseconds out of bounds``),
@@ -27,11 +27,11 @@ from openpyxl.cell.cell import MergedCell
 
 from test_check import GOOD_FIELDS, make_plan
 from xltools.cells import a1, parse_range
-from xltools.check import check_file, workbook_texts
-from xltools.config import Settings
-from xltools.spec import load_spec
-from xltools.validate import is_blank
-from xltools.xlwrite import clean_text, write_value
+from xltools.checking.check import check_file, workbook_texts
+from xltools.spec.config import Settings
+from xltools.spec.spec import load_spec
+from xltools.checking.validate import is_blank
+from xltools.workbook.xlwrite import clean_text, write_value
 
 SETTINGS = Settings()
 SPEC = SETTINGS.apply(load_spec())

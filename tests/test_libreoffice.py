@@ -14,10 +14,10 @@ import openpyxl
 import pytest
 
 from test_generate import SPEC, name_cell, table_columns
-from xltools.config import Settings, settings_from_dict
-from xltools.generate import PlanInfo, generate_workbook
-from xltools.libreoffice import LibreOfficeError, recalculate, recalculate_many
-from xltools.spec import load_spec
+from xltools.spec.config import Settings, settings_from_dict
+from xltools.workbook.generate import PlanInfo, generate_workbook
+from xltools.workbook.libreoffice import LibreOfficeError, recalculate, recalculate_many
+from xltools.spec.spec import load_spec
 
 pytestmark = pytest.mark.libreoffice
 

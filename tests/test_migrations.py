@@ -1,4 +1,4 @@
-"""The shipped Alembic migrations and xltools/schema.py describe the same database."""
+"""The shipped Alembic migrations and xltools/store/schema.py describe the same database."""
 from __future__ import annotations
 
 import multiprocessing as mp
@@ -11,9 +11,9 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from xltools import schema
-from xltools.spec import load_spec
-from xltools.store import MIGRATIONS_DIR, Store, StoreError, alembic_config, migration_heads
+from xltools.store import schema
+from xltools.spec.spec import load_spec
+from xltools.store.engine import MIGRATIONS_DIR, Store, StoreError, alembic_config, migration_heads
 
 SPEC_TABLES = ["financials", "our_business", "initiatives", "opportunities", "contacts", "activities",
                "selection_scores", "kpis", "reviews", "success_cases"]

@@ -4,7 +4,7 @@ import unicodedata
 import pytest
 from hypothesis import example, given, settings, strategies as st
 
-from xltools.naming import (MAX_NAME_BYTES, is_reserved, name_key, plan_filename, safe_filename,
+from xltools.workbook.naming import (MAX_NAME_BYTES, is_reserved, name_key, plan_filename, safe_filename,
                             sanitize, unique_filename, unique_filenames)
 
 WINDOWS_FORBIDDEN = set('\\/:*?"<>|')

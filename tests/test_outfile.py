@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from xltools import outfile
-from xltools.outfile import OutputError, atomic_path, clean_stale, save_workbook
+from xltools.workbook import outfile
+from xltools.workbook.outfile import OutputError, atomic_path, clean_stale, save_workbook
 
 
 def dead_pid() -> int:
@@ -80,9 +80,9 @@ def db(tmp_path_factory):
 
     from test_collect import simple_plan
     from xltools.collect import collect_paths
-    from xltools.config import Settings
-    from xltools.spec import load_spec
-    from xltools.store import Store
+    from xltools.spec.config import Settings
+    from xltools.spec.spec import load_spec
+    from xltools.store.engine import Store
 
     d = tmp_path_factory.mktemp("db")
     settings = Settings()

@@ -21,11 +21,11 @@ from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.table import Table as XlTable
 
 from xltools.cells import a1, parse_a1, parse_range
-from xltools import reader as reader_module
-from xltools.issues import ISSUE_TYPES
-from xltools.reader import (FileProblem, _split_ref, formula_cells, header_key, read_workbook,
+from xltools.workbook import reader as reader_module
+from xltools.spec.issues import ISSUE_TYPES
+from xltools.workbook.reader import (FileProblem, _split_ref, formula_cells, header_key, read_workbook,
                             spec_texts)
-from xltools.spec import load_spec
+from xltools.spec.spec import load_spec
 
 SPEC = load_spec()
 META = {"template": "account_plan", "template_version": SPEC.version, "plan_id": "p-1",
@@ -590,8 +590,8 @@ def test_workbook_saved_by_libreoffice_reads_the_same(tmp_path, soffice):
 
 # == real generated workbooks (ja and en), also as saved by LibreOffice =================================
 
-from xltools.config import Settings  # noqa: E402
-from xltools.generate import PlanInfo, generate_workbook, static_texts  # noqa: E402
+from xltools.spec.config import Settings  # noqa: E402
+from xltools.workbook.generate import PlanInfo, generate_workbook, static_texts  # noqa: E402
 
 SETTINGS = Settings()
 GSPEC = SETTINGS.apply(SPEC)
@@ -723,7 +723,7 @@ def fill(wb, lang: str) -> tuple:
 
 @pytest.mark.libreoffice
 def test_filled_generated_workbooks_read_alike_from_openpyxl_and_libreoffice(generated, tmp_path, soffice):
-    from xltools.libreoffice import recalculate_many
+    from xltools.workbook.libreoffice import recalculate_many
 
     paths = []
     where = {}

@@ -17,13 +17,13 @@ from hypothesis import given, settings as hsettings, strategies as st
 from openpyxl import load_workbook
 
 from test_collect import NOW, PERIOD, TODAY, make_plan
-from xltools.check import check_file
+from xltools.checking.check import check_file
 from xltools.cli import cli
 from xltools.collect import collect_paths
-from xltools.config import Settings, Thresholds
-from xltools.rollup import SHEETS, YEN_FORMAT, RollupError, write_rollup
-from xltools.spec import load_spec
-from xltools.store import Store
+from xltools.spec.config import Settings, Thresholds
+from xltools.reports.rollup import SHEETS, YEN_FORMAT, RollupError, write_rollup
+from xltools.spec.spec import load_spec
+from xltools.store.engine import Store
 
 NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 HYPERLINK = '=HYPERLINK("http://evil.example/","クリック")'
@@ -464,7 +464,7 @@ def test_a_failed_write_leaves_the_previous_rollup_intact(world, ctx, tmp_path, 
     with Store(world["url"], spec) as store:
         write_rollup(store, spec, settings, out, period=PERIOD, now=NOW)
         before = out.read_bytes()
-        from xltools import rollup
+        from xltools.reports import rollup
 
         real_row, calls = rollup._row, []
 
@@ -484,7 +484,7 @@ def test_a_failed_write_leaves_the_previous_rollup_intact(world, ctx, tmp_path, 
 
 
 def test_libreoffice_opens_the_rollup(world, soffice, tmp_path):
-    from xltools.libreoffice import recalculate
+    from xltools.workbook.libreoffice import recalculate
 
     converted = recalculate(world["ja"], tmp_path / "lo", soffice=soffice)
     wb = load_workbook(converted)
@@ -540,8 +540,8 @@ class _Styles:
 @hsettings(max_examples=300, deadline=None)
 @given(text=st.text(max_size=60))
 def test_any_text_is_written_as_text_never_as_a_formula(text):
-    from xltools.rollup import _clean, _encode
-    from xltools.xlwrite import clean_text
+    from xltools.reports.rollup import _clean, _encode
+    from xltools.workbook.xlwrite import clean_text
 
     styles = _Styles()
     el = ET.fromstring(f'<x xmlns="{NS}">{_encode("B", 7, text, YEN_FORMAT, "bad", styles)}</x>')[0]
@@ -557,7 +557,7 @@ def test_any_text_is_written_as_text_never_as_a_formula(text):
 @given(value=st.one_of(st.integers(-10 ** 15, 10 ** 15), st.floats(allow_nan=False, allow_infinity=False),
                        st.dates(), st.datetimes()))
 def test_numbers_and_dates_round_trip_as_numbers(value):
-    from xltools.rollup import DATE_FORMAT, _encode
+    from xltools.reports.rollup import DATE_FORMAT, _encode
 
     styles = _Styles()
     el = ET.fromstring(f'<x xmlns="{NS}">{_encode("C", 3, value, None, None, styles)}</x>')[0]
@@ -582,7 +582,7 @@ def test_every_part_of_the_package_is_well_formed_xml(world):
 
 
 def test_summary_chart_switches_to_reps_when_accounts_are_many(world, ctx, tmp_path, monkeypatch):
-    from xltools import rollup
+    from xltools.reports import rollup
 
     spec, settings = ctx
     monkeypatch.setattr(rollup, "CHART_MAX_ACCOUNTS", 2)  # 3 accounts: too many to chart one by one

@@ -9,13 +9,13 @@ import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
 from test_validate import FIELD_AT, GOOD_FIELDS, GOOD_TABLES, SETTINGS, col_cell, good, raw_plan
-from xltools.config import Settings, Thresholds
+from xltools.spec.config import Settings, Thresholds
 from xltools.errors import XltoolsError
-from xltools.issues import ISSUE_TYPES
-from xltools.model import PlanData
-from xltools.rules import RULES, run_rules
-from xltools.spec import load_spec
-from xltools.validate import validate
+from xltools.spec.issues import ISSUE_TYPES
+from xltools.spec.model import PlanData
+from xltools.checking.rules import RULES, run_rules
+from xltools.spec.spec import load_spec
+from xltools.checking.validate import validate
 
 TODAY = date(2026, 10, 1)
 

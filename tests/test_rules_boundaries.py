@@ -19,12 +19,12 @@ from datetime import date, datetime
 import pytest
 
 from test_validate import FIELD_AT, GOOD_FIELDS, GOOD_TABLES, SETTINGS, TABLE_AT, col_cell, raw_plan
-from xltools.config import Settings, Thresholds
+from xltools.spec.config import Settings, Thresholds
 from xltools.errors import XltoolsError
-from xltools.issues import Issue
-from xltools.rules import RULES, rule, run_rules
-from xltools.spec import SpecError, load_spec
-from xltools.validate import validate
+from xltools.spec.issues import Issue
+from xltools.checking.rules import RULES, rule, run_rules
+from xltools.spec.spec import SpecError, load_spec
+from xltools.checking.validate import validate
 
 TODAY = date(2026, 10, 1)
 #: FY2026Q3 (April start) = 2026-10-01 .. 2026-12-31; 90,000千円 in total, 42,000千円 weighted
@@ -346,7 +346,7 @@ def extra_rule(code, fn):
 
 def test_a_rule_code_must_be_registered():
     n = len(RULES)
-    with pytest.raises(ValueError, match="rule code 'W-NO-SUCH-CODE' is not registered in xltools.issues"):
+    with pytest.raises(ValueError, match="rule code 'W-NO-SUCH-CODE' is not registered in xltools.spec.issues"):
         rule("W-NO-SUCH-CODE")
     assert len(RULES) == n
 

@@ -18,9 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from xltools.config import Settings, Thresholds
-from xltools.issues import ISSUE_TYPES
-from xltools.safety import FileProblem, Limits, check_file, check_sheet_size, open_package
+from xltools.spec.config import Settings, Thresholds
+from xltools.spec.issues import ISSUE_TYPES
+from xltools.workbook.safety import FileProblem, Limits, check_file, check_sheet_size, open_package
 
 
 # -- building files -------------------------------------------------------------------------
@@ -339,7 +339,7 @@ def test_cells_without_addresses_are_numbered_as_python_calamine_numbers_them():
     scan = check_sheet_size(xml, "S", Limits())
     assert scan.cells == {(4, 1): "#SPILL!"}  # the error value, the row after row 3
     assert b"#SPILL!" not in scan.reader_xml  # python-calamine fails on it: blanked in its copy
-    from xltools.sheetscan import _cells_in_order
+    from xltools.workbook.sheetscan import _cells_in_order
 
     assert [pos for pos, _, _ in _cells_in_order(xml, "S")] == [(3, 1), (3, 5), (3, 6), (4, 1)]
 
@@ -450,7 +450,7 @@ def _crashing_file(tmp_path: Path) -> Path:
 
 def test_the_process_survives_a_file_that_aborts_python_calamine(tmp_path):
     p = _crashing_file(tmp_path)
-    code = ("import sys; from xltools.safety import FileProblem, open_package\n"
+    code = ("import sys; from xltools.workbook.safety import FileProblem, open_package\n"
             "try:\n    open_package(sys.argv[1])\nexcept FileProblem as e:\n    print(e.code)\n")
     res = subprocess.run([sys.executable, "-c", code, str(p)], capture_output=True, text=True, timeout=120)
     assert (res.returncode, res.stdout.strip()) == (0, "E-FILE-UNREADABLE"), res.stderr[-500:]
@@ -477,7 +477,7 @@ def with_shared_strings(src: Path, dst: Path, target: str = "sharedStrings.xml")
 
 
 def test_shared_strings_are_read(tmp_path):
-    from xltools.reader import _grid, _open_calamine
+    from xltools.workbook.reader import _grid, _open_calamine
 
     pkg = open_package(with_shared_strings(small_xlsx(tmp_path / "a.xlsx"), tmp_path / "sst.xlsx"))
     assert _grid(_open_calamine(pkg.reader_data()), "Data")[(2, 1)] == "row 2"
@@ -491,7 +491,7 @@ def test_a_lying_shared_string_count_is_not_handed_to_the_reader(tmp_path):
     pkg = open_package(rezip(src, tmp_path / "sst.xlsx", replace={"xl/sharedStrings.xml": lie}))
     assert b"99999999999999" not in pkg.reader_parts["xl/sharedStrings.xml"]
     assert pkg.parts["xl/sharedStrings.xml"] == lie  # what was checked stays as it was
-    from xltools.reader import _grid, _open_calamine
+    from xltools.workbook.reader import _grid, _open_calamine
 
     assert _grid(_open_calamine(pkg.reader_data()), "Data")[(3, 1)] == "row 3"
 

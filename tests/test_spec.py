@@ -6,9 +6,9 @@ import yaml
 from click.testing import CliRunner
 
 from xltools.cli import cli
-from xltools.config import ConfigError, Settings, load_settings
-from xltools.periods import Period, fiscal_quarter_of, parse_period
-from xltools.spec import SpecError, build_spec, default_spec_path, load_spec
+from xltools.spec.config import ConfigError, Settings, load_settings
+from xltools.spec.periods import Period, fiscal_quarter_of, parse_period
+from xltools.spec.spec import SpecError, build_spec, default_spec_path, load_spec
 
 RAW = yaml.safe_load(default_spec_path().read_text(encoding="utf-8"))
 

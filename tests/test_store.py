@@ -15,10 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from xltools.errors import XltoolsError
-from xltools.issues import FileReport, Issue
-from xltools.model import PlanData, Row
-from xltools.periods import PeriodError
-from xltools.store import Store, StoreError, StoreLockedError, coerce, resolve_url
+from xltools.spec.issues import FileReport, Issue
+from xltools.spec.model import PlanData, Row
+from xltools.spec.periods import PeriodError
+from xltools.store.engine import Store, StoreError, StoreLockedError, coerce, resolve_url
 
 T0 = datetime(2026, 10, 1, 9, 0, tzinfo=timezone.utc).timestamp()
 

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from xltools.cells import a1, col_letter
-from xltools.config import Settings
-from xltools.model import RawCell, RawPlan, RawRow, RawTable
-from xltools.spec import load_spec
-from xltools.validate import ANNOTATION_SHEET, is_blank, name_key, plan_stats, validate
+from xltools.spec.config import Settings
+from xltools.spec.model import RawCell, RawPlan, RawRow, RawTable
+from xltools.spec.spec import load_spec
+from xltools.checking.validate import ANNOTATION_SHEET, is_blank, name_key, plan_stats, validate
 
 SETTINGS = Settings()
 SPEC = SETTINGS.apply(load_spec())

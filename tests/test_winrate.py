@@ -11,14 +11,14 @@ from click.testing import CliRunner
 
 from test_history import SETTINGS, SPEC, T0, plan, save
 
-from xltools.check import check_file
+from xltools.checking.check import check_file
 from xltools.cli import cli
-from xltools.config import Thresholds
+from xltools.spec.config import Thresholds
 from xltools.errors import XltoolsError
-from xltools.generate import PlanInfo, generate_workbook
-from xltools.periods import Period
-from xltools.store import Store
-from xltools.winrate import Observation, WinRate, compute_win_rates, format_win_rate, win_rates, window
+from xltools.workbook.generate import PlanInfo, generate_workbook
+from xltools.spec.periods import Period
+from xltools.store.engine import Store
+from xltools.reports.winrate import Observation, WinRate, compute_win_rates, format_win_rate, win_rates, window
 
 
 def opp(opp_id, amount, stage, close=None, name=None):

@@ -2,7 +2,7 @@
 
 Blocks are delimited by `<!-- BEGIN name -->` / `<!-- END name -->`:
   fields       — the workbook contract: sections, defined names and tables (from the template spec)
-  issue-codes  — every issue code with severity and messages (from xltools.issues)
+  issue-codes  — every issue code with severity and messages (from xltools.spec.issues)
   cli          — `xltools --help` of every command
 tests/test_docs.py fails when the README is out of date.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 
 
 def fields_block() -> str:
-    from xltools.spec import load_spec
+    from xltools.spec.spec import load_spec
 
     spec = load_spec()
     out = []
@@ -49,7 +49,7 @@ def fields_block() -> str:
 
 
 def issue_codes_block() -> str:
-    from xltools.issues import issue_codes_markdown
+    from xltools.spec.issues import issue_codes_markdown
 
     return issue_codes_markdown()
 

@@ -1,11 +1,11 @@
 """Write the next Alembic migration of the store from the difference between the
-shipped migrations and ``xltools/schema.py``.
+shipped migrations and ``xltools/store/schema.py``.
 
     .venv/bin/python tools/make_migration.py "add success-case library"
 
 A scratch SQLite database is upgraded to the current head, compared with
-``xltools.schema.metadata()`` and the difference is rendered as explicit DDL into
-``xltools/migrations/versions/NNNN_<slug>.py`` (NNNN = next number).  Review the
+``xltools.store.schema.metadata()`` and the difference is rendered as explicit DDL into
+``xltools/store/migrations/versions/NNNN_<slug>.py`` (NNNN = next number).  Review the
 file (autogenerate does not see renames), then run ``tests/test_migrations.py``,
 which proves the migrated database equals the schema on SQLite and PostgreSQL.
 """
@@ -23,9 +23,9 @@ from alembic.config import Config
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from xltools.store import alembic_config  # noqa: E402
+from xltools.store.engine import alembic_config  # noqa: E402
 
-VERSIONS = ROOT / "xltools" / "migrations" / "versions"
+VERSIONS = ROOT / "xltools" / "store" / "migrations" / "versions"
 
 
 def next_rev_id() -> str:

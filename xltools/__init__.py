@@ -9,7 +9,7 @@ __version__ = "0.1.0"
 def __getattr__(name: str):
     """``xltools.frames`` / ``xltools.read_plan`` (pandas), imported on first use only."""
     if name in ("frames", "read_plan"):
-        from . import dataframes
+        from xltools.reports import dataframes
 
         return getattr(dataframes, name)
     raise AttributeError(f"module 'xltools' has no attribute {name!r}")

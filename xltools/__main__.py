@@ -1,3 +1,3 @@
-from .cli import cli
+from xltools.cli import cli
 
 cli()

@@ -22,8 +22,8 @@ import sys
 
 import click
 
-from . import __version__
-from .errors import EXIT_FAILED, EXIT_USAGE, XltoolsError
+from xltools import __version__
+from xltools.errors import EXIT_FAILED, EXIT_USAGE, XltoolsError
 
 
 def _wants_json(args: list[str]) -> bool:
@@ -72,7 +72,7 @@ def _fail(as_json: bool, code: str, message: str, exit_code: int, usage: click.C
 def command_now():
     """The time of this command, read once: the system clock, or ``XLTOOLS_NOW`` when set
     (a bad value: a usage error)."""
-    from .clock import now
+    from xltools.clock import now
 
     return now()
 
@@ -105,8 +105,8 @@ def format_option(*choices: str):
 
 def load_context(config_path: str | None):
     """(spec with company lists applied, settings)."""
-    from .config import load_settings
-    from .spec import load_spec
+    from xltools.spec.config import load_settings
+    from xltools.spec.spec import load_spec
 
     settings = load_settings(config_path)
     return settings.apply(load_spec()), settings
@@ -174,7 +174,7 @@ def export_cmd(table, db_url, fmt, output, all_versions, period):
     Records carry plan_id, account_id, account_name, rep, period, source_file and the
     template's field keys; amounts in yen, dates ISO 8601.  CSV is UTF-8 with BOM.
     """
-    from .export import export_table
+    from xltools.reports.export import export_table
 
     n = export_table(table, db_url=db_url, fmt=fmt, period=period, all_versions=all_versions,
                      output=output or None)
@@ -202,14 +202,14 @@ def check_cmd(files, fmt, lang, annotate_dir, db_url, config_path):
     errors, 3 when xltools failed on a file (E-INTERNAL).  Every path gets a
     result: a file that cannot be read gets one file-level issue; the run goes on.
     """
-    from .check import check_files, exit_code, render
+    from xltools.checking.check import check_files, exit_code, render
 
     now = command_now()
     spec, settings = load_context(config_path)
     lang = lang or settings.language
     win_rate = None
     if db_url:
-        from .winrate import format_win_rate, load_win_rates
+        from xltools.reports.winrate import format_win_rate, load_win_rates
 
         rates = load_win_rates(db_url, spec, settings)
         win_rate = rates.rate_for(None)
@@ -256,9 +256,9 @@ def generate_cmd(period, account, rep, account_id, target, team_members, output,
             raise click.UsageError("--roster cannot be combined with the one-plan options")
         if not out_dir:
             raise click.UsageError("--roster needs --out-dir")
-        from .generate import generate_from_roster
+        from xltools.workbook.generate import generate_from_roster
 
-        from .history import open_prefill
+        from xltools.reports.history import open_prefill
 
         msg_lang = lang or settings.language
         with open_prefill(prefill, db_url, spec, now=now) as src:
@@ -274,10 +274,10 @@ def generate_cmd(period, account, rep, account_id, target, team_members, output,
         raise click.UsageError("give --account and --rep for one plan, or --roster and --out-dir")
     from pathlib import Path
 
-    from .generate import PlanInfo, generate_workbook
-    from .naming import plan_filename
-    from .periods import parse_period
-    from .roster import parse_yen
+    from xltools.workbook.generate import PlanInfo, generate_workbook
+    from xltools.workbook.naming import plan_filename
+    from xltools.spec.periods import parse_period
+    from xltools.checking.roster import parse_yen
 
     if output and not output.lower().endswith(".xlsx"):
         raise click.BadParameter("the workbook is .xlsx: give a file name ending in .xlsx", param_hint="-o")
@@ -289,7 +289,7 @@ def generate_cmd(period, account, rep, account_id, target, team_members, output,
     info = PlanInfo(account_name=account, rep=rep, period=str(per), account_id=account_id, target=target_yen,
                     lang=lang or settings.language, team_members=team_members,
                     generated_at=now.replace(microsecond=0))
-    from .history import open_prefill
+    from xltools.reports.history import open_prefill
 
     with open_prefill(prefill, db_url, spec, now=now) as src:
         pre = src.get(account_id, account) if src else None
@@ -326,8 +326,8 @@ def collect_cmd(paths, db_url, roster, period, jobs, fmt, lang, config_path):
     conflict (E-CONFLICT: another rep's plan for the same account and period), 2 on
     usage errors, 3 when the run could not be done (or xltools failed on a file).
     """
-    from .collect import collect_paths, render_summary
-    from .store import Store
+    from xltools.collect import collect_paths, render_summary
+    from xltools.store.engine import Store
 
     now = command_now()
     spec, settings = load_context(config_path)
@@ -361,8 +361,8 @@ def report_cmd(db_url, output, period, lang, roster, config_path):
     quarter, coverage, relationships, executive visits, open review actions, new
     success cases, data quality issues and the month-over-month trend.
     """
-    from .rollup import write_rollup
-    from .store import Store
+    from xltools.reports.rollup import write_rollup
+    from xltools.store.engine import Store
 
     now = command_now()
     spec, settings = load_context(config_path)
@@ -372,7 +372,7 @@ def report_cmd(db_url, output, period, lang, roster, config_path):
     click.echo(str(path))
 
 
-# -- success-case library and history (xltools/cases.py, xltools/history.py) -------------------
+# -- success-case library and history (xltools/reports/cases.py, xltools/reports/history.py) -------------------
 def scope_option(fn):
     return click.option("--scope", default="company", show_default=True, metavar="company|department|all",
                         help="Sharing scope of the cases shown: company = 社内公開 (the default), "
@@ -411,8 +411,8 @@ def cases_search_cmd(query, industry, product, department, scope, limit, fmt, la
     Substring search, full-width/half-width and case insensitive; several words
     separated by spaces must all occur.  Best matches first, with a snippet.
     """
-    from .cases import format_hits, search_cases
-    from .store import Store
+    from xltools.reports.cases import format_hits, search_cases
+    from xltools.store.engine import Store
 
     now = command_now()
     spec, settings = load_context(config_path)
@@ -440,8 +440,8 @@ def cases_show_cmd(case_ref, scope, fmt, lang, db_url, config_path):
     \b
     事例を1件表示します（検索結果の番号、または事例ID）。
     """
-    from .cases import format_case, get_case
-    from .store import Store
+    from xltools.reports.cases import format_case, get_case
+    from xltools.store.engine import Store
 
     now = command_now()
     spec, settings = load_context(config_path)
@@ -467,8 +467,8 @@ def cases_export_cmd(output, scope, lang, db_url, config_path):
     \b
     営業向けの成功事例集（フィルター付き一覧と事例カード）を書き出します。
     """
-    from .cases import export_library
-    from .store import Store
+    from xltools.reports.cases import export_library
+    from xltools.store.engine import Store
 
     now = command_now()
     spec, settings = load_context(config_path)
@@ -491,8 +491,8 @@ def history_cmd(account, fmt, lang, db_url, config_path):
     ACCOUNT: the account name or ID.
       xltools history "株式会社サンプル製作所"
     """
-    from .history import account_history, format_history
-    from .store import Store
+    from xltools.reports.history import account_history, format_history
+    from xltools.store.engine import Store
 
     spec, settings = load_context(config_path)
     with Store(db_url, spec, create=False) as store:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from datetime import date, datetime
 
-from .errors import UsageError
+from xltools.errors import UsageError
 
 #: the environment variable that fixes the clock
 ENV = "XLTOOLS_NOW"

@@ -14,10 +14,10 @@ worker processes and stores the results through :class:`~xltools.store.Store`:
   the hash up in the ledger before any parsing; a known file is never dispatched.
 * **parallel and isolated** -- worker processes (default: one per core; one with
   ``jobs=1``) read, normalise and validate; they send back only the
-  :class:`~xltools.issues.FileReport` (PlanData and issues), never a workbook.  The
+  :class:`~xltools.spec.issues.FileReport` (PlanData and issues), never a workbook.  The
   parent stores each result as it arrives, one transaction per file (which is what
   keeps concurrent runs safe).  A file that kills its worker costs only that file
-  (``E-INTERNAL``, :mod:`xltools.workers`); a file whose stored result is
+  (``E-INTERNAL``, :mod:`xltools.workbook.workers`); a file whose stored result is
   ``E-INTERNAL`` is read again by the next run, changed or not.
 * **idempotent and versioned** -- handled by the store: the same file stores nothing
   new, a changed plan gets a new current version, a second plan for the same account
@@ -43,14 +43,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from . import clock
-from .config import Settings
-from .errors import EXIT_DATA, EXIT_FAILED, EXIT_OK, UsageError
-from .issues import INTERNAL, SEVERITIES, FileReport, Issue
-from .periods import parse_period
-from .safety import not_a_file
-from .spec import LANGS, Label, Spec
-from .validate import name_key
+from xltools import clock
+from xltools.spec.config import Settings
+from xltools.errors import EXIT_DATA, EXIT_FAILED, EXIT_OK, UsageError
+from xltools.spec.issues import INTERNAL, SEVERITIES, FileReport, Issue
+from xltools.spec.periods import parse_period
+from xltools.workbook.safety import not_a_file
+from xltools.spec.spec import LANGS, Label, Spec
+from xltools.checking.validate import name_key
 
 #: workbook formats xltools reads
 PLAN_SUFFIXES = (".xlsx", ".xlsm")
@@ -130,7 +130,7 @@ class Discovery:
     skipped: list[Path] = field(default_factory=list)  # lock, temp and hidden files; what is no file
     reasons: dict[Path, str] = field(default_factory=dict)  # skipped path -> one of SKIP_REASONS
     #: paths named explicitly that are no readable file or folder -> what they are
-    #: (:func:`xltools.safety.path_kind`): each gets a result of its own
+    #: (:func:`xltools.workbook.safety.path_kind`): each gets a result of its own
     unreadable: list[tuple[Path, str]] = field(default_factory=list)
 
     def skip(self, path: Path, reason: str) -> None:
@@ -182,7 +182,7 @@ def discover(paths: Iterable[str | os.PathLike]) -> Discovery:
     folder, what is no regular file (FIFOs, sockets, devices, broken links, symlink
     loops, links to folders -- never followed -- and folders that cannot be read) is
     skipped with its reason, never silently dropped."""
-    from .safety import path_kind
+    from xltools.workbook.safety import path_kind
 
     out = Discovery()
     seen: set[Path] = set()
@@ -380,7 +380,7 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(spec: Spec, settings: Settings, now: datetime, rates: Any = None) -> None:
-    from .check import workbook_texts
+    from xltools.checking.check import workbook_texts
 
     _WORKER.update(spec=spec, settings=settings, now=now, rates=rates, texts=workbook_texts(spec, settings))
 
@@ -388,9 +388,9 @@ def _init_worker(spec: Spec, settings: Settings, now: datetime, rates: Any = Non
 def _check_one(path: str) -> FileReport:
     """Worker: read, normalise and validate one file; only the report goes back.
 
-    With historical win rates (:mod:`xltools.winrate`), a plan whose coverage is below
+    With historical win rates (:mod:`xltools.reports.winrate`), a plan whose coverage is below
     what its rep's (else the team's) win rate needs also gets ``W-WIN-RATE-COVERAGE``."""
-    from .check import check_file, internal_report
+    from xltools.checking.check import check_file, internal_report
 
     spec, settings, now = _WORKER["spec"], _WORKER["settings"], _WORKER["now"]
     report = check_file(path, spec, settings, now=now, static_texts=_WORKER["texts"])
@@ -399,7 +399,7 @@ def _check_one(path: str) -> FileReport:
         try:
             rate = rates.rate_for(report.plan.fields.get("rep") or report.plan.meta.get("rep"))
             if rate:
-                from .rules import run_rules
+                from xltools.checking.rules import run_rules
 
                 extra = [i for i in run_rules(report.plan, spec, settings, today=clock.today(now), win_rate=rate)
                          if i.code == WIN_RATE_CODE]
@@ -421,7 +421,7 @@ def missing_submissions(roster: Sequence[Any], received: Iterable[dict[str, Any]
                         ) -> list[MissingSubmission]:
     """Roster lines without a received plan for ``period``.
 
-    ``roster``: :class:`~xltools.roster.RosterEntry` items; ``received``: plan versions
+    ``roster``: :class:`~xltools.checking.roster.RosterEntry` items; ``received``: plan versions
     (``account_id``, ``account_name``, ``rep``) of the period, any status.  An account
     matches by account ID when both sides have one, else by name (NFKC, spaces and case
     ignored).  A plan from the roster's rep covers that line; a plan from a rep the
@@ -563,7 +563,7 @@ def collect_paths(paths: Iterable[str | os.PathLike], store: Any, spec: Spec, se
     """Collect every plan under ``paths`` into ``store`` and return the summary.
 
     ``spec``: the spec with the company lists applied; ``roster``: a roster file (see
-    :mod:`xltools.roster`) -- its lines without a plan for ``period`` end up in
+    :mod:`xltools.checking.roster`) -- its lines without a plan for ``period`` end up in
     ``summary.missing``; ``period`` (``FY2026Q3``): the collection period for the roster
     (default: the period most plans of this run are for); ``jobs``: worker processes
     (default: every core; 1 = no workers); ``progress``: a progress bar when stderr is
@@ -579,7 +579,7 @@ def collect_paths(paths: Iterable[str | os.PathLike], store: Any, spec: Spec, se
     period = resolve_period(period, settings)
     entries = None
     if roster is not None:
-        from .roster import read_roster
+        from xltools.checking.roster import read_roster
 
         entries = read_roster(roster, spec)  # a bad roster fails before any file is touched
     found = discover(paths)
@@ -663,7 +663,7 @@ class _Dispatcher:
     each report -- in the order the files were found, whatever order the workers
     finish in, so the ledger is the same at any ``jobs``.
 
-    Every file is read in a worker (:class:`~xltools.workers.ReadPool`), even with one
+    Every file is read in a worker (:class:`~xltools.workbook.workers.ReadPool`), even with one
     job: a file that kills its reader is rejected with ``E-INTERNAL``, the pool is
     rebuilt and the files that were in flight with it are read again, one at a time.
     The pool starts with the first new file (a run of unchanged files starts none); at
@@ -680,8 +680,8 @@ class _Dispatcher:
         self.limit = 2 if jobs == 1 else max(MAX_PENDING, 2 * jobs)
 
     def _start(self) -> None:
-        from .winrate import win_rates
-        from .workers import ReadPool
+        from xltools.reports.winrate import win_rates
+        from xltools.workbook.workers import ReadPool
 
         rates = win_rates(self.store, self.settings)
         self.pool = ReadPool(_check_one, self.jobs, initializer=_init_worker,
@@ -704,7 +704,7 @@ class _Dispatcher:
         self._flush()
 
     def _collect(self, block: bool) -> None:
-        from .check import worker_report
+        from xltools.checking.check import worker_report
 
         if self.pool is not None:
             for fid, value in self.pool.results(block=block):

@@ -1,0 +1,151 @@
+"""``xltools check --annotate DIR``: a copy of a checked workbook for the rep.
+
+Every cell with an issue gets a fill by severity (the most severe issue wins) and a
+comment with each issue's code and message in the chosen language; an issue list
+sheet (:data:`xltools.checking.validate.ANNOTATION_SHEET`) lists every issue, with links to
+the cells.  Everything that came from the rep is written as text or as the value it
+was, never as a formula (:func:`xltools.workbook.xlwrite.write_value`).
+
+The original file is only read; the copy is written to a temporary file in the
+target directory and moved into place, and a target that is the original itself is
+refused.
+"""
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from datetime import datetime
+from pathlib import Path
+
+from xltools import clock
+from xltools.errors import UsageError, XltoolsError
+from xltools.spec.issues import FileReport, Issue, SEVERITIES, sort_issues
+from xltools.spec.spec import Label, Spec
+from xltools.checking.validate import ANNOTATION_SHEET
+
+#: fill colour (RGB) of a problem cell, by severity
+FILLS = {"error": "FFC7CE", "warning": "FFEB9C", "info": "DDEBF7"}
+_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+_AUTHOR = "xltools"
+_TABLE = "xltoolsIssues"
+
+_HEADERS = (
+    Label("No.", "No."), Label("重要度", "Severity"), Label("コード", "Code"), Label("シート", "Sheet"),
+    Label("セル", "Cell"), Label("項目", "Field"), Label("入力値", "Value"), Label("内容", "Message"),
+)
+_WIDTHS = (6, 10, 28, 18, 8, 26, 24, 80)
+_SEVERITY = {"error": Label("エラー", "Error"), "warning": Label("警告", "Warning"), "info": Label("情報", "Info")}
+_TITLE = Label("xltools のチェック結果", "xltools check results")
+_CHECKED = Label("チェック日時", "Checked at")
+
+
+def prepare_dir(out_dir: Path, checked: list[str | os.PathLike] = ()) -> None:
+    """Create the annotation directory; refuse the folder of a checked file (a copy
+    must never replace the file the rep sent)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"{out_dir}: not a directory")
+    target = out_dir.resolve()
+    for p in checked:
+        try:
+            where = Path(p).resolve().parent
+        except (OSError, RuntimeError):  # a symlink loop: no file there to overwrite
+            continue
+        if where == target:
+            raise UsageError(f"{out_dir}: choose another folder for the annotated copies; "
+                               f"it holds the checked file {Path(p).name}")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise XltoolsError(f"{out_dir}: cannot create the folder ({e.strerror})") from None
+
+
+def unique_name(name: str, used: set[str]) -> str:
+    """``name``, or ``stem (2).xlsx`` ... when an earlier file of this run took it."""
+    stem, suffix = os.path.splitext(name)
+    cand, n = name, 1
+    while cand.casefold() in used:
+        n += 1
+        cand = f"{stem} ({n}){suffix}"
+    used.add(cand.casefold())
+    return cand
+
+
+def _field_label(spec: Spec | None, i: Issue, lang: str) -> str:
+    if not i.field:
+        return ""
+    label = None
+    if spec is not None:
+        try:
+            label = (spec.table(i.table).column(i.field) if i.table else spec.field(i.field)).label
+        except KeyError:
+            label = None
+    return f"{label(lang)} ({i.field})" if label else i.field
+
+
+def annotate_workbook(report: FileReport, dest: str | os.PathLike, *, spec: Spec | None = None,
+                      lang: str = "ja", now: datetime | None = None) -> Path:
+    """Write an annotated copy of ``report.file`` to ``dest`` and return its path.
+    ``now`` (default: :func:`xltools.clock.now`): the "checked at" time, in local time."""
+    checked_at = clock.resolve(now).astimezone()
+    from openpyxl import load_workbook
+    from openpyxl.comments import Comment
+    from openpyxl.styles import Font, PatternFill
+    from openpyxl.worksheet.cell_range import CellRange
+    from openpyxl.worksheet.hyperlink import Hyperlink
+
+    from xltools.workbook.xlwrite import write_table, write_value
+
+    src, dest = Path(report.file), Path(dest)
+    if dest.exists() and dest.resolve() == src.resolve():
+        raise UsageError(f"{dest}: the annotated copy would overwrite the checked file")
+    wb = load_workbook(src, keep_vba=src.suffix.lower() == ".xlsm", keep_links=True)
+    for name in ANNOTATION_SHEET.all():  # a copy of an annotated copy: replace the old list
+        if name in wb.sheetnames:
+            del wb[name]
+
+    issues = sort_issues(report.issues)
+    by_cell: dict[tuple[str, str], list[Issue]] = defaultdict(list)
+    for i in issues:
+        if i.sheet in wb.sheetnames and i.cell:
+            by_cell[(i.sheet, i.cell)].append(i)
+    for (sheet, ref), found in by_cell.items():
+        ws = wb[sheet]
+        cell = ws[ref]
+        for rng in ws.merged_cells.ranges:  # a merged area is annotated on its top-left cell
+            if ref in CellRange(rng.coord):
+                cell = ws.cell(row=rng.min_row, column=rng.min_col)
+                break
+        worst = min(found, key=lambda i: _RANK[i.severity]).severity
+        cell.fill = PatternFill(fill_type="solid", fgColor=FILLS[worst])
+        text = "\n".join(f"[{i.code}] {i.message(lang)}" for i in found)
+        if cell.comment is not None and cell.comment.author != _AUTHOR:
+            text = f"{cell.comment.text}\n---\n{text}"
+        lines = sum(1 + len(t) // 40 for t in text.split("\n"))
+        cell.comment = Comment(text, _AUTHOR, height=min(40 + 18 * lines, 600), width=320)
+
+    ws = wb.create_sheet(ANNOTATION_SHEET(lang), 0)
+    for other in wb.worksheets:
+        other.sheet_view.tabSelected = False
+    ws.sheet_view.tabSelected = True
+    wb.active = 0
+    write_value(ws["A1"], f"{_TITLE(lang)}: {src.name}")
+    ws["A1"].font = Font(bold=True, size=12)
+    write_value(ws["A2"], f"{_CHECKED(lang)}: {checked_at:%Y-%m-%d %H:%M}")
+    rows = [(n, _SEVERITY[i.severity](lang), i.code, i.sheet, i.cell, _field_label(spec, i, lang) or None,
+             i.raw if isinstance(i.raw, (str, int, float)) or i.raw is None else str(i.raw), i.message(lang))
+            for n, i in enumerate(issues, 1)]
+    write_table(ws, _TABLE, [h(lang) for h in _HEADERS], rows, top=4, left=1,
+                widths=dict(enumerate(_WIDTHS)))
+    for n, i in enumerate(issues, 1):
+        if (i.sheet, i.cell) in by_cell:
+            link = ws.cell(row=4 + n, column=5)
+            quoted = i.sheet.replace("'", "''")
+            link.hyperlink = Hyperlink(ref=link.coordinate, location=f"'{quoted}'!{i.cell}")
+            link.font = Font(name=link.font.name, size=link.font.sz, color="0563C1", underline="single")
+        ws.cell(row=4 + n, column=2).fill = PatternFill(fill_type="solid", fgColor=FILLS[i.severity])
+    ws.freeze_panes = "A5"
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    from xltools.workbook.outfile import save_workbook
+
+    return save_workbook(wb, dest)

@@ -1,0 +1,281 @@
+"""The roster: which rep plans which account (one row per workbook to generate).
+
+A roster is an ``.xlsx`` (first sheet with a recognisable header row) or a ``.csv``
+(UTF-8, UTF-8 with BOM, or Shift_JIS/CP932 as Japanese Excel saves it; comma or tab
+separated).  Header labels are recognised in Japanese or English, taken from the
+spec's field labels (``rep`` 担当営業, ``account_name`` 顧客名, ``account_id`` 顧客コード,
+``sales_target`` 売上目標, ``team_members`` チームメンバー) or the field keys, plus
+``target`` and a language column (言語 / lang / language).  Columns may come in any
+order; unknown columns are ignored.
+
+A bad row (a required value missing, a target that is not an amount, an unknown
+language) becomes an :class:`~xltools.spec.issues.Issue` naming the row and the cell; the
+other rows are still returned.  A roster that cannot be used at all (unreadable, no
+header row, a required column missing) raises :class:`RosterError`.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Iterator
+
+from xltools.cells import a1
+from xltools.errors import XltoolsError
+from xltools.spec.issues import Issue
+from xltools.spec.spec import Label, Spec
+from xltools.checking.validate import name_key
+
+#: roster columns that carry spec fields, in the order they are reported
+ROSTER_FIELDS = ("rep", "account_name", "account_id", "sales_target", "team_members")
+REQUIRED = ("rep", "account_name")
+LANG_COLUMN = "lang"
+LANG_LABEL = Label("言語", "Language")
+#: extra header texts accepted besides the spec labels and keys
+EXTRA_HEADERS = {"sales_target": ("target", "目標", "売上目標額"), LANG_COLUMN: ("lang", "language", "言語")}
+LANG_VALUES = {"ja": ("ja", "jp", "jpn", "japanese", "日本語", "日"), "en": ("en", "eng", "english", "英語", "英")}
+HEADER_SEARCH_ROWS = 10
+CSV_ENCODINGS = ("utf-8-sig", "cp932")
+_UNITS = {"億": 10 ** 8, "千万": 10 ** 7, "百万": 10 ** 6, "万": 10 ** 4, "千": 10 ** 3}
+_AMOUNT_PART = re.compile(r"(\d+(?:\.\d+)?)(億|千万|百万|万|千)?")
+
+
+class RosterError(XltoolsError):
+    """The roster file cannot be used at all."""
+
+    code = "roster"
+
+
+@dataclass(frozen=True)
+class RosterEntry:
+    """One roster row that can be generated."""
+
+    row: int  # row number in the sheet / line in the CSV (1-based)
+    rep: str
+    account_name: str
+    account_id: str | None = None
+    target: int | None = None  # yen
+    lang: str | None = None  # None: the default language
+    team_members: str | None = None
+
+
+class Roster(list):
+    """The usable rows (a ``list`` of :class:`RosterEntry`) plus ``errors`` for the rows
+    that were left out, ``path`` and the ``sheet`` that was read."""
+
+    def __init__(self, entries=(), errors=None, path: str = "", sheet: str | None = None):
+        super().__init__(entries)
+        self.errors: list[Issue] = list(errors or [])
+        self.path = path
+        self.sheet = sheet
+
+
+def _norm_header(text: Any) -> str:
+    s = unicodedata.normalize("NFKC", str(text or "")).casefold()
+    return re.sub(r"[\s_\-*・:：()（）]|必須|required", "", s)
+
+
+def header_aliases(spec: Spec) -> dict[str, str]:
+    """Normalised header text -> roster column key."""
+    out: dict[str, str] = {}
+    for key in ROSTER_FIELDS:
+        f = spec.field(key)
+        for text in (key, *f.label.all(), *EXTRA_HEADERS.get(key, ())):
+            out[_norm_header(text)] = key
+    for text in (*LANG_LABEL.all(), *EXTRA_HEADERS[LANG_COLUMN]):
+        out[_norm_header(text)] = LANG_COLUMN
+    return out
+
+
+def column_label(spec: Spec, key: str) -> Label:
+    return LANG_LABEL if key == LANG_COLUMN else spec.field(key).label
+
+
+# -- values ------------------------------------------------------------------------------
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    s = unicodedata.normalize("NFC", str(value)).strip()
+    s = re.sub(r"\s+", " ", s)
+    return s or None
+
+
+def parse_yen(value: Any) -> int:
+    """An amount in yen from a roster cell or a command-line option: ``12000000``,
+    ``12,000,000``, ``１２，０００，０００円``, ``¥12,000,000``, ``1200万``, ``1億2000万``,
+    ``3千万``.  Raises ``ValueError`` for anything else (negative amounts included)."""
+    if isinstance(value, bool):
+        raise ValueError("not an amount")
+    if isinstance(value, (int, float, Decimal)):
+        d = Decimal(str(value))
+    else:
+        s = unicodedata.normalize("NFKC", str(value)).strip()
+        s = re.sub(r"[\s,¥\\]|円$|^JPY|JPY$", "", s, flags=re.IGNORECASE)
+        if not s:
+            raise ValueError("empty")
+        pos, total = 0, Decimal(0)
+        last_unit = None
+        while pos < len(s):
+            m = _AMOUNT_PART.match(s, pos)
+            if not m or (m.group(2) is None and m.end() != len(s)):
+                raise ValueError("not an amount")
+            unit = _UNITS[m.group(2)] if m.group(2) else 1
+            if last_unit is not None and unit >= last_unit:
+                raise ValueError("not an amount")
+            try:
+                total += Decimal(m.group(1)) * unit
+            except InvalidOperation:
+                raise ValueError("not an amount") from None
+            last_unit, pos = unit, m.end()
+        d = total
+    if not d.is_finite() or d < 0:
+        raise ValueError("negative or not finite")
+    return int(d.to_integral_value())
+
+
+def parse_lang(value: Any) -> str | None:
+    s = _text(value)
+    if s is None:
+        return None
+    s = unicodedata.normalize("NFKC", s).casefold()
+    for lang, names in LANG_VALUES.items():
+        if s in names:
+            return lang
+    raise ValueError("ja or en")
+
+
+# -- files -------------------------------------------------------------------------------
+
+def _xlsx_rows(path: Path) -> tuple[str, Iterator[tuple]]:
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as e:
+        raise RosterError(f"{path}: cannot read the roster workbook ({e})") from None
+    ws = next((w for w in wb.worksheets if w.sheet_state == "visible"), wb.worksheets[0])
+    rows = [tuple(r) for r in ws.iter_rows(values_only=True)]
+    wb.close()
+    return ws.title, iter(rows)
+
+
+def _csv_rows(path: Path) -> Iterator[tuple]:
+    raw = path.read_bytes()
+    for enc in CSV_ENCODINGS:
+        try:
+            text = raw.decode(enc)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise RosterError(f"{path}: the CSV is neither UTF-8 nor Shift_JIS; save it as CSV UTF-8")
+    first = text.split("\n", 1)[0]
+    delimiter = "\t" if first.count("\t") > first.count(",") else ","
+    return (tuple(r) for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+
+
+def read_roster(path: str | Path, spec: Spec) -> Roster:
+    """Read a roster file.  See the module docs for the accepted layouts."""
+    p = Path(path)
+    if not p.is_file():
+        raise RosterError(f"{p}: roster file not found")
+    suffix = p.suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        sheet, rows = _xlsx_rows(p)
+    elif suffix in (".csv", ".txt", ".tsv"):
+        sheet, rows = None, _csv_rows(p)
+    else:
+        raise RosterError(f"{p}: a roster must be .xlsx or .csv (got {suffix or 'no extension'})")
+    aliases = header_aliases(spec)
+    columns: dict[str, int] = {}
+    header_row = 0
+    for n, row in enumerate(rows, 1):
+        found = {}
+        for i, cell in enumerate(row):
+            key = aliases.get(_norm_header(cell))
+            if key is None:
+                continue
+            if key in found:
+                raise RosterError(f"{p}: row {n} has two columns for '{column_label(spec, key).ja}' "
+                                  f"/ '{column_label(spec, key).en}' ({a1(n, found[key] + 1)} and {a1(n, i + 1)})")
+            found[key] = i
+        if all(k in found for k in REQUIRED):
+            columns, header_row = found, n
+            break
+        if n >= HEADER_SEARCH_ROWS:
+            break
+    if not header_row:
+        need = " / ".join(f"{column_label(spec, k).ja} ({column_label(spec, k).en})" for k in REQUIRED)
+        raise RosterError(f"{p}: no header row with the columns {need} in the first {HEADER_SEARCH_ROWS} rows")
+    roster = Roster(path=str(p), sheet=sheet)
+    first_row: dict[tuple[str, str], int] = {}
+    for n, row in enumerate(rows, header_row + 1):
+        entry = _entry(spec, roster, n, row, columns)
+        if entry is None:
+            continue
+        key = (name_key(entry.rep), account_key(entry.account_id, entry.account_name))
+        if key in first_row:  # a second workbook would get a new plan_id and conflict later
+            cell = a1(n, columns["account_name"] + 1)
+            roster.errors.append(Issue("E-ROSTER-DUPLICATE", file=roster.path, sheet=roster.sheet, cell=cell,
+                                       field="account_name", raw=entry.account_name, row=n,
+                                       params={"row": n, "first": first_row[key],
+                                               "detail": f"{entry.rep} × {entry.account_name}"}))
+            continue
+        first_row[key] = n
+        roster.append(entry)
+    return roster
+
+
+def account_key(account_id: str | None, account_name: str) -> str:
+    """Which account a line is, as the store tells accounts apart: by code, else by name."""
+    return f"id:{name_key(account_id)}" if account_id else f"name:{name_key(account_name)}"
+
+
+def _entry(spec: Spec, roster: Roster, n: int, row: tuple, columns: dict[str, int]) -> RosterEntry | None:
+    def raw(key: str) -> Any:
+        i = columns.get(key)
+        return row[i] if i is not None and i < len(row) else None
+
+    if all(_text(v) is None for v in row):
+        return None
+    errors: list[Issue] = []
+
+    def err(code: str, key: str, value: Any = None, detail: str | Label = "") -> None:
+        cell = a1(n, columns[key] + 1)
+        errors.append(Issue(code, file=roster.path, sheet=roster.sheet, cell=cell,
+                            field=key if key != LANG_COLUMN else None, raw=value, row=n,
+                            params={"label": column_label(spec, key), "row": n, "cell": cell,
+                                    "detail": detail}))
+
+    values = {k: _text(raw(k)) for k in ROSTER_FIELDS if k != "sales_target"}
+    for key in REQUIRED:
+        if values[key] is None:
+            err("E-ROSTER-REQUIRED", key)
+    target = None
+    if _text(raw("sales_target")) is not None:
+        try:
+            target = parse_yen(raw("sales_target"))
+        except ValueError:
+            err("E-ROSTER-VALUE", "sales_target", raw("sales_target"),
+                Label("円の金額（例：12000000、1,200万）", "an amount in yen, e.g. 12000000"))
+    lang = None
+    if LANG_COLUMN in columns:
+        try:
+            lang = parse_lang(raw(LANG_COLUMN))
+        except ValueError:
+            err("E-ROSTER-VALUE", LANG_COLUMN, raw(LANG_COLUMN), Label("ja または en", "ja or en"))
+    if errors:
+        roster.errors.extend(errors)
+        return None
+    return RosterEntry(row=n, rep=values["rep"], account_name=values["account_name"],
+                       account_id=values["account_id"], target=target, lang=lang,
+                       team_members=values["team_members"])

@@ -1,0 +1,260 @@
+"""Business rules on a validated plan (:class:`~xltools.spec.model.PlanData`).
+
+Each rule is a small function registered with :func:`rule` together with the one
+issue code it emits; :data:`RULES` is the ordered registry and :func:`run_rules`
+runs them all.  Thresholds come from ``settings.thresholds``; ``today`` is
+injectable so tests are independent of the calendar.
+
+Positions: a row rule points at the cell of the offending column in that row; a
+plan-level rule points at the cell of the relevant field (coverage -> the
+``coverage_ratio`` cell, falling back to ``sales_target``).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+
+from xltools import clock
+from xltools.spec.config import Settings
+from xltools.spec.contract import T
+from xltools.spec.derive import day as _day
+from xltools.errors import XltoolsError
+from xltools.spec.issues import ISSUE_TYPES, Issue
+from xltools.spec.model import PlanData, Row
+from xltools.spec.periods import Period
+from xltools.spec.spec import Spec, SpecError
+from xltools.checking.validate import name_key, plan_period
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    plan: PlanData
+    spec: Spec
+    settings: Settings
+    today: date
+    period: Period | None  # the plan period
+    win_rate: float | None = None
+
+    @property
+    def th(self):
+        return self.settings.thresholds
+
+    def rows(self, table: str) -> list[Row]:
+        """The plan's rows of ``table``; a table the spec does not have is an error, not []."""
+        try:
+            self.spec.table(table)
+        except KeyError:
+            raise SpecError(f"rules ask for table {table!r}, which the spec does not have") from None
+        return self.plan.rows(table)
+
+    def choice_label(self, list_name: str, key: str | None) -> dict | str:
+        """A bilingual message parameter for a choice key."""
+        try:
+            lab = self.spec.choices(list_name).get(key).label
+        except KeyError:
+            return "" if key is None else str(key)
+        return {"ja": lab.ja, "en": lab.en}
+
+
+@dataclass(frozen=True)
+class RuleDef:
+    code: str
+    check: Callable[[RuleContext], Iterable[Issue]]
+
+    @property
+    def name(self) -> str:
+        return self.check.__name__
+
+
+#: every business rule, in the order they run
+RULES: list[RuleDef] = []
+
+
+def rule(code: str):
+    """Register a rule function that emits issues with ``code``."""
+    if code not in ISSUE_TYPES:
+        raise ValueError(f"rule code {code!r} is not registered in xltools.spec.issues")
+
+    def deco(fn: Callable[[RuleContext], Iterable[Issue]]):
+        RULES.append(RuleDef(code, fn))
+        return fn
+
+    return deco
+
+
+def run_rules(plan: PlanData, spec: Spec, settings: Settings, *, today: date | None = None,
+              win_rate: float | None = None) -> list[Issue]:
+    """Every rule's issues for ``plan`` (``win_rate``: historical, 0 < rate <= 1)."""
+    if win_rate is not None and not (0 < win_rate <= 1):
+        raise XltoolsError(f"win rate must be a fraction between 0 and 1, got {win_rate!r}")
+    today = today if today is not None else clock.today(clock.now())
+    ctx = RuleContext(plan=plan, spec=spec, settings=settings, today=today,
+                      period=plan_period(plan, settings.fiscal_year_start_month), win_rate=win_rate)
+    out: list[Issue] = []
+    for r in RULES:
+        for iss in r.check(ctx):
+            if iss.code != r.code:  # a rule emits exactly its registered code
+                raise AssertionError(f"rule {r.name} emitted {iss.code}, registered {r.code}")
+            iss.file = iss.file or plan.file
+            out.append(iss)
+    return out
+
+
+# -- positions -------------------------------------------------------------------------
+
+def row_issue(code: str, table: str, row: Row, column: str, raw=None, **params) -> Issue:
+    """An issue on the ``column`` cell of a table row."""
+    cell = row.cells.get(column) or next(iter(row.cells.values()), None)
+    return Issue(code, sheet=row.sheet, cell=cell, field=column, raw=raw, params=params,
+                 table=table, row=row.index)
+
+
+def field_issue(code: str, plan: PlanData, keys: tuple[str, ...], raw=None, **params) -> Issue:
+    """An issue on the first of ``keys`` whose cell is known (plan-level rules)."""
+    for key in keys:
+        if key in plan.field_cells:
+            sheet, cell = plan.field_cells[key]
+            return Issue(code, sheet=sheet, cell=cell, field=key, raw=raw, params=params)
+    return Issue(code, field=keys[0], raw=raw, params=params)
+
+
+def _num(v: float, rounding: str = ROUND_HALF_UP) -> str:
+    """Two decimals at most; ``ROUND_FLOOR`` / ``ROUND_CEILING`` keep a ratio shown below or
+    above its threshold on its own side (2.9997 is "2.99", never "3", below 3)."""
+    text = f"{Decimal(str(v)).quantize(Decimal('0.01'), rounding=rounding):f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _yen(n: int | float) -> dict:
+    n = int(round(n))
+    return {"ja": f"{n:,}円", "en": f"JPY {n:,}"}
+
+
+def _iso(d: date) -> str:
+    return d.isoformat()
+
+
+# -- coverage and target ---------------------------------------------------------------
+_COVERAGE_CELLS = ("coverage_ratio", "sales_target")
+
+
+@rule("W-COVERAGE-LOW")
+def coverage_low(ctx: RuleContext) -> Iterator[Issue]:
+    ratio = ctx.plan.derived.get("coverage_ratio")
+    if ratio is not None and ratio < ctx.th.coverage_low:
+        yield field_issue("W-COVERAGE-LOW", ctx.plan, _COVERAGE_CELLS, raw=round(ratio, 2),
+                          value=_num(ratio, ROUND_FLOOR), detail=_num(ctx.th.coverage_low))
+
+
+@rule("I-COVERAGE-HIGH")
+def coverage_high(ctx: RuleContext) -> Iterator[Issue]:
+    ratio = ctx.plan.derived.get("coverage_ratio")
+    if ratio is not None and ratio > ctx.th.coverage_high:
+        yield field_issue("I-COVERAGE-HIGH", ctx.plan, _COVERAGE_CELLS, raw=round(ratio, 2),
+                          value=_num(ratio, ROUND_CEILING), detail=_num(ctx.th.coverage_high))
+
+
+@rule("W-TARGET-UNREACHABLE")
+def target_unreachable(ctx: RuleContext) -> Iterator[Issue]:
+    """The weighted forecast of the target period (``period_weighted``) below the target."""
+    target = ctx.plan.fields.get("sales_target")
+    weighted = ctx.plan.derived.get("period_weighted")
+    if not target or weighted is None:
+        return
+    if weighted < target:
+        yield field_issue("W-TARGET-UNREACHABLE", ctx.plan, ("sales_target",), raw=weighted,
+                          value=_yen(weighted), detail=_yen(target),
+                          period=str(ctx.plan.derived.get("target_applied")))
+
+
+@rule("W-WIN-RATE-COVERAGE")
+def win_rate_coverage(ctx: RuleContext) -> Iterator[Issue]:
+    ratio = ctx.plan.derived.get("coverage_ratio")
+    if ctx.win_rate is None or ratio is None:
+        return
+    needed = 1 / ctx.win_rate
+    if ratio < needed:
+        yield field_issue("W-WIN-RATE-COVERAGE", ctx.plan, _COVERAGE_CELLS, raw=round(ratio, 2),
+                          value=_num(needed), detail=f"{_num(ctx.win_rate * 100)}%")
+
+
+# -- relationship map ------------------------------------------------------------------
+
+@rule("W-DECISION-MAKER-UNCOVERED")
+def decision_maker_uncovered(ctx: RuleContext) -> Iterator[Issue]:
+    cancelled = ctx.spec.the("activity_status", "cancelled")
+    deciders = ctx.spec.meaning("role", "decision_maker")
+    risky = ctx.spec.meaning("stance", "risk")
+    covered = {name_key(a["contact"]) for a in ctx.rows(T.ACTIVITIES)
+               if a["contact"] and (d := _day(a["planned_date"])) is not None and d >= ctx.today
+               and a["status"] != cancelled}
+    for c in ctx.rows(T.CONTACTS):
+        if (c["role"] in deciders and c["stance"] in risky and c["name"]
+                and name_key(c["name"]) not in covered):
+            yield row_issue("W-DECISION-MAKER-UNCOVERED", T.CONTACTS, c, "name", raw=c["name"],
+                            detail=ctx.choice_label("stance", c["stance"]))
+
+
+@rule("W-ORG-STALE")
+def org_stale(ctx: RuleContext) -> Iterator[Issue]:
+    updated = _day(ctx.plan.fields.get("org_updated"))
+    days = ctx.th.org_stale_days
+    if updated is not None and updated < ctx.today - timedelta(days=days):
+        yield field_issue("W-ORG-STALE", ctx.plan, ("org_updated",), raw=_iso(updated), detail=days)
+
+
+@rule("W-SINGLE-THREADED")
+def single_threaded(ctx: RuleContext) -> Iterator[Issue]:
+    contacts = [c for c in ctx.rows(T.CONTACTS) if c["name"]]
+    for column in ("our_owner", "department"):
+        filled = [c for c in contacts if c[column]]
+        values = {name_key(c[column]): c[column] for c in filled}
+        if len(filled) >= 2 and len(values) == 1:
+            (only,) = values.values()
+            yield row_issue("W-SINGLE-THREADED", T.CONTACTS, filled[0], column, raw=only, detail=only)
+
+
+# -- activities, opportunities, initiatives, reviews -----------------------------------
+
+@rule("W-APPOINTMENT-LATE")
+def appointment_late(ctx: RuleContext) -> Iterator[Issue]:
+    days = ctx.th.appointment_lead_days
+    horizon = ctx.today + timedelta(days=days)
+    not_requested = ctx.spec.the("appointment", "not_requested")
+    open_status = ctx.spec.meaning("activity_status", "open") | {None}
+    for a in ctx.rows(T.ACTIVITIES):
+        d = _day(a["planned_date"])
+        if (d is not None and ctx.today <= d <= horizon and a["appointment"] == not_requested
+                and a["status"] in open_status):
+            yield row_issue("W-APPOINTMENT-LATE", T.ACTIVITIES, a, "appointment", raw=_iso(d), detail=days)
+
+
+@rule("W-OPP-STALE")
+def opportunity_stale(ctx: RuleContext) -> Iterator[Issue]:
+    closed = ctx.spec.meaning("stage", "closed")
+    for o in ctx.rows(T.OPPORTUNITIES):
+        d = _day(o["expected_close"])
+        if d is not None and d < ctx.today and o["stage"] not in closed:
+            yield row_issue("W-OPP-STALE", T.OPPORTUNITIES, o, "expected_close", raw=_iso(d))
+
+
+@rule("I-INITIATIVE-NO-OPP")
+def initiative_without_opportunity(ctx: RuleContext) -> Iterator[Issue]:
+    # the Opportunities columns whose dropdown is fed from Initiatives.initiative
+    refs = [c.key for c in ctx.spec.table(T.OPPORTUNITIES).columns
+            if c.source == f"{T.INITIATIVES}.initiative"]
+    linked = {name_key(o[k]) for o in ctx.rows(T.OPPORTUNITIES) for k in refs if o[k]}
+    for i in ctx.rows(T.INITIATIVES):
+        if i["initiative"] and name_key(i["initiative"]) not in linked:
+            yield row_issue("I-INITIATIVE-NO-OPP", T.INITIATIVES, i, "initiative", raw=i["initiative"])
+
+
+@rule("W-ACTION-OVERDUE")
+def action_overdue(ctx: RuleContext) -> Iterator[Issue]:
+    closed = ctx.spec.meaning("done", "closed")
+    for r in ctx.rows(T.REVIEWS):
+        d = _day(r["due"])
+        if d is not None and d < ctx.today and r["done"] not in closed:
+            yield row_issue("W-ACTION-OVERDUE", T.REVIEWS, r, "due", raw=_iso(d))

@@ -1,0 +1,184 @@
+"""Company settings: built-in defaults, overridden by an optional ``xltools.toml``.
+
+Example ``xltools.toml``::
+
+    language = "ja"                 # default workbook language
+    fiscal_year_start_month = 4     # April: FY2026 = 2026-04 .. 2027-03
+
+    [thresholds]
+    coverage_low = 3.0
+    coverage_high = 5.0
+    tier_a = 4.0
+    tier_b = 3.0
+    org_stale_days = 90
+    appointment_lead_days = 14
+    contact_stale_days = 90
+
+    [report]                        # the leaders' roll-up (xltools report)
+    amount_unit = "million"         # amounts shown in 百万円 (a key of the amount_unit list)
+    visit_days = 30                 # dashboard: executive visits not booked in the next N days
+    plan_stale_days = 30            # dashboard: plans not updated for N days
+    dashboard_rows = 6              # dashboard: rows per exception list (the rest on its sheet)
+
+    [stage_probabilities]           # default probability per stage key
+    proposal = 25
+
+    [selection_weights]             # weight per selection criterion key (defaults: the spec)
+    company_size = 20
+
+    [[industries]]                  # replaces the built-in industry list
+    key = "semis"
+    ja = "半導体"
+    en = "Semiconductors"
+"""
+from __future__ import annotations
+
+from xltools.errors import XltoolsError
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from xltools.spec.spec import Choice, ChoiceList, Label, Spec, SpecError
+
+DEFAULT_CONFIG_NAME = "xltools.toml"
+
+
+class ConfigError(XltoolsError, ValueError):
+    """The settings file is malformed."""
+
+    code = "config"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    coverage_low: float = 3.0
+    coverage_high: float = 5.0
+    tier_a: float = 4.0
+    tier_b: float = 3.0
+    org_stale_days: int = 90
+    appointment_lead_days: int = 14
+    contact_stale_days: int = 90
+    win_rate_periods: int = 4
+    max_file_mb: int = 50
+    max_uncompressed_mb: int = 300
+    max_sheet_rows: int = 20000
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """The roll-up's display: amounts in ``amount_unit`` (a key of the spec's
+    ``amount_unit`` list; exact yen stay in the database and the exports) and the windows
+    of the dashboard's exception lists."""
+
+    amount_unit: str = "million"
+    visit_days: int = 30
+    plan_stale_days: int = 30
+    dashboard_rows: int = 6
+
+
+@dataclass(frozen=True)
+class Settings:
+    language: str = "ja"
+    fiscal_year_start_month: int = 4
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    report: ReportSettings = field(default_factory=ReportSettings)
+    stage_probabilities: dict = field(default_factory=dict)
+    selection_weights: dict = field(default_factory=dict)  # overrides of the spec's weights
+    industries: tuple = ()
+    path: str | None = None
+
+    def cfg_value(self, name: str) -> float:
+        """A number for ``{cfg:name}`` formula tokens: a threshold or the fiscal year's start month."""
+        if name == "fiscal_year_start_month":
+            return self.fiscal_year_start_month
+        if not hasattr(self.thresholds, name):
+            raise SpecError(f"formula uses unknown setting {{cfg:{name}}}")
+        return getattr(self.thresholds, name)
+
+    def apply(self, spec: Spec) -> Spec:
+        """The spec with this company's lists: industries, stage probabilities, weights."""
+        lists = dict(spec.choice_lists)
+        if self.industries:
+            lists["industry"] = ChoiceList("industry", tuple(
+                Choice(key=i["key"], label=Label(i["ja"], i["en"]), aliases=tuple(i.get("aliases", ())))
+                for i in self.industries))
+        stages = lists["stage"]
+        lists["stage"] = ChoiceList("stage", tuple(
+            dataclasses.replace(c, probability=int(self.stage_probabilities.get(c.key, c.probability or 0)))
+            for c in stages.choices))
+        crit = lists["selection_criterion"]
+        lists["selection_criterion"] = ChoiceList("selection_criterion", tuple(
+            dataclasses.replace(c, weight=float(self.selection_weights.get(c.key, c.weight or 0)))
+            for c in crit.choices))
+        return dataclasses.replace(spec, choice_lists=lists)
+
+
+def _check_keys(section: str, raw: dict, allowed: set[str]) -> None:
+    unknown = set(raw) - allowed
+    if unknown:
+        raise ConfigError(f"{section}: unknown setting(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
+
+
+def settings_from_dict(raw: dict, path: str | None = None) -> Settings:
+    where = path or "settings"
+    _check_keys(where, raw, {"language", "fiscal_year_start_month", "thresholds",
+                             "stage_probabilities", "selection_weights", "industries", "report"})
+    lang = raw.get("language", "ja")
+    if lang not in ("ja", "en"):
+        raise ConfigError(f"{where}: language must be 'ja' or 'en', got {lang!r}")
+    month = raw.get("fiscal_year_start_month", 4)
+    if not isinstance(month, int) or not 1 <= month <= 12:
+        raise ConfigError(f"{where}: fiscal_year_start_month must be 1..12, got {month!r}")
+    th_raw = raw.get("thresholds", {})
+    _check_keys(f"{where} [thresholds]", th_raw, {f.name for f in dataclasses.fields(Thresholds)})
+    for k, v in th_raw.items():
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
+            raise ConfigError(f"{where} [thresholds] {k}: must be a non-negative number, got {v!r}")
+    th = Thresholds(**th_raw)
+    if th.coverage_low > th.coverage_high:
+        raise ConfigError(f"{where} [thresholds]: coverage_low must not exceed coverage_high")
+    rep_raw = raw.get("report", {})
+    _check_keys(f"{where} [report]", rep_raw, {f.name for f in dataclasses.fields(ReportSettings)})
+    if not isinstance(rep_raw.get("amount_unit", ""), str):
+        raise ConfigError(f"{where} [report] amount_unit: must be a text such as \"million\"")
+    for k, v in rep_raw.items():
+        if k != "amount_unit" and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
+            raise ConfigError(f"{where} [report] {k}: must be a positive whole number, got {v!r}")
+    report = ReportSettings(**rep_raw)
+    probs = raw.get("stage_probabilities", {})
+    for k, v in probs.items():
+        if not isinstance(v, int) or not 0 <= v <= 100:
+            raise ConfigError(f"{where} [stage_probabilities] {k}: must be 0..100, got {v!r}")
+    weights = dict(raw.get("selection_weights", {}))
+    for k, v in weights.items():
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
+            raise ConfigError(f"{where} [selection_weights] {k}: must be a non-negative number, got {v!r}")
+    industries = raw.get("industries", ())
+    for i, ind in enumerate(industries):
+        if not all(isinstance(ind.get(k), str) and ind.get(k) for k in ("key", "ja", "en")):
+            raise ConfigError(f"{where} industries[{i}]: needs key, ja and en")
+    return Settings(language=lang, fiscal_year_start_month=month, thresholds=th, report=report,
+                    stage_probabilities=dict(probs), selection_weights=weights,
+                    industries=tuple(industries), path=path)
+
+
+def load_settings(path: str | os.PathLike | None = None) -> Settings:
+    """Settings from ``path``, else ``./xltools.toml`` if present, else defaults."""
+    if path is None:
+        env = os.environ.get("XLTOOLS_CONFIG")
+        cand = Path(env) if env else Path(DEFAULT_CONFIG_NAME)
+        if not cand.exists():
+            return Settings()
+        path = cand
+    p = Path(path)
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ConfigError(f"{p}: cannot read: {e.strerror}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{p}: not valid TOML: {e}") from None
+    s = settings_from_dict(raw, str(p))
+    return s

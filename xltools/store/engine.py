@@ -1,0 +1,1012 @@
+"""The database store: the system of record of every collected plan.
+
+``Store(url)`` opens any SQLAlchemy database: the default is an embedded SQLite
+file ``xltools.db`` in the working directory (WAL journal, busy timeout), the
+usual alternative a shared PostgreSQL (``postgresql+psycopg://user:pw@host/db``).
+The schema is created and upgraded on first use by the Alembic migrations shipped
+in ``xltools/migrations`` (no ``alembic.ini`` needed).
+
+:meth:`Store.save` stores one checked file in a single transaction: the ledger row
+(``files``), the plan, a new version with its rows and its issues.  It is
+
+* idempotent: the same file (SHA-256) stores nothing new; a changed file with the
+  same normalised content records the file and points at the existing version;
+* versioned: a changed plan (same ``plan_id``) gets a new version which becomes
+  current; older versions stay as history.  A file older (mtime) than the current
+  version is stored as history (``superseded``);
+* conflict-aware: at most one plan is current per account and period.  A second
+  plan for the same account and period is stored as history with an
+  ``E-CONFLICT`` issue (another rep) or ``E-DUPLICATE-PLAN`` (same rep), unless it
+  names the current one as its ``predecessor_plan_id`` (a handover);
+* safe to run concurrently: PostgreSQL transactions take advisory locks on the
+  file, the plan and the account-period; unique constraints are the final guard
+  (the transaction is retried).  SQLite writers take the write lock up front and
+  wait up to the busy timeout, then fail with :class:`StoreLockedError`.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import struct
+import time
+import unicodedata
+import weakref
+from contextlib import contextmanager
+from dataclasses import dataclass, fields as dc_fields
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Iterator
+
+import sqlalchemy as sa
+from sqlalchemy import exc
+
+from xltools import clock
+
+from xltools.store import schema as sch
+from xltools.errors import UsageError, XltoolsError
+from xltools.spec.issues import INTERNAL, ISSUE_TYPES, FileReport, Issue
+from xltools.spec.periods import parse_period
+from xltools.spec.spec import Spec, Table, load_spec
+
+DEFAULT_URL = "sqlite:///xltools.db"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+#: seconds a SQLite writer waits for another writer before giving up
+DEFAULT_BUSY_TIMEOUT = 30.0
+#: issue codes the store itself raises (dropped again when a conflict is resolved)
+STORE_CODES = ("E-CONFLICT", "E-DUPLICATE-PLAN")
+_MIGRATION_LOCK = "xltools:migrations"
+_SAVE_ATTEMPTS = 4
+
+
+class StoreError(XltoolsError):
+    """The database cannot be used: bad URL, unreachable server, unusable schema."""
+
+    code = "database"
+
+
+class StoreLockedError(StoreError):
+    """Another process held the SQLite database longer than the busy timeout."""
+
+    code = "database-locked"
+
+
+class UnknownTableError(UsageError, StoreError):
+    """A table name on the command line that the store does not have."""
+
+
+def _msg(ja: str, en: str) -> str:
+    return f"{ja}\n{en}"
+
+
+# -- records ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SaveOutcome:
+    """What :meth:`Store.save` / :meth:`Store.reject` did with one file.
+
+    ``result``: ``stored`` (new current version), ``superseded`` (new version kept as
+    history), ``conflict`` (kept as history, see ``conflict_with``), ``rejected``
+    (ledger and issues only) or ``unchanged`` (nothing new stored).  ``file_result`` is
+    what the file is recorded as in the ledger (for an already seen file, its first
+    result).  ``issues`` are the issues the store itself added (``E-CONFLICT``...).
+    """
+
+    result: str
+    file_result: str
+    plan_id: str | None = None
+    version_id: int | None = None
+    version_no: int | None = None
+    conflict_with: str | None = None
+    file_id: int | None = None
+    issues: tuple[Issue, ...] = ()
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """One row of the ``files`` ledger."""
+
+    id: int
+    path: str
+    size: int | None
+    sha256: str
+    mtime: datetime | None
+    collected_at: datetime
+    result: str
+    plan_id: str | None
+    version_id: int | None
+    error_count: int
+    warning_count: int
+    info_count: int
+    detail: str | None
+
+    @property
+    def internal_failure(self) -> bool:
+        """xltools itself failed on the file (``E-INTERNAL``): it is read again next time."""
+        return self.result == "rejected" and INTERNAL in (self.detail or "").split("; ")
+
+
+# -- value helpers ---------------------------------------------------------------------
+
+def _utc(value: Any) -> datetime | None:
+    """Epoch seconds or a datetime -> naive UTC (how the database keeps time).
+    A naive datetime is taken to be UTC already."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, tz=timezone.utc).replace(tzinfo=None)
+    if isinstance(value, datetime):
+        return value if value.tzinfo is None else value.astimezone(timezone.utc).replace(tzinfo=None)
+    raise StoreError(_msg(f"日時ではありません: {value!r}", f"not a timestamp: {value!r}"))
+
+
+def _stamp(value: Any) -> datetime:
+    """The time a save is stamped with: ``value`` (see :func:`_utc`), else the clock's
+    :func:`~xltools.clock.now` -- resolved once per save."""
+    return _utc(value if value is not None else clock.now())
+
+
+def _aware(value: Any) -> Any:
+    """Naive UTC from the database -> aware UTC."""
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def _norm_key(value: Any) -> str:
+    """Comparison key for names typed by people: NFKC, no spaces, case-folded."""
+    return "".join(unicodedata.normalize("NFKC", str(value)).split()).casefold()
+
+
+def _text_or_none(value: Any) -> str | None:
+    if value is None:
+        return None
+    s = str(value).strip()
+    return s or None
+
+
+_EXPECTED = {
+    "amount": {"ja": "金額（円）", "en": "an amount in yen"},
+    "integer": {"ja": "整数", "en": "a whole number"},
+    "float": {"ja": "数値", "en": "a number"},
+    "date": {"ja": "日付", "en": "a date"},
+}
+
+
+def coerce(kind: str, value: Any) -> Any:
+    """A clean PlanData value -> the Python value of its column kind (see
+    :func:`xltools.store.schema.column_kind`).  Raises ValueError/TypeError if it is not one."""
+    if value is None:
+        return None
+    if isinstance(value, str) and kind != "text":
+        value = value.strip()
+        if not value:
+            return None
+    if kind == "text":
+        if isinstance(value, str):
+            return value.replace("\x00", "") or None  # PostgreSQL text cannot hold NUL
+        if isinstance(value, (date, datetime)):
+            return value.isoformat()
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        return str(value)
+    if isinstance(value, bool):
+        raise TypeError("a boolean is not a number")
+    if kind in ("amount", "integer"):
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str):
+            value = Decimal(value.replace(",", ""))
+        if isinstance(value, (float, Decimal)):
+            if not math.isfinite(value):
+                raise ValueError("not a finite number")
+            return int(Decimal(value).to_integral_value())
+        raise TypeError(type(value).__name__)
+    if kind == "float":
+        if isinstance(value, (int, float, Decimal)):
+            out = float(value)
+        elif isinstance(value, str):
+            out = float(value.replace(",", ""))
+        else:
+            raise TypeError(type(value).__name__)
+        if not math.isfinite(out):
+            raise ValueError("not a finite number")
+        return out
+    if kind == "date":
+        if isinstance(value, datetime):
+            return value.date()
+        if isinstance(value, date):
+            return value
+        if isinstance(value, str):
+            return date.fromisoformat(value[:10])
+        raise TypeError(type(value).__name__)
+    raise ValueError(f"unknown column kind {kind!r}")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return value
+
+
+def _raw_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return str(value)
+
+
+def _lock_key(text: str) -> int:
+    """A signed 64-bit key for pg_advisory_xact_lock."""
+    return struct.unpack(">q", hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest())[0]
+
+
+# Connections must not cross fork(): a SQLite connection open in the parent confuses
+# SQLite's per-process lock bookkeeping in the child (lost locks, WAL recovery under a
+# live writer), and a server connection would be shared by two processes.  So pooled
+# connections are closed before a fork and forgotten (not closed) in the child.
+_ENGINES: "weakref.WeakSet[sa.Engine]" = weakref.WeakSet()
+
+
+def _before_fork() -> None:
+    for engine in list(_ENGINES):
+        engine.dispose()
+
+
+def _after_fork_in_child() -> None:
+    for engine in list(_ENGINES):
+        engine.dispose(close=False)
+
+
+os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
+
+
+def _ensure_wal(cur: Any, timeout: float) -> None:
+    """Put a SQLite file in WAL mode (persistent; a no-op once done).
+
+    Switching needs the only lock on the file, and a connection waiting for it would
+    hold its shared lock and block a writer's commit.  So the switch is tried without
+    a busy wait, again and again, until it works or ``timeout`` has passed."""
+    if str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+        return
+    cur.execute("PRAGMA busy_timeout=0")
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                if str(cur.execute("PRAGMA journal_mode=WAL").fetchone()[0]).lower() == "wal":
+                    return
+            except Exception as e:  # sqlite3.OperationalError: database is locked
+                if "locked" not in str(e) and "busy" not in str(e):
+                    raise
+            if time.monotonic() >= deadline:
+                return  # keep the rollback journal: writers still serialise (BEGIN IMMEDIATE)
+            time.sleep(0.02)
+    finally:
+        cur.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+
+
+#: a path with one of these suffixes may be given instead of a sqlite:/// URL
+SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3", ".db3")
+
+
+def resolve_url(url: str | None = None) -> str:
+    """The database URL: ``url``, else ``$XLTOOLS_DB``, else ``sqlite:///xltools.db``.
+    A path ending in ``.db`` (``.sqlite``, ``.sqlite3``) means a SQLite file;
+    ``postgresql://`` means psycopg 3.  Anything else without a scheme is refused
+    (``--db notascheme`` must not quietly create a database file of that name)."""
+    url = (url or os.environ.get("XLTOOLS_DB") or DEFAULT_URL).strip()
+    if "://" not in url and not url.startswith("sqlite:"):
+        if Path(url).suffix.lower() not in SQLITE_SUFFIXES:
+            raise StoreError(_msg(
+                f"データベースの URL ではありません: {url}（SQLite は sqlite:///ファイル.db、"
+                "PostgreSQL は postgresql+psycopg://user:pw@host/db の形で指定してください）",
+                f"Not a database URL: {url} (give sqlite:///path/to/file.db, a path ending in .db, "
+                "or postgresql+psycopg://user:pw@host/db)"))
+        return f"sqlite:///{Path(url).expanduser()}"
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+psycopg://" + url[len(plain):]
+    return url
+
+
+def alembic_config(connection: sa.Connection | None = None, spec: Spec | None = None):
+    """An Alembic ``Config`` for the migrations shipped in the package."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+    cfg.attributes["connection"] = connection
+    cfg.attributes["spec"] = spec
+    return cfg
+
+
+_HEADS: tuple[str, ...] | None = None
+
+
+def migration_heads() -> tuple[str, ...]:
+    """The head revision(s) of the shipped migrations."""
+    global _HEADS
+    if _HEADS is None:
+        from alembic.script import ScriptDirectory
+
+        _HEADS = tuple(sorted(ScriptDirectory.from_config(alembic_config()).get_heads()))
+    return _HEADS
+
+
+# -- prepared plan ---------------------------------------------------------------------
+
+@dataclass
+class _Prepared:
+    plan_id: str
+    context: dict[str, Any]  # account_id, account_name, rep, period
+    account_key: str | None
+    slot: str | None
+    predecessor: str | None
+    version: dict[str, Any]  # plan_versions columns except bookkeeping set in the transaction
+    rows: dict[str, list[dict[str, Any]]]  # db table -> rows without version_id
+    content_hash: str
+    issues: list[Issue]  # the report's issues plus the store's coercion issues
+
+
+# -- the store ---------------------------------------------------------------------------
+
+class Store:
+    """The plans database.  ``Store(url=None, spec=None)``; see the module docs."""
+
+    def __init__(self, url: str | None = None, spec: Spec | None = None, *,
+                 busy_timeout: float = DEFAULT_BUSY_TIMEOUT, create: bool = True, allow_memory: bool = False):
+        """``create=False`` (read-only commands): the database must already hold an
+        xltools schema; it is upgraded if older, never created.  An in-memory SQLite
+        database (``sqlite://``) loses everything when the store closes: it is refused
+        unless ``allow_memory`` (tests)."""
+        self.url = resolve_url(url)
+        self.spec = spec or load_spec()
+        self.busy_timeout = float(busy_timeout)
+        self.create = create
+        self.metadata = sch.metadata(self.spec)
+        self.t = self.metadata.tables
+        self.spec_tables: dict[str, Table] = sch.spec_tables(self.spec)
+        self._schema_ready = False
+        try:
+            self._url = sa.engine.make_url(self.url)
+        except exc.ArgumentError:
+            raise StoreError(_msg(f"データベースの URL が正しくありません: {self.url}",
+                                  f"Not a database URL: {self.url}")) from None
+        self.dialect = self._url.get_backend_name()
+        self.safe_url = self._url.render_as_string(hide_password=True)
+        if self.dialect == "sqlite":
+            self.safe_url = self.url  # no password to hide; shown as given
+            db = self._url.database or ""
+            self._memory = db in ("", ":memory:") or self._url.query.get("mode") == "memory"
+            if self._memory and not allow_memory:
+                raise StoreError(_msg(
+                    f"{self.safe_url} はメモリ上のデータベースで、終了時にすべて失われます。"
+                    "sqlite:///ファイル.db の形でファイルを指定してください。",
+                    f"{self.safe_url} is an in-memory database: everything would be lost when the command "
+                    "ends. Give a file: sqlite:///path/to/file.db"))
+            if self._url.query:
+                options = "&".join(f"{k}={v}" for k, v in self._url.query.items())
+                raise StoreError(_msg(
+                    f"SQLite の URL のオプション（{options}）には対応していません: {self.safe_url}",
+                    f"SQLite URL options ({options}) are not supported: {self.safe_url}"))
+            if not create and not self._memory and not Path(db).exists():
+                raise StoreError(_msg(
+                    f"データベース {db} がありません。先に xltools collect で取り込んでください。",
+                    f"No database at {db}. Run xltools collect first."))
+        self.engine = self._make_engine()
+        _ENGINES.add(self.engine)
+
+    # -- connections ---------------------------------------------------------------
+    def _make_engine(self) -> sa.Engine:
+        try:
+            if self.dialect == "sqlite":
+                return self._sqlite_engine()
+            kwargs: dict[str, Any] = {"pool_recycle": 1800}
+            if self._url.get_driver_name() == "psycopg":
+                kwargs["connect_args"] = {"connect_timeout": 10}
+            return sa.create_engine(self._url, **kwargs)
+        except (exc.NoSuchModuleError, ModuleNotFoundError, ImportError) as e:
+            hint = " (pip install 'xltools[postgres]')" if self.dialect == "postgresql" else ""
+            raise StoreError(_msg(f"このデータベースには対応していません: {self.safe_url}{hint}（{e}）",
+                                  f"Unsupported database {self.safe_url}{hint}: {e}")) from None
+        except exc.ArgumentError as e:
+            raise StoreError(_msg(f"データベースの URL が正しくありません: {self.safe_url}（{e}）",
+                                  f"Not a usable database URL {self.safe_url}: {e}")) from None
+
+    def _sqlite_engine(self) -> sa.Engine:
+        kwargs: dict[str, Any] = {"connect_args": {"timeout": self.busy_timeout}}
+        if self._memory:
+            kwargs["poolclass"] = sa.pool.StaticPool
+            kwargs["connect_args"]["check_same_thread"] = False
+        engine = sa.create_engine(self._url, **kwargs)
+        busy_ms = int(self.busy_timeout * 1000)
+        memory = self._memory
+
+        @sa.event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn, _record):
+            dbapi_conn.isolation_level = None  # transactions are begun below, not by the driver
+            cur = dbapi_conn.cursor()
+            cur.execute(f"PRAGMA busy_timeout={busy_ms}")
+            cur.execute("PRAGMA foreign_keys=ON")
+            if not memory:
+                _ensure_wal(cur, busy_ms / 1000)
+                cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _on_begin(conn):
+            # writers take the write lock up front: no deadlock between two upgrading readers
+            write = conn.get_execution_options().get("xltools_write")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+        return engine
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Database driver errors -> :class:`StoreError` with a clear message."""
+        try:
+            yield
+        except (StoreError, exc.IntegrityError):
+            raise
+        except exc.OperationalError as e:
+            detail = str(e.orig).strip().splitlines()[0] if e.orig else str(e)
+            if self.dialect == "sqlite" and ("locked" in detail or "busy" in detail):
+                raise StoreLockedError(_msg(
+                    f"データベース {self.safe_url} は別の処理が使用中です（{self.busy_timeout:g} 秒待ちました）。"
+                    "しばらくしてから再実行してください。",
+                    f"The database {self.safe_url} is in use by another process (waited "
+                    f"{self.busy_timeout:g} s). Try again later.")) from None
+            raise StoreError(_msg(f"データベース {self.safe_url} を使用できません（{detail}）",
+                                  f"Cannot use the database {self.safe_url}: {detail}")) from None
+        except exc.DBAPIError as e:
+            detail = str(e.orig).strip().splitlines()[0] if e.orig else str(e)
+            raise StoreError(_msg(f"データベース {self.safe_url} でエラーが発生しました（{detail}）",
+                                  f"Database error at {self.safe_url}: {detail}")) from None
+
+    @contextmanager
+    def _write(self) -> Iterator[sa.Connection]:
+        """A write transaction (SQLite: BEGIN IMMEDIATE)."""
+        with self._errors(), self.engine.connect() as conn:
+            conn.execution_options(xltools_write=True)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[sa.Connection]:
+        self.ensure_schema()
+        with self._errors(), self.engine.connect() as conn:
+            with conn.begin():
+                yield conn
+
+    def _pg_lock(self, conn: sa.Connection, *names: str) -> None:
+        """Transaction-scoped advisory locks, always taken in the same order (no deadlock)."""
+        if self.dialect != "postgresql":
+            return
+        keys = sorted({_lock_key(n) for n in names if n})
+        # one round trip; a volatile function in the select list runs after the sort
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k "
+                             "ORDER BY k"), {"keys": keys})
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    # -- schema --------------------------------------------------------------------
+    def schema_revision(self) -> tuple[str, ...]:
+        """The Alembic revision(s) the database is at (empty: no schema yet)."""
+        from alembic.runtime.migration import MigrationContext
+
+        with self._errors(), self.engine.connect() as conn:
+            return tuple(sorted(MigrationContext.configure(conn).get_current_heads()))
+
+    def ensure_schema(self) -> None:
+        """Create or upgrade the schema to the shipped head revision (``upgrade head``).
+        Safe when several processes start at once (PostgreSQL: advisory lock;
+        SQLite: the write lock)."""
+        if self._schema_ready:
+            return
+        from alembic import command
+
+        heads = migration_heads()
+        current = self.schema_revision()
+        if not current and not self.create:
+            raise StoreError(_msg(
+                f"{self.safe_url} は xltools のデータベースではありません（表がありません）。"
+                "先に xltools collect で取り込んでください。",
+                f"{self.safe_url} is not an xltools database (no tables). Run xltools collect first."))
+        if current != heads:
+            with self._write() as conn:
+                self._pg_lock(conn, _MIGRATION_LOCK)
+                from alembic.runtime.migration import MigrationContext
+
+                current = tuple(sorted(MigrationContext.configure(conn).get_current_heads()))
+                unknown = [r for r in current if not self._known_revision(r)]
+                if unknown:
+                    raise StoreError(_msg(
+                        f"データベースのスキーマ（{', '.join(unknown)}）はこの xltools より新しいバージョンのものです。"
+                        "xltools を更新してください。",
+                        f"The database schema ({', '.join(unknown)}) was written by a newer xltools. "
+                        "Upgrade xltools."))
+                if current != heads:
+                    command.upgrade(alembic_config(conn, self.spec), "head")
+        self._schema_ready = True
+
+    @staticmethod
+    def _known_revision(rev: str) -> bool:
+        from alembic.script import ScriptDirectory
+        from alembic.util import CommandError
+
+        try:
+            return ScriptDirectory.from_config(alembic_config()).get_revision(rev) is not None
+        except CommandError:
+            return False
+
+    # -- the ledger ------------------------------------------------------------------
+    def file_seen(self, sha256: str) -> FileRecord | None:
+        """The ledger record of a file with this content hash, or None (never seen)."""
+        with self._read() as conn:
+            row = conn.execute(sa.select(self.t["files"]).where(self.t["files"].c.sha256 == sha256)
+                               ).mappings().first()
+        return self._file_record(row) if row else None
+
+    @staticmethod
+    def _file_record(row: Any) -> FileRecord:
+        names = {f.name for f in dc_fields(FileRecord)}
+        return FileRecord(**{k: _aware(v) for k, v in dict(row).items() if k in names})
+
+    def _seen_outcome(self, conn: sa.Connection, f: Any) -> SaveOutcome:
+        vno = None
+        if f["version_id"] is not None:
+            vno = conn.execute(sa.select(self.t["plan_versions"].c.version_no)
+                               .where(self.t["plan_versions"].c.id == f["version_id"])).scalar()
+        return SaveOutcome("unchanged", f["result"], f["plan_id"], f["version_id"], vno, file_id=f["id"])
+
+    def _known_file(self, conn: sa.Connection, sha256: str) -> Any:
+        """The ledger row of this content -- forgotten (with its issues) when xltools
+        itself failed on it, so that this reading takes its place."""
+        files, issues = self.t["files"], self.t["issues"]
+        f = conn.execute(sa.select(files).where(files.c.sha256 == sha256)).mappings().first()
+        if f is not None and self._file_record(f).internal_failure:
+            conn.execute(issues.delete().where(issues.c.file_id == f["id"]))
+            conn.execute(files.delete().where(files.c.id == f["id"]))
+            return None
+        return f
+
+    # -- saving ----------------------------------------------------------------------
+    def reject(self, path: str, size: int | None, sha256: str, mtime: Any, report: FileReport, *,
+               collected_at: datetime | None = None, extra: list[Issue] | None = None) -> SaveOutcome:
+        """Record an unreadable or foreign file: a ledger row ``rejected`` with its issues.
+        ``collected_at``: the time of the run (default: :func:`xltools.clock.now`)."""
+        collected_at = _stamp(collected_at)
+        self.ensure_schema()
+        issues = list(report.issues) + list(extra or [])
+        with self._write() as conn:
+            self._pg_lock(conn, f"file:{sha256}")
+            f = self._known_file(conn, sha256)
+            if f is not None:
+                return self._seen_outcome(conn, f)
+            fid = self._insert_file(conn, path=path, size=size, sha256=sha256, mtime=mtime,
+                                    collected_at=collected_at, result="rejected", plan_id=None,
+                                    version_id=None, issues=issues,
+                                    detail=self._detail(issues))
+            self._insert_issues(conn, fid, None, issues)
+        return SaveOutcome("rejected", "rejected", file_id=fid, issues=tuple(extra or ()))
+
+    @staticmethod
+    def _detail(issues: list[Issue]) -> str | None:
+        errors = [i for i in issues if i.severity == "error"]
+        if not errors:
+            return None
+        return "; ".join(dict.fromkeys(i.code for i in errors))
+
+    def save(self, report: FileReport, *, path: str, size: int | None, sha256: str, mtime: Any = None,
+             collected_at: datetime | None = None) -> SaveOutcome:
+        """Store one checked file (ledger + plan + version + rows + issues) in one transaction.
+
+        ``mtime``: the file's modification time (epoch seconds or datetime); it orders
+        versions of the same plan collected out of order.  ``collected_at``: the time of the
+        run (default: :func:`xltools.clock.now`), stamped on the file, the version and the
+        plan.  Files without plan data are recorded as rejected."""
+        collected_at = _stamp(collected_at)
+        if report.plan is None:
+            return self.reject(path, size, sha256, mtime, report, collected_at=collected_at)
+        plan_id = _text_or_none(report.plan.meta.get("plan_id"))
+        if plan_id is None or len(plan_id) > 64:
+            why = {"ja": "_meta の plan_id がありません" if plan_id is None else "_meta の plan_id が不正です",
+                   "en": "_meta has no plan_id" if plan_id is None else "_meta has an invalid plan_id"}
+            extra = Issue("E-NOT-A-PLAN", file=report.file, params={"detail": why})
+            return self.reject(path, size, sha256, mtime, report, collected_at=collected_at, extra=[extra])
+        self.ensure_schema()
+        prep = self._prepare(report, plan_id, source_file=path)
+        for attempt in range(_SAVE_ATTEMPTS):
+            try:
+                with self._write() as conn:
+                    self._pg_lock(conn, f"file:{sha256}", f"plan:{prep.plan_id}",
+                                  f"slot:{prep.slot}" if prep.slot else "")
+                    return self._save_tx(conn, prep, path=path, size=size, sha256=sha256,
+                                         mtime=_utc(mtime), collected_at=collected_at)
+            except exc.IntegrityError as e:
+                if attempt == _SAVE_ATTEMPTS - 1:
+                    raise StoreError(_msg(
+                        f"同時に書き込みが行われたため {path} を保存できませんでした（{e.orig}）。再実行してください。",
+                        f"Could not save {path} because of concurrent writes ({e.orig}). Run again.")) from None
+        raise AssertionError("unreachable")
+
+    def _prepare(self, report: FileReport, plan_id: str, source_file: str) -> _Prepared:
+        """Coerce the plan's values to column types (pure: no database access)."""
+        plan = report.plan
+        issues = list(report.issues)
+        pv_cols = self.t["plan_versions"].c
+
+        def bad(fld, value, sheet, cell, kind):
+            issues.append(Issue("E-TYPE", sheet=sheet, cell=cell, field=fld.key, raw=value,
+                                file=report.file, table=fld.table,
+                                params={"label": fld.label, "expected": _EXPECTED.get(kind, kind)}))
+
+        version: dict[str, Any] = {}
+        for fld in self.spec.fields:
+            value = plan.derived[fld.key] if fld.key in plan.derived else plan.fields.get(fld.key)
+            kind = sch.column_kind(fld.type)
+            try:
+                version[fld.key] = coerce(kind, value)
+            except (ValueError, TypeError, ArithmeticError):
+                sheet, cell = plan.field_cells.get(fld.key, (None, None))
+                bad(fld, value, sheet, cell, kind)
+                version[fld.key] = None
+        context = {k: _text_or_none(version.get(k) if k in pv_cols else None) or _text_or_none(plan.meta.get(k))
+                   for k in ("account_id", "account_name", "rep", "period")}
+        for k, v in context.items():
+            if k in pv_cols and version.get(k) is None:
+                version[k] = v
+
+        rows: dict[str, list[dict[str, Any]]] = {}
+        hashed_tables: dict[str, list[list[Any]]] = {}
+        for name, table in self.spec_tables.items():
+            out, hashed = [], []
+            kinds = [(col, col.key, sch.column_kind(col.type)) for col in table.columns]
+            for r in plan.rows(table.name):
+                values: dict[str, Any] = {}
+                given = r.values
+                for col, key, kind in kinds:
+                    raw = given.get(key)
+                    if raw is None:  # most cells of a row: nothing to coerce
+                        values[key] = None
+                        continue
+                    try:
+                        values[key] = coerce(kind, raw)
+                    except (ValueError, TypeError, ArithmeticError):
+                        bad(col, raw, r.sheet, r.cells.get(key), kind)
+                        issues[-1].row = r.index
+                        values[key] = None
+                if all(v is None for v in values.values()):
+                    continue
+                out.append({"row_index": r.index, "sheet": r.sheet, "row": r.row, **values})
+                hashed.append([_jsonable(v) for v in values.values()])
+            rows[name] = out
+            hashed_tables[name] = hashed
+        content = json.dumps({"fields": {k: _jsonable(v) for k, v in version.items()}, "tables": hashed_tables},
+                             sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        account_key = None
+        if context["account_id"]:
+            account_key = "id:" + _norm_key(context["account_id"])
+        elif context["account_name"]:
+            account_key = "name:" + _norm_key(context["account_name"])
+        slot = f"{account_key}|{_norm_key(context['period'])}" if account_key and context["period"] else None
+        meta = {k: _raw_text(v) for k, v in plan.meta.items()}
+        version.update(
+            source_file=source_file,
+            template_version=_text_or_none(plan.meta.get("template_version")),
+            language=_text_or_none(plan.meta.get("language")),
+            meta=json.dumps(meta, ensure_ascii=False, sort_keys=True),
+            content_hash=hashlib.sha256(content.encode("utf-8")).hexdigest(),
+        )
+        return _Prepared(plan_id=plan_id, context=context, account_key=account_key, slot=slot,
+                         predecessor=_text_or_none(plan.meta.get("predecessor_plan_id")),
+                         version=version, rows=rows, content_hash=version["content_hash"], issues=issues)
+
+    def _save_tx(self, conn: sa.Connection, prep: _Prepared, *, path: str, size: int | None, sha256: str,
+                 mtime: datetime | None, collected_at: datetime) -> SaveOutcome:
+        plans, pv, files = self.t["plans"], self.t["plan_versions"], self.t["files"]
+        f = self._known_file(conn, sha256)
+        if f is not None:
+            if f["result"] == "conflict" and f["version_id"] is not None:
+                return self._retry_conflicted(conn, prep, f, collected_at)
+            return self._seen_outcome(conn, f)
+
+        plan = conn.execute(sa.select(plans).where(plans.c.plan_id == prep.plan_id)).mappings().first()
+        versions = conn.execute(
+            sa.select(pv.c.id, pv.c.version_no, pv.c.content_hash, pv.c.file_mtime, pv.c.conflict_with)
+            .where(pv.c.plan_id == prep.plan_id).order_by(pv.c.id)).all()
+        latest = max(versions, key=lambda v: (v.file_mtime or datetime.min, v.id)) if versions else None
+        newer = latest is None or mtime is None or latest.file_mtime is None or mtime >= latest.file_mtime
+        same = None
+        if latest is not None and newer and latest.content_hash == prep.content_hash:
+            same = latest
+        elif latest is not None and not newer:
+            same = next((v for v in reversed(versions) if v.content_hash == prep.content_hash), None)
+        if same is not None and not (same is latest and same.conflict_with):
+            # a changed file with the same content: record the file, store nothing else
+            fid = self._insert_file(conn, path=path, size=size, sha256=sha256, mtime=mtime,
+                                    collected_at=collected_at, result="unchanged", plan_id=prep.plan_id,
+                                    version_id=same.id, issues=prep.issues, detail=None)
+            return SaveOutcome("unchanged", "unchanged", prep.plan_id, same.id, same.version_no, file_id=fid)
+
+        if plan is None:
+            # parameters, not .values(): one compiled statement for every plan
+            conn.execute(plans.insert(), dict(
+                plan_id=prep.plan_id, account_key=prep.account_key, **prep.context,
+                predecessor_plan_id=prep.predecessor, slot=None, first_collected_at=collected_at,
+                updated_at=collected_at, current_version_id=None))
+        version_no = max((v.version_no for v in versions), default=0) + 1
+        if newer:
+            decision, holder = self._claim_slot(conn, prep)
+        else:
+            decision, holder = "superseded", None
+        store_issues: list[Issue] = []
+        if decision == "conflict":
+            store_issues.append(self._conflict_issue(conn, prep, holder, path))
+        all_issues = prep.issues + store_issues
+        counts = _counts(all_issues)
+        vid = conn.execute(pv.insert(), dict(
+            plan_id=prep.plan_id, version_no=version_no, file_sha256=sha256, file_mtime=mtime,
+            collected_at=collected_at, is_current=False,
+            conflict_with=holder["plan_id"] if decision == "conflict" else None,
+            error_count=counts["error"], warning_count=counts["warning"], info_count=counts["info"],
+            **prep.version)).inserted_primary_key[0]
+        if decision == "take":
+            self._take_slot(conn, prep, vid, holder, collected_at)
+        elif plan is not None and newer and plan["current_version_id"] is None:
+            conn.execute(plans.update().where(plans.c.plan_id == prep.plan_id).values(
+                account_key=prep.account_key, **prep.context, predecessor_plan_id=prep.predecessor,
+                updated_at=collected_at))
+        for name, rows in prep.rows.items():
+            if rows:
+                conn.execute(self.t[name].insert(), [dict(r, version_id=vid) for r in rows])
+        result = {"take": "stored", "superseded": "superseded", "conflict": "conflict"}[decision]
+        fid = self._insert_file(conn, path=path, size=size, sha256=sha256, mtime=mtime,
+                                collected_at=collected_at, result=result, plan_id=prep.plan_id,
+                                version_id=vid, issues=all_issues, detail=self._detail(all_issues))
+        self._insert_issues(conn, fid, vid, all_issues)
+        return SaveOutcome(result, result, prep.plan_id, vid, version_no,
+                           conflict_with=holder["plan_id"] if decision == "conflict" else None,
+                           file_id=fid, issues=tuple(store_issues))
+
+    def _claim_slot(self, conn: sa.Connection, prep: _Prepared) -> tuple[str, Any]:
+        """May this plan's new version become current for its account and period?
+
+        ``("take", displaced)``: yes (``displaced``: the predecessor it hands over from);
+        ``("superseded", None)``: no, a successor plan holds the slot;
+        ``("conflict", holder)``: no, another plan holds it."""
+        plans = self.t["plans"]
+        if prep.slot is None:
+            return "take", None
+        holder = conn.execute(sa.select(plans).where(plans.c.slot == prep.slot)).mappings().first()
+        if holder is None or holder["plan_id"] == prep.plan_id:
+            return "take", None
+        if holder["predecessor_plan_id"] == prep.plan_id:
+            return "superseded", None
+        if prep.predecessor == holder["plan_id"]:
+            return "take", holder
+        return "conflict", holder
+
+    def _take_slot(self, conn: sa.Connection, prep: _Prepared, vid: int, displaced: Any,
+                   now: datetime) -> None:
+        plans, pv = self.t["plans"], self.t["plan_versions"]
+        if displaced is not None:
+            conn.execute(pv.update().where(pv.c.plan_id == displaced["plan_id"], pv.c.is_current.is_(True))
+                         .values(is_current=False))
+            conn.execute(plans.update().where(plans.c.plan_id == displaced["plan_id"])
+                         .values(slot=None, current_version_id=None, updated_at=now))
+        this = pv.c.id == vid
+        conn.execute(pv.update().where(pv.c.plan_id == prep.plan_id, sa.or_(pv.c.is_current.is_(True), this))
+                     .values(is_current=this, conflict_with=sa.case((this, sa.null()), else_=pv.c.conflict_with)))
+        conn.execute(plans.update().where(plans.c.plan_id == prep.plan_id).values(
+            account_key=prep.account_key, **prep.context, predecessor_plan_id=prep.predecessor,
+            slot=prep.slot, current_version_id=vid, updated_at=now))
+
+    def _conflict_issue(self, conn: sa.Connection, prep: _Prepared, holder: Any, path: str) -> Issue:
+        pv = self.t["plan_versions"]
+        other_file = None
+        if holder["current_version_id"] is not None:
+            other_file = conn.execute(sa.select(pv.c.source_file)
+                                      .where(pv.c.id == holder["current_version_id"])).scalar()
+        same_rep = (holder["rep"] is not None and prep.context["rep"] is not None
+                    and _norm_key(holder["rep"]) == _norm_key(prep.context["rep"]))
+        other = f"plan_id {holder['plan_id']}"
+        detail = {"ja": f"{other}、担当 {holder['rep'] or '不明'}、ファイル {other_file or '不明'}",
+                  "en": f"{other}, rep {holder['rep'] or 'unknown'}, file {other_file or 'unknown'}"}
+        return Issue("E-DUPLICATE-PLAN" if same_rep else "E-CONFLICT", file=path, field="plan_id",
+                     raw=prep.plan_id, params={"detail": detail})
+
+    def _retry_conflicted(self, conn: sa.Connection, prep: _Prepared, f: Any, now: datetime) -> SaveOutcome:
+        """The same file again after a conflict: it becomes current if the conflict is gone
+        (and it is still its plan's latest version); otherwise nothing changes."""
+        pv, files, issues = self.t["plan_versions"], self.t["files"], self.t["issues"]
+        v = conn.execute(sa.select(pv.c.id, pv.c.version_no, pv.c.conflict_with)
+                         .where(pv.c.id == f["version_id"])).first()
+        latest_id = conn.execute(sa.select(sa.func.max(pv.c.id)).where(pv.c.plan_id == prep.plan_id)).scalar()
+        if v is None or not v.conflict_with or latest_id != v.id:
+            return self._seen_outcome(conn, f)
+        decision, holder = self._claim_slot(conn, prep)
+        if decision != "take":
+            return SaveOutcome("unchanged", "conflict", prep.plan_id, v.id, v.version_no,
+                               conflict_with=holder["plan_id"] if holder is not None else v.conflict_with,
+                               file_id=f["id"])
+        self._take_slot(conn, prep, v.id, holder, now)
+        conn.execute(issues.delete().where(issues.c.file_id == f["id"], issues.c.code.in_(STORE_CODES)))
+        left = conn.execute(sa.select(issues.c.code).where(issues.c.file_id == f["id"])).scalars().all()
+        counts = {s: sum(1 for c in left if ISSUE_TYPES[c].severity == s) for s in ("error", "warning", "info")}
+        count_values = dict(error_count=counts["error"], warning_count=counts["warning"],
+                            info_count=counts["info"])
+        conn.execute(files.update().where(files.c.id == f["id"]).values(
+            result="stored", detail="; ".join(dict.fromkeys(c for c in left if c.startswith("E-"))) or None,
+            **count_values))
+        conn.execute(pv.update().where(pv.c.id == v.id).values(**count_values))
+        return SaveOutcome("stored", "stored", prep.plan_id, v.id, v.version_no, file_id=f["id"])
+
+    def _insert_file(self, conn: sa.Connection, *, path: str, size: int | None, sha256: str, mtime: Any,
+                     collected_at: datetime, result: str, plan_id: str | None, version_id: int | None,
+                     issues: list[Issue], detail: str | None) -> int:
+        counts = _counts(issues)
+        return conn.execute(self.t["files"].insert(), dict(
+            path=str(path), size=size, sha256=sha256, mtime=_utc(mtime),
+            collected_at=_utc(collected_at), result=result, plan_id=plan_id,
+            version_id=version_id, error_count=counts["error"], warning_count=counts["warning"],
+            info_count=counts["info"], detail=detail)).inserted_primary_key[0]
+
+    def _insert_issues(self, conn: sa.Connection, file_id: int, version_id: int | None,
+                       issues: list[Issue]) -> None:
+        if not issues:
+            return
+        conn.execute(self.t["issues"].insert(), [
+            {"file_id": file_id, "version_id": version_id, "code": i.code, "severity": i.severity,
+             "sheet": i.sheet, "cell": i.cell, "field": i.field, "table_name": i.table, "row": i.row,
+             "raw": _raw_text(i.raw), "message_ja": i.message("ja"), "message_en": i.message("en")}
+            for i in issues])
+
+    # -- queries ---------------------------------------------------------------------
+    def _version_columns(self) -> list[sa.ColumnElement]:
+        pv = self.t["plan_versions"]
+        ctx = [pv.c[k] for k in sch.CONTEXT_KEYS]
+        book = [pv.c.id.label("version_id"), pv.c.version_no, pv.c.is_current, pv.c.collected_at,
+                pv.c.file_mtime, pv.c.file_sha256, pv.c.content_hash, pv.c.conflict_with,
+                pv.c.template_version, pv.c.language, pv.c.error_count, pv.c.warning_count, pv.c.info_count]
+        fields = [pv.c[f.key] for f in self.spec.fields if f.key not in sch.CONTEXT_KEYS]
+        return ctx + book + fields + [pv.c.meta]
+
+    def _versions_select(self, period: str | None = None, all_versions: bool = False) -> sa.Select:
+        pv = self.t["plan_versions"]
+        q = sa.select(*self._version_columns()).order_by(pv.c.id)
+        if not all_versions:
+            q = q.where(pv.c.is_current.is_(True))
+        return self._in_period(q, pv.c.period, period)
+
+    def _rows_select(self, name: str, period: str | None = None, all_versions: bool = False) -> sa.Select:
+        t, pv = self.t[name], self.t["plan_versions"]
+        cols = [pv.c[k] for k in sch.CONTEXT_KEYS] + [
+            pv.c.version_no, pv.c.is_current, pv.c.collected_at, t.c.row_index, t.c.sheet, t.c.row,
+        ] + [t.c[c.key] for c in self.spec_tables[name].columns]
+        q = (sa.select(*cols).select_from(t.join(pv, t.c.version_id == pv.c.id))
+             .order_by(pv.c.id, t.c.row_index, t.c.id))
+        if not all_versions:
+            q = q.where(pv.c.is_current.is_(True))
+        return self._in_period(q, pv.c.period, period)
+
+    def _files_select(self, period: str | None = None) -> sa.Select:
+        files, pv = self.t["files"], self.t["plan_versions"]
+        q = (sa.select(files.c.id, files.c.path, files.c.size, files.c.sha256, files.c.mtime,
+                       files.c.collected_at, files.c.result, files.c.plan_id, files.c.version_id,
+                       pv.c.version_no, pv.c.account_id, pv.c.account_name, pv.c.rep, pv.c.period,
+                       files.c.error_count, files.c.warning_count, files.c.info_count, files.c.detail)
+             .select_from(files.outerjoin(pv, files.c.version_id == pv.c.id)).order_by(files.c.id))
+        return self._in_period(q, pv.c.period, period, files.c.version_id)
+
+    def _issues_select(self, period: str | None = None, all_versions: bool = False) -> sa.Select:
+        issues, files, pv = self.t["issues"], self.t["files"], self.t["plan_versions"]
+        q = (sa.select(pv.c.plan_id, pv.c.account_id, pv.c.account_name, pv.c.rep, pv.c.period,
+                       files.c.path.label("source_file"), pv.c.version_no, issues.c.code, issues.c.severity,
+                       issues.c.sheet, issues.c.cell, issues.c.field, issues.c.table_name.label("table"),
+                       issues.c.row, issues.c.raw, issues.c.message_ja, issues.c.message_en,
+                       files.c.result.label("file_result"), files.c.collected_at)
+             .select_from(issues.join(files, issues.c.file_id == files.c.id)
+                          .outerjoin(pv, issues.c.version_id == pv.c.id))
+             .order_by(files.c.id, issues.c.id))
+        if not all_versions:
+            f2 = files.alias("f2")
+            latest_at_path = sa.select(sa.func.max(f2.c.id)).where(f2.c.path == files.c.path).scalar_subquery()
+            q = q.where(sa.or_(pv.c.is_current.is_(True),
+                               sa.and_(files.c.result.in_(("rejected", "conflict")), files.c.id == latest_at_path)))
+        return self._in_period(q, pv.c.period, period, issues.c.version_id)
+
+    def _in_period(self, q: sa.Select, column: sa.ColumnElement, period: str | None,
+                   unplaced: sa.ColumnElement | None = None) -> sa.Select:
+        """``FY2026Q3`` matches that quarter; ``FY2026`` the year and its quarters.  Rows
+        whose ``unplaced`` column is NULL (rejected files: period unknown) always match."""
+        if period is None or not str(period).strip():
+            return q
+        p = parse_period(period)
+        cond = column == str(p) if p.quarter is not None else sa.or_(column == str(p), column.like(f"{p}Q_"))
+        return q.where(cond if unplaced is None else sa.or_(cond, unplaced.is_(None)))
+
+    def _fetch(self, q: sa.Select) -> list[dict[str, Any]]:
+        with self._read() as conn:
+            return [{k: _aware(v) for k, v in r.items()} for r in conn.execute(q).mappings()]
+
+    def columns(self, what: str) -> list[str]:
+        """The record keys :meth:`versions` / :meth:`rows` / :meth:`files` / :meth:`issues`
+        return: ``what`` is ``"versions"``, ``"files"``, ``"issues"`` or a spec table."""
+        if what == "versions":
+            q = self._versions_select()
+        elif what == "files":
+            q = self._files_select()
+        elif what == "issues":
+            q = self._issues_select()
+        else:
+            q = self._rows_select(self.table_name(what))
+        return list(q.selected_columns.keys())
+
+    @staticmethod
+    def _with_meta(d: dict[str, Any]) -> dict[str, Any]:
+        d["meta"] = json.loads(d["meta"]) if d.get("meta") else {}
+        return d
+
+    def versions(self, period: str | None = None, all_versions: bool = False) -> list[dict[str, Any]]:
+        """Plan versions with plan context and every single-value field (``meta``: the
+        ``_meta`` sheet as a dict): the current ones (default) or all of them."""
+        return [self._with_meta(d) for d in self._fetch(self._versions_select(period, all_versions))]
+
+    def current_versions(self, period: str | None = None) -> list[dict[str, Any]]:
+        """The current version of every plan (of ``period``, e.g. ``FY2026Q3`` or ``FY2026``)."""
+        return self.versions(period)
+
+    def versions_of(self, account: str) -> list[dict[str, Any]]:
+        """Every stored version of one account (by account ID or name), oldest period first."""
+        plans, pv = self.t["plans"], self.t["plan_versions"]
+        key = _norm_key(account)
+        q = (sa.select(*self._version_columns())
+             .select_from(pv.join(plans, pv.c.plan_id == plans.c.plan_id))
+             .where(sa.or_(plans.c.account_key.in_((f"id:{key}", f"name:{key}")),
+                           pv.c.account_id == account, pv.c.account_name == account))
+             .order_by(pv.c.period, pv.c.plan_id, pv.c.version_no))
+        return [self._with_meta(d) for d in self._fetch(q)]
+
+    def table_name(self, table: str) -> str:
+        """The database table of a spec table given by spec name or database name."""
+        key = table.strip().replace("-", "_").lower()
+        for name, t in self.spec_tables.items():
+            if key in (name, t.name.lower()):
+                return name
+        raise UnknownTableError(_msg(f"表 {table} はありません（{', '.join(self.spec_tables)}）",
+                              f"No table {table} (tables: {', '.join(self.spec_tables)})"))
+
+    def rows(self, table: str, period: str | None = None, all_versions: bool = False) -> list[dict[str, Any]]:
+        """Rows of a spec table (``Opportunities`` or ``opportunities``) as records: plan
+        context, version, position (``row_index``, ``sheet``, ``row``), spec column keys."""
+        return self._fetch(self._rows_select(self.table_name(table), period, all_versions))
+
+    def files(self, period: str | None = None) -> list[dict[str, Any]]:
+        """The ledger with plan context.  With ``period``: files of that period plus the
+        rejected ones (whose period is unknown)."""
+        return self._fetch(self._files_select(period))
+
+    def issues(self, period: str | None = None, all_versions: bool = False) -> list[dict[str, Any]]:
+        """Issues with file and plan context.  Default: those of current versions plus those
+        of rejected or conflicting files that are the latest file seen at their path;
+        ``all_versions``: every stored issue."""
+        return self._fetch(self._issues_select(period, all_versions))
+
+
+def _counts(issues: list[Issue]) -> dict[str, int]:
+    c = {"error": 0, "warning": 0, "info": 0}
+    for i in issues:
+        c[i.severity] += 1
+    return c

@@ -1,0 +1,213 @@
+"""Worker processes for reading untrusted files: a worker that dies costs one file.
+
+python-calamine is native code.  :mod:`xltools.workbook.safety` checks every file before it
+reads it, but a file may still find a way to make native code abort the process
+(exit 134, no Python exception, no output).  So ``check`` and ``collect`` read every
+file in a worker process (:class:`ReadPool`, over ``concurrent.futures``):
+
+* a worker that dies breaks the whole pool (``BrokenProcessPool``): every file in
+  flight fails with it, innocent or not.  The pool is rebuilt and those files are
+  read again one at a time; a file that breaks the pool when it is read alone is the
+  one that killed it, and its result is :class:`WorkerDied`.  Every other file gets
+  its real result, as if the bad one had not been there;
+* workers start by ``fork`` when the parent runs a single thread (a few
+  milliseconds: the parent has imported everything already), else by
+  ``forkserver`` with the reader preloaded (or ``spawn`` where neither exists).
+  Before a fork the store closes its pooled database connections
+  (:mod:`xltools.store`), so no connection is shared with a worker.
+"""
+from __future__ import annotations
+
+import signal
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Callable, Iterable
+
+#: modules a forkserver imports once, so that each worker starts warm
+PRELOAD = ("xltools.checking.check", "xltools.workbook.reader", "xltools.checking.validate", "xltools.checking.rules")
+
+
+class WorkerDied(Exception):
+    """The worker reading a file died (``exitcode``: negative for a signal, None if unknown)."""
+
+    def __init__(self, exitcode: int | None = None):
+        self.exitcode = exitcode
+        super().__init__(self.describe("en"))
+
+    def describe(self, lang: str = "en") -> str:
+        code = self.exitcode
+        if code is not None and code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            how = (f"シグナル {name} で", f"killed by {name}")
+        elif code:
+            how = (f"終了コード {code} で", f"with exit status {code}")
+        else:
+            how = ("予期せず", "unexpectedly")
+        if lang == "ja":
+            return f"読み込み処理が{how[0]}停止しました"
+        return f"the reading process stopped {how[1]}"
+
+
+def _start_worker(initializer: Callable | None, initargs: tuple) -> None:
+    """In each worker: native code dying there must not write on the user's terminal
+    (a Rust allocation failure prints its message and backtrace to fd 2), so fd 2
+    goes to the null device; Python errors come back to the parent as results."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def worker_context(preload: Iterable[str] = PRELOAD):
+    """The multiprocessing context for workers (see the module docs)."""
+    import multiprocessing as mp
+    import threading
+
+    methods = mp.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        return mp.get_context("fork")
+    if "forkserver" in methods:
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(list(preload))
+        return ctx
+    return mp.get_context("spawn")
+
+
+class ReadPool:
+    """Run ``fn(arg)`` in up to ``jobs`` worker processes; results come back as
+    ``(key, value)`` pairs.  ``value`` is what ``fn`` returned, the exception it raised
+    (an instance, not raised here), or :class:`WorkerDied` for the read that killed
+    its worker.
+
+    ``initializer(*initargs)`` runs in every worker (again after a rebuild)."""
+
+    def __init__(self, fn: Callable[[Any], Any], jobs: int = 1, *, initializer: Callable | None = None,
+                 initargs: tuple = (), preload: Iterable[str] = PRELOAD):
+        self.fn, self.jobs = fn, max(1, jobs)
+        self.initializer, self.initargs, self.preload = initializer, initargs, tuple(preload)
+        self.executor: ProcessPoolExecutor | None = None
+        self.workers = 0
+        self.running: dict[Future, tuple[Any, Any]] = {}
+        self.waiting: deque[tuple[Any, Any]] = deque()  # submitted, not yet sent
+        self.suspects: deque[tuple[Any, Any]] = deque()  # in flight when a worker died
+        self.alone = False  # the one read running is a suspect, read alone
+        self.deaths = 0  # workers that died (for the summary and the tests)
+
+    def __enter__(self) -> "ReadPool":
+        return self
+
+    def __exit__(self, exc_type, *_: Any) -> None:
+        self.close(cancel=exc_type is not None)
+
+    @property
+    def pending(self) -> int:
+        """Reads submitted and not yet returned by :meth:`results`."""
+        return len(self.running) + len(self.waiting) + len(self.suspects)
+
+    def submit(self, key: Any, arg: Any) -> None:
+        self.waiting.append((key, arg))
+        self._feed()
+
+    def run(self, arg: Any) -> Any:
+        """Read one ``arg`` and return its value (the pool must be otherwise idle)."""
+        self.submit(None, arg)
+        while True:
+            for _, value in self.results(block=True):
+                return value
+
+    def results(self, block: bool = True) -> list[tuple[Any, Any]]:
+        """Finished reads; with ``block``, waits until at least one is finished (or none
+        is left in flight)."""
+        out: list[tuple[Any, Any]] = []
+        while not out:
+            self._feed()
+            if not self.running:
+                break
+            done, _ = wait(self.running, timeout=None if block else 0, return_when=FIRST_COMPLETED)
+            if not done:
+                break
+            out += self._finished(done)
+            if not block:
+                break
+        return out
+
+    def close(self, cancel: bool = False) -> None:
+        """Stop the workers (``cancel``: without reading what is still queued)."""
+        if cancel:
+            self.waiting.clear()
+            self.suspects.clear()
+        if self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=cancel)
+            self.executor = None
+
+    # -- internals --------------------------------------------------------------------
+    def _finished(self, done: set[Future]) -> list[tuple[Any, Any]]:
+        out, broken = [], []
+        for fut in done:
+            item = self.running.pop(fut)
+            try:
+                out.append((item[0], fut.result()))
+            except BrokenProcessPool:
+                broken.append(item)
+            except Exception as exc:  # noqa: BLE001 - raised by fn (or its result would not pickle)
+                out.append((item[0], exc))
+        if not broken:
+            self.alone = False
+            return out
+        # every read still in flight dies with the pool: none of them is to blame yet
+        broken += self.running.values()
+        self.running.clear()
+        culprit = self.alone and len(broken) == 1
+        died = WorkerDied(self._exit_code()) if culprit else None
+        self.deaths += 1
+        self._restart()
+        self.alone = False
+        if died is not None:
+            out.append((broken[0][0], died))
+        else:
+            self.suspects.extend(broken)
+        return out
+
+    def _feed(self) -> None:
+        if self.suspects or self.alone:  # isolating: one suspect at a time, nothing else
+            if not self.running and self.suspects:
+                self._send(self.suspects.popleft(), workers=1)
+                self.alone = True
+            return
+        while self.waiting:
+            self._send(self.waiting.popleft(), workers=self.jobs)
+
+    def _send(self, item: tuple[Any, Any], workers: int) -> None:
+        for attempt in (1, 2):
+            if self.executor is not None and self.workers != workers and not self.running:
+                self._restart()
+            if self.executor is None:
+                self.executor = ProcessPoolExecutor(max_workers=workers, mp_context=worker_context(self.preload),
+                                                    initializer=_start_worker,
+                                                    initargs=(self.initializer, self.initargs))
+                self.workers = workers
+            try:
+                self.running[self.executor.submit(self.fn, item[1])] = item
+                return
+            except BrokenProcessPool:  # a worker died while idle
+                if attempt == 2:
+                    raise
+                self._restart()
+
+    def _exit_code(self) -> int | None:
+        procs = getattr(self.executor, "_processes", None) or {}
+        codes = [p.exitcode for p in list(procs.values())
+                 if p.exitcode not in (None, 0, -signal.SIGTERM)]
+        return codes[0] if codes else None
+
+    def _restart(self) -> None:
+        if self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+            self.executor = None
