@@ -37,7 +37,7 @@ def collect(corpus: str, db_url: str, jobs: str) -> dict:
 
 
 def generate(roster: str, period: str, out_dir: str, jobs: str) -> dict:
-    from xltools.workbook.generate import generate_from_roster
+    from xltools.generation import generate_from_roster
 
     spec, settings = _context()
     t0 = time.perf_counter()

@@ -115,7 +115,7 @@ def test_check_and_generate_use_the_given_now(tmp_path, ctx):  # noqa: F811
 
     roster = tmp_path / "roster.csv"
     roster.write_text("担当営業,顧客名\n佐藤,アルファ工業\n", encoding="utf-8")
-    from xltools.workbook.generate import generate_from_roster
+    from xltools.generation import generate_from_roster
 
     res = generate_from_roster(spec, settings, roster, "FY2030Q4", tmp_path / "plans", jobs=1, now=NOW)
     meta = read_workbook(res.paths[0], spec).meta

@@ -24,12 +24,39 @@ import click
 
 from xltools import __version__
 from xltools.errors import EXIT_FAILED, EXIT_USAGE, XltoolsError
+from xltools.messages import Label
+
+_INTERRUPTED = Label("中断しました", "interrupted")
+_INTERNAL = Label("xltools の内部エラーです。お手数ですが報告してください: {error}",
+                  "internal error, please report it: {error}")
+
+
+def _option(args: list[str], name: str) -> str | None:
+    """The value of ``--name X`` / ``--name=X`` on the command line (the last one), if any."""
+    value = None
+    for i, a in enumerate(args):
+        if a == name and i + 1 < len(args):
+            value = args[i + 1]
+        elif a.startswith(name + "="):
+            value = a[len(name) + 1:]
+    return value
+
+
+def _render(label: Label, lang: str | None, **params) -> str:
+    """``label`` in ``lang``; both languages (Japanese first) when none was asked for."""
+    return " / ".join(label.format(x, **params) for x in ((lang,) if lang else ("ja", "en")))
 
 
 def _wants_json(args: list[str]) -> bool:
     """Whether the command line asks for ``--format json``."""
-    return any(a == "--format=json" or (a == "--format" and args[i + 1:i + 2] == ["json"])
-               for i, a in enumerate(args))
+    return _option(args, "--format") == "json"
+
+
+def _message_lang(args: list[str]) -> str | None:
+    """The language of error messages: ``--lang``, else ``XLTOOLS_LANG``, else None (both,
+    Japanese first)."""
+    lang = _option(args, "--lang") or os.environ.get("XLTOOLS_LANG")
+    return lang if lang in ("ja", "en") else None
 
 
 class XltoolsCli(click.Group):
@@ -40,28 +67,30 @@ class XltoolsCli(click.Group):
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         argv = list(sys.argv[1:] if args is None else args)
         as_json = _wants_json(argv)
+        lang = _message_lang(argv)
         try:
             code = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
         except click.ClickException as e:  # usage errors: bad options, missing arguments
             code = _fail(as_json, "usage", e.format_message(), EXIT_USAGE, e)
         except click.exceptions.Abort:  # Ctrl-C
-            code = _fail(as_json, "interrupted", "中断しました / interrupted", EXIT_FAILED)
+            code = _fail(as_json, "interrupted", _render(_INTERRUPTED, lang), EXIT_FAILED)
         except XltoolsError as e:
-            code = _fail(as_json, e.code, str(e), e.exit_code)
+            code = _fail(as_json, e.code, e.message(lang), e.exit_code, params=e.to_dict(lang)["params"])
         except OSError as e:
             where = f"{e.filename}: " if getattr(e, "filename", None) else ""
             code = _fail(as_json, "os", f"{where}{e.strerror or e}", EXIT_FAILED)
         except Exception as e:  # noqa: BLE001 - a bug: a message to report, never a traceback
             if os.environ.get("CI"):
                 raise
-            code = _fail(as_json, "internal", "xltools の内部エラーです。お手数ですが報告してください / internal error, "
-                                              f"please report it: {type(e).__name__}: {e}", EXIT_FAILED)
+            code = _fail(as_json, "internal", _render(_INTERNAL, lang, error=f"{type(e).__name__}: {e}"), EXIT_FAILED)
         sys.exit(code or 0)
 
 
-def _fail(as_json: bool, code: str, message: str, exit_code: int, usage: click.ClickException | None = None) -> int:
+def _fail(as_json: bool, code: str, message: str, exit_code: int, usage: click.ClickException | None = None,
+          params: dict | None = None) -> int:
     if as_json:
-        click.echo(json.dumps({"error": {"code": code, "message": message}}, ensure_ascii=False))
+        error = {"code": code, "message": message, **({"params": params} if params else {})}
+        click.echo(json.dumps({"error": error}, ensure_ascii=False))
     elif usage is not None:
         usage.show()
     else:
@@ -256,50 +285,29 @@ def generate_cmd(period, account, rep, account_id, target, team_members, output,
             raise click.UsageError("--roster cannot be combined with the one-plan options")
         if not out_dir:
             raise click.UsageError("--roster needs --out-dir")
-        from xltools.workbook.generate import generate_from_roster
-
-        from xltools.reports.history import open_prefill
+        from xltools.generation import generate_plans
 
         msg_lang = lang or settings.language
-        with open_prefill(prefill, db_url, spec, now=now) as src:
-            result = generate_from_roster(spec, settings, roster, period, out_dir, lang=lang, jobs=jobs,
-                                          prefill_lookup=src, now=now)
-        if src and src.note(msg_lang):
-            click.echo(src.note(msg_lang), err=True)
+        result = generate_plans(spec, settings, roster, period, out_dir, lang=lang, jobs=jobs, prefill=prefill,
+                                db_url=db_url, now=now)
+        if result.note:
+            click.echo(result.note, err=True)
         for issue in result.errors:
             click.echo(f"{issue.code}: {issue.message(msg_lang)}", err=True)
         click.echo(result.summary(msg_lang, out_dir))
         click.get_current_context().exit(0 if result.ok else 1)
     if not account or not rep:
         raise click.UsageError("give --account and --rep for one plan, or --roster and --out-dir")
-    from pathlib import Path
-
-    from xltools.workbook.generate import PlanInfo, generate_workbook
-    from xltools.workbook.naming import plan_filename
-    from xltools.spec.periods import parse_period
-    from xltools.checking.roster import parse_yen
-
     if output and not output.lower().endswith(".xlsx"):
         raise click.BadParameter("the workbook is .xlsx: give a file name ending in .xlsx", param_hint="-o")
-    try:
-        target_yen = None if target is None else parse_yen(target)
-    except ValueError:
-        raise click.BadParameter(f"not an amount in yen: {target!r}", param_hint="--target") from None
-    per = parse_period(period, settings.fiscal_year_start_month)
-    info = PlanInfo(account_name=account, rep=rep, period=str(per), account_id=account_id, target=target_yen,
-                    lang=lang or settings.language, team_members=team_members,
-                    generated_at=now.replace(microsecond=0))
-    from xltools.reports.history import open_prefill
+    from xltools.generation import generate_plan
 
-    with open_prefill(prefill, db_url, spec, now=now) as src:
-        pre = src.get(account_id, account) if src else None
-    if pre is not None:
-        info.predecessor_plan_id = pre.meta.get("predecessor_plan_id")
-    elif src and src.note(info.lang):
-        click.echo(src.note(info.lang), err=True)
-    path = generate_workbook(spec, settings, info, output or Path.cwd() / plan_filename(per, account, rep),
-                             prefill=pre)
-    click.echo(str(path))
+    plan = generate_plan(spec, settings, account=account, rep=rep, period=period, account_id=account_id,
+                         target=target, lang=lang, team_members=team_members, output=output, prefill=prefill,
+                         db_url=db_url, now=now)
+    if plan.note:
+        click.echo(plan.note, err=True)
+    click.echo(str(plan.path))
 
 
 @cli.command(name="collect")

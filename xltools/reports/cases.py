@@ -70,9 +70,6 @@ class CaseNotFound(XltoolsError):
     code = "not-found"
 
 
-def _msg(ja: str, en: str) -> str:
-    return f"{ja}\n{en}"
-
 
 # -- text folding ----------------------------------------------------------------------------
 
@@ -158,7 +155,7 @@ def scope_keys(spec: Spec, scope: str | None) -> tuple[str, ...]:
     scope = (scope or "company").strip().lower()
     valid = scopes(spec)
     if scope not in valid:
-        raise UsageError(_msg(f"共有範囲 {scope!r} は指定できません（{' / '.join(valid)}）",
+        raise UsageError(Label(f"共有範囲 {scope!r} は指定できません（{' / '.join(valid)}）",
                                 f"Unknown scope {scope!r} (use one of: {', '.join(valid)})"))
     if scope == ALL:
         return tuple(valid[:-1])
@@ -463,7 +460,7 @@ def get_case(store, ref: str | int, *, scope: str | None = "company", now: datet
                             .order_by(lib.c.id).limit(1)).mappings().all()
         found = _cases_from_rows(store, conn, rows)
     if not found:
-        raise CaseNotFound(_msg(f"事例 {text} は見つからないか、この共有範囲（{scope or 'company'}）では表示できません。",
+        raise CaseNotFound(Label(f"事例 {text} は見つからないか、この共有範囲（{scope or 'company'}）では表示できません。",
                                 f"No case {text}, or it is not shared in scope {scope or 'company'}."))
     return found[0]
 
@@ -569,9 +566,9 @@ def search_cases(store, query: str, *, industry: str | None = None, product: str
     spec = store.spec
     terms = query_terms(query or "")
     if not terms:
-        raise UsageError(_msg("検索語を指定してください。", "Give a search query."))
+        raise UsageError(Label("検索語を指定してください。", "Give a search query."))
     if limit is not None and limit < 1:
-        raise UsageError(_msg("件数は 1 以上を指定してください。", "The limit must be at least 1."))
+        raise UsageError(Label("件数は 1 以上を指定してください。", "The limit must be at least 1."))
     keys = scope_keys(spec, scope)
     sync_library(store, now=now)
     lib = store.t[sch.CASE_LIBRARY]
@@ -681,14 +678,14 @@ def export_library(store, path: str | os.PathLike, *, scope: str | None = "compa
     from xltools.workbook.xlwrite import DATE_FORMAT, write_table, write_value
 
     if lang not in ("ja", "en"):
-        raise UsageError(_msg(f"言語は ja か en を指定してください（{lang!r}）。", f"language must be ja or en, got {lang!r}"))
+        raise UsageError(Label(f"言語は ja か en を指定してください（{lang!r}）。", f"language must be ja or en, got {lang!r}"))
     spec = store.spec
     cases = list_cases(store, scope=scope, now=now)
     out = Path(path)
     if out.suffix.lower() != ".xlsx":
-        raise UsageError(_msg(f"{out}: 拡張子は .xlsx にしてください。", f"{out}: the file name must end in .xlsx"))
+        raise UsageError(Label(f"{out}: 拡張子は .xlsx にしてください。", f"{out}: the file name must end in .xlsx"))
     if not out.parent.exists():
-        raise UsageError(_msg(f"{out.parent}: フォルダーがありません。", f"{out.parent}: no such folder"))
+        raise UsageError(Label(f"{out.parent}: フォルダーがありません。", f"{out.parent}: no such folder"))
     cols = list(cases_table(spec).columns)
     wb = Workbook()
     ws = wb.active

@@ -23,8 +23,9 @@ import os
 from datetime import date, datetime
 from typing import IO, Any, Iterable
 
+from xltools.messages import Label
 from xltools.spec.spec import Spec
-from xltools.store.engine import Store, StoreError, UnknownTableError, _msg
+from xltools.store.engine import Store, StoreError, UnknownTableError
 
 FORMATS = ("csv", "json")
 #: tables that are not spec tables
@@ -57,7 +58,7 @@ def export_records(store: Store, table: str, *, period: str | None = None,
         name = store.table_name(key)
     except UnknownTableError:
         names = ", ".join(table_names(store.spec))
-        raise UnknownTableError(_msg(f"書き出せる表ではありません: {table}（{names}）",
+        raise UnknownTableError(Label(f"書き出せる表ではありません: {table}（{names}）",
                               f"Cannot export {table!r}; choose one of: {names}")) from None
     return store.columns(name), store.rows(name, period, all_versions)
 
@@ -121,7 +122,7 @@ def export_table(table: str, *, db_url: str | None = None, fmt: str = "csv",
     import sys
 
     if fmt not in FORMATS:
-        raise StoreError(_msg(f"形式 {fmt} には対応していません（{', '.join(FORMATS)}）",
+        raise StoreError(Label(f"形式 {fmt} には対応していません（{', '.join(FORMATS)}）",
                               f"Unsupported format {fmt!r} (choose {', '.join(FORMATS)})"))
     with Store(db_url, spec, create=False) as store:
         columns, records = export_records(store, table, period=period, all_versions=all_versions)

@@ -38,9 +38,6 @@ from xltools.checking.validate import name_key
 ACTIVE = "active"
 
 
-def _msg(ja: str, en: str) -> str:
-    return f"{ja}\n{en}"
-
 
 # -- loading stored versions -----------------------------------------------------------------
 
@@ -162,7 +159,7 @@ def prefill_from_store(store, spec: Spec, account_id: str | None = None, account
     else name), or None when nothing is stored for it.  ``meta["predecessor_plan_id"]``
     names the plan it comes from.  ``now``: see :func:`handover_plan`."""
     if not (account_id and str(account_id).strip()) and not (account_name and str(account_name).strip()):
-        raise UsageError(_msg("顧客コードか顧客名を指定してください。", "Give an account ID or an account name."))
+        raise UsageError(Label("顧客コードか顧客名を指定してください。", "Give an account ID or an account name."))
     latest = latest_version(account_versions(store, account_id, account_name))
     if latest is None:
         return None
@@ -174,7 +171,7 @@ class PrefillSource:
     """Pre-fills from the database at ``db_url`` for ``xltools generate --prefill``.
 
     Call it with a roster entry (anything with ``account_id`` / ``account_name``): it
-    is the ``prefill_lookup`` of :func:`xltools.workbook.generate.generate_from_roster`; or use
+    is the ``prefill_lookup`` of :func:`xltools.generation.generate_from_roster`; or use
     :meth:`get` for one plan.  ``misses`` lists the accounts nothing was stored for
     (their workbooks start blank).  A context manager: closes the database.  ``now``
     (default: :func:`xltools.clock.now`, read once) decides which dated rows are past."""
@@ -348,10 +345,10 @@ def account_history(store, account: str) -> AccountHistory:
     """Every stored version of ``account`` (ID or name) with the changes between
     consecutive ones.  Raises :class:`XltoolsError` when nothing is stored for it."""
     if not account or not str(account).strip():
-        raise UsageError(_msg("顧客名か顧客コードを指定してください。", "Give an account name or ID."))
+        raise UsageError(Label("顧客名か顧客コードを指定してください。", "Give an account name or ID."))
     versions = account_versions(store, account, account)
     if not versions:
-        raise XltoolsError(_msg(f"顧客 {account} のプランはデータベースにありません。",
+        raise XltoolsError(Label(f"顧客 {account} のプランはデータベースにありません。",
                                 f"No stored plan for account {account}."))
     plans = load_plans(store, [v["version_id"] for v in versions])
     summaries = []

@@ -31,9 +31,6 @@ from xltools.checking.validate import name_key
 
 
 
-def _msg(ja: str, en: str) -> str:
-    return f"{ja}\n{en}"
-
 
 @dataclass(frozen=True)
 class WinRate:
@@ -139,7 +136,7 @@ def window(until: Period, n: int) -> list[Period]:
     """The ``n`` fiscal quarters ending with ``until`` (a year means its last quarter),
     oldest first."""
     if n < 1:
-        raise XltoolsError(_msg("勝率の対象期間数は 1 以上にしてください。", "win_rate_periods must be at least 1."))
+        raise XltoolsError(Label("勝率の対象期間数は 1 以上にしてください。", "win_rate_periods must be at least 1."))
     out = [_quarter(until)]
     while len(out) < n:
         out.append(_previous(out[-1]))
@@ -175,7 +172,7 @@ def compute_win_rates(observations: Iterable[Observation], settings: Settings, *
     th = settings.thresholds
     end = _parse(until, start)
     if until is not None and end is None:
-        raise XltoolsError(_msg(f"期間 {until!r} を読めません（例：FY2026Q3）。", f"Not a period: {until!r} (e.g. FY2026Q3)."))
+        raise XltoolsError(Label(f"期間 {until!r} を読めません（例：FY2026Q3）。", f"Not a period: {until!r} (e.g. FY2026Q3)."))
     if end is None:
         seen_periods = [p for p in (_parse(o.period, start) for o in latest.values()) if p is not None]
         if not seen_periods:

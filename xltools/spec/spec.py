@@ -6,8 +6,6 @@ and documentation all iterate over a :class:`Spec`.
 """
 from __future__ import annotations
 
-from xltools.errors import XltoolsError
-
 import os
 import re
 from dataclasses import dataclass, field
@@ -17,7 +15,8 @@ from typing import Iterator
 
 import yaml
 
-LANGS = ("ja", "en")
+from xltools.errors import XltoolsError
+from xltools.messages import LANGS, Label
 
 #: value types of fields and columns
 INPUT_TYPES = {
@@ -38,18 +37,6 @@ _FORMULA_WORD = re.compile(r"(?<![\w.@\[{:])([a-z][a-z0-9_]*)(?![\w(\]])")
 
 class SpecError(XltoolsError, ValueError):
     """The template spec (or a config that modifies it) is malformed."""
-
-
-@dataclass(frozen=True)
-class Label:
-    ja: str
-    en: str
-
-    def __call__(self, lang: str) -> str:
-        return self.en if lang == "en" else self.ja
-
-    def all(self) -> tuple[str, str]:
-        return (self.ja, self.en)
 
 
 @dataclass(frozen=True)

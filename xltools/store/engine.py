@@ -47,6 +47,7 @@ from xltools import clock
 
 from xltools.store import schema as sch
 from xltools.errors import UsageError, XltoolsError
+from xltools.messages import Label
 from xltools.spec.issues import INTERNAL, ISSUE_TYPES, FileReport, Issue
 from xltools.spec.periods import parse_period
 from xltools.spec.spec import Spec, Table, load_spec
@@ -76,9 +77,6 @@ class StoreLockedError(StoreError):
 class UnknownTableError(UsageError, StoreError):
     """A table name on the command line that the store does not have."""
 
-
-def _msg(ja: str, en: str) -> str:
-    return f"{ja}\n{en}"
 
 
 # -- records ---------------------------------------------------------------------------
@@ -139,7 +137,7 @@ def _utc(value: Any) -> datetime | None:
         return datetime.fromtimestamp(value, tz=timezone.utc).replace(tzinfo=None)
     if isinstance(value, datetime):
         return value if value.tzinfo is None else value.astimezone(timezone.utc).replace(tzinfo=None)
-    raise StoreError(_msg(f"日時ではありません: {value!r}", f"not a timestamp: {value!r}"))
+    raise StoreError(Label(f"日時ではありません: {value!r}", f"not a timestamp: {value!r}"))
 
 
 def _stamp(value: Any) -> datetime:
@@ -301,7 +299,7 @@ def resolve_url(url: str | None = None) -> str:
     url = (url or os.environ.get("XLTOOLS_DB") or DEFAULT_URL).strip()
     if "://" not in url and not url.startswith("sqlite:"):
         if Path(url).suffix.lower() not in SQLITE_SUFFIXES:
-            raise StoreError(_msg(
+            raise StoreError(Label(
                 f"データベースの URL ではありません: {url}（SQLite は sqlite:///ファイル.db、"
                 "PostgreSQL は postgresql+psycopg://user:pw@host/db の形で指定してください）",
                 f"Not a database URL: {url} (give sqlite:///path/to/file.db, a path ending in .db, "
@@ -374,7 +372,7 @@ class Store:
         try:
             self._url = sa.engine.make_url(self.url)
         except exc.ArgumentError:
-            raise StoreError(_msg(f"データベースの URL が正しくありません: {self.url}",
+            raise StoreError(Label(f"データベースの URL が正しくありません: {self.url}",
                                   f"Not a database URL: {self.url}")) from None
         self.dialect = self._url.get_backend_name()
         self.safe_url = self._url.render_as_string(hide_password=True)
@@ -383,18 +381,18 @@ class Store:
             db = self._url.database or ""
             self._memory = db in ("", ":memory:") or self._url.query.get("mode") == "memory"
             if self._memory and not allow_memory:
-                raise StoreError(_msg(
+                raise StoreError(Label(
                     f"{self.safe_url} はメモリ上のデータベースで、終了時にすべて失われます。"
                     "sqlite:///ファイル.db の形でファイルを指定してください。",
                     f"{self.safe_url} is an in-memory database: everything would be lost when the command "
                     "ends. Give a file: sqlite:///path/to/file.db"))
             if self._url.query:
                 options = "&".join(f"{k}={v}" for k, v in self._url.query.items())
-                raise StoreError(_msg(
+                raise StoreError(Label(
                     f"SQLite の URL のオプション（{options}）には対応していません: {self.safe_url}",
                     f"SQLite URL options ({options}) are not supported: {self.safe_url}"))
             if not create and not self._memory and not Path(db).exists():
-                raise StoreError(_msg(
+                raise StoreError(Label(
                     f"データベース {db} がありません。先に xltools collect で取り込んでください。",
                     f"No database at {db}. Run xltools collect first."))
         self.engine = self._make_engine()
@@ -411,10 +409,10 @@ class Store:
             return sa.create_engine(self._url, **kwargs)
         except (exc.NoSuchModuleError, ModuleNotFoundError, ImportError) as e:
             hint = " (pip install 'xltools[postgres]')" if self.dialect == "postgresql" else ""
-            raise StoreError(_msg(f"このデータベースには対応していません: {self.safe_url}{hint}（{e}）",
+            raise StoreError(Label(f"このデータベースには対応していません: {self.safe_url}{hint}（{e}）",
                                   f"Unsupported database {self.safe_url}{hint}: {e}")) from None
         except exc.ArgumentError as e:
-            raise StoreError(_msg(f"データベースの URL が正しくありません: {self.safe_url}（{e}）",
+            raise StoreError(Label(f"データベースの URL が正しくありません: {self.safe_url}（{e}）",
                                   f"Not a usable database URL {self.safe_url}: {e}")) from None
 
     def _sqlite_engine(self) -> sa.Engine:
@@ -455,16 +453,16 @@ class Store:
         except exc.OperationalError as e:
             detail = str(e.orig).strip().splitlines()[0] if e.orig else str(e)
             if self.dialect == "sqlite" and ("locked" in detail or "busy" in detail):
-                raise StoreLockedError(_msg(
+                raise StoreLockedError(Label(
                     f"データベース {self.safe_url} は別の処理が使用中です（{self.busy_timeout:g} 秒待ちました）。"
                     "しばらくしてから再実行してください。",
                     f"The database {self.safe_url} is in use by another process (waited "
                     f"{self.busy_timeout:g} s). Try again later.")) from None
-            raise StoreError(_msg(f"データベース {self.safe_url} を使用できません（{detail}）",
+            raise StoreError(Label(f"データベース {self.safe_url} を使用できません（{detail}）",
                                   f"Cannot use the database {self.safe_url}: {detail}")) from None
         except exc.DBAPIError as e:
             detail = str(e.orig).strip().splitlines()[0] if e.orig else str(e)
-            raise StoreError(_msg(f"データベース {self.safe_url} でエラーが発生しました（{detail}）",
+            raise StoreError(Label(f"データベース {self.safe_url} でエラーが発生しました（{detail}）",
                                   f"Database error at {self.safe_url}: {detail}")) from None
 
     @contextmanager
@@ -519,7 +517,7 @@ class Store:
         heads = migration_heads()
         current = self.schema_revision()
         if not current and not self.create:
-            raise StoreError(_msg(
+            raise StoreError(Label(
                 f"{self.safe_url} は xltools のデータベースではありません（表がありません）。"
                 "先に xltools collect で取り込んでください。",
                 f"{self.safe_url} is not an xltools database (no tables). Run xltools collect first."))
@@ -531,7 +529,7 @@ class Store:
                 current = tuple(sorted(MigrationContext.configure(conn).get_current_heads()))
                 unknown = [r for r in current if not self._known_revision(r)]
                 if unknown:
-                    raise StoreError(_msg(
+                    raise StoreError(Label(
                         f"データベースのスキーマ（{', '.join(unknown)}）はこの xltools より新しいバージョンのものです。"
                         "xltools を更新してください。",
                         f"The database schema ({', '.join(unknown)}) was written by a newer xltools. "
@@ -636,7 +634,7 @@ class Store:
                                          mtime=_utc(mtime), collected_at=collected_at)
             except exc.IntegrityError as e:
                 if attempt == _SAVE_ATTEMPTS - 1:
-                    raise StoreError(_msg(
+                    raise StoreError(Label(
                         f"同時に書き込みが行われたため {path} を保存できませんでした（{e.orig}）。再実行してください。",
                         f"Could not save {path} because of concurrent writes ({e.orig}). Run again.")) from None
         raise AssertionError("unreachable")
@@ -985,7 +983,7 @@ class Store:
         for name, t in self.spec_tables.items():
             if key in (name, t.name.lower()):
                 return name
-        raise UnknownTableError(_msg(f"表 {table} はありません（{', '.join(self.spec_tables)}）",
+        raise UnknownTableError(Label(f"表 {table} はありません（{', '.join(self.spec_tables)}）",
                               f"No table {table} (tables: {', '.join(self.spec_tables)})"))
 
     def rows(self, table: str, period: str | None = None, all_versions: bool = False) -> list[dict[str, Any]]:

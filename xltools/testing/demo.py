@@ -135,7 +135,8 @@ def run_demo(out_dir: str | Path, *, reps: int = 3, accounts: int = 4, seed: int
     from xltools.collect import collect_paths, render_summary
     from xltools.spec.config import load_settings
     from xltools.testing.corpus import advance_plan, corpus_entries, entry_rng, make_plan, write_roster
-    from xltools.workbook.generate import PlanInfo, generate_from_roster, generate_workbook
+    from xltools.generation import generate_from_roster
+    from xltools.workbook.generate import PlanInfo, generate_workbook
     from xltools.spec.periods import fiscal_quarter_of
     from xltools.workbook.reader import read_workbook
     from xltools.reports.rollup import write_rollup

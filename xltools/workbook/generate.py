@@ -21,12 +21,11 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from concurrent.futures import ProcessPoolExecutor
 from copy import copy
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 from xltools import __version__, clock
 
@@ -34,11 +33,9 @@ from xltools.workbook import charts, printing
 from xltools.cells import a1, col_letter
 from xltools.spec.config import Settings
 from xltools.spec.derive import breakdown_quarters
-from xltools.errors import UsageError, XltoolsError
-from xltools.spec.issues import Issue
+from xltools.errors import UsageError
 from xltools.workbook.layout import HINT_ROW, SPARE_ROWS, TITLE_ROW, SheetLayout, TablePos, sheet_layout
 from xltools.spec.model import PlanData, Row
-from xltools.workbook.naming import plan_filename, unique_filename
 from xltools.spec.periods import Period, PeriodError, parse_period
 from xltools.spec.spec import LANGS, Field, Label, Section, Spec, SpecError, Table
 from xltools.workbook.xlwrite import clean_text, display_width, write_formula, write_text, write_value
@@ -52,8 +49,6 @@ TABLE_STYLE = "TableStyleLight15"
 PROMPT_TITLE_MAX = 32
 PROMPT_MAX = 255
 ERROR_MAX = 225
-#: serial generation below this many workbooks (a process pool costs more than it saves)
-MIN_PARALLEL = 8
 
 # colours: input, calculated, labels, headers, tones (Excel's own good/bad/neutral palette)
 INPUT_FILL = "FFF2CC"
@@ -87,10 +82,6 @@ TYPE_CHECKS = {"amount": ("decimal", "-1E+15", "1E+15", "dv_number"),
                "integer": ("whole", "-2147483647", "2147483647", "dv_number"),
                "number": ("decimal", "-1E+15", "1E+15", "dv_number"),
                "date": ("date", "1", "2958465", "dv_date")}
-
-
-#: per-process state: the spec and settings of a worker, the umask
-_WORKER: dict[str, Any] = {}
 
 
 class GenerateError(UsageError, ValueError):
@@ -165,9 +156,6 @@ TEXTS: dict[str, Label] = {
     "dv_choice": Label("リストから選んでください。", "Pick a value from the list."),
     "dv_source": Label("一覧にない名前です。元の表に追加してから選ぶことをお勧めします。このまま入力しますか？",
                     "This name is not in the list; add it to the source table first. Keep it anyway?"),
-    "summary_written": Label("{n} 件のブックを作成しました：{dir}（1件あたり {ms} ms）",
-                          "Wrote {n} workbook(s) to {dir} ({ms} ms per workbook)."),
-    "summary_skipped": Label("{n} 行はエラーのため作成していません。", "{n} roster row(s) skipped because of errors."),
     "dv_range": Label("{low}〜{high} の数値を入力してください。", "Enter a number from {low} to {high}."),
     "dv_number": Label("数値で入力してください。文字のまま（例：1,200万）だと読み取りはできますが、"
                     "このブックの合計や判定には入りません。このまま入力しますか？",
@@ -196,32 +184,6 @@ class PlanInfo:
     plan_id: str | None = None
     predecessor_plan_id: str | None = None
     generated_at: datetime | str | None = None
-
-
-@dataclass
-class GenerateResult:
-    """What a roster run produced: ``paths`` written, ``errors`` for rows left out."""
-
-    paths: list[Path] = dc_field(default_factory=list)
-    errors: list[Issue] = dc_field(default_factory=list)
-    rows: int = 0  # roster rows read (written + left out)
-    seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-    @property
-    def ms_per_workbook(self) -> float:
-        return 1000 * self.seconds / len(self.paths) if self.paths else 0.0
-
-    def summary(self, lang: str = "ja", out_dir: str | os.PathLike = "") -> str:
-        """One line for people: how many workbooks, where, how fast, how many rows left out."""
-        text = TEXTS["summary_written"](lang).format(n=len(self.paths), dir=out_dir,
-                                                       ms=f"{self.ms_per_workbook:.0f}")
-        if self.errors:
-            text += " " + TEXTS["summary_skipped"](lang).format(n=len({i.row for i in self.errors}))
-        return text
 
 
 # -- formulas ---------------------------------------------------------------------------------
@@ -456,7 +418,7 @@ def _merge(ws, min_row: int, min_col: int, max_row: int, max_col: int) -> None:
     ws.merged_cells.add(MergedCellRange(ws, f"{a1(min_row, min_col)}:{a1(max_row, max_col)}"))
 
 
-def _period(text: str | Period, settings: Settings) -> Period:
+def plan_period(text: str | Period, settings: Settings) -> Period:
     if isinstance(text, Period):
         return text
     try:
@@ -500,7 +462,7 @@ class _Builder:
         self.settings = settings
         self.info = info
         self.lang = info.lang
-        self.period = _period(info.period, settings)
+        self.period = plan_period(info.period, settings)
         self.prefill = prefill
         self.static: set[str] = set()
         self.wb = Workbook()
@@ -1119,74 +1081,3 @@ def static_texts(spec: Spec, settings: Settings, lang: str) -> set[str]:
         if f.default and f.choices:
             b.static.add(spec.choices(f.choices).get(f.default).label(lang))
     return b.static
-
-
-# -- rosters ------------------------------------------------------------------------------------
-
-def _init_worker(spec: Spec, settings: Settings) -> None:
-    _WORKER["spec"], _WORKER["settings"] = spec, settings
-
-
-def _generate_one(task: tuple) -> tuple[int, str | None, str | None]:
-    row, info, path, prefill = task
-    try:
-        generate_workbook(_WORKER["spec"], _WORKER["settings"], info, path, prefill)
-    except (XltoolsError, OSError) as e:
-        return row, None, str(e)
-    return row, str(path), None
-
-
-def generate_from_roster(spec: Spec, settings: Settings, roster_path: str | os.PathLike, period: str,
-                         out_dir: str | os.PathLike, *, lang: str | None = None, jobs: int | None = None,
-                         prefill_lookup: Callable[[Any], PlanData | None] | None = None,
-                         now: datetime | None = None) -> GenerateResult:
-    """One workbook per usable roster row into ``out_dir`` (created if missing), named
-    ``<period>_<account>_<rep>.xlsx`` (Windows-safe, unique in the folder; an existing file of
-    the same name is replaced).  A row's language: its own lang column, else ``lang``,
-    else the settings' language.  ``jobs`` worker processes (default: all cores) for big
-    rosters.  Bad rows end up in ``result.errors``; the other rows are still generated.
-    ``now`` (default: :func:`xltools.clock.now`): every workbook's ``generated_at``."""
-    import time
-
-    from xltools.checking.roster import read_roster
-
-    started = time.perf_counter()
-    generated_at = clock.resolve(now).replace(microsecond=0)
-    spec = settings.apply(spec)
-    per = _period(period, settings)
-    if lang is not None and lang not in LANGS:
-        raise GenerateError(f"lang must be one of {', '.join(LANGS)}, got {lang!r}")
-    roster = read_roster(roster_path, spec)
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise GenerateError(f"{out}: cannot create the output folder ({e.strerror})") from None
-    result = GenerateResult(errors=list(roster.errors), rows=len(roster) + len(roster.errors))
-    taken: set[str] = set()
-    tasks = []
-    for e in roster:
-        info = PlanInfo(account_name=e.account_name, rep=e.rep, period=str(per), account_id=e.account_id,
-                        target=e.target, lang=e.lang or lang or settings.language, team_members=e.team_members,
-                        generated_at=generated_at)
-        name = unique_filename(plan_filename(per, e.account_name, e.rep), taken)
-        prefill = prefill_lookup(e) if prefill_lookup else None
-        tasks.append((e.row, info, out / name, prefill))
-    jobs = max(1, jobs or os.cpu_count() or 1)
-    if jobs == 1 or len(tasks) < MIN_PARALLEL:
-        _init_worker(spec, settings)
-        outcomes = [_generate_one(t) for t in tasks]
-    else:
-        chunk = max(1, len(tasks) // (jobs * 4))
-        with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), initializer=_init_worker,
-                                 initargs=(spec, settings)) as pool:
-            outcomes = list(pool.map(_generate_one, tasks, chunksize=chunk))
-    for row, path, error in outcomes:
-        if path is not None:
-            result.paths.append(Path(path))
-        else:
-            result.errors.append(Issue("E-GENERATE-FAILED", file=str(roster_path), row=row,
-                                       params={"row": row, "detail": error}))
-    result.errors.sort(key=lambda i: i.row or 0)
-    result.seconds = time.perf_counter() - started
-    return result

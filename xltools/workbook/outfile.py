@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from xltools.messages import Label
 from xltools.errors import XltoolsError
 
 PREFIX = ".~xltools-"
@@ -43,13 +44,15 @@ class OutputError(XltoolsError, OSError):
     """An output file could not be written; the message names it."""
 
     code = "output"
+    template = Label("{path} に書き込めません（{reason}）", "cannot write {path}: {reason}")
 
     def __init__(self, path: str | os.PathLike, error: OSError):
-        super().__init__(error.errno, error.strerror or str(error), str(path))
+        OSError.__init__(self, error.errno, error.strerror or str(error), str(path))
+        self._text = None
+        self._params = {"path": str(path), "reason": error.strerror or str(error)}
 
     def __str__(self) -> str:
-        return (f"{self.filename} に書き込めません（{self.strerror}） / "
-                f"cannot write {self.filename}: {self.strerror}")
+        return self.message()
 
 
 def _alive(pid: int) -> bool:
