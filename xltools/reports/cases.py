@@ -234,7 +234,7 @@ class CaseHit:
 
 @contextmanager
 def _reading(store) -> Iterator[sa.Connection]:
-    with store._read() as conn:  # the store's read transaction (schema ensured, errors mapped)
+    with store.read() as conn:  # the store's read transaction (schema ensured, errors mapped)
         yield conn
 
 

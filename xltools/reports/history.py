@@ -22,14 +22,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
 
-import sqlalchemy as sa
 
 from xltools import clock
 
-from xltools.store import schema as sch
 from xltools.errors import UsageError, XltoolsError
 from xltools.spec.model import PlanData, Row
 from xltools.spec.periods import PeriodError, parse_period
+from xltools.store.queries import ReadStore
 from xltools.spec.spec import Label, Spec, load_spec
 from xltools.checking.validate import name_key
 
@@ -45,33 +44,26 @@ def _aware(v: Any) -> Any:
     return v.replace(tzinfo=timezone.utc) if isinstance(v, datetime) and v.tzinfo is None else v
 
 
-def load_plans(store, version_ids: list[int]) -> dict[int, PlanData]:
+def load_plans(store: ReadStore, version_ids: list[int]) -> dict[int, PlanData]:
     """Stored versions as PlanData (version id -> plan): input fields in ``fields``,
     formula fields (plan_total, coverage_ratio, ...) in ``derived``, ``_meta`` in
     ``meta``, table rows in workbook order."""
     if not version_ids:
         return {}
     spec = store.spec
-    pv = store.t["plan_versions"]
-    ids = sorted(set(version_ids))
     out: dict[int, PlanData] = {}
-    with store._read() as conn:  # the store's read transaction (schema ensured, errors mapped)
-        for v in conn.execute(sa.select(pv).where(pv.c.id.in_(ids))).mappings():
-            meta = json.loads(v["meta"]) if v["meta"] else {}
-            meta.setdefault("plan_id", v["plan_id"])
-            fields = {f.key: v[f.key] for f in spec.fields if not f.computed}
-            derived = {f.key: v[f.key] for f in spec.fields if f.computed}
-            out[v["id"]] = PlanData(meta=meta, fields=fields, tables={t.name: [] for t in spec.tables},
-                                    file=v["source_file"] or "", derived=derived)
-        for name, table in store.spec_tables.items():
-            t = store.t[name]
-            q = sa.select(t).where(t.c.version_id.in_(ids)).order_by(t.c.version_id, t.c.row_index, t.c.id)
-            for r in conn.execute(q).mappings():
-                plan = out.get(r["version_id"])
-                if plan is not None:
-                    plan.tables[table.name].append(Row(values={c.key: r[c.key] for c in table.columns},
-                                                       sheet=r["sheet"] or "", row=r["row"] or 0,
-                                                       index=r["row_index"]))
+    for v in store.version_records(version_ids):
+        meta = json.loads(v["meta"]) if v["meta"] else {}
+        meta.setdefault("plan_id", v["plan_id"])
+        fields = {f.key: v[f.key] for f in spec.fields if not f.computed}
+        derived = {f.key: v[f.key] for f in spec.fields if f.computed}
+        out[v["id"]] = PlanData(meta=meta, fields=fields, tables={t.name: [] for t in spec.tables},
+                                file=v["source_file"] or "", derived=derived)
+    for name, table in store.spec_tables.items():
+        for r in store.table_records(name, out):
+            out[r["version_id"]].tables[table.name].append(
+                Row(values={c.key: r[c.key] for c in table.columns}, sheet=r["sheet"] or "", row=r["row"] or 0,
+                    index=r["row_index"]))
     return out
 
 

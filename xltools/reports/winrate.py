@@ -17,15 +17,15 @@ call; :meth:`WinRates.table` gives the rows for a sheet.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any, Iterable
 
-import sqlalchemy as sa
 
 from xltools.spec.config import Settings
 from xltools.errors import XltoolsError
 from xltools.spec.periods import Period, PeriodError, fiscal_quarter_of, parse_period
+from xltools.store.queries import ReadStore
 from xltools.spec.spec import Label, Spec, load_spec
 from xltools.checking.validate import name_key
 
@@ -218,32 +218,26 @@ def _account_key(account_id: Any, account_name: Any) -> str | None:
     return None
 
 
-def observations(store) -> list[Observation]:
+def observations(store: ReadStore) -> list[Observation]:
     """Every stored state of every opportunity (all versions of all plans)."""
     from xltools.reports.history import period_key, time_key
 
-    t, pv = store.t["opportunities"], store.t["plan_versions"]
-    q = (sa.select(pv.c.id.label("vid"), pv.c.account_id, pv.c.account_name, pv.c.rep, pv.c.period,
-                   pv.c.file_mtime, pv.c.collected_at, t.c.row_index, t.c.opp_id, t.c.opportunity, t.c.stage,
-                   t.c.amount, t.c.expected_close)
-         .select_from(t.join(pv, t.c.version_id == pv.c.id)))
     out = []
-    with store._read() as conn:  # the store's read transaction (schema ensured, errors mapped)
-        for r in conn.execute(q).mappings():
-            account = _account_key(r["account_id"], r["account_name"])
-            opp = (("id:" + name_key(r["opp_id"])) if r["opp_id"] is not None and name_key(r["opp_id"])
-                   else ("name:" + name_key(r["opportunity"])) if r["opportunity"] else None)
-            if account is None or opp is None:
-                continue
-            seen = (period_key(r["period"]), time_key(dict(r)), r["vid"], r["row_index"])
-            close = r["expected_close"]
-            if isinstance(close, datetime):
-                close = close.date()
-            out.append(Observation(account, opp, r["rep"], r["period"], seen, r["stage"], r["amount"], close))
+    for r in store.opportunity_states():
+        account = _account_key(r["account_id"], r["account_name"])
+        opp = (("id:" + name_key(r["opp_id"])) if r["opp_id"] is not None and name_key(r["opp_id"])
+               else ("name:" + name_key(r["opportunity"])) if r["opportunity"] else None)
+        if account is None or opp is None:
+            continue
+        seen = (period_key(r["period"]), time_key(dict(r)), r["vid"], r["row_index"])
+        close = r["expected_close"]
+        if isinstance(close, datetime):
+            close = close.date()
+        out.append(Observation(account, opp, r["rep"], r["period"], seen, r["stage"], r["amount"], close))
     return out
 
 
-def win_rates(store, settings: Settings, *, until: Period | str | None = None,
+def win_rates(store: ReadStore, settings: Settings, *, until: Period | str | None = None,
               periods: int | None = None) -> WinRates:
     """Each rep's and the team's win rate from the store, over the last
     ``win_rate_periods`` quarters ending with ``until`` (default: the latest stored

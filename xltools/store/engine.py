@@ -31,7 +31,6 @@ import math
 import os
 import struct
 import time
-import unicodedata
 import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass, fields as dc_fields
@@ -46,10 +45,10 @@ from sqlalchemy import exc
 from xltools import clock
 
 from xltools.store import schema as sch
-from xltools.errors import UsageError, XltoolsError
+from xltools.store.base import StoreError, StoreLockedError, UnknownTableError, aware, norm_key  # noqa: F401 (re-exported)
+from xltools.store.queries import Queries
 from xltools.messages import Label
 from xltools.spec.issues import INTERNAL, ISSUE_TYPES, FileReport, Issue
-from xltools.spec.periods import parse_period
 from xltools.spec.spec import Spec, Table, load_spec
 
 DEFAULT_URL = "sqlite:///xltools.db"
@@ -61,21 +60,6 @@ STORE_CODES = ("E-CONFLICT", "E-DUPLICATE-PLAN")
 _MIGRATION_LOCK = "xltools:migrations"
 _SAVE_ATTEMPTS = 4
 
-
-class StoreError(XltoolsError):
-    """The database cannot be used: bad URL, unreachable server, unusable schema."""
-
-    code = "database"
-
-
-class StoreLockedError(StoreError):
-    """Another process held the SQLite database longer than the busy timeout."""
-
-    code = "database-locked"
-
-
-class UnknownTableError(UsageError, StoreError):
-    """A table name on the command line that the store does not have."""
 
 
 
@@ -144,18 +128,6 @@ def _stamp(value: Any) -> datetime:
     """The time a save is stamped with: ``value`` (see :func:`_utc`), else the clock's
     :func:`~xltools.clock.now` -- resolved once per save."""
     return _utc(value if value is not None else clock.now())
-
-
-def _aware(value: Any) -> Any:
-    """Naive UTC from the database -> aware UTC."""
-    if isinstance(value, datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value
-
-
-def _norm_key(value: Any) -> str:
-    """Comparison key for names typed by people: NFKC, no spaces, case-folded."""
-    return "".join(unicodedata.normalize("NFKC", str(value)).split()).casefold()
 
 
 def _text_or_none(value: Any) -> str | None:
@@ -352,7 +324,7 @@ class _Prepared:
 
 # -- the store ---------------------------------------------------------------------------
 
-class Store:
+class Store(Queries):
     """The plans database.  ``Store(url=None, spec=None)``; see the module docs."""
 
     def __init__(self, url: str | None = None, spec: Spec | None = None, *,
@@ -473,13 +445,6 @@ class Store:
             with conn.begin():
                 yield conn
 
-    @contextmanager
-    def _read(self) -> Iterator[sa.Connection]:
-        self.ensure_schema()
-        with self._errors(), self.engine.connect() as conn:
-            with conn.begin():
-                yield conn
-
     def _pg_lock(self, conn: sa.Connection, *names: str) -> None:
         """Transaction-scoped advisory locks, always taken in the same order (no deadlock)."""
         if self.dialect != "postgresql":
@@ -551,7 +516,7 @@ class Store:
     # -- the ledger ------------------------------------------------------------------
     def file_seen(self, sha256: str) -> FileRecord | None:
         """The ledger record of a file with this content hash, or None (never seen)."""
-        with self._read() as conn:
+        with self.read() as conn:
             row = conn.execute(sa.select(self.t["files"]).where(self.t["files"].c.sha256 == sha256)
                                ).mappings().first()
         return self._file_record(row) if row else None
@@ -559,7 +524,7 @@ class Store:
     @staticmethod
     def _file_record(row: Any) -> FileRecord:
         names = {f.name for f in dc_fields(FileRecord)}
-        return FileRecord(**{k: _aware(v) for k, v in dict(row).items() if k in names})
+        return FileRecord(**{k: aware(v) for k, v in dict(row).items() if k in names})
 
     def _seen_outcome(self, conn: sa.Connection, f: Any) -> SaveOutcome:
         vno = None
@@ -695,10 +660,10 @@ class Store:
                              sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         account_key = None
         if context["account_id"]:
-            account_key = "id:" + _norm_key(context["account_id"])
+            account_key = "id:" + norm_key(context["account_id"])
         elif context["account_name"]:
-            account_key = "name:" + _norm_key(context["account_name"])
-        slot = f"{account_key}|{_norm_key(context['period'])}" if account_key and context["period"] else None
+            account_key = "name:" + norm_key(context["account_name"])
+        slot = f"{account_key}|{norm_key(context['period'])}" if account_key and context["period"] else None
         meta = {k: _raw_text(v) for k, v in plan.meta.items()}
         version.update(
             source_file=source_file,
@@ -818,7 +783,7 @@ class Store:
             other_file = conn.execute(sa.select(pv.c.source_file)
                                       .where(pv.c.id == holder["current_version_id"])).scalar()
         same_rep = (holder["rep"] is not None and prep.context["rep"] is not None
-                    and _norm_key(holder["rep"]) == _norm_key(prep.context["rep"]))
+                    and norm_key(holder["rep"]) == norm_key(prep.context["rep"]))
         other = f"plan_id {holder['plan_id']}"
         detail = {"ja": f"{other}、担当 {holder['rep'] or '不明'}、ファイル {other_file or '不明'}",
                   "en": f"{other}, rep {holder['rep'] or 'unknown'}, file {other_file or 'unknown'}"}
@@ -872,135 +837,6 @@ class Store:
             for i in issues])
 
     # -- queries ---------------------------------------------------------------------
-    def _version_columns(self) -> list[sa.ColumnElement]:
-        pv = self.t["plan_versions"]
-        ctx = [pv.c[k] for k in sch.CONTEXT_KEYS]
-        book = [pv.c.id.label("version_id"), pv.c.version_no, pv.c.is_current, pv.c.collected_at,
-                pv.c.file_mtime, pv.c.file_sha256, pv.c.content_hash, pv.c.conflict_with,
-                pv.c.template_version, pv.c.language, pv.c.error_count, pv.c.warning_count, pv.c.info_count]
-        fields = [pv.c[f.key] for f in self.spec.fields if f.key not in sch.CONTEXT_KEYS]
-        return ctx + book + fields + [pv.c.meta]
-
-    def _versions_select(self, period: str | None = None, all_versions: bool = False) -> sa.Select:
-        pv = self.t["plan_versions"]
-        q = sa.select(*self._version_columns()).order_by(pv.c.id)
-        if not all_versions:
-            q = q.where(pv.c.is_current.is_(True))
-        return self._in_period(q, pv.c.period, period)
-
-    def _rows_select(self, name: str, period: str | None = None, all_versions: bool = False) -> sa.Select:
-        t, pv = self.t[name], self.t["plan_versions"]
-        cols = [pv.c[k] for k in sch.CONTEXT_KEYS] + [
-            pv.c.version_no, pv.c.is_current, pv.c.collected_at, t.c.row_index, t.c.sheet, t.c.row,
-        ] + [t.c[c.key] for c in self.spec_tables[name].columns]
-        q = (sa.select(*cols).select_from(t.join(pv, t.c.version_id == pv.c.id))
-             .order_by(pv.c.id, t.c.row_index, t.c.id))
-        if not all_versions:
-            q = q.where(pv.c.is_current.is_(True))
-        return self._in_period(q, pv.c.period, period)
-
-    def _files_select(self, period: str | None = None) -> sa.Select:
-        files, pv = self.t["files"], self.t["plan_versions"]
-        q = (sa.select(files.c.id, files.c.path, files.c.size, files.c.sha256, files.c.mtime,
-                       files.c.collected_at, files.c.result, files.c.plan_id, files.c.version_id,
-                       pv.c.version_no, pv.c.account_id, pv.c.account_name, pv.c.rep, pv.c.period,
-                       files.c.error_count, files.c.warning_count, files.c.info_count, files.c.detail)
-             .select_from(files.outerjoin(pv, files.c.version_id == pv.c.id)).order_by(files.c.id))
-        return self._in_period(q, pv.c.period, period, files.c.version_id)
-
-    def _issues_select(self, period: str | None = None, all_versions: bool = False) -> sa.Select:
-        issues, files, pv = self.t["issues"], self.t["files"], self.t["plan_versions"]
-        q = (sa.select(pv.c.plan_id, pv.c.account_id, pv.c.account_name, pv.c.rep, pv.c.period,
-                       files.c.path.label("source_file"), pv.c.version_no, issues.c.code, issues.c.severity,
-                       issues.c.sheet, issues.c.cell, issues.c.field, issues.c.table_name.label("table"),
-                       issues.c.row, issues.c.raw, issues.c.message_ja, issues.c.message_en,
-                       files.c.result.label("file_result"), files.c.collected_at)
-             .select_from(issues.join(files, issues.c.file_id == files.c.id)
-                          .outerjoin(pv, issues.c.version_id == pv.c.id))
-             .order_by(files.c.id, issues.c.id))
-        if not all_versions:
-            f2 = files.alias("f2")
-            latest_at_path = sa.select(sa.func.max(f2.c.id)).where(f2.c.path == files.c.path).scalar_subquery()
-            q = q.where(sa.or_(pv.c.is_current.is_(True),
-                               sa.and_(files.c.result.in_(("rejected", "conflict")), files.c.id == latest_at_path)))
-        return self._in_period(q, pv.c.period, period, issues.c.version_id)
-
-    def _in_period(self, q: sa.Select, column: sa.ColumnElement, period: str | None,
-                   unplaced: sa.ColumnElement | None = None) -> sa.Select:
-        """``FY2026Q3`` matches that quarter; ``FY2026`` the year and its quarters.  Rows
-        whose ``unplaced`` column is NULL (rejected files: period unknown) always match."""
-        if period is None or not str(period).strip():
-            return q
-        p = parse_period(period)
-        cond = column == str(p) if p.quarter is not None else sa.or_(column == str(p), column.like(f"{p}Q_"))
-        return q.where(cond if unplaced is None else sa.or_(cond, unplaced.is_(None)))
-
-    def _fetch(self, q: sa.Select) -> list[dict[str, Any]]:
-        with self._read() as conn:
-            return [{k: _aware(v) for k, v in r.items()} for r in conn.execute(q).mappings()]
-
-    def columns(self, what: str) -> list[str]:
-        """The record keys :meth:`versions` / :meth:`rows` / :meth:`files` / :meth:`issues`
-        return: ``what`` is ``"versions"``, ``"files"``, ``"issues"`` or a spec table."""
-        if what == "versions":
-            q = self._versions_select()
-        elif what == "files":
-            q = self._files_select()
-        elif what == "issues":
-            q = self._issues_select()
-        else:
-            q = self._rows_select(self.table_name(what))
-        return list(q.selected_columns.keys())
-
-    @staticmethod
-    def _with_meta(d: dict[str, Any]) -> dict[str, Any]:
-        d["meta"] = json.loads(d["meta"]) if d.get("meta") else {}
-        return d
-
-    def versions(self, period: str | None = None, all_versions: bool = False) -> list[dict[str, Any]]:
-        """Plan versions with plan context and every single-value field (``meta``: the
-        ``_meta`` sheet as a dict): the current ones (default) or all of them."""
-        return [self._with_meta(d) for d in self._fetch(self._versions_select(period, all_versions))]
-
-    def current_versions(self, period: str | None = None) -> list[dict[str, Any]]:
-        """The current version of every plan (of ``period``, e.g. ``FY2026Q3`` or ``FY2026``)."""
-        return self.versions(period)
-
-    def versions_of(self, account: str) -> list[dict[str, Any]]:
-        """Every stored version of one account (by account ID or name), oldest period first."""
-        plans, pv = self.t["plans"], self.t["plan_versions"]
-        key = _norm_key(account)
-        q = (sa.select(*self._version_columns())
-             .select_from(pv.join(plans, pv.c.plan_id == plans.c.plan_id))
-             .where(sa.or_(plans.c.account_key.in_((f"id:{key}", f"name:{key}")),
-                           pv.c.account_id == account, pv.c.account_name == account))
-             .order_by(pv.c.period, pv.c.plan_id, pv.c.version_no))
-        return [self._with_meta(d) for d in self._fetch(q)]
-
-    def table_name(self, table: str) -> str:
-        """The database table of a spec table given by spec name or database name."""
-        key = table.strip().replace("-", "_").lower()
-        for name, t in self.spec_tables.items():
-            if key in (name, t.name.lower()):
-                return name
-        raise UnknownTableError(Label(f"表 {table} はありません（{', '.join(self.spec_tables)}）",
-                              f"No table {table} (tables: {', '.join(self.spec_tables)})"))
-
-    def rows(self, table: str, period: str | None = None, all_versions: bool = False) -> list[dict[str, Any]]:
-        """Rows of a spec table (``Opportunities`` or ``opportunities``) as records: plan
-        context, version, position (``row_index``, ``sheet``, ``row``), spec column keys."""
-        return self._fetch(self._rows_select(self.table_name(table), period, all_versions))
-
-    def files(self, period: str | None = None) -> list[dict[str, Any]]:
-        """The ledger with plan context.  With ``period``: files of that period plus the
-        rejected ones (whose period is unknown)."""
-        return self._fetch(self._files_select(period))
-
-    def issues(self, period: str | None = None, all_versions: bool = False) -> list[dict[str, Any]]:
-        """Issues with file and plan context.  Default: those of current versions plus those
-        of rejected or conflicting files that are the latest file seen at their path;
-        ``all_versions``: every stored issue."""
-        return self._fetch(self._issues_select(period, all_versions))
 
 
 def _counts(issues: list[Issue]) -> dict[str, int]:
