@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 FUZZ_EXAMPLES ?= 1000
 
-.PHONY: venv test fuzz demo bench docs mutation clean
+.PHONY: venv lint test fuzz demo bench docs mutation clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PY) tools/bootstrap_venv.py $(VENV)
@@ -15,6 +15,12 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $@
 
 venv: $(STAMP)
+
+# the layers contract (imports only go down), lint, and the types of the lower stages
+lint: $(STAMP)
+	$(BIN)/lint-imports
+	$(BIN)/ruff check xltools tests tools benchmarks
+	$(BIN)/mypy
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
