@@ -26,6 +26,7 @@ from xltools import __version__
 from xltools.errors import EXIT_FAILED, EXIT_USAGE, XltoolsError
 from xltools.messages import Label
 
+_WRITTEN = Label("{n} 件を {path} に書き出しました", "{n} records written to {path}")
 _INTERRUPTED = Label("中断しました", "interrupted")
 _INTERNAL = Label("xltools の内部エラーです。お手数ですが報告してください: {error}",
                   "internal error, please report it: {error}")
@@ -112,10 +113,16 @@ def config_option(fn):
                         help="Company settings file (default: ./xltools.toml if present).")(fn)
 
 
-def db_option(fn):
-    return click.option("--db", "db_url", envvar="XLTOOLS_DB", default=None, metavar="URL",
-                        help="Database URL (default: sqlite:///xltools.db; env XLTOOLS_DB). "
-                             "PostgreSQL: postgresql+psycopg://user:pw@host/db")(fn)
+DB_HELP = ("Database URL (default: sqlite:///xltools.db; env XLTOOLS_DB). "
+           "PostgreSQL: postgresql+psycopg://user:pw@host/db")
+
+
+def db_option(fn=None, *, help: str = DB_HELP):
+    """``--db URL`` (env ``XLTOOLS_DB``) on every command that uses the database;
+    ``@db_option`` or ``@db_option(help=...)``."""
+    def deco(f):
+        return click.option("--db", "db_url", envvar="XLTOOLS_DB", default=None, metavar="URL", help=help)(f)
+    return deco(fn) if fn is not None else deco
 
 
 def lang_option(default: str | None = None):
@@ -193,7 +200,9 @@ def spec_cmd(fmt, config_path):
               help="Write to FILE instead of standard output.")
 @click.option("--all-versions", is_flag=True, help="Every stored version, not only the current ones.")
 @click.option("--period", metavar="P", help="Only plans of this period (FY2026Q3, or FY2026 for the year).")
-def export_cmd(table, db_url, fmt, output, all_versions, period):
+@lang_option()
+@config_option
+def export_cmd(table, db_url, fmt, output, all_versions, period, lang, config_path):
     """Export a table of the database for BI tools (CSV or JSON).
 
     \b
@@ -205,10 +214,11 @@ def export_cmd(table, db_url, fmt, output, all_versions, period):
     """
     from xltools.reports.export import export_table
 
+    spec, settings = load_context(config_path)
     n = export_table(table, db_url=db_url, fmt=fmt, period=period, all_versions=all_versions,
-                     output=output or None)
+                     output=output or None, spec=spec)
     if output:
-        click.echo(f"{n} 件を {output} に書き出しました / {n} records written to {output}", err=True)
+        click.echo(_WRITTEN.format(lang or settings.language, n=n, path=output), err=True)
 
 
 @cli.command(name="check")
@@ -218,9 +228,8 @@ def export_cmd(table, db_url, fmt, output, all_versions, period):
 @click.option("--annotate", "annotate_dir", type=click.Path(file_okay=False), metavar="DIR",
               help="Write a copy of each workbook to DIR with problem cells highlighted and commented, "
                    "plus an issue list sheet (the checked files are never modified).")
-@click.option("--db", "db_url", default=None, metavar="URL",
-              help="Also judge coverage by the team's historical win rate from this database "
-                   "(W-WIN-RATE-COVERAGE), shown next to the fixed 3-5x rule.")
+@db_option(help="Also judge coverage by the team's historical win rate from this database "
+                "(W-WIN-RATE-COVERAGE), shown next to the fixed 3-5x rule (env XLTOOLS_DB).")
 @config_option
 def check_cmd(files, fmt, lang, annotate_dir, db_url, config_path):
     """Check filled workbooks and list every problem with its cell.
@@ -264,10 +273,11 @@ def check_cmd(files, fmt, lang, annotate_dir, db_url, config_path):
 @click.option("--prefill", is_flag=True, help="Hand-over: pre-fill each plan from the latest stored plan of "
                                                "its account (relationship map, strategy, open opportunities...).")
 @db_option
+@format_option("text", "json")
 @lang_option()
 @config_option
 def generate_cmd(period, account, rep, account_id, target, team_members, output, roster, out_dir, jobs, prefill,
-                 db_url, lang, config_path):
+                 db_url, fmt, lang, config_path):
     """Generate account-plan workbooks: one (--account, --rep) or one per roster row.
 
     \b
@@ -290,11 +300,14 @@ def generate_cmd(period, account, rep, account_id, target, team_members, output,
         msg_lang = lang or settings.language
         result = generate_plans(spec, settings, roster, period, out_dir, lang=lang, jobs=jobs, prefill=prefill,
                                 db_url=db_url, now=now)
-        if result.note:
-            click.echo(result.note, err=True)
-        for issue in result.errors:
-            click.echo(f"{issue.code}: {issue.message(msg_lang)}", err=True)
-        click.echo(result.summary(msg_lang, out_dir))
+        if fmt == "json":
+            click.echo(json.dumps(result.to_dict(msg_lang), ensure_ascii=False, indent=2))
+        else:
+            if result.note:
+                click.echo(result.note, err=True)
+            for issue in result.errors:
+                click.echo(f"{issue.code}: {issue.message(msg_lang)}", err=True)
+            click.echo(result.summary(msg_lang, out_dir))
         click.get_current_context().exit(0 if result.ok else 1)
     if not account or not rep:
         raise click.UsageError("give --account and --rep for one plan, or --roster and --out-dir")
@@ -305,6 +318,9 @@ def generate_cmd(period, account, rep, account_id, target, team_members, output,
     plan = generate_plan(spec, settings, account=account, rep=rep, period=period, account_id=account_id,
                          target=target, lang=lang, team_members=team_members, output=output, prefill=prefill,
                          db_url=db_url, now=now)
+    if fmt == "json":
+        click.echo(json.dumps({"paths": [str(plan.path)], "errors": [], "note": plan.note}, ensure_ascii=False))
+        return
     if plan.note:
         click.echo(plan.note, err=True)
     click.echo(str(plan.path))

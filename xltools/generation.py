@@ -55,6 +55,13 @@ class GenerateResult:
     def ms_per_workbook(self) -> float:
         return 1000 * self.seconds / len(self.paths) if self.paths else 0.0
 
+    def to_dict(self, lang: str = "ja") -> dict[str, Any]:
+        """For scripts (``generate --format json``): paths written, rows left out with their
+        issue, the prefill note, timing."""
+        return {"paths": [str(p) for p in self.paths], "rows": self.rows,
+                "errors": [i.to_dict(lang) for i in self.errors], "note": self.note,
+                "seconds": round(self.seconds, 3)}
+
     def summary(self, lang: str = "ja", out_dir: str | os.PathLike = "") -> str:
         """One line for people: how many workbooks, where, how fast, how many rows left out."""
         text = TEXTS["summary_written"](lang).format(n=len(self.paths), dir=out_dir,
