@@ -5,7 +5,7 @@ import pytest
 from hypothesis import example, given, settings, strategies as st
 
 from xltools.workbook.naming import (MAX_NAME_BYTES, is_reserved, name_key, plan_filename, safe_filename,
-                            sanitize, unique_filename, unique_filenames)
+                            sanitize, unique_filename)
 
 WINDOWS_FORBIDDEN = set('\\/:*?"<>|')
 RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
@@ -44,7 +44,8 @@ def test_any_account_and_rep_give_a_windows_valid_name(account, rep):
 @settings(max_examples=150, deadline=None)
 def test_names_are_unique_in_a_folder_and_stay_valid(pairs):
     raw = [plan_filename("FY2026Q3", a, r) for a, r in pairs]
-    out = unique_filenames(raw)
+    taken: set[str] = set()
+    out = [unique_filename(n, taken) for n in raw]
     assert len(out) == len(raw)
     keys = [name_key(n) for n in out]
     assert len(set(keys)) == len(keys)
@@ -84,4 +85,4 @@ def test_unique_is_case_and_normalisation_insensitive():
     composed, decomposed = "Caf\u00e9.xlsx", unicodedata.normalize("NFD", "Caf\u00e9.xlsx")
     assert unique_filename(composed, taken) == composed
     assert unique_filename(decomposed, taken).endswith("_2.xlsx")
-    assert unique_filenames(["a.xlsx"], taken=["A.XLSX"]) == ["a_2.xlsx"]
+    assert unique_filename("a.xlsx", {name_key("A.XLSX")}) == "a_2.xlsx"

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
 
 #: the longest file name produced, in UTF-8 bytes
 MAX_NAME_BYTES = 200
@@ -118,10 +117,3 @@ def unique_filename(name: str, taken: set[str], max_bytes: int = MAX_NAME_BYTES)
         candidate = _strip_end(_truncate_bytes(stem, room)) + suffix + ext
     taken.add(name_key(candidate))
     return candidate
-
-
-def unique_filenames(names: Iterable[str], taken: Iterable[str] = ()) -> list[str]:
-    """Each of ``names`` made unique against the others (first come keeps its name) and
-    against ``taken`` (existing names)."""
-    keys = {name_key(t) for t in taken}
-    return [unique_filename(n, keys) for n in names]
