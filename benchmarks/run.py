@@ -6,7 +6,7 @@ same files and the same machine, against two baselines measured in the same run.
 
 Steps (``--help`` lists the options):
 
-1. a realistic corpus (:func:`xltools.testing.corpus.write_corpus`; cached in ``bench-out/`` and
+1. a realistic corpus (:func:`xltools.testing.folders.write_corpus`; cached in ``bench-out/`` and
    rebuilt when the corpus or generator code, the template or the options change);
 2. ``collect`` end to end into a fresh SQLite database, in a fresh interpreter, with the
    peak resident memory of the whole process tree (parent + workers) sampled from /proc;
@@ -125,7 +125,7 @@ def fingerprint(n: int, seed: int, messy: float) -> str:
 
 def corpus(work: Path, n: int, seed: int, messy: float, jobs: int, fresh: bool, log) -> tuple[list[Path], dict]:
     """The corpus of ``n`` plans (built, or reused when its fingerprint matches)."""
-    from xltools.testing.corpus import write_corpus
+    from xltools.testing.folders import write_corpus
 
     d = work / f"corpus-{n}-seed{seed}"
     stamp = d / "corpus.json"
@@ -430,7 +430,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # 5. generate, report, --help
     from xltools.spec.config import Settings
-    from xltools.testing.corpus import corpus_entries, write_roster
+    from xltools.testing.folders import corpus_entries, write_roster
     from xltools.spec.spec import load_spec
 
     gen_dir = work / "generated"

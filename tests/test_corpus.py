@@ -9,6 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from xltools.testing import corpus
+
+from xltools.testing import folders
 from xltools.checking.check import check_file, workbook_texts
 from xltools.spec.config import Settings
 from xltools.errors import XltoolsError
@@ -181,13 +183,13 @@ def test_bad_arguments_are_clear_errors(ctx):
     with pytest.raises(XltoolsError):
         corpus.make_plan(random.Random(0), spec, settings, account="a", rep="r", period=PERIOD, lang="fr")
     with pytest.raises(XltoolsError):
-        corpus.corpus_entries(-1)
+        folders.corpus_entries(-1)
 
 
 # -- the roster of a corpus -----------------------------------------------------------------------
 
 def test_corpus_entries_are_unique_accounts_spread_over_reps():
-    entries = corpus.corpus_entries(500, seed=4)
+    entries = folders.corpus_entries(500, seed=4)
     assert [e.index for e in entries] == list(range(500))
     assert len({e.account.name for e in entries}) == 500
     assert len({e.account.account_id for e in entries}) == 500
@@ -197,12 +199,12 @@ def test_corpus_entries_are_unique_accounts_spread_over_reps():
         per_rep[e.rep] = per_rep.get(e.rep, 0) + 1
     assert all(4 <= n <= 12 for n in list(per_rep.values())[:-1])
     assert {e.lang for e in entries} == {"ja", "en"}
-    assert corpus.corpus_entries(500, seed=4) == entries
-    assert corpus.corpus_entries(0) == []
+    assert folders.corpus_entries(500, seed=4) == entries
+    assert folders.corpus_entries(0) == []
 
 
 def test_ten_thousand_account_names_are_distinct():
-    entries = corpus.corpus_entries(10_000, seed=0)
+    entries = folders.corpus_entries(10_000, seed=0)
     assert len({e.account.name for e in entries}) == 10_000
 
 
@@ -230,7 +232,7 @@ def test_messy_plans_read_back_as_meant(ctx, texts, tmp_path, lang):
     for seed in (11, 12):
         clean, typed = pair(ctx, seed, messy=1.0, lang=lang)
         entry = corpus.CorpusEntry(seed, corpus.Account("株式会社東邦精機", "C1"), "山田 太郎", ("SE 岡",), lang, PERIOD)
-        path = generate_workbook(spec, settings, corpus.entry_info(entry), tmp_path / f"{seed}.xlsx", prefill=typed)
+        path = generate_workbook(spec, settings, folders.entry_info(entry), tmp_path / f"{seed}.xlsx", prefill=typed)
         report = check_file(path, spec, settings, static_texts=texts, now=NOW)
         assert_reads_back(report, clean, spec)
         assert not [i for i in report.issues if i.severity == "error"]
@@ -240,7 +242,7 @@ def test_deliberate_mistakes_are_reported_where_they_were_made(ctx, texts, tmp_p
     spec, settings = ctx
     clean, typed = pair(ctx, 21, mistakes=list(corpus.MISTAKES))
     entry = corpus.CorpusEntry(0, corpus.Account("株式会社東邦精機", "C1"), "山田 太郎", (), "ja", PERIOD)
-    path = generate_workbook(spec, settings, corpus.entry_info(entry), tmp_path / "m.xlsx", prefill=typed)
+    path = generate_workbook(spec, settings, folders.entry_info(entry), tmp_path / "m.xlsx", prefill=typed)
     report = check_file(path, spec, settings, static_texts=texts, now=NOW)
     codes = {i.code for i in report.issues}
     assert set(corpus.MISTAKES.values()) <= codes
@@ -262,8 +264,8 @@ def test_deliberate_mistakes_are_reported_where_they_were_made(ctx, texts, tmp_p
 
 def test_clean_plans_have_no_errors(ctx, texts, tmp_path):
     spec, settings = ctx
-    entries = corpus.corpus_entries(4, seed=9)
-    paths = corpus.write_entries(tmp_path, entries, seed=9, jobs=1, messy=0.0, as_of=AS_OF)
+    entries = folders.corpus_entries(4, seed=9)
+    paths = folders.write_entries(tmp_path, entries, seed=9, jobs=1, messy=0.0, as_of=AS_OF)
     for p in paths:
         report = check_file(p, spec, settings, static_texts=texts, now=NOW)
         assert report.plan is not None
@@ -282,7 +284,7 @@ def test_text_starting_with_a_formula_character_stays_text(ctx, texts, tmp_path)
     odd = [r["note"] for rows in typed.tables.values() for r in rows
            if isinstance(r.get("note"), str) and r["note"][:1] in "=+-@"]
     entry = corpus.CorpusEntry(0, corpus.Account("株式会社東邦精機", "C1"), "山田 太郎", (), "ja", PERIOD)
-    path = generate_workbook(spec, settings, corpus.entry_info(entry), tmp_path / "f.xlsx", prefill=typed)
+    path = generate_workbook(spec, settings, folders.entry_info(entry), tmp_path / "f.xlsx", prefill=typed)
     wb = load_workbook(path)
     cells = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row if c.value in odd]
     assert cells and all(c.data_type == "s" for c in cells)
@@ -293,8 +295,8 @@ def test_text_starting_with_a_formula_character_stays_text(ctx, texts, tmp_path)
 
 def test_write_corpus_gives_the_same_plans_whatever_the_number_of_processes(ctx, texts, tmp_path):
     spec, settings = ctx
-    one = corpus.write_corpus(tmp_path / "one", 5, seed=5, jobs=1, as_of=AS_OF)
-    two = corpus.write_corpus(tmp_path / "two", 5, seed=5, jobs=2, as_of=AS_OF)
+    one = folders.write_corpus(tmp_path / "one", 5, seed=5, jobs=1, as_of=AS_OF)
+    two = folders.write_corpus(tmp_path / "two", 5, seed=5, jobs=2, as_of=AS_OF)
     assert [p.name for p in one] == [p.name for p in two]
     assert all(p.is_file() for p in one + two)
     for a, b in zip(one, two):
@@ -312,10 +314,10 @@ def test_the_roster_reads_back_with_the_spec_labels(ctx, tmp_path, suffix, lang)
     from xltools.checking.roster import read_roster
 
     spec, _ = ctx
-    entries = corpus.corpus_entries(9, seed=2, per_rep=3, langs=["ja", "en"])
+    entries = folders.corpus_entries(9, seed=2, per_rep=3, langs=["ja", "en"])
     assert [e.lang for e in entries] == ["ja"] * 3 + ["en"] * 3 + ["ja"] * 3
     assert len({e.rep for e in entries}) == 3
-    roster = read_roster(corpus.write_roster(tmp_path / f"roster{suffix}", entries, spec, lang=lang), spec)
+    roster = read_roster(folders.write_roster(tmp_path / f"roster{suffix}", entries, spec, lang=lang), spec)
     assert not roster.errors
     assert [(r.rep, r.account_name, r.account_id, r.target, r.lang) for r in roster] == \
         [(e.rep, e.account.name, e.account.account_id, e.target, e.lang) for e in entries]

@@ -134,7 +134,8 @@ def run_demo(out_dir: str | Path, *, reps: int = 3, accounts: int = 4, seed: int
     from xltools.checking.check import check_files, render
     from xltools.collect import collect_paths, render_summary
     from xltools.spec.config import load_settings
-    from xltools.testing.corpus import advance_plan, corpus_entries, entry_rng, make_plan, write_roster
+    from xltools.testing.corpus import advance_plan, make_plan
+    from xltools.testing.folders import corpus_entries, entry_rng, write_roster
     from xltools.generation import generate_from_roster
     from xltools.workbook.generate import PlanInfo, generate_workbook
     from xltools.spec.periods import fiscal_quarter_of
