@@ -28,6 +28,7 @@ from datetime import date
 from typing import Any
 
 from xltools.cells import a1, parse_a1, parse_range
+from xltools.spec.contract import T
 from xltools.spec.config import Settings
 from xltools.spec.issues import Issue
 from xltools.spec.model import PlanData, RawCell, RawPlan, RawRow, RawTable, Row
@@ -279,7 +280,7 @@ class _Validation:
 
     def stage_probabilities(self) -> None:
         """A blank probability takes the stage's default probability (no issue)."""
-        t = self.spec.table("Opportunities")
+        t = self.spec.table(T.OPPORTUNITIES)
         stages = self.spec.choices(t.column("stage").choices)
         defaulted = []
         for r in self.tables.get(t.name, []):

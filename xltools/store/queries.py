@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Protocol
 import sqlalchemy as sa
 
 from xltools.messages import Label
+from xltools.spec.contract import T
 from xltools.spec.periods import parse_period
 from xltools.store import schema as sch
 from xltools.store.base import UnknownTableError, aware, norm_key
@@ -206,7 +207,7 @@ class Queries:
     def opportunity_states(self) -> list[dict[str, Any]]:
         """Every stored state of every opportunity (all versions of all plans) with its plan
         context: ``vid``, account, rep, period, file time, row, ID, name, stage, amount, close."""
-        t, pv = self.t["opportunities"], self.t["plan_versions"]
+        t, pv = self.t[sch.db_table_name(T.OPPORTUNITIES)], self.t["plan_versions"]
         q = (sa.select(pv.c.id.label("vid"), pv.c.account_id, pv.c.account_name, pv.c.rep, pv.c.period,
                        pv.c.file_mtime, pv.c.collected_at, t.c.row_index, t.c.opp_id, t.c.opportunity, t.c.stage,
                        t.c.amount, t.c.expected_close)

@@ -29,6 +29,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from xltools.spec.config import Settings
+from xltools.spec.contract import T
 from xltools.errors import XltoolsError
 from xltools.spec.model import PlanData, Row
 from xltools.spec.periods import Period, parse_period
@@ -151,7 +152,7 @@ class _Maker:
         return out
 
     def initiatives(self) -> list[dict]:
-        n = self.rng.randint(3, min(8, self.spec.table("Initiatives").rows))
+        n = self.rng.randint(3, min(8, self.spec.table(T.INITIATIVES).rows))
         rows = []
         for i, (name, dept, area, hyp, _c, _v) in enumerate(self.themes(words.INITIATIVES, n)):
             rows.append({
@@ -165,7 +166,7 @@ class _Maker:
         return rows
 
     def contacts(self) -> list[dict]:
-        n = _size(self.rng, 8, 40, 14, self.spec.table("Contacts").rows)
+        n = _size(self.rng, 8, 40, 14, self.spec.table(T.CONTACTS).rows)
         taken: set[str] = set()
         depts = self.rng.sample(words.DEPARTMENTS, self.rng.randint(3, 7))
         rows: list[dict] = []
@@ -202,7 +203,7 @@ class _Maker:
         return rows
 
     def opportunities(self, initiatives: list[dict], contacts: list[dict]) -> list[dict]:
-        n = _size(self.rng, 10, 60, 18, self.spec.table("Opportunities").rows)
+        n = _size(self.rng, 10, 60, 18, self.spec.table(T.OPPORTUNITIES).rows)
         stages = self.spec.choices("stage")
         inits = [r["initiative"] for r in initiatives]
         # most initiatives get an opportunity; a few stay without one (I-INITIATIVE-NO-OPP)
@@ -247,7 +248,7 @@ class _Maker:
         return rows
 
     def activities(self, contacts: list[dict], opps: list[dict]) -> list[dict]:
-        n = _size(self.rng, 5, 50, 12, self.spec.table("Activities").rows)
+        n = _size(self.rng, 5, 50, 12, self.spec.table(T.ACTIVITIES).rows)
         lo, hi = self.period.start - timedelta(days=30), self.period.end + timedelta(days=30)
         people = [c for c in contacts if c["status"] != "left"] or contacts
         # cover the decision makers first, as a good plan does
@@ -280,7 +281,7 @@ class _Maker:
         return rows
 
     def financials(self) -> list[dict]:
-        n = self.rng.randint(3, min(5, self.spec.table("Financials").rows))
+        n = self.rng.randint(3, min(5, self.spec.table(T.FINANCIALS).rows))
         rev = self.amount(3e10, 8e11, 100_000_000)
         rows = []
         for k in range(n):
@@ -292,7 +293,7 @@ class _Maker:
         return rows
 
     def our_business(self, opps: list[dict]) -> list[dict]:
-        n = self.rng.randint(2, min(3, self.spec.table("OurBusiness").rows))
+        n = self.rng.randint(2, min(3, self.spec.table(T.OUR_BUSINESS).rows))
         sols = sorted({o["solution"] for o in opps}) or [s[0] for s in words.SOLUTIONS[:2]]
         return [{"fiscal_year": f"FY{self.fy.fiscal_year - n + k}", "our_revenue": self.amount(5e6, 5e8),
                  "products": "、".join(self.rng.sample(sols, min(len(sols), self.rng.randint(1, 3))))}
@@ -569,9 +570,9 @@ def make_plan_pair(rng: random.Random, spec: Spec, settings: Settings, *, accoun
     activities = m.activities(contacts, opps)
     in_period = sum(o["amount"] for o in opps if m.in_period(o))
     tables: dict[str, list[dict]] = {
-        "Initiatives": initiatives, "Contacts": contacts, "Opportunities": opps, "Activities": activities,
-        "Financials": m.financials(), "OurBusiness": m.our_business(opps), "Reviews": m.reviews(),
-        "SuccessCases": m.success_cases(initiatives, opps),
+        T.INITIATIVES: initiatives, T.CONTACTS: contacts, T.OPPORTUNITIES: opps, T.ACTIVITIES: activities,
+        T.FINANCIALS: m.financials(), T.OUR_BUSINESS: m.our_business(opps), T.REVIEWS: m.reviews(),
+        T.SUCCESS_CASES: m.success_cases(initiatives, opps),
     }
     for t in spec.tables:  # prefilled tables (criteria, KPIs) are found through the spec
         if t.prefill and t.name not in tables:
@@ -650,7 +651,7 @@ def advance_plan(rng: random.Random, plan: PlanData, spec: Spec, *, as_of: date)
     tables = {name: [Row(values=dict(r.values), sheet=r.sheet, row=r.row, index=r.index) for r in rows]
               for name, rows in plan.tables.items()}
     fields = dict(plan.fields)
-    opps = tables.get("Opportunities", [])
+    opps = tables.get(T.OPPORTUNITIES, [])
     for r in opps:
         stage = r.values.get("stage")
         if stage in ladder[:-1] and rng.random() < 0.35:
@@ -662,7 +663,7 @@ def advance_plan(rng: random.Random, plan: PlanData, spec: Spec, *, as_of: date)
                 r.values["expected_close"] = as_of - timedelta(days=rng.randint(1, 20))
                 r.values["next_step"] = None
             r.values["probability"] = None  # the new stage's default
-    room = spec.table("Opportunities").rows - len(opps)
+    room = spec.table(T.OPPORTUNITIES).rows - len(opps)
     if opps and room > 0:
         ids = {str(r.values.get("opp_id")) for r in opps}
         for k in range(min(room, rng.randint(1, 3))):
@@ -677,11 +678,11 @@ def advance_plan(rng: random.Random, plan: PlanData, spec: Spec, *, as_of: date)
                        expected_close=as_of + timedelta(days=rng.randint(60, 200)),
                        amount=round_to(math.exp(rng.uniform(math.log(3e6), math.log(5e7))), 100_000))
             opps.append(Row(values=new, sheet="", row=0, index=len(opps) + 1))
-    for r in tables.get("Activities", []):
+    for r in tables.get(T.ACTIVITIES, []):
         d = r.values.get("planned_date")
         if isinstance(d, date) and d < as_of and r.values.get("status") == "planned":
             r.values.update(status="done", done_date=d, appointment="confirmed", result=rng.choice(words.RESULTS))
-    unknown = [r for r in tables.get("Contacts", []) if r.values.get("stance") == "unknown"]
+    unknown = [r for r in tables.get(T.CONTACTS, []) if r.values.get("stance") == "unknown"]
     for r in rng.sample(unknown, min(len(unknown), rng.randint(1, 2))):
         r.values["stance"] = rng.choice(("neutral", "favourable"))
     if isinstance(fields.get("plan_date"), date):
