@@ -180,7 +180,7 @@ def spec_cmd(fmt, config_path):
         click.echo(f"\n[{s.key}] {s.title.ja} / {s.title.en}" + ("  (required)" if s.required else ""))
         for f in s.fields:
             click.echo(f"  {f.key:<24} {f.type:<9} {'*' if f.required else ' '} {f.label.ja} / {f.label.en}"
-                       + (f"  = formula" if f.formula else ""))
+                       + ("  = formula" if f.formula else ""))
         for t in s.tables:
             click.echo(f"  table {t.name}: {t.label.ja} / {t.label.en}")
             for c in t.columns:
@@ -499,6 +499,57 @@ def cases_export_cmd(output, scope, lang, db_url, config_path):
     with Store(db_url, spec, create=False) as store:
         n = export_library(store, output, scope=scope, lang=lang or settings.language, now=now)
     click.echo(f"{output}: {n} 件 / {n} cases")
+
+
+@cli.command(name="pack")
+@click.argument("plans", nargs=-1, type=click.Path())
+@click.option("-o", "--out-dir", required=True, type=click.Path(file_okay=False), metavar="DIR",
+              help="Folder for the APS packs (created if missing).")
+@db_option(help="From the database (with --period / --account), or, with plan files, where the previous "
+                "version of each plan is looked up (env XLTOOLS_DB).")
+@click.option("--period", metavar="P", help="From the database: plans of this period (FY2026Q3 or FY2026).")
+@click.option("--account", metavar="NAME", help="From the database: only this account (name or ID).")
+@click.option("--pdf", is_flag=True, help="Also write a PDF of each pack (needs LibreOffice).")
+@format_option("text", "json")
+@lang_option()
+@config_option
+def pack_cmd(plans, out_dir, db_url, period, account, pdf, fmt, lang, config_path):
+    """APS packs: one workbook per account for its Account Planning Session.
+
+    \b
+    アカウントプランニングセッション（APS）用の資料を顧客ごとに作成します。
+      xltools pack plans/*.xlsx -o aps/ --pdf
+      xltools pack --db sqlite:///xltools.db --period FY2026Q3 --account 株式会社サンプル -o aps/
+    Each pack: summary (figures, top opportunities, key persons, executive pairings),
+    pipeline by quarter against the target, activities of the next 90 days, open
+    review actions, data-quality issues, and what changed since the previous stored
+    version.  Exit status 1 when a file could not be packed or no PDF could be made.
+    """
+    from xltools.reports.pack import pack_files, pack_from_store
+
+    now = command_now()
+    spec, settings = load_context(config_path)
+    lang = lang or settings.language
+    if plans:
+        if period or account:
+            raise click.UsageError("--period / --account select plans from the database: give either plan files "
+                                   "or --db with --period / --account")
+        result = pack_files(plans, spec, settings, out_dir, lang=lang, db_url=db_url, pdf=pdf, now=now)
+    else:
+        from xltools.store.engine import Store
+
+        with Store(db_url, spec, create=False) as store:
+            result = pack_from_store(store, spec, settings, out_dir, period=period, account=account, lang=lang,
+                                     pdf=pdf, now=now)
+    if fmt == "json":
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        for note in result.notes:
+            click.echo(note, err=True)
+        for p in result.paths + result.pdfs:
+            click.echo(str(p))
+        click.echo(result.summary(lang, out_dir), err=True)
+    click.get_current_context().exit(0 if result.ok else 1)
 
 
 @cli.command(name="history")

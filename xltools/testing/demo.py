@@ -58,13 +58,15 @@ TEXTS: dict[str, Label] = {
     "collect2": Label("   取り込み（2 か月目）", "   Collected (month 2)"),
     "plans": Label("   データベースのプラン数：{n}", "   Plans in the database: {n}"),
     "rollup": Label("⑥ 集計ブック（経営層向け）→ {path}", "6 Roll-up workbook for leaders -> {path}"),
-    "cases": Label("⑦ 成功事例集：{n} 件 → {path}（「{query}」の検索結果 {hits} 件）",
-                "7 Success-case library: {n} cases -> {path} ({hits} hits for '{query}')"),
-    "no_cases": Label("⑦ 成功事例集：xltools.reports.cases がないため省略", "7 Success-case library: skipped (xltools.reports.cases is not installed)"),
-    "check": Label("⑧ 指摘のあるプランのチェック結果：{path}（注記付きのコピー：{annotated}）",
-                "8 Check of a plan with issues: {path} (annotated copy: {annotated})"),
+    "cases": Label("⑧ 成功事例集：{n} 件 → {path}（「{query}」の検索結果 {hits} 件）",
+                "8 Success-case library: {n} cases -> {path} ({hits} hits for '{query}')"),
+    "no_cases": Label("⑧ 成功事例集：xltools.reports.cases がないため省略", "8 Success-case library: skipped (xltools.reports.cases is not installed)"),
+    "check": Label("⑨ 指摘のあるプランのチェック結果：{path}（注記付きのコピー：{annotated}）",
+                "9 Check of a plan with issues: {path} (annotated copy: {annotated})"),
     "more": Label("   … 続きは {path}", "   ... the rest is in {path}"),
     "open": Label("開いてみてください：", "What to open:"),
+    "pack": Label("⑦ APS 資料（{account}、前月からの変化つき）→ {path}", "7 APS pack ({account}, with the changes since last month) -> {path}"),
+    "open_pack": Label("  APS 資料            {path}", "  APS pack             {path}"),
     "open_rollup": Label("  集計ブック          {path}", "  Roll-up workbook     {path}"),
     "open_plan": Label("  記入済みのプラン    {path}", "  A filled plan        {path}"),
     "open_blank": Label("  白紙のプラン        {path}", "  A blank plan         {path}"),
@@ -95,6 +97,7 @@ class DemoResult:
     plans_in_db: int = 0
     cases: int = 0
     months: list[str] = field(default_factory=list)
+    packs: list[Path] = field(default_factory=list)
 
 
 def _t(key: str, lang: str, **params) -> str:
@@ -225,6 +228,15 @@ def run_demo(out_dir: str | Path, *, reps: int = 3, accounts: int = 4, seed: int
         rollup = write_rollup(store, spec, settings, out / "rollup.xlsx", period=period, lang=lang,
                               roster=roster, now=now)
         echo(_t("rollup", lang, path=rollup))
+        from xltools.reports.pack import pack_from_store
+
+        account = changed[0][1].account_name
+        packed = pack_from_store(store, spec, settings, out / "aps", period=period, account=account, lang=lang,
+                                 pdf=True, now=now)
+        for note in packed.notes:
+            echo(note)
+        packs = packed.paths + packed.pdfs
+        echo(_t("pack", lang, account=account, path=packs[-1]))
         library, n_cases = None, 0
         if importlib.util.find_spec("xltools.reports.cases") is not None:
             from xltools.reports.cases import export_library, search_cases
@@ -256,10 +268,11 @@ def run_demo(out_dir: str | Path, *, reps: int = 3, accounts: int = 4, seed: int
                         inbox=sorted(inbox.iterdir()), db_url=db_url, rollup=rollup, check=check_txt,
                         annotated=Path(annotated) if annotated else None, case_library=library,
                         plans_after_month1=after1, plans_in_db=in_db, cases=n_cases,
-                        months=[month1_day.strftime("%Y-%m"), today.strftime("%Y-%m")])
+                        months=[month1_day.strftime("%Y-%m"), today.strftime("%Y-%m")], packs=packs)
     echo("")
     echo(_t("open", lang))
     echo(_t("open_rollup", lang, path=rollup))
+    echo(_t("open_pack", lang, path=packs[-1]))
     echo(_t("open_plan", lang, path=filled[0][0]))
     echo(_t("open_blank", lang, path=gen.paths[0]))
     if library is not None:
