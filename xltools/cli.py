@@ -295,6 +295,7 @@ def generate_cmd(period, account, rep, account_id, target, team_members, output,
         pre = src.get(account_id, account) if src else None
     if pre is not None:
         info.predecessor_plan_id = pre.meta.get("predecessor_plan_id")
+        info.relationship_map = True
     elif src and src.note(info.lang):
         click.echo(src.note(info.lang), err=True)
     path = generate_workbook(spec, settings, info, output or Path.cwd() / plan_filename(per, account, rep),

@@ -194,6 +194,7 @@ class PlanInfo:
     plan_id: str | None = None
     predecessor_plan_id: str | None = None
     generated_at: datetime | str | None = None
+    relationship_map: bool = False  # draw the prefill's 関係図 sheet (xltools.relmap)
 
 
 @dataclass
@@ -560,6 +561,11 @@ class _Builder:
         self._guide(guide)
         self._lists()
         self._meta()
+        if self.prefill is not None and self.info.relationship_map:
+            from . import relmap
+
+            relmap.add_to_workbook(wb, self.spec, self.prefill, self.lang, datetime.fromisoformat(self.generated_at),
+                                   settings=self.settings, account=self.info.account_name, period=str(self.period))
         wb.active = 0
         return wb
 
@@ -1166,7 +1172,7 @@ def generate_from_roster(spec: Spec, settings: Settings, roster_path: str | os.P
     for e in roster:
         info = PlanInfo(account_name=e.account_name, rep=e.rep, period=str(per), account_id=e.account_id,
                         target=e.target, lang=e.lang or lang or settings.language, team_members=e.team_members,
-                        generated_at=generated_at)
+                        generated_at=generated_at, relationship_map=prefill_lookup is not None)
         name = unique_filename(plan_filename(per, e.account_name, e.rep), taken)
         prefill = prefill_lookup(e) if prefill_lookup else None
         tasks.append((e.row, info, out / name, prefill))
