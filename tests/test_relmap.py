@@ -357,3 +357,15 @@ def test_libreoffice_prints_one_a4_landscape_page_per_picture(filled, tmp_path, 
         pages, (w, h) = _pages(pdf)
         assert pages == len(m.pages)
         assert (round(w), round(h)) == (842, 595)  # A4 landscape
+
+
+def test_the_readme_picture_is_up_to_date(tmp_path):
+    import runpy
+
+    gen = runpy.run_path(str(Path(__file__).parent.parent / "tools" / "gen_relmap.py"))
+    out = tmp_path / "relmap.png"
+    assert gen["main"](str(out)) == 0
+    docs = Path(__file__).parent.parent / "docs" / "relmap.png"
+    want, got = Image.open(docs), Image.open(out)
+    assert want.size == got.size == (round(relmap.FIG_W * relmap.DPI), round(relmap.FIG_H * relmap.DPI))
+    assert want.tobytes() == got.tobytes(), "docs/relmap.png is out of date: run `make docs`"
