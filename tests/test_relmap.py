@@ -202,7 +202,8 @@ def test_decision_makers_at_risk_without_planned_activity_as_the_rule_sees_them(
               contact("不明の決裁者", role="decision_maker", stance="unknown"),
               contact("会う決裁者", role="decision_maker", stance="against"),
               contact("中止の決裁者", role="decision_maker", stance="unknown"),
-              contact("推進", role="champion", stance="favourable")]
+              contact("推進", role="champion", stance="favourable"),
+              contact("退職した決裁者", role="decision_maker", stance="against", status="left")]
     acts = [{"contact": "会う決裁者", "planned_date": TODAY + timedelta(days=3), "status": "planned"},
             {"contact": "中止の決裁者", "planned_date": TODAY + timedelta(days=3), "status": "cancelled"},
             {"contact": "反対の決裁者", "planned_date": TODAY - timedelta(days=1), "status": "done"}]
@@ -212,7 +213,8 @@ def test_decision_makers_at_risk_without_planned_activity_as_the_rule_sees_them(
     named = {m.people[i].name for i in flag.people}
     assert named == {"反対の決裁者", "不明の決裁者", "中止の決裁者"}
     rule = {i.raw for i in run_rules(plan, SPEC, SETTINGS, today=TODAY) if i.code == "W-DECISION-MAKER-UNCOVERED"}
-    assert named == rule  # one definition: the business rule's
+    assert named == rule - {"退職した決裁者"}  # one definition: the business rule's, less people gone
+    assert "アンチ／不明の決裁者" in flag.text
     assert "uncovered" in card_of(m, "反対の決裁者").flags and not card_of(m, "会う決裁者").flags
 
 
@@ -369,3 +371,32 @@ def test_the_readme_picture_is_up_to_date(tmp_path):
     want, got = Image.open(docs), Image.open(out)
     assert want.size == got.size == (round(relmap.FIG_W * relmap.DPI), round(relmap.FIG_H * relmap.DPI))
     assert want.tobytes() == got.tobytes(), "docs/relmap.png is out of date: run `make docs`"
+
+
+def test_generate_prefill_commands_draw_the_map_of_the_handed_over_people(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from test_history import lineage
+    from xltools.cli import cli
+    from xltools.store import Store
+
+    monkeypatch.setenv("XLTOOLS_NOW", NOW.isoformat())
+    db_url = f"sqlite:///{tmp_path / 'x.db'}"
+    s = Store(db_url)
+    lineage(s)
+    s.close()
+    out = tmp_path / "next.xlsx"
+    r = CliRunner().invoke(cli, ["generate", "--account", "東都精機株式会社", "--account-id", "C-001",
+                                 "--rep", "木村 三郎", "--period", "FY2026Q4", "-o", str(out), "--prefill",
+                                 "--db", db_url])
+    assert r.exit_code == 0, r.output
+    assert len(openpyxl.load_workbook(out)["関係図"]._images) == 1
+    roster = tmp_path / "roster.csv"
+    roster.write_text("担当営業,顧客名,顧客コード,売上目標\n木村 三郎,東都精機株式会社,C-001,25000000\n"
+                      "木村 三郎,新規顧客株式会社,N-9,1000000\n", encoding="utf-8")
+    r = CliRunner().invoke(cli, ["generate", "--roster", str(roster), "--period", "FY2026Q4", "--out-dir",
+                                 str(tmp_path / "plans"), "--prefill", "--db", db_url, "--jobs", "1"])
+    assert r.exit_code == 0, r.output
+    maps = {p.name: "関係図" in openpyxl.load_workbook(p).sheetnames for p in (tmp_path / "plans").glob("*.xlsx")}
+    assert len(maps) == 2
+    assert all(has == ("東都精機" in name) for name, has in maps.items())  # a new account gets no map

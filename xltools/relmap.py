@@ -21,7 +21,8 @@ right after the sheet of the Contacts table, one picture per printed A4 landscap
 Meanings come from the spec: who is a decision maker or champion (``role``), which
 stances are a risk (``stance``), who is gone (``employment``), the stance colours
 (``tone``); "decision makers at risk with no planned activity" is the business rule
-``W-DECISION-MAKER-UNCOVERED`` itself (:func:`xltools.rules.decision_maker_uncovered`).
+``W-DECISION-MAKER-UNCOVERED`` itself (:func:`xltools.rules.decision_maker_uncovered`), less
+the people who are gone.
 """
 from __future__ import annotations
 
@@ -85,7 +86,7 @@ TEXTS: dict[str, Label] = {
     "flag_no_champion": Label("推進者がいません（在籍者に役割「{role}」がいません）。",
                               "No champion (no active person has the role {role})."),
     "flag_uncovered": Label("{stances}の決裁者に予定された活動がありません：{names}",
-                            "Decision makers {stances} with no planned activity: {names}"),
+                            "Decision makers whose stance is {stances}, with no planned activity: {names}"),
     "flag_stale": Label("{days}日以上接触していないキーマン（{n}名）：{names}",
                         "Key persons not met for {days} days or more ({n}): {names}"),
     "more": Label("ほか{n}名", "and {n} more"),
@@ -101,6 +102,7 @@ TEXTS: dict[str, Label] = {
                          "No key persons yet (fill in the table on sheet 4 and xltools draws the map)."),
 }
 _SEP = {"ja": "、", "en": ", "}
+_OR = {"ja": "／", "en": " or "}
 
 
 def _t(key: str, lang: str, **params: Any) -> str:
@@ -496,9 +498,11 @@ def _flags(spec: Spec, plan: PlanData, people: Sequence[Person], lang: str, toda
             role = _label(spec, "role", spec.the("role", tag), lang)
             out.append(Flag(key, _t("flag_" + key, lang, role=role)))
     ctx = RuleContext(plan=plan, spec=spec, settings=Settings(), today=today, period=None)
-    uncovered = [by_row[i.row].index for i in decision_maker_uncovered(ctx) if i.row in by_row]
+    # the rule's people who are still there (as the roll-up's decision makers at risk)
+    uncovered = [by_row[i.row].index for i in decision_maker_uncovered(ctx)
+                 if i.row in by_row and not by_row[i.row].gone]
     if uncovered:
-        stances = _SEP[lang].join(_label(spec, "stance", k, lang) for k in spec.choices("stance").keys()
+        stances = _OR[lang].join(_label(spec, "stance", k, lang) for k in spec.choices("stance").keys()
                                   if k in spec.meaning("stance", "risk"))
         out.append(Flag("uncovered", _t("flag_uncovered", lang, stances=stances,
                                         names=_names(people, uncovered, lang)), tuple(uncovered)))
