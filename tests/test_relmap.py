@@ -258,6 +258,19 @@ def test_the_font_ships_in_a_package_and_every_text_is_drawn_with_it(monkeypatch
     assert used and {Path(p).resolve() for p in used} == {path.resolve()}  # no system font, ever
 
 
+def test_hostile_text_renders_as_text(recwarn):
+    nasty = ["$x^2$", "=HYPERLINK(\"http://x\")", "名" * 300, "a\nb\tc", "😀", "\x00\x07", "$", "\\frac{1}{2}",
+             "𠮷野家", "ＡＢＣ　ｄｅｆ"]
+    people = [contact(n, nasty[i - 1] if i else None, title=n, department=n, our_owner=n, role="decision_maker")
+              for i, n in enumerate(nasty)]
+    m = build(people)
+    assert len(m.cards) == len(nasty) - 1  # control characters only: no name
+    assert card_of(m, "a b c").person.name == "a b c" and card_of(m, "$x^2$").y == 0
+    png = relmap.render_png(m)
+    assert Image.open(io.BytesIO(png)).size[0] == round(relmap.FIG_W * relmap.DPI)
+    assert not [w for w in recwarn if "Glyph" in str(w.message)]
+
+
 # -- the workbook -------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import io
 import math
+import unicodedata
+import warnings
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Iterable, Sequence
@@ -194,9 +196,10 @@ def _label(spec: Spec, list_name: str, key: Any, lang: str) -> str:
 
 
 def _text(v: Any) -> str:
+    """One line of text: whitespace runs as one space, control characters dropped."""
     if v is None:
         return ""
-    return " ".join(str(v).split())
+    return " ".join("".join(ch for ch in str(v) if unicodedata.category(ch) != "Cc" or ch.isspace()).split())
 
 
 def people_of(spec: Spec, rows: Iterable[Row], lang: str) -> list[Person]:
@@ -592,9 +595,11 @@ def _width(text: str, size: float) -> float:
 
         _FONT.append(FT2Font(font_path()))
     f = _FONT[0]
-    f.set_size(size, 72)
-    f.set_text(text, 0.0)
-    return f.get_width_height()[0] / 64.0
+    f.set_size(size, DPI)  # at the resolution it is drawn in: hinting changes the advances
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing from")
+        f.set_text(text, 0.0)
+    return f.get_width_height()[0] / 64.0 * 72 / DPI
 
 
 def _fit(text: str, points: float, size: float) -> str:
@@ -633,7 +638,9 @@ def render_png(m: RelMap, page: int = 0) -> bytes:
     W, H = FIG_W * 72, FIG_H * 72
 
     def text(x, y, s, size, colour="#000000", **kw):
-        ax.text(x, y, s, fontproperties=font, fontsize=size, color=colour, va=kw.pop("va", "top"), **kw)
+        # parse_math off: a "$" in a name is a dollar sign, never TeX
+        ax.text(x, y, s, fontproperties=font, fontsize=size, color=colour, va=kw.pop("va", "top"),
+                parse_math=False, **kw)
 
     pg = m.pages[page] if m.pages else None
     head = m.title + ("　" + pg.subtitle if pg and pg.subtitle else "")
@@ -683,7 +690,9 @@ def render_png(m: RelMap, page: int = 0) -> bytes:
     text(lx + 10, ly + 13, _t("legend_flag", lang), 8, _hex(FLAG_COLOUR))
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI)
+    with warnings.catch_warnings():  # a character the font lacks (an emoji) is drawn as a box
+        warnings.filterwarnings("ignore", message="Glyph .* missing from")
+        fig.savefig(buf, format="png", dpi=DPI)
     return buf.getvalue()
 
 
