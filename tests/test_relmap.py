@@ -86,6 +86,11 @@ def test_a_cycle_is_reported_and_cut_at_its_first_row():
     assert len(cycle_notes) == 2
     assert "甲 → 乙 → 丙" in cycle_notes[0] and "甲 を最上位" in cycle_notes[0]
     assert "自分" in cycle_notes[1]
+    # many notes: the band under the chart says how many more there are
+    many = build([contact(f"環{i}", f"環{i}") for i in range(12)] + [contact("x", "誰")])
+    assert len(many.notes) == 13
+    png = relmap.render_png(many)
+    assert Image.open(io.BytesIO(png)).size[0] == round(relmap.FIG_W * relmap.DPI)
     top, second, third = card_of(m, "甲"), card_of(m, "乙"), card_of(m, "丙")
     assert top.y == 0 and second.y == 1 and third.y == 2 and card_of(m, "丁").y == 1
 
@@ -307,6 +312,9 @@ def test_generate_with_prefill_draws_the_map_after_the_contacts_sheet(filled, tm
                                                     generated_at=NOW, relationship_map=True),
                            prefill=plan_of([]))
     assert not set(relmap.SHEET.all()) & set(blank.sheetnames)
+    empty = relmap.build_map(SPEC, plan_of([]), "en", now=NOW)
+    assert empty.pages == () and empty.cards == [] and flag_keys(empty) == ["no_decision_maker", "no_champion"]
+    assert Image.open(io.BytesIO(relmap.render_png(empty))).size[1] == round(relmap.FIG_H * relmap.DPI)
 
 
 def _media(path):

@@ -64,6 +64,8 @@ ROWS_PER_PICTURE, ROW_POINTS = 2, 245  # 490 pt >= PX_H * 0.75
 PLAIN = ("FFFFFF", "404040")
 GONE = ("F2F2F2", "A6A6A6")
 FLAG_COLOUR = "C00000"
+#: lines of flags and notes under the chart
+BAND_LINES = 7
 
 TEXTS: dict[str, Label] = {
     "title": Label("関係図　{account}　{period}", "Relationship map — {account} {period}"),
@@ -92,6 +94,7 @@ TEXTS: dict[str, Label] = {
     "flag_stale": Label("{days}日以上接触していないキーマン（{n}名）：{names}",
                         "Key persons not met for {days} days or more ({n}): {names}"),
     "more": Label("ほか{n}名", "and {n} more"),
+    "more_notes": Label("ほかに注記 {n} 件", "{n} more notes"),
     "note_unknown": Label("上長が表にいないため最上位に表示：{names}",
                           "Manager not in the table, shown at the top: {names}"),
     "note_cycle": Label("上長の指定が循環しています（{names}）。{first} を最上位に表示。",
@@ -143,10 +146,6 @@ class Card:
     upline: str = ""  # the manager when drawn on another page
 
     @property
-    def fill(self) -> str:
-        return self.colours[0]
-
-    @property
     def colours(self) -> tuple[str, str]:
         if self.person.gone:
             return GONE
@@ -160,7 +159,6 @@ class Page:
     lines: tuple[tuple[tuple[float, float], ...], ...]  # polylines in slot units
     width: int  # grid slots used
     height: int
-    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -195,6 +193,11 @@ def _label(spec: Spec, list_name: str, key: Any, lang: str) -> str:
         return str(key)
 
 
+def _list(spec: Spec, column: str) -> str:
+    """The choice list of a Contacts column (xltools.contract.CHOICE_COLUMNS)."""
+    return spec.table(T.CONTACTS).column(column).choices
+
+
 def _text(v: Any) -> str:
     """One line of text: whitespace runs as one space, control characters dropped."""
     if v is None:
@@ -204,8 +207,8 @@ def _text(v: Any) -> str:
 
 def people_of(spec: Spec, rows: Iterable[Row], lang: str) -> list[Person]:
     """The named contacts of ``rows`` (PlanData rows of Contacts), in table order."""
-    gone = spec.meaning("employment", "gone")
-    stance_list = spec.choices(spec.table(T.CONTACTS).column("stance").choices)
+    gone = spec.meaning(_list(spec, "status"), "gone")
+    stance_list = spec.choices(_list(spec, "stance"))
     out: list[Person] = []
     for r in rows:
         name = _text(r["name"])
@@ -218,10 +221,12 @@ def people_of(spec: Spec, rows: Iterable[Row], lang: str) -> list[Person]:
             tone = None
         out.append(Person(
             index=len(out), row=r.index, name=name, title=_text(r["title"]), department=_text(r["department"]),
-            role=_label(spec, "role", r["role"], lang), stance=_label(spec, "stance", stance, lang),
-            influence=_label(spec, "level", r["influence"], lang),
+            role=_label(spec, _list(spec, "role"), r["role"], lang),
+            stance=_label(spec, stance_list.name, stance, lang),
+            influence=_label(spec, _list(spec, "influence"), r["influence"], lang),
             owner=_text(r["our_owner"]), last_contact=_day(r["last_contact"]),
-            gone=r["status"] in gone, status=_label(spec, "employment", r["status"], lang), tone=tone, manager=_text(r["reports_to"])))
+            gone=r["status"] in gone, status=_label(spec, _list(spec, "status"), r["status"], lang), tone=tone,
+            manager=_text(r["reports_to"])))
     return out
 
 
@@ -446,34 +451,30 @@ def _paginate(people: Sequence[Person], parent: dict[int, int | None],
     depts: dict[str, list[int]] = {}
     for i in order:
         depts.setdefault(people[i].department, []).append(i)
-    pages: list[tuple[list[str], list[int]]] = []
+    pages: list[tuple[str, list[int]]] = []
     cur_names: list[str] = []
     cur: list[int] = []
+
+    def close() -> None:
+        if cur:
+            pages.append((_t("dept", lang, names=_SEP[lang].join(cur_names)), cur))
+
     for dept, members in depts.items():
         name = dept or _t("no_dept", lang)
         if cur and _fits(cur + members, parent):
             cur += members
             cur_names.append(name)
             continue
-        if cur:
-            pages.append((cur_names, cur))
-            cur_names, cur = [], []
+        close()
+        cur_names, cur = [], []
         if _fits(members, parent):
             cur_names, cur = [name], list(members)
             continue
         parts = _split(members, parent)
         for n, part in enumerate(parts, 1):
-            pages.append(([f"{name}\0{n}/{len(parts)}"], part))
-    if cur:
-        pages.append((cur_names, cur))
-    out = []
-    for names, members in pages:
-        if len(names) == 1 and "\0" in names[0]:
-            dept, n = names[0].split("\0")
-            out.append((_t("dept_part", lang, names=dept, n=n), members))
-        else:
-            out.append((_t("dept", lang, names=_SEP[lang].join(names)), members))
-    return out
+            pages.append((_t("dept_part", lang, names=name, n=f"{n}/{len(parts)}"), part))
+    close()
+    return pages
 
 
 # -- the flags ----------------------------------------------------------------------------------
@@ -625,7 +626,7 @@ def render_png(m: RelMap, page: int = 0) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.font_manager import FontProperties
-    from matplotlib.patches import FancyBboxPatch, Rectangle
+    from matplotlib.patches import Rectangle
 
     font = FontProperties(fname=font_path())
     lang = m.lang
@@ -666,6 +667,9 @@ def render_png(m: RelMap, page: int = 0) -> bytes:
             text(26, y, _fit("! " + s if lines_flags else s, W * 0.66 - 50, 8), 8,
                  _hex(FLAG_COLOUR) if lines_flags else "#404040")
             y += 12
+        room = max(0, BAND_LINES - len(lines_flags or [1]))
+        if len(notes) > room:  # the band holds BAND_LINES lines
+            notes = notes[:max(0, room - 1)] + [_t("more_notes", lang, n=len(notes) - max(0, room - 1))]
         for s in notes:
             text(26, y, _fit("※ " + s, W * 0.66 - 50, 7.5), 7.5, "#404040")
             y += 11
@@ -713,7 +717,8 @@ def _draw_grid(ax, text, pg: Page, area, lang: str) -> None:
     cw = (CARD_RIGHT - CARD_LEFT) * sw
     ch = (CARD_BOTTOM - CARD_TOP) * sh
     size = min(8.0, (ch - 5) / 6.9, cw / 9.5)
-    size = max(4.0, min(size, (cw - 6) * 10 / _width(_t("last", lang, v="2026/12/31"), 10.0)))  # a date fits
+    # a date always fits (0.92: hinting makes small text a little wider than scaled)
+    size = max(4.0, min(size, 0.92 * (cw - 6) * 10 / _width(_t("last", lang, v="2026/12/31"), 10.0)))
     for c in pg.cards:
         p = c.person
         fill, edge = c.colours
