@@ -363,6 +363,9 @@ def _pages(pdf):
 
 @pytest.mark.libreoffice
 def test_libreoffice_prints_one_a4_landscape_page_per_picture(filled, tmp_path, soffice):
+    from xltools.libreoffice import pdf_many
+    from xltools.printing import print_ready_copy
+
     one = openpyxl.Workbook()
     m1 = relmap.add_to_workbook(one, SPEC, filled, "ja", NOW)
     del one[one.sheetnames[0]]
@@ -375,11 +378,22 @@ def test_libreoffice_prints_one_a4_landscape_page_per_picture(filled, tmp_path, 
     del many[many.sheetnames[0]]
     assert len(m2.pages) >= 2 and len(many["関係図"].row_breaks.brk) == len(m2.pages) - 1
     many.save(tmp_path / "many.xlsx")
-    for name, m in (("one", m1), ("many", m2)):
-        pdf = to_pdf(tmp_path / f"{name}.xlsx", tmp_path / "pdf", soffice=soffice)
+    # the whole plan as xltools prints it: the map is one page among the others
+    info = PlanInfo(account_name="株式会社関係図", rep="山田", period="FY2026Q3", generated_at=NOW,
+                    relationship_map=True)
+    (tmp_path / "src").mkdir()
+    plan = generate_workbook(SPEC, SETTINGS, info, tmp_path / "src" / "plan.xlsx", prefill=filled)
+    ready = print_ready_copy(plan, tmp_path / "plan.xlsx")
+    pdfs = pdf_many([tmp_path / "one.xlsx", tmp_path / "many.xlsx", ready], tmp_path / "pdf", soffice=soffice)
+    for pdf, m in zip(pdfs, (m1, m2)):
         pages, (w, h) = _pages(pdf)
         assert pages == len(m.pages)
         assert (round(w), round(h)) == (842, 595)  # A4 landscape
+    texts = [subprocess.run(["pdftotext", "-f", str(i), "-l", str(i), "-layout", str(pdfs[2]), "-"],
+                            capture_output=True, text=True, check=True).stdout
+             for i in range(1, _pages(pdfs[2])[0] + 1)]
+    headers = [t.strip().splitlines()[0] for t in texts if t.strip()]
+    assert sum("関係図" in h.split() for h in headers) == 1, headers  # the header names the sheet
 
 
 def test_the_readme_picture_is_up_to_date(tmp_path):
