@@ -19,7 +19,7 @@ from xltools.store.engine import Store
 from xltools.workbook.generate import PlanInfo, generate_workbook
 
 NOW = datetime(2026, 8, 15, 9, 0, tzinfo=timezone.utc)
-SHEETS_JA = ["サマリー", "パイプライン", "活動計画", "改善アクション", "データ品質", "前回からの変化"]
+SHEETS_JA = ["サマリー", "関係図", "パイプライン", "活動計画", "改善アクション", "データ品質", "前回からの変化"]
 
 
 def _values(ws) -> list[list]:
@@ -83,7 +83,7 @@ def test_the_first_version_has_nothing_to_compare_and_its_issues_are_listed(db_u
         save(store, v1, at=T0, issues=(Issue("W-COVERAGE-LOW", sheet="③", cell="C5"),))
         result = pack_from_store(store, SPEC, SETTINGS, tmp_path, account="C-001", lang="en", now=NOW)
     wb = load_workbook(result.paths[0])
-    assert wb.sheetnames == ["Summary", "Pipeline", "Activities", "Review actions", "Data quality", "Changes"]
+    assert wb.sheetnames == ["Summary", "Relationship map", "Pipeline", "Activities", "Review actions", "Data quality", "Changes"]
     assert _rows_with(wb["Changes"], TEXTS["no_previous"]("en"))
     quality = _rows_with(wb["Data quality"], "W-COVERAGE-LOW")[0]
     assert quality[:4] == ["W-COVERAGE-LOW", "Warning", "③", "C5"]
@@ -154,7 +154,7 @@ def test_the_pack_prints_through_libreoffice(tmp_path, soffice):
     assert result.ok and len(result.pdfs) == 1 and result.pdfs[0].stat().st_size > 0
     info = subprocess.run(["pdfinfo", str(result.pdfs[0])], capture_output=True, text=True, check=True).stdout
     pages = int(next(line.split()[-1] for line in info.splitlines() if line.startswith("Pages:")))
-    assert len(SHEETS_JA) <= pages <= 9  # one page per sheet, the summary may take two
+    assert len(SHEETS_JA) <= pages <= 10  # one page per sheet, the summary may take two
 
 
 def test_cli_pack_from_the_database_as_json(db_url, tmp_path):

@@ -227,7 +227,8 @@ def export_cmd(table, db_url, fmt, output, all_versions, period, lang, config_pa
 @lang_option()
 @click.option("--annotate", "annotate_dir", type=click.Path(file_okay=False), metavar="DIR",
               help="Write a copy of each workbook to DIR with problem cells highlighted and commented, "
-                   "plus an issue list sheet (the checked files are never modified).")
+                   "plus an issue list sheet and the relationship map (関係図) redrawn from the checked data "
+                   "(the checked files are never modified).")
 @db_option(help="Also judge coverage by the team's historical win rate from this database "
                 "(W-WIN-RATE-COVERAGE), shown next to the fixed 3-5x rule (env XLTOOLS_DB).")
 @config_option
@@ -271,7 +272,8 @@ def check_cmd(files, fmt, lang, annotate_dir, db_url, config_path):
 @click.option("--out-dir", type=click.Path(file_okay=False), metavar="DIR", help="Many plans: output folder.")
 @click.option("--jobs", type=click.IntRange(min=1), help="Many plans: worker processes (default: all cores).")
 @click.option("--prefill", is_flag=True, help="Hand-over: pre-fill each plan from the latest stored plan of "
-                                               "its account (relationship map, strategy, open opportunities...).")
+                                               "its account (relationship map, strategy, open opportunities...) "
+                                               "and draw its 関係図 sheet.")
 @db_option
 @format_option("text", "json")
 @lang_option()

@@ -12,6 +12,7 @@ import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
@@ -79,6 +80,27 @@ class GeneratedPlan:
     note: str | None = None
 
 
+# -- writing one workbook ------------------------------------------------------------------------
+
+def _draw_map(spec: Spec, settings: Settings, info: PlanInfo, plan: PlanData, wb: Any) -> None:
+    from xltools.checking.relmap import add_to_workbook
+
+    generated = info.generated_at
+    when = datetime.fromisoformat(generated) if isinstance(generated, str) else generated
+    add_to_workbook(wb, spec, plan, info.lang, clock.resolve(when), settings=settings,
+                    account=info.account_name, period=str(plan_period(info.period, settings)))
+
+
+def write_plan(spec: Spec, settings: Settings, info: PlanInfo, path: str | os.PathLike,
+               prefill: PlanData | None = None) -> Path:
+    """:func:`~xltools.workbook.generate.generate_workbook`, plus the relationship map
+    (:mod:`xltools.checking.relmap`) of the prefill when ``info.relationship_map`` is set
+    (a hand-over: the successor sees the inherited key persons on the org chart)."""
+    finish = partial(_draw_map, spec, settings, info, prefill) if prefill is not None and info.relationship_map \
+        else None
+    return generate_workbook(spec, settings, info, path, prefill, finish=finish)
+
+
 # -- one plan ---------------------------------------------------------------------------------
 
 def generate_plan(spec: Spec, settings: Settings, *, account: str, rep: str, period: str,
@@ -111,8 +133,8 @@ def generate_plan(spec: Spec, settings: Settings, *, account: str, rep: str, per
             note = src.note(lang) or None
     if pre is not None:
         info.predecessor_plan_id = pre.meta.get("predecessor_plan_id")
-    path = generate_workbook(spec, settings, info, output or Path.cwd() / plan_filename(per, account, rep),
-                             prefill=pre)
+        info.relationship_map = True  # a hand-over: draw the map of the inherited key persons
+    path = write_plan(spec, settings, info, output or Path.cwd() / plan_filename(per, account, rep), prefill=pre)
     return GeneratedPlan(path, note)
 
 
@@ -128,7 +150,7 @@ def _init_worker(spec: Spec, settings: Settings) -> None:
 def _generate_one(task: tuple) -> tuple[int, str | None, str | None]:
     row, info, path, prefill = task
     try:
-        generate_workbook(_WORKER["spec"], _WORKER["settings"], info, path, prefill)
+        write_plan(_WORKER["spec"], _WORKER["settings"], info, path, prefill)
     except (XltoolsError, OSError) as e:
         return row, None, str(e)
     return row, str(path), None
@@ -180,7 +202,7 @@ def generate_from_roster(spec: Spec, settings: Settings, roster_path: str | os.P
     for e in roster:
         info = PlanInfo(account_name=e.account_name, rep=e.rep, period=str(per), account_id=e.account_id,
                         target=e.target, lang=e.lang or lang or settings.language, team_members=e.team_members,
-                        generated_at=generated_at)
+                        generated_at=generated_at, relationship_map=prefill_lookup is not None)
         name = unique_filename(plan_filename(per, e.account_name, e.rep), taken)
         prefill = prefill_lookup(e) if prefill_lookup else None
         tasks.append((e.row, info, out / name, prefill))

@@ -83,9 +83,11 @@ def _field_label(spec: Spec | None, i: Issue, lang: str) -> str:
 
 
 def annotate_workbook(report: FileReport, dest: str | os.PathLike, *, spec: Spec | None = None,
-                      lang: str = "ja", now: datetime | None = None) -> Path:
+                      lang: str = "ja", now: datetime | None = None, settings=None) -> Path:
     """Write an annotated copy of ``report.file`` to ``dest`` and return its path.
-    ``now`` (default: :func:`xltools.clock.now`): the "checked at" time, in local time."""
+    ``now`` (default: :func:`xltools.clock.now`): the "checked at" time, in local time, and
+    the day the relationship map (:mod:`xltools.checking.relmap`, redrawn from the checked data
+    when ``spec`` is given) is judged against; ``settings``: its thresholds."""
     checked_at = clock.resolve(now).astimezone()
     from openpyxl import load_workbook
     from openpyxl.comments import Comment
@@ -103,6 +105,12 @@ def annotate_workbook(report: FileReport, dest: str | os.PathLike, *, spec: Spec
         if name in wb.sheetnames:
             del wb[name]
 
+    if spec is not None and report.plan is not None:
+        from xltools.checking.relmap import add_to_workbook
+
+        plan_lang = report.plan.meta.get("language")
+        add_to_workbook(wb, spec, report.plan, plan_lang if plan_lang in ("ja", "en") else lang, checked_at,
+                        settings=settings)
     issues = sort_issues(report.issues)
     by_cell: dict[tuple[str, str], list[Issue]] = defaultdict(list)
     for i in issues:

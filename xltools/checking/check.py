@@ -158,7 +158,8 @@ def check_files(paths: Iterable[str | os.PathLike], spec: Spec, settings: Settin
     with ReadPool(_check_in_worker, 1, initializer=_init_check_worker,
                   initargs=(spec, settings, now, win_rate, texts)) as pool:
         for p in paths:
-            reports.append(_annotated(worker_report(str(p), pool.run(str(p))), p, out_dir, used, spec, lang, now))
+            reports.append(_annotated(worker_report(str(p), pool.run(str(p))), p, out_dir, used, spec, lang, now,
+                                      settings))
     return reports
 
 
@@ -189,7 +190,7 @@ def _check_in_worker(path: str) -> FileReport:
 
 
 def _annotated(report: FileReport, p: str | os.PathLike, out_dir: Path | None, used: set[str], spec: Spec,
-               lang: str, now: datetime) -> FileReport:
+               lang: str, now: datetime, settings: Settings | None = None) -> FileReport:
     """With ``out_dir``: write the annotated copy of a readable workbook there."""
     if out_dir is None or not report.readable:
         return report
@@ -197,7 +198,8 @@ def _annotated(report: FileReport, p: str | os.PathLike, out_dir: Path | None, u
 
     dest = out_dir / unique_name(Path(p).name, used)
     try:
-        report.stats["annotated"] = str(annotate_workbook(report, dest, spec=spec, lang=lang, now=now))
+        report.stats["annotated"] = str(annotate_workbook(report, dest, spec=spec, lang=lang, now=now,
+                                                                  settings=settings))
     except Exception as exc:  # noqa: BLE001 - the check result stands; say why there is no copy
         report.stats["annotate_error"] = f"{type(exc).__name__}: {exc}"
     return report

@@ -2,7 +2,8 @@
 
 What leaders, SEs and executives are shown about one account, in the order they talk
 about it: the account on a page (the plan's figures, the top opportunities, the key
-persons and their stance, executive pairings, the next 90 days), the pipeline by fiscal
+persons and their stance, executive pairings), the relationship map drawn as an org chart
+(:mod:`xltools.checking.relmap`), the pipeline by fiscal
 quarter against the target and the 3x line (a native chart), the activity timeline, the
 open review actions, the data-quality issues of the plan, and what changed since the
 previous stored version (stance changes, people added or gone, deals won, lost, slipped or
@@ -341,7 +342,18 @@ class _Pack:
         for ws in self.wb.worksheets:
             fit_row_heights(ws)
             page_setup(ws, lang=self.lang, account=self.account, period=self.period)
+        self.relationship_map()
         return self.wb
+
+    def relationship_map(self) -> None:
+        """The 関係図 picture (:mod:`xltools.checking.relmap`) right after the summary."""
+        from xltools.checking.relmap import SHEET, add_to_workbook
+
+        m = add_to_workbook(self.wb, self.spec, self.plan, self.lang, self.now, settings=self.settings,
+                            account=self.account, period=self.period)
+        if m.pages:
+            ws = self.wb[SHEET(self.lang)]
+            self.wb.move_sheet(ws, 1 - self.wb.index(ws))
 
     def summary(self) -> None:
         s = _Sheet(self, TEXTS["s_summary"](self.lang), (30, 18, 16, 16, 14, 14, 22))

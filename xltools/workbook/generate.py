@@ -25,7 +25,7 @@ from copy import copy
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from xltools import __version__, clock
 
@@ -184,6 +184,7 @@ class PlanInfo:
     plan_id: str | None = None
     predecessor_plan_id: str | None = None
     generated_at: datetime | str | None = None
+    relationship_map: bool = False  # draw the prefill's 関係図 sheet (xltools.generation.write_plan)
 
 
 # -- formulas ---------------------------------------------------------------------------------
@@ -464,6 +465,7 @@ class _Builder:
         self.lang = info.lang
         self.period = plan_period(info.period, settings)
         self.prefill = prefill
+        self.finish: Callable[[Any], None] | None = None
         self.static: set[str] = set()
         self.wb = Workbook()
         self.styles = _Styles(self.wb, self.lang)
@@ -524,6 +526,8 @@ class _Builder:
         self._guide(guide)
         self._lists()
         self._meta()
+        if self.finish is not None:
+            self.finish(wb)
         wb.active = 0
         return wb
 
@@ -1043,9 +1047,13 @@ class _Builder:
 
 # -- public API --------------------------------------------------------------------------------
 
-def build_workbook(spec: Spec, settings: Settings, info: PlanInfo, prefill: PlanData | None = None):
-    """The workbook as an (unsaved) openpyxl ``Workbook``."""
-    return _Builder(spec, settings, info, prefill).build()
+def build_workbook(spec: Spec, settings: Settings, info: PlanInfo, prefill: PlanData | None = None, *,
+                   finish: Callable[[Any], None] | None = None):
+    """The workbook as an (unsaved) openpyxl ``Workbook``; ``finish(wb)``, when given, adds
+    what a later stage draws from the plan's data (the relationship map of a hand-over)."""
+    b = _Builder(spec, settings, info, prefill)
+    b.finish = finish
+    return b.build()
 
 
 def save_atomic(wb, path: str | os.PathLike) -> Path:
@@ -1061,10 +1069,10 @@ def save_atomic(wb, path: str | os.PathLike) -> Path:
 
 
 def generate_workbook(spec: Spec, settings: Settings, info: PlanInfo, path: str | os.PathLike,
-                      prefill: PlanData | None = None) -> Path:
+                      prefill: PlanData | None = None, *, finish: Callable[[Any], None] | None = None) -> Path:
     """Write one plan workbook (.xlsx content, whatever ``path`` ends in) to ``path``
     atomically and return the path."""
-    return save_atomic(build_workbook(spec, settings, info, prefill), path)
+    return save_atomic(build_workbook(spec, settings, info, prefill, finish=finish), path)
 
 
 def static_texts(spec: Spec, settings: Settings, lang: str) -> set[str]:
