@@ -44,6 +44,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 
 from . import clock, schema as sch
+from .bulkinsert import insert_rows
 from .errors import UsageError, XltoolsError
 from .issues import INTERNAL, ISSUE_TYPES, FileReport, Issue
 from .periods import parse_period
@@ -767,8 +768,8 @@ class Store:
                 account_key=prep.account_key, **prep.context, predecessor_plan_id=prep.predecessor,
                 updated_at=collected_at))
         for name, rows in prep.rows.items():
-            if rows:
-                conn.execute(self.t[name].insert(), [dict(r, version_id=vid) for r in rows])
+            if rows:  # the driver's executemany: one compiled INSERT, the same values
+                insert_rows(conn, self.t[name], [dict(r, version_id=vid) for r in rows])
         result = {"take": "stored", "superseded": "superseded", "conflict": "conflict"}[decision]
         fid = self._insert_file(conn, path=path, size=size, sha256=sha256, mtime=mtime,
                                 collected_at=collected_at, result=result, plan_id=prep.plan_id,
@@ -865,7 +866,7 @@ class Store:
                        issues: list[Issue]) -> None:
         if not issues:
             return
-        conn.execute(self.t["issues"].insert(), [
+        insert_rows(conn, self.t["issues"], [
             {"file_id": file_id, "version_id": version_id, "code": i.code, "severity": i.severity,
              "sheet": i.sheet, "cell": i.cell, "field": i.field, "table_name": i.table, "row": i.row,
              "raw": _raw_text(i.raw), "message_ja": i.message("ja"), "message_en": i.message("en")}
