@@ -202,9 +202,11 @@ class ReadPool:
                 self._restart()
 
     def _exit_code(self) -> int | None:
-        procs = getattr(self.executor, "_processes", None) or {}
-        codes = [p.exitcode for p in list(procs.values())
-                 if p.exitcode not in (None, 0, -signal.SIGTERM)]
+        procs = list((getattr(self.executor, "_processes", None) or {}).values())
+        for p in procs:  # on a busy machine the dead worker may not be reaped yet
+            if p.exitcode is None:
+                p.join(timeout=1.0)
+        codes = [p.exitcode for p in procs if p.exitcode not in (None, 0, -signal.SIGTERM)]
         return codes[0] if codes else None
 
     def _restart(self) -> None:
