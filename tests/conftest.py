@@ -11,6 +11,14 @@ import pytest
 IN_CI = bool(os.environ.get("CI"))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _own_cache_dir(tmp_path_factory):
+    """The generator-text cache of this test run (never the user's ~/.cache/xltools)."""
+    if "XLTOOLS_CACHE_DIR" not in os.environ:
+        os.environ["XLTOOLS_CACHE_DIR"] = str(tmp_path_factory.mktemp("xltools-cache"))
+    yield
+
+
 def skip_or_fail(reason: str) -> None:
     if IN_CI:
         pytest.fail(f"{reason} (CI is set: this test must run)", pytrace=False)

@@ -583,8 +583,12 @@ def test_a_failed_copy_does_not_stop_the_run(good_plan, tmp_path, monkeypatch):
     assert "No space left" in render(reports, "text", "en")
 
 
-def test_a_broken_generator_text_list_is_an_internal_error_not_a_traceback(good_plan, monkeypatch):
+def test_a_broken_generator_text_list_is_an_internal_error_not_a_traceback(good_plan, monkeypatch, tmp_path):
     import xltools.workbook.generate
+    import xltools.workbook.statictexts
+
+    monkeypatch.setenv("XLTOOLS_CACHE_DIR", str(tmp_path / "empty-cache"))  # nothing cached: computed now
+    monkeypatch.setattr(xltools.workbook.statictexts, "_memo", {})
 
     def broken(*a, **k):
         raise KeyError("guide_sheet")

@@ -30,6 +30,7 @@ from xltools.spec.config import Settings
 from xltools.errors import EXIT_DATA, EXIT_FAILED, EXIT_OK, UsageError
 from xltools.spec.issues import INTERNAL, Issue, FileReport, SEVERITIES, sort_issues
 from xltools.spec.spec import LANGS, Label, Spec
+from xltools.workbook.statictexts import workbook_texts
 
 #: words of the text report
 _UI = {
@@ -113,17 +114,6 @@ def internal_report(path: str, detail: str | dict, exc: BaseException | None = N
 
 def _secs(since: float) -> float:
     return round(time.perf_counter() - since, 4)
-
-
-def workbook_texts(spec: Spec, settings: Settings) -> set[str]:
-    """The texts the generator itself writes into a workbook, in both languages
-    (labels, titles, guide, legends): never reported as stray values."""
-    from xltools.workbook.generate import static_texts
-
-    texts: set[str] = set()
-    for lang in LANGS:
-        texts |= set(static_texts(spec, settings, lang))
-    return texts
 
 
 def check_files(paths: Iterable[str | os.PathLike], spec: Spec, settings: Settings, *, lang: str = "ja",
@@ -226,7 +216,7 @@ def render(reports: list[FileReport], fmt: str = "text", lang: str = "ja") -> st
 
 
 def _pad(text: str, width: int) -> str:
-    from xltools.workbook.xlwrite import display_width
+    from xltools.textwidth import display_width
 
     return text + " " * max(0, width - display_width(text))
 
@@ -246,7 +236,7 @@ def _counts(report: FileReport, lang: str) -> str:
 def render_text(reports: list[FileReport], lang: str = "ja") -> str:
     """Grouped by file, most severe first; columns aligned by display width
     (East Asian wide characters count 2)."""
-    from xltools.workbook.xlwrite import display_width
+    from xltools.textwidth import display_width
 
     lines: list[str] = []
     for r in reports:

@@ -538,7 +538,8 @@ def default_spec_path() -> Path:
 def load_spec_file(path: str | os.PathLike) -> Spec:
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        # libyaml's safe loader when PyYAML has it (ten times faster, the same data)
+        data = yaml.load(p.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as e:
         raise SpecError(f"{p}: not valid YAML: {e}") from None
     except OSError as e:

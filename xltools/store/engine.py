@@ -45,6 +45,7 @@ from sqlalchemy import exc
 from xltools import clock
 
 from xltools.store import schema as sch
+from xltools.store.bulkinsert import insert_rows
 from xltools.store.base import StoreError, StoreLockedError, UnknownTableError, aware, norm_key  # noqa: F401 (re-exported)
 from xltools.store.queries import Queries
 from xltools.messages import Label
@@ -732,8 +733,8 @@ class Store(Queries):
                 account_key=prep.account_key, **prep.context, predecessor_plan_id=prep.predecessor,
                 updated_at=collected_at))
         for name, rows in prep.rows.items():
-            if rows:
-                conn.execute(self.t[name].insert(), [dict(r, version_id=vid) for r in rows])
+            if rows:  # the driver's executemany: one compiled INSERT, the same values
+                insert_rows(conn, self.t[name], [dict(r, version_id=vid) for r in rows])
         result = {"take": "stored", "superseded": "superseded", "conflict": "conflict"}[decision]
         fid = self._insert_file(conn, path=path, size=size, sha256=sha256, mtime=mtime,
                                 collected_at=collected_at, result=result, plan_id=prep.plan_id,
@@ -830,7 +831,7 @@ class Store(Queries):
                        issues: list[Issue]) -> None:
         if not issues:
             return
-        conn.execute(self.t["issues"].insert(), [
+        insert_rows(conn, self.t["issues"], [
             {"file_id": file_id, "version_id": version_id, "code": i.code, "severity": i.severity,
              "sheet": i.sheet, "cell": i.cell, "field": i.field, "table_name": i.table, "row": i.row,
              "raw": _raw_text(i.raw), "message_ja": i.message("ja"), "message_en": i.message("en")}

@@ -99,6 +99,7 @@ class ReadPool:
         self.suspects: deque[tuple[Any, Any]] = deque()  # in flight when a worker died
         self.alone = False  # the one read running is a suspect, read alone
         self.deaths = 0  # workers that died (for the summary and the tests)
+        self._seen: dict = {}  # pid -> worker process of the current pool
 
     def __enter__(self) -> "ReadPool":
         return self
@@ -195,6 +196,9 @@ class ReadPool:
                 self.workers = workers
             try:
                 self.running[self.executor.submit(self.fn, item[1])] = item
+                # the worker processes as they are now: once the pool breaks, the executor
+                # forgets them, and their exit status says why (a signal, e.g. SIGABRT)
+                self._seen.update(getattr(self.executor, "_processes", None) or {})
                 return
             except BrokenProcessPool:  # a worker died while idle
                 if attempt == 2:
@@ -202,12 +206,16 @@ class ReadPool:
                 self._restart()
 
     def _exit_code(self) -> int | None:
-        procs = getattr(self.executor, "_processes", None) or {}
-        codes = [p.exitcode for p in list(procs.values())
-                 if p.exitcode not in (None, 0, -signal.SIGTERM)]
+        self._seen.update(getattr(self.executor, "_processes", None) or {})
+        procs = list(self._seen.values())
+        for p in procs:  # on a busy machine the dead worker may not be reaped yet
+            if p.exitcode is None:
+                p.join(timeout=5.0)  # a dying process may still be writing a core dump
+        codes = [p.exitcode for p in procs if p.exitcode not in (None, 0, -signal.SIGTERM)]
         return codes[0] if codes else None
 
     def _restart(self) -> None:
+        self._seen = {}
         if self.executor is not None:
             self.executor.shutdown(wait=True, cancel_futures=True)
             self.executor = None

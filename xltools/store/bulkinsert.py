@@ -1,0 +1,62 @@
+"""Many rows into one table through the database driver's own ``executemany``.
+
+``conn.execute(table.insert(), rows)`` makes SQLAlchemy build and check every row's
+parameters in Python (a large share of what storing a plan costs).  :func:`insert_rows`
+compiles the INSERT once per table, dialect and column set, converts every value with
+the bind processor SQLAlchemy itself uses for that column's type (so the database
+receives exactly the same values), and hands the rows to the driver in one
+``executemany`` on the caller's connection -- inside the caller's transaction.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import sqlalchemy as sa
+
+
+@dataclass(frozen=True)
+class _Plan:
+    sql: str
+    columns: tuple[str, ...]  # column keys, in parameter order
+    names: tuple[str, ...] | None  # parameter names for named paramstyles; None: positional
+    procs: tuple[Callable[[Any], Any] | None, ...]
+
+
+_PLANS: dict[tuple[int, str, str, tuple[str, ...]], _Plan] = {}
+
+
+def _plan(table: sa.Table, keys: tuple[str, ...], dialect: sa.Dialect) -> _Plan:
+    cache_key = (id(table), dialect.name, dialect.driver, keys)
+    plan = _PLANS.get(cache_key)
+    if plan is None:
+        compiled = table.insert().compile(dialect=dialect, column_keys=list(keys))
+        binds = list(compiled.positiontup) if compiled.positional else list(compiled.binds)
+        columns = tuple(compiled.binds[b].key for b in binds)
+        if sorted(columns) != sorted(keys):  # a default or anything else SQLAlchemy would add
+            raise ValueError(f"{table.name}: no bulk insert of the columns {keys}")
+        escaped = getattr(compiled, "escaped_bind_names", None) or {}
+        procs = tuple(table.c[k].type.dialect_impl(dialect).bind_processor(dialect) for k in columns)
+        plan = _PLANS[cache_key] = _Plan(compiled.string, columns,
+                                         None if compiled.positional else tuple(escaped.get(b, b) for b in binds),
+                                         procs)
+    return plan
+
+
+def insert_rows(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert ``rows`` (dicts with the same keys) into ``table`` on ``conn``: the values
+    stored are those ``conn.execute(table.insert(), rows)`` would store."""
+    if not rows:
+        return
+    keys = tuple(rows[0])
+    if any(len(r) != len(keys) for r in rows) or any(tuple(r) != keys for r in rows):
+        conn.execute(table.insert(), list(rows))  # rows of different shapes: SQLAlchemy sorts them out
+        return
+    plan = _plan(table, keys, conn.dialect)
+    pairs = tuple(zip(plan.columns, plan.procs))
+    values = [[r[k] if p is None else p(r[k]) for k, p in pairs] for r in rows]
+    if plan.names is None:
+        params: list[Any] = [tuple(v) for v in values]
+    else:
+        params = [dict(zip(plan.names, v)) for v in values]
+    conn.exec_driver_sql(plan.sql, params)
