@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from xltools.messages import Params
 
@@ -190,18 +190,29 @@ class Issue:
                 "raw": _jsonable(self.raw), "message": self.message(lang)}
 
 
-def _jsonable(v: Any) -> Any:
+#: a value as JSON has it
+Json = str | int | float | bool | None | list["Json"] | dict[str, "Json"]
+
+
+def _jsonable(v: object) -> str | int | float | bool | None:
     if v is None or isinstance(v, (str, int, float, bool)):
         return v
     return str(v)
 
 
-def _jsonable_deep(v: Any) -> Any:
+@runtime_checkable
+class _IsoFormat(Protocol):
+    """A date, time or datetime (or a pandas Timestamp): shown as ISO 8601 text."""
+
+    def isoformat(self) -> str: ...
+
+
+def _jsonable_deep(v: object) -> Json:
     if isinstance(v, dict):
         return {str(k): _jsonable_deep(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
         return [_jsonable_deep(x) for x in v]
-    if hasattr(v, "isoformat"):
+    if isinstance(v, _IsoFormat):
         return v.isoformat()
     return _jsonable(v)
 
