@@ -65,7 +65,7 @@ class XltoolsError(Exception):
                            for k, v in self.params.items()}}
 
 
-class _Params(dict):
+class _Params(dict[str, object]):
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"
 

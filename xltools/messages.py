@@ -9,11 +9,22 @@ nothing else of xltools: every layer may use it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 #: the languages of every text (Japanese first: the default of workbooks)
 LANGS = ("ja", "en")
 DEFAULT_LANG = "ja"
+
+#: the parameters of a message: any value ``str.format`` shows (text, numbers, dates), and
+#: a :class:`Bilingual` or :class:`Label`, shown in the language of the message
+Params = dict[str, Any]
+
+
+class Bilingual(TypedDict):
+    """A message parameter in both languages, as stored and printed in JSON."""
+
+    ja: str
+    en: str
 
 
 @dataclass(frozen=True)
@@ -35,6 +46,6 @@ class Label:
         return self(lang).format_map(_Keep(params))
 
 
-class _Keep(dict):
+class _Keep(dict[str, object]):
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"

@@ -93,6 +93,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Callable
 
+from xltools.messages import Bilingual, Params
 from xltools.spec.model import CellError
 from xltools.spec.periods import Period, PeriodError, parse_period
 from xltools.spec.spec import ChoiceList, Field, Spec
@@ -124,20 +125,20 @@ class NormContext:
 class Normalized:
     value: Any                      # clean value or None
     code: str | None = None         # issue code from xltools.spec.issues.ISSUE_TYPES, or None when clean
-    params: dict = dataclasses.field(default_factory=dict)  # message params (expected/detail may be {"ja","en"})
+    params: Params = dataclasses.field(default_factory=dict)  # message params (expected/detail may be {"ja","en"})
 
 
 class NormalizeError(ValueError):
     """A value cannot be normalised: ``code`` (an issue code) and message ``params``."""
 
-    def __init__(self, code: str, params: dict | None = None):
+    def __init__(self, code: str, params: Params | None = None):
         self.code = code
         self.params = dict(params or {})
         super().__init__(f"{code}: {self.params}")
 
 
 # -- what each type expects (the E-TYPE ``expected`` param) -------------------------------
-EXPECTED: dict[str, dict[str, str]] = {
+EXPECTED: dict[str, Bilingual] = {
     "amount": {"ja": "金額", "en": "an amount"},
     "integer": {"ja": "整数", "en": "a whole number"},
     "number": {"ja": "数値", "en": "a number"},
@@ -638,6 +639,7 @@ def _choice_error(raw: Any, choices: ChoiceList) -> NormalizeError:
 def parse_choice(raw: Any, choices: ChoiceList) -> str:
     """The key of the choice whose key, label (ja/en) or alias ``raw`` is."""
     table = _lookup(choices)
+    candidates: tuple[str, ...]
     if isinstance(raw, bool):
         candidates = ("TRUE", "yes") if raw else ("FALSE", "no")
     else:

@@ -15,9 +15,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from typing import Any, TypeVar
 
 from xltools import clock
-from xltools.spec.config import Settings
+from xltools.messages import Bilingual
+from xltools.spec.config import Settings, Thresholds
 from xltools.spec.contract import T
 from xltools.spec.derive import day as _day
 from xltools.errors import XltoolsError
@@ -38,7 +40,7 @@ class RuleContext:
     win_rate: float | None = None
 
     @property
-    def th(self):
+    def th(self) -> Thresholds:
         return self.settings.thresholds
 
     def rows(self, table: str) -> list[Row]:
@@ -49,12 +51,14 @@ class RuleContext:
             raise SpecError(f"rules ask for table {table!r}, which the spec does not have") from None
         return self.plan.rows(table)
 
-    def choice_label(self, list_name: str, key: str | None) -> dict | str:
+    def choice_label(self, list_name: str, key: str | None) -> Bilingual | str:
         """A bilingual message parameter for a choice key."""
+        if key is None:
+            return ""
         try:
             lab = self.spec.choices(list_name).get(key).label
         except KeyError:
-            return "" if key is None else str(key)
+            return str(key)
         return {"ja": lab.ja, "en": lab.en}
 
 
@@ -71,13 +75,15 @@ class RuleDef:
 #: every business rule, in the order they run
 RULES: list[RuleDef] = []
 
+_Check = TypeVar("_Check", bound=Callable[[RuleContext], Iterable[Issue]])
 
-def rule(code: str):
+
+def rule(code: str) -> Callable[[_Check], _Check]:
     """Register a rule function that emits issues with ``code``."""
     if code not in ISSUE_TYPES:
         raise ValueError(f"rule code {code!r} is not registered in xltools.spec.issues")
 
-    def deco(fn: Callable[[RuleContext], Iterable[Issue]]):
+    def deco(fn: _Check) -> _Check:
         RULES.append(RuleDef(code, fn))
         return fn
 
@@ -104,14 +110,16 @@ def run_rules(plan: PlanData, spec: Spec, settings: Settings, *, today: date | N
 
 # -- positions -------------------------------------------------------------------------
 
-def row_issue(code: str, table: str, row: Row, column: str, raw=None, **params) -> Issue:
+def row_issue(code: str, table: str, row: Row, column: str, raw: Any = None,
+              **params: Any) -> Issue:
     """An issue on the ``column`` cell of a table row."""
     cell = row.cells.get(column) or next(iter(row.cells.values()), None)
     return Issue(code, sheet=row.sheet, cell=cell, field=column, raw=raw, params=params,
                  table=table, row=row.index)
 
 
-def field_issue(code: str, plan: PlanData, keys: tuple[str, ...], raw=None, **params) -> Issue:
+def field_issue(code: str, plan: PlanData, keys: tuple[str, ...], raw: Any = None,
+                **params: Any) -> Issue:
     """An issue on the first of ``keys`` whose cell is known (plan-level rules)."""
     for key in keys:
         if key in plan.field_cells:
@@ -127,7 +135,7 @@ def _num(v: float, rounding: str = ROUND_HALF_UP) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def _yen(n: int | float) -> dict:
+def _yen(n: int | float) -> Bilingual:
     n = int(round(n))
     return {"ja": f"{n:,}円", "en": f"JPY {n:,}"}
 

@@ -11,7 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from xltools.messages import Params
+
+if TYPE_CHECKING:
+    from xltools.spec.model import PlanData
 
 SEVERITIES = ("error", "warning", "info")
 #: the code of a file xltools itself failed on (a bug, a dead reader): read again next time
@@ -154,7 +159,7 @@ class Issue:
     cell: str | None = None
     field: str | None = None
     raw: Any = None
-    params: dict = dataclasses.field(default_factory=dict)
+    params: Params = dataclasses.field(default_factory=dict)
     file: str | None = None
     table: str | None = None
     row: int | None = None  # 1-based data row inside a table
@@ -179,24 +184,35 @@ class Issue:
             p[k] = v
         return self.type.message(lang, **p)
 
-    def to_dict(self, lang: str = "ja") -> dict:
+    def to_dict(self, lang: str = "ja") -> dict[str, Any]:
         return {"code": self.code, "severity": self.severity, "sheet": self.sheet, "cell": self.cell,
                 "field": self.field, "table": self.table, "row": self.row,
                 "raw": _jsonable(self.raw), "message": self.message(lang)}
 
 
-def _jsonable(v: Any) -> Any:
+#: a value as JSON has it
+Json = str | int | float | bool | None | list["Json"] | dict[str, "Json"]
+
+
+def _jsonable(v: object) -> str | int | float | bool | None:
     if v is None or isinstance(v, (str, int, float, bool)):
         return v
     return str(v)
 
 
-def _jsonable_deep(v: Any) -> Any:
+@runtime_checkable
+class _IsoFormat(Protocol):
+    """A date, time or datetime (or a pandas Timestamp): shown as ISO 8601 text."""
+
+    def isoformat(self) -> str: ...
+
+
+def _jsonable_deep(v: object) -> Json:
     if isinstance(v, dict):
         return {str(k): _jsonable_deep(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
         return [_jsonable_deep(x) for x in v]
-    if hasattr(v, "isoformat"):
+    if isinstance(v, _IsoFormat):
         return v.isoformat()
     return _jsonable(v)
 
@@ -213,8 +229,8 @@ class FileReport:
 
     file: str
     issues: list[Issue] = field(default_factory=list)
-    stats: dict = field(default_factory=dict)
-    plan: Any = None  # xltools.spec.model.PlanData when the file could be read
+    stats: dict[str, Any] = field(default_factory=dict)  # counts, timings, the annotated copy's path
+    plan: PlanData | None = None  # when the file could be read
 
     @property
     def valid(self) -> bool:
@@ -235,7 +251,7 @@ class FileReport:
         self.issues.append(iss)
         return iss
 
-    def to_dict(self, lang: str = "ja") -> dict:
+    def to_dict(self, lang: str = "ja") -> dict[str, Any]:
         """The JSON shape: ``figures`` are the plan's computed figures (xltools.spec.derive:
         ``period_pipeline``, ``coverage_ratio``, ...), the ones collect stores."""
         figures = {k: _jsonable_deep(v) for k, v in self.plan.derived.items()} if self.plan is not None else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import datetime, timezone
-from typing import Any
+from typing import TypeVar
 
 from xltools.errors import UsageError, XltoolsError
 
@@ -25,13 +25,16 @@ class UnknownTableError(UsageError, StoreError):
     """A table name on the command line that the store does not have."""
 
 
-def aware(value: Any) -> Any:
+_V = TypeVar("_V")
+
+
+def aware(value: _V) -> _V:
     """Naive UTC from the database -> aware UTC."""
     if isinstance(value, datetime) and value.tzinfo is None:
         return value.replace(tzinfo=timezone.utc)
     return value
 
 
-def norm_key(value: Any) -> str:
+def norm_key(value: object) -> str:
     """Comparison key for names typed by people: NFKC, no spaces, case-folded."""
     return "".join(unicodedata.normalize("NFKC", str(value)).split()).casefold()

@@ -8,7 +8,7 @@ SQL or reaches into the engine.
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Protocol
 
 import sqlalchemy as sa
@@ -20,7 +20,13 @@ from xltools.store import schema as sch
 from xltools.store.base import UnknownTableError, aware, norm_key
 
 if TYPE_CHECKING:
+    from typing import Unpack
+
     from xltools.spec.spec import Spec, Table
+
+    #: a SELECT whose columns follow the spec (its fields and table columns), known at run time
+    _Select = sa.Select[Unpack[tuple[Any, ...]]]
+    _Column = sa.ColumnElement[Any]
 
 
 class ReadStore(Protocol):
@@ -48,16 +54,23 @@ class Queries:
 
     t: dict[str, sa.Table]
     spec_tables: dict[str, Table]
+    # what the engine (the class this is mixed into) provides
+    spec: Spec
+    engine: sa.Engine
+
+    if TYPE_CHECKING:
+        def ensure_schema(self) -> None: ...
+        def _errors(self) -> AbstractContextManager[None]: ...
 
     @contextmanager
     def read(self) -> Iterator[sa.Connection]:
         """A read transaction (the schema ensured first, database errors mapped)."""
-        self.ensure_schema()  # type: ignore[attr-defined]
-        with self._errors(), self.engine.connect() as conn:  # type: ignore[attr-defined]
+        self.ensure_schema()
+        with self._errors(), self.engine.connect() as conn:
             with conn.begin():
                 yield conn
 
-    def _version_columns(self) -> list[sa.ColumnElement]:
+    def _version_columns(self) -> list[_Column]:
         pv = self.t["plan_versions"]
         ctx = [pv.c[k] for k in sch.CONTEXT_KEYS]
         book = [pv.c.id.label("version_id"), pv.c.version_no, pv.c.is_current, pv.c.collected_at,
@@ -66,14 +79,14 @@ class Queries:
         fields = [pv.c[f.key] for f in self.spec.fields if f.key not in sch.CONTEXT_KEYS]
         return ctx + book + fields + [pv.c.meta]
 
-    def _versions_select(self, period: str | None = None, all_versions: bool = False) -> sa.Select:
+    def _versions_select(self, period: str | None = None, all_versions: bool = False) -> _Select:
         pv = self.t["plan_versions"]
         q = sa.select(*self._version_columns()).order_by(pv.c.id)
         if not all_versions:
             q = q.where(pv.c.is_current.is_(True))
         return self._in_period(q, pv.c.period, period)
 
-    def _rows_select(self, name: str, period: str | None = None, all_versions: bool = False) -> sa.Select:
+    def _rows_select(self, name: str, period: str | None = None, all_versions: bool = False) -> _Select:
         t, pv = self.t[name], self.t["plan_versions"]
         cols = [pv.c[k] for k in sch.CONTEXT_KEYS] + [
             pv.c.version_no, pv.c.is_current, pv.c.collected_at, t.c.row_index, t.c.sheet, t.c.row,
@@ -84,7 +97,7 @@ class Queries:
             q = q.where(pv.c.is_current.is_(True))
         return self._in_period(q, pv.c.period, period)
 
-    def _files_select(self, period: str | None = None) -> sa.Select:
+    def _files_select(self, period: str | None = None) -> _Select:
         files, pv = self.t["files"], self.t["plan_versions"]
         q = (sa.select(files.c.id, files.c.path, files.c.size, files.c.sha256, files.c.mtime,
                        files.c.collected_at, files.c.result, files.c.plan_id, files.c.version_id,
@@ -93,7 +106,7 @@ class Queries:
              .select_from(files.outerjoin(pv, files.c.version_id == pv.c.id)).order_by(files.c.id))
         return self._in_period(q, pv.c.period, period, files.c.version_id)
 
-    def _issues_select(self, period: str | None = None, all_versions: bool = False) -> sa.Select:
+    def _issues_select(self, period: str | None = None, all_versions: bool = False) -> _Select:
         issues, files, pv = self.t["issues"], self.t["files"], self.t["plan_versions"]
         q = (sa.select(pv.c.plan_id, pv.c.account_id, pv.c.account_name, pv.c.rep, pv.c.period,
                        files.c.path.label("source_file"), pv.c.version_no, issues.c.code, issues.c.severity,
@@ -110,8 +123,8 @@ class Queries:
                                sa.and_(files.c.result.in_(("rejected", "conflict")), files.c.id == latest_at_path)))
         return self._in_period(q, pv.c.period, period, issues.c.version_id)
 
-    def _in_period(self, q: sa.Select, column: sa.ColumnElement, period: str | None,
-                   unplaced: sa.ColumnElement | None = None) -> sa.Select:
+    def _in_period(self, q: _Select, column: _Column, period: str | None,
+                   unplaced: _Column | None = None) -> _Select:
         """``FY2026Q3`` matches that quarter; ``FY2026`` the year and its quarters.  Rows
         whose ``unplaced`` column is NULL (rejected files: period unknown) always match."""
         if period is None or not str(period).strip():
@@ -120,7 +133,7 @@ class Queries:
         cond = column == str(p) if p.quarter is not None else sa.or_(column == str(p), column.like(f"{p}Q_"))
         return q.where(cond if unplaced is None else sa.or_(cond, unplaced.is_(None)))
 
-    def _fetch(self, q: sa.Select) -> list[dict[str, Any]]:
+    def _fetch(self, q: _Select) -> list[dict[str, Any]]:
         with self.read() as conn:
             return [{k: aware(v) for k, v in r.items()} for r in conn.execute(q).mappings()]
 
