@@ -398,6 +398,11 @@ class _Styles:
             kw["border"] = self.border
             kw["alignment"] = al(vertical="center", shrink_to_fit=True,
                                  horizontal="center" if kind.endswith("centred") else None)
+        elif kind == "xl Label single":  # a label on one line (shrunk to fit, never wrapped)
+            kw["font"] = self._font()
+            kw["fill"] = self._fill(LABEL_FILL)
+            kw["border"] = self.border
+            kw["alignment"] = al(vertical="center", shrink_to_fit=True)
         elif kind == "xl Figure":  # a key figure on the summary
             kw["font"] = self._font(b=True, sz=self.font.sz + 1)
             kw["border"] = self.border

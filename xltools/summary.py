@@ -181,11 +181,14 @@ class Helper:
         k, r, p = col_letter(kcol), col_letter(rcol), col_letter(pcol)
         keys = f"${k}${top}:${k}${top + n - 1}"
         ranks = f"${r}${top}:${r}${top + n - 1}"
+        refs: dict[str, str] = {}
         for i in range(1, n + 1):
             row = top + i - 1
 
             def col(key: str, i=i) -> str:
-                return f"INDEX({structured(b, lst.table, key)},{i})"
+                if key not in refs:
+                    refs[key] = structured(b, lst.table, key)
+                return f"INDEX({refs[key]},{i})"
             write_formula(self.ws.cell(row=row, column=kcol), lst.key(b, col))
             write_formula(self.ws.cell(row=row, column=rcol),
                           f'=IF({k}{row}="","",COUNTIF({keys},"<"&{k}{row})+COUNTIF(${k}${top}:{k}{row},{k}{row}))')
@@ -210,8 +213,8 @@ class Helper:
 # -- the sheet --------------------------------------------------------------------------------
 
 #: column widths of the summary (B..H: account side, J..P: activities side)
-WIDTHS = {1: 1.5, 2: 4.5, 3: 22, 4: 15, 5: 12, 6: 13, 7: 11, 8: 11, 9: 2,
-          10: 4.5, 11: 11, 12: 14, 13: 24, 14: 15, 15: 11, 16: 10}
+WIDTHS = {1: 1.5, 2: 4.5, 3: 26, 4: 15, 5: 12, 6: 13, 7: 11, 8: 11, 9: 2,
+          10: 4.5, 11: 11, 12: 14, 13: 24, 14: 15, 15: 12, 16: 10}
 LAST_COL = 16
 ROW_HEIGHT = 16
 LEFT, RIGHT = 2, 10
@@ -261,7 +264,7 @@ class SummarySheet:
         b = self.b
         for key in keys:
             f = b.spec.field(key)
-            self.text(row, col, f.label(b.lang), "xl Label")
+            self.text(row, col, f.label(b.lang), "xl Label single")
             self.merge(row, col, col + label_span - 1)
             vcol = col + label_span
             style = "xl Figure | " + self.style_of(f).split(" | ", 1)[1]
@@ -288,17 +291,18 @@ class SummarySheet:
         for i, (key, head) in enumerate(columns, 1):
             self.text(row, col + i, head(b.lang) if head else t.column(key).label(b.lang), "xl Header")
         row += 1
+        refs = [(t.column(key), structured(b, table, key)) for key, _head in columns]
+        first = row
         for k in range(1, lst.places + 1):
             at = self.helper.place(name, k)
             self.formula(row, col, f'=IF(N({at})=0,"",{k})', "xl Cell | 0")
-            for i, (key, _head) in enumerate(columns, 1):
-                c = t.column(key)
-                ref = structured(b, table, key)
+            for i, (c, ref) in enumerate(refs, 1):
                 self.formula(row, col + i, f'=IF(N({at})=0,"",IF(LEN(INDEX({ref},{at}))=0,"",INDEX({ref},{at})))',
                              self.style_of(c))
-                if c.choices:
-                    b._tone_rules(self.ws, c, a1(row, col + i))
             row += 1
+        for i, (c, _ref) in enumerate(refs, 1):  # stance, verdict... coloured as on their own sheet
+            if c.choices:
+                b._tone_rules(self.ws, c, f"{a1(first, col + i)}:{a1(row - 1, col + i)}")
         return row
 
     def build(self) -> None:
