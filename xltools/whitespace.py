@@ -6,8 +6,8 @@ formula from the Opportunities table so it updates as the rep types:
 
 * the rows are the distinct departments of Opportunities, then of Contacts, in order of
   first appearance (:func:`xltools.derive.departments`), found on the hidden helper sheet
-  (one candidate per table row, ``SUMPRODUCT(--(above=me))=1`` marks the first of each,
-  a running count numbers them, ``MATCH(k, numbers, 0)`` finds the k-th);
+  (one candidate per table row; the first of each department, ``SUMPRODUCT(--(above=me))=1``,
+  gets the next number, ``MAX(numbers above) + 1``; ``MATCH(k, numbers, 0)`` finds the k-th);
 * the columns are the company's solutions (the spec's ``solution`` list, or
   ``[[solutions]]`` in xltools.toml), the same list as the dropdown of ``solution``;
 * a cell counts the opportunities of its department and solution by stage with
@@ -32,9 +32,12 @@ MAX_DEPARTMENTS = 20
 TEXTS: dict[str, Label] = {
     "sheet": Label("ホワイトスペース", "Whitespace"),
     "title": Label("ホワイトスペース分析（顧客部門 × 当社ソリューション）", "Whitespace map (customer departments × our solutions)"),
-    "note": Label("③売上計画の案件（顧客部門・提案ソリューション・ステージ）から自動で計算されます。部門は案件、次にキーマンの部署から拾います。",
+    "note": Label("③売上計画の案件（顧客部門・提案ソリューション・ステージ）から自動で計算されます（入力不要）。",
                   "Calculated from the opportunities of the sales plan (customer department, proposed solution, "
-                  "stage). Departments come from the opportunities, then from the key persons."),
+                  "stage); nothing to type here."),
+    "note2": Label("部門は案件、次にキーマンの部署から拾います。列は当社ソリューションの一覧（会社設定）です。",
+                   "Departments come from the opportunities, then from the key persons; the columns are our "
+                   "solutions (company settings)."),
     "department": Label("顧客部門", "Customer department"),
     "more": Label("ほか {n} 部門は表示しきれません（案件シートで確認してください）。",
                   "{n} more departments do not fit here (see the sales plan)."),
@@ -59,18 +62,18 @@ def _department_helper(b: "_Builder", helper: "Helper") -> tuple[str, str]:
     n_opp, n_con = b.table_rows[T.OPPORTUNITIES], b.table_rows[T.CONTACTS]
     n = n_opp + n_con
     dcol, top = helper.columns("department", n)
-    fcol, _ = helper.columns("department first", n)
     ncol, _ = helper.columns("department number", n)
-    d, f, num = col_letter(dcol), col_letter(fcol), col_letter(ncol)
+    d, num = col_letter(dcol), col_letter(ncol)
     ws = helper.ws
     for i in range(1, n + 1):
         row = top + i - 1
         src = (f"INDEX({structured(b, T.OPPORTUNITIES, 'department')},{i})" if i <= n_opp else
                f"INDEX({structured(b, T.CONTACTS, 'department')},{i - n_opp})")
         write_formula(ws.cell(row=row, column=dcol), f'=IF(LEN({src})=0,"",{src})')
-        write_formula(ws.cell(row=row, column=fcol),
-                      f'=IF({d}{row}="","",IF(SUMPRODUCT(--(${d}${top}:{d}{row}={d}{row}))=1,1,""))')
-        write_formula(ws.cell(row=row, column=ncol), f'=IF({f}{row}=1,COUNT(${f}${top}:{f}{row}),"")')
+        # the first of its department gets the next number (the header above counts 0 for MAX)
+        write_formula(ws.cell(row=row, column=ncol),
+                      f'=IF({d}{row}="","",IF(SUMPRODUCT(--(${d}${top}:{d}{row}={d}{row}))=1,'
+                      f'MAX(${num}${top - 1}:{num}{row - 1})+1,""))')
     sheet = f"'{helper.ws.title}'"
     return (f"{sheet}!${d}${top}:${d}${top + n - 1}", f"{sheet}!${num}${top}:${num}${top + n - 1}")
 
@@ -102,6 +105,7 @@ def add_whitespace(b: "_Builder", ws, helper: "Helper") -> None:
     ws.column_dimensions[col_letter(first_col)].width = 22
     b.put_static(ws, 1, first_col, tr(b, "title"), "xl Title")
     b.put_static(ws, 2, first_col, tr(b, "note"), "xl Hint")
+    b.put_static(ws, 3, first_col, tr(b, "note2"), "xl Hint")
     b.put_static(ws, head_row, first_col, tr(b, "department"), "xl Header")
     for j, sol in enumerate(solutions, 1):
         col = first_col + j
