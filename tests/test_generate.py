@@ -149,11 +149,12 @@ def test_every_table_exists_with_localised_headers_and_presized_rows(books, lang
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_sheets_guide_first_and_active_meta_and_lists_very_hidden(books, lang):
+def test_sheets_summary_first_and_active_meta_and_lists_very_hidden(books, lang):
     _, wb = books[lang]
     titles = [s.label(lang) for s in SPEC.sections]
-    assert wb.sheetnames[1:1 + len(titles)] == titles
-    assert wb.active.title == wb.sheetnames[0] == ("使い方" if lang == "ja" else "Guide")
+    assert wb.sheetnames[3:3 + len(titles)] == titles
+    assert wb.active.title == wb.sheetnames[0] == ("サマリー" if lang == "ja" else "Summary")
+    assert wb.sheetnames[1:3] == (["ホワイトスペース", "使い方"] if lang == "ja" else ["Whitespace", "Guide"])
     assert wb[META_SHEET].sheet_state == "veryHidden" and wb[LISTS_SHEET].sheet_state == "veryHidden"
     assert all(ws.sheet_state == "visible" for ws in wb.worksheets if not ws.title.startswith("_"))
 
@@ -212,7 +213,7 @@ def test_every_closed_list_has_a_dropdown_over_the_table_rows(books, lang):
 
 
 SOURCES = {("Opportunities", "key_person"), ("Opportunities", "initiative"), ("Contacts", "reports_to"),
-           ("Activities", "contact"), ("Activities", "related_opp")}
+           ("Activities", "contact"), ("Activities", "related_opp"), ("Asks", "related_opp"), ("Asks", "related_contact")}
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -377,7 +378,7 @@ def test_breakdown_quarters_are_labelled_with_real_fiscal_quarters(books, lang):
 @pytest.mark.parametrize("lang", LANGS)
 def test_guide_has_a_formula_checklist_row_per_section(books, lang):
     _, wb = books[lang]
-    ws = wb.worksheets[0]
+    ws = wb["使い方" if lang == "ja" else "Guide"]
     labels = {s.label(lang): s for s in SPEC.sections}
     rows = {ws.cell(r, 2).value: r for r in range(1, ws.max_row + 1) if ws.cell(r, 2).value in labels}
     assert set(rows) == set(labels)
@@ -749,7 +750,7 @@ def test_cli_generate_one_plan(tmp_path):
     wb = openpyxl.load_workbook(tmp_path / "p.xlsx")
     assert name_cell(wb, "sales_target")[1].value == 30_000_000
     assert name_cell(wb, "team_members")[1].value == "佐藤"
-    assert wb.sheetnames[0] == "Guide"
+    assert wb.sheetnames[0] == "Summary" and wb.sheetnames[2] == "Guide"
 
 
 def test_cli_generate_default_name_in_current_folder(tmp_path, monkeypatch):

@@ -96,7 +96,7 @@ def read(original, recalculated):
         return [vals[ws.title].cell(r, col).value for r in range(first, last + 1)]
 
     def checklist():
-        ws = vals.worksheets[0]
+        ws = next(w for w in vals.worksheets if w.title in ("使い方", "Guide"))  # after the summary
         labels = {s.label(lang): s.key for lang in ("ja", "en") for s in SPEC.sections}
         return {labels[ws.cell(r, 2).value]: tuple(ws.cell(r, c).value for c in range(4, 9))
                 for r in range(1, ws.max_row + 1) if ws.cell(r, 2).value in labels}

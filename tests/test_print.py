@@ -45,6 +45,16 @@ def plan_33():
     raise AssertionError("no 33-deal plan in the corpus seeds")
 
 
+#: sheets before the section sheets: the summary, the whitespace map and the guide
+FRONT = 3
+
+
+def formula_print_areas(path):
+    """The formula print areas (the section sheets'; the summary and the whitespace map
+    have fixed one-page areas)."""
+    return {k: v for k, v in defined_print_areas(path).items() if "INDEX(" in v}
+
+
 def defined_print_areas(path):
     """``{sheet title: formula}`` of the sheet-scoped ``_xlnm.Print_Area`` names, read from
     the XML (openpyxl drops formula print areas on load)."""
@@ -71,27 +81,30 @@ def test_every_sheet_prints_a4_landscape_with_titles_header_footer_and_no_gridli
     lang = "ja" if which == "filled" else "en"
     wb = printing.load_workbook_quietly(path)
     visible = [ws for ws in wb.worksheets if ws.sheet_state == "visible"]
-    assert len(visible) == 1 + len(SPEC.sections)
+    assert len(visible) == FRONT + len(SPEC.sections)
     for ws in visible:
         ps = ws.page_setup
         assert (ps.orientation, int(ps.paperSize), ps.fitToWidth) == ("landscape", 9, 1), ws.title
         assert ws.sheet_properties.pageSetUpPr.fitToPage
-        assert ps.fitToHeight == (1 if ws is visible[0] else 0)  # the guide on one page, sheets grow down
+        # the summary, the whitespace map and the guide on one page each, sheets grow down
+        assert ps.fitToHeight == (1 if ws in visible[:FRONT] else 0)
         assert ws.sheet_view.showGridLines is False and not ws.print_options.gridLines
         # literal "&" of the account name doubled (a single one starts a header code)
         assert "株式会社印刷&&テスト　FY2026Q3" in ws.oddHeader.left.text
         assert ws.oddHeader.center.text.endswith("&A")
         assert ws.oddHeader.right.text.endswith(printing.CONFIDENTIAL) and "社外秘 / Confidential" == printing.CONFIDENTIAL
         assert ws.oddFooter.center.text.endswith("&P / &N ページ" if lang == "ja" else "Page &P of &N")
-        if ws is not visible[0]:
+        if ws not in visible[:FRONT]:
             assert ws.print_title_rows, ws.title
 
 
 def test_print_area_is_a_formula_ending_at_the_last_used_row(plans):
     _, filled, _ = plans
-    areas = defined_print_areas(filled)
+    areas = formula_print_areas(filled)
     names = {s.label("ja"): s for s in SPEC.sections}
     assert set(areas) == set(names)  # every section sheet; the guide prints its used range
+    fixed = {k: v for k, v in defined_print_areas(filled).items() if k not in areas}
+    assert set(fixed) == {"サマリー", "ホワイトスペース"}  # one fixed page each
     wb = printing.load_workbook_quietly(filled)
     sales = SPEC.section("sales_plan").label("ja")
     ws = wb[sales]
@@ -146,11 +159,12 @@ def test_33_deal_plan_prints_one_page_per_sheet_with_every_deal(plans, soffice):
     (pdf,) = pdf_many([ready], d / "pdf", soffice=soffice)
     pages, texts = _pdf_pages(pdf)
     sheets = [SPEC.section(s.key).label("ja") for s in SPEC.sections]
-    assert pages == 1 + len(sheets)  # guide + one page per sheet: no spill, no empty-row page
-    for i, (sheet, text) in enumerate(zip(sheets, texts[1:]), 2):
+    # summary, whitespace, guide + one page per sheet: no spill, no empty-row page
+    assert pages == FRONT + len(sheets)
+    for i, (sheet, text) in enumerate(zip(sheets, texts[FRONT:]), FRONT + 1):
         assert sheet in text and f"{i} / {pages} ページ" in text and "社外秘 / Confidential" in text
         assert "株式会社印刷&テスト" in text
-    sales = texts[1 + sheets.index(SPEC.section("sales_plan").label("ja"))]
+    sales = texts[FRONT + sheets.index(SPEC.section("sales_plan").label("ja"))]
     flat = re.sub(r"\s+", "", sales)
     for r in plan_33().rows("Opportunities"):
         assert r["opp_id"] in flat
@@ -164,7 +178,7 @@ def test_formula_print_area_evaluates_to_the_pinned_row_in_libreoffice(plans, so
     _, filled, blank = plans
     probes, expect = [], []
     for path in (filled, blank):
-        areas = defined_print_areas(path)
+        areas = formula_print_areas(path)
         wb = printing.load_workbook_quietly(path)
         probe = wb.create_sheet("probe")
         rows = []

@@ -715,7 +715,7 @@ def fill(wb, lang: str) -> tuple:
     put(ws, a1(bottom + 1, col["opportunity"]), "=表の下の案件")  # under the table, text that looks like a formula
     put(ws, a1(bottom + 1, col["amount"]), 777)
     put(ws, a1(top + 5, right + 2), "右のメモ")  # right of the table
-    guide = wb.worksheets[0]
+    guide = wb["使い方" if lang == "ja" else "Guide"]
     put(guide, "J3", "ガイドへのメモ")
     rename(wb, ws, "売上計画（改）" if lang == "ja" else "Sales plan (mine)")
     return ws.title, top, left, bottom, right, col

@@ -17,7 +17,7 @@ def test_contract_tables_and_keys():
     spec = load_spec()
     assert [t.name for t in spec.tables] == [
         "Financials", "OurBusiness", "Initiatives", "Opportunities", "Contacts", "Activities",
-        "SelectionScores", "KPIs", "Reviews", "SuccessCases"]
+        "Asks", "SelectionScores", "KPIs", "Reviews", "SuccessCases"]
     keys = {f.key for f in spec.fields}
     for k in ("account_name", "account_id", "rep", "team_members", "period", "plan_date", "aps_date",
               "amount_unit", "industry", "sales_target", "plan_total", "weighted_total",

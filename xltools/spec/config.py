@@ -30,6 +30,12 @@ Example ``xltools.toml``::
     key = "semis"
     ja = "半導体"
     en = "Semiconductors"
+
+    [[solutions]]                   # replaces the built-in list of our solutions (the
+    key = "mes"                     # dropdown of the opportunities' solution and the
+    ja = "製造実行システム"           # columns of the whitespace map)
+    en = "Manufacturing execution"
+    aliases = ["MES"]
 """
 from __future__ import annotations
 
@@ -88,6 +94,7 @@ class Settings:
     stage_probabilities: dict = field(default_factory=dict)
     selection_weights: dict = field(default_factory=dict)  # overrides of the spec's weights
     industries: tuple = ()
+    solutions: tuple = ()  # replaces the spec's ``solution`` list when set
     path: str | None = None
 
     def cfg_value(self, name: str) -> float:
@@ -99,12 +106,13 @@ class Settings:
         return getattr(self.thresholds, name)
 
     def apply(self, spec: Spec) -> Spec:
-        """The spec with this company's lists: industries, stage probabilities, weights."""
+        """The spec with this company's lists: industries, solutions, stage probabilities, weights."""
         lists = dict(spec.choice_lists)
-        if self.industries:
-            lists["industry"] = ChoiceList("industry", tuple(
-                Choice(key=i["key"], label=Label(i["ja"], i["en"]), aliases=tuple(i.get("aliases", ())))
-                for i in self.industries))
+        for name, items in (("industry", self.industries), ("solution", self.solutions)):
+            if items and name in lists:
+                lists[name] = ChoiceList(name, tuple(
+                    Choice(key=i["key"], label=Label(i["ja"], i["en"]), aliases=tuple(i.get("aliases", ())))
+                    for i in items))
         stages = lists["stage"]
         lists["stage"] = ChoiceList("stage", tuple(
             dataclasses.replace(c, probability=int(self.stage_probabilities.get(c.key, c.probability or 0)))
@@ -122,10 +130,32 @@ def _check_keys(section: str, raw: dict, allowed: set[str]) -> None:
         raise ConfigError(f"{section}: unknown setting(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
 
 
+def _choice_items(items: object, where: str) -> tuple:
+    """A company list (``[[industries]]``, ``[[solutions]]``): key, ja and en on every
+    entry, optional aliases, keys and labels unique."""
+    if not isinstance(items, (list, tuple)):
+        raise ConfigError(f"{where}: must be a list of [[tables]] with key, ja and en")
+    seen: dict[str, int] = {}
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or not all(isinstance(item.get(k), str) and item.get(k).strip()
+                                                 for k in ("key", "ja", "en")):
+            raise ConfigError(f"{where}[{i}]: needs key, ja and en")
+        _check_keys(f"{where}[{i}]", item, {"key", "ja", "en", "aliases"})
+        aliases = item.get("aliases", [])
+        if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+            raise ConfigError(f"{where}[{i}] aliases: must be a list of texts")
+        for text in (item["key"], item["ja"], item["en"]):
+            if text.casefold() in seen and seen[text.casefold()] != i:
+                raise ConfigError(f"{where}[{i}]: {text!r} is already used by entry {seen[text.casefold()]}")
+            seen[text.casefold()] = i
+    return tuple(dict(item) for item in items)
+
+
 def settings_from_dict(raw: dict, path: str | None = None) -> Settings:
     where = path or "settings"
     _check_keys(where, raw, {"language", "fiscal_year_start_month", "thresholds",
-                             "stage_probabilities", "selection_weights", "industries", "report"})
+                             "stage_probabilities", "selection_weights", "industries", "solutions",
+                             "report"})
     lang = raw.get("language", "ja")
     if lang not in ("ja", "en"):
         raise ConfigError(f"{where}: language must be 'ja' or 'en', got {lang!r}")
@@ -156,13 +186,11 @@ def settings_from_dict(raw: dict, path: str | None = None) -> Settings:
     for k, v in weights.items():
         if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
             raise ConfigError(f"{where} [selection_weights] {k}: must be a non-negative number, got {v!r}")
-    industries = raw.get("industries", ())
-    for i, ind in enumerate(industries):
-        if not all(isinstance(ind.get(k), str) and ind.get(k) for k in ("key", "ja", "en")):
-            raise ConfigError(f"{where} industries[{i}]: needs key, ja and en")
+    industries = _choice_items(raw.get("industries", ()), f"{where} industries")
+    solutions = _choice_items(raw.get("solutions", ()), f"{where} solutions")
     return Settings(language=lang, fiscal_year_start_month=month, thresholds=th, report=report,
                     stage_probabilities=dict(probs), selection_weights=weights,
-                    industries=tuple(industries), path=path)
+                    industries=industries, solutions=solutions, path=path)
 
 
 def load_settings(path: str | os.PathLike | None = None) -> Settings:

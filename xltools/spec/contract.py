@@ -30,6 +30,7 @@ class T:
     KPIS = "KPIs"
     REVIEWS = "Reviews"
     SUCCESS_CASES = "SuccessCases"
+    ASKS = "Asks"
 
 
 #: table -> the columns the code reads or computes
@@ -42,7 +43,8 @@ TABLES: dict[str, tuple[str, ...]] = {
                       "weighted", "key_person"),
     T.CONTACTS: ("contact_id", "name", "department", "title", "reports_to", "role", "stance",
                  "influence", "our_owner", "last_contact", "status"),
-    T.ACTIVITIES: ("planned_date", "contact", "executive", "appointment", "status"),
+    T.ACTIVITIES: ("planned_date", "contact", "purpose", "executive", "appointment", "status"),
+    T.ASKS: ("ask", "ask_of", "due", "status", "related_opp"),
     T.SELECTION: ("criterion", "weight", "score"),
     T.KPIS: ("kpi", "target", "actual", "achievement"),
     T.REVIEWS: ("item", "action", "owner", "due", "done"),
@@ -53,7 +55,7 @@ TABLES: dict[str, tuple[str, ...]] = {
 #: single-value fields the code reads
 FIELDS: tuple[str, ...] = (
     "account_name", "account_id", "rep", "period", "amount_unit", "industry", "sales_target",
-    "target_period", "org_updated",
+    "target_period", "org_updated", "team_members",
 )
 
 #: computed figures: every formula field or column of the spec, and nothing else, is one
@@ -62,7 +64,7 @@ FIGURES: tuple[str, ...] = (
     "target_applied", "target_start", "target_end", "period_pipeline", "coverage_ratio",
     "coverage_verdict", "period_weighted", "outside_period_total", "plan_total", "weighted_total",
     "close_q1", "close_q2", "close_q3", "close_q4", "close_q5", "close_q6", "close_q7", "close_q8",
-    "close_other", "selection_score", "tier",
+    "close_other", "ltv_total", "selection_score", "tier",
     "Financials.growth_rate", "Opportunities.ltv", "Opportunities.weighted", "KPIs.achievement",
 )
 
@@ -70,6 +72,9 @@ FIGURES: tuple[str, ...] = (
 CHOICE_COLUMNS: dict[tuple[str, str], str] = {
     (T.OPPORTUNITIES, "stage"): "stage",
     (T.OPPORTUNITIES, "recurring"): "recurring",
+    (T.OPPORTUNITIES, "solution"): "solution",
+    (T.ASKS, "ask_of"): "ask_of",
+    (T.ASKS, "status"): "ask_status",
     (T.CONTACTS, "role"): "role",
     (T.CONTACTS, "stance"): "stance",
     (T.CONTACTS, "influence"): "level",
@@ -103,6 +108,12 @@ MEANINGS: dict[tuple[str, str], str] = {
     ("verdict", "within"): ONE,
     ("verdict", "above"): ONE,
     ("recurring", "recurring"): ONE,
+    ("ask_status", "open"): SOME,
+    ("ask_status", "closed"): SOME,
+    ("whitespace", "won"): ONE,
+    ("whitespace", "open"): ONE,
+    ("whitespace", "lost"): ONE,
+    ("whitespace", "none"): ONE,
 }
 #: attributes the code reads from every choice of a list
 CHOICE_ATTRIBUTES: dict[str, tuple[str, ...]] = {

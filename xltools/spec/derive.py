@@ -18,7 +18,14 @@ columns), the exports and every report use these figures; nothing recomputes the
 * Quarter breakdown ``close_q1`` .. ``close_q8``: live amounts per fiscal quarter, from Q1
   of the plan's fiscal year through Q4 of the next; ``close_other`` the rest.
 * LTV, growth rate (against the row directly above), KPI achievement, selection score
-  (weighted mean over the scored criteria) and tier.
+  (weighted mean over the scored criteria) and tier; ``ltv_total`` the LTV of every
+  opportunity not lost.
+* The **whitespace map** (:func:`whitespace`): customer department × our solution ->
+  won / in progress / lost / none, from the stages' meanings.
+* What the summary sheet lists (:func:`top_opportunities`, :func:`key_persons`,
+  :func:`executive_pairings`, :func:`upcoming_activities`, :func:`open_asks`): which
+  rows, in which order; the sheet's helper formulas rank the rows the same way (ties keep
+  the table's order).
 
 Amounts are whole yen: sums are taken exactly and rounded half up once (as a
 spreadsheet's ROUND does), never with Python's round-half-to-even.
@@ -148,6 +155,7 @@ class Deriver:
         live = [r for r in opps if r["stage"] != self.lost and _is_number(r["amount"])]
         d["plan_total"] = sum(r["amount"] for r in live)
         d["weighted_total"] = round_yen(sum((w for w in weights.values() if w is not None), Decimal(0)))
+        d["ltv_total"] = sum(r["ltv"] for r in live if _is_number(r["ltv"]))
         tp = target_period(fields, plan_period, self.start_month)
         d["target_applied"] = str(tp) if tp else None
         d["target_start"] = tp.start if tp else None
@@ -196,6 +204,141 @@ class Deriver:
         th = self.settings.thresholds
         tier = None if score is None else "A" if score >= th.tier_a else "B" if score >= th.tier_b else "C"
         return {"selection_score": score, "tier": tier}
+
+
+# -- the whitespace map ------------------------------------------------------------------------
+
+def _fold(text: Any) -> str:
+    """How the workbook's ``=`` compares texts: case-insensitively."""
+    return str(text).casefold()
+
+
+def departments(*tables: Iterable[Row], column: str = "department") -> list[str]:
+    """The distinct non-blank departments of the rows, in order of first appearance (the
+    first spelling of each; texts that differ only in case are one department)."""
+    seen: dict[str, str] = {}
+    for rows in tables:
+        for r in rows:
+            d = r.get(column)
+            if d not in (None, "") and _fold(d) not in seen:
+                seen[_fold(d)] = str(d)
+    return list(seen.values())
+
+
+def whitespace(rows: Iterable[Row], spec: Spec, departments_: Iterable[str] | None = None,
+               solutions: Iterable[str] | None = None) -> dict[tuple[str, str], str]:
+    """The whitespace map of one account: ``{(department, solution): status}``.
+
+    ``rows`` are Opportunities rows (``department``, ``solution``, ``stage`` as PlanData
+    holds them: choice keys, or the typed text of an ``open`` list).  ``departments_``
+    defaults to the rows' distinct departments (:func:`departments`), ``solutions`` to the
+    keys of the spec's ``solution`` list (the company's list once the settings are
+    applied); every pair gets a status, a key of the spec's ``whitespace`` list:
+
+    * *won* (``means: [won]``) when an opportunity of that department and solution has a
+      stage that means won;
+    * else *in progress* (``means: [open]``) when one has a stage that is not closed
+      (a blank stage counts as in progress);
+    * else *lost* (``means: [lost]``) when one has a stage that means lost;
+    * else *none* (``means: [none]``): the whitespace, nothing proposed yet.
+
+    Departments compare as the workbook does (case-insensitively); a department not in
+    ``departments_`` and a solution not in ``solutions`` are left out.  The generated
+    whitespace sheet computes the same statuses with SUMPRODUCT over the Opportunities
+    table; a roll-up across accounts merges these maps.
+    """
+    rows = list(rows)
+    depts = list(departments_) if departments_ is not None else departments(rows)
+    sols = list(solutions) if solutions is not None else spec.choices("solution").keys()
+    won, lost = spec.meaning("stage", "won"), spec.meaning("stage", "lost")
+    closed = spec.meaning("stage", "closed")
+    status = {tag: spec.the("whitespace", tag) for tag in ("won", "open", "lost", "none")}
+    seen: dict[tuple[str, str], set[str]] = {}
+    for r in rows:
+        d, sol = r.get("department"), r.get("solution")
+        if d in (None, "") or sol in (None, ""):
+            continue
+        stage = r.get("stage")
+        kind = "won" if stage in won else "lost" if stage in lost else "closed" if stage in closed else "open"
+        seen.setdefault((_fold(d), str(sol)), set()).add(kind)
+    out = {}
+    for d in depts:
+        for sol in sols:
+            kinds = seen.get((_fold(d), sol), set())
+            tag = next((t for t in ("won", "open", "lost") if t in kinds), "none")
+            out[(d, sol)] = status[tag]
+    return out
+
+
+# -- what the summary sheet lists -------------------------------------------------------------
+
+def _ranked(rows: Iterable[Row], key, n: int | None) -> list[Row]:
+    """The rows with a key (``key(row)`` not None), smallest key first, ties in table order."""
+    keyed = [(k, i, r) for i, r in enumerate(rows) if (k := key(r)) is not None]
+    keyed.sort(key=lambda t: (t[0], t[1]))
+    return [r for _k, _i, r in keyed][:n]
+
+
+def top_opportunities(rows: Iterable[Row], spec: Spec, period: Period | None, n: int = 5) -> list[Row]:
+    """The ``n`` largest opportunities by amount whose expected close lies in ``period``
+    (the target period) and whose stage does not mean lost; ties in table order."""
+    lost = spec.meaning("stage", "lost")
+    return _ranked(rows, lambda r: -r["amount"] if (_is_number(r.get("amount")) and r.get("stage") not in lost
+                                                    and in_period(r, period)) else None, n)
+
+
+def key_persons(rows: Iterable[Row], spec: Spec, n: int = 8) -> list[Row]:
+    """Contacts still in post (status not gone), decision makers and champions first,
+    then by influence (the order of the ``level`` list, blank last); ties in table order."""
+    gone = spec.meaning("employment", "gone")
+    key_roles = spec.meaning("role", "decision_maker") | spec.meaning("role", "champion")
+    levels = spec.choices("level").keys()
+
+    def key(r: Row):
+        if r.get("name") in (None, "") or r.get("status") in gone:
+            return None
+        level = levels.index(r["influence"]) + 1 if r.get("influence") in levels else len(levels) + 1
+        return (0 if r.get("role") in key_roles else 10) + level
+    return _ranked(rows, key, n)
+
+
+def executive_pairings(rows: Iterable[Row], spec: Spec, n: int = 5) -> list[Row]:
+    """Activities with one of our executives that are not closed (done or cancelled), by
+    planned date (a blank date last); ties in table order."""
+    closed = spec.meaning("activity_status", "closed")
+
+    def key(r: Row):
+        if r.get("executive") in (None, "") or r.get("status") in closed:
+            return None
+        d = day(r.get("planned_date"))
+        return d.toordinal() if d else date.max.toordinal()
+    return _ranked(rows, key, n)
+
+
+def upcoming_activities(rows: Iterable[Row], spec: Spec, today: date, days: int = 90,
+                        n: int = 8) -> list[Row]:
+    """Activities not closed planned from ``today`` through ``today + days``, by date."""
+    closed = spec.meaning("activity_status", "closed")
+    end = today + timedelta(days=days)
+
+    def key(r: Row):
+        d = day(r.get("planned_date"))
+        if d is None or r.get("status") in closed or not today <= d <= end:
+            return None
+        return d.toordinal()
+    return _ranked(rows, key, n)
+
+
+def open_asks(rows: Iterable[Row], spec: Spec, n: int = 5) -> list[Row]:
+    """Asks to management whose status is not closed, by due date (blank last)."""
+    closed = spec.meaning("ask_status", "closed")
+
+    def key(r: Row):
+        if r.get("ask") in (None, "") or r.get("status") in closed:
+            return None
+        d = day(r.get("due"))
+        return d.toordinal() if d else date.max.toordinal()
+    return _ranked(rows, key, n)
 
 
 def _is_number(v: Any) -> bool:

@@ -98,6 +98,17 @@ def _fullwidth(s: str) -> str:
     return s.translate({i: i + 0xFEE0 for i in range(0x21, 0x7F)})
 
 
+def solution_key(spec: Spec, product: str) -> str:
+    """The company's solution a product belongs to (a key of the spec's ``solution`` list,
+    found through its aliases); the product name when the list does not know it."""
+    from xltools.checking.normalize import NormalizeError, parse_choice
+
+    try:
+        return parse_choice(product, spec.choices("solution"))
+    except NormalizeError:
+        return product
+
+
 class _Maker:
     """Invents one plan; holds the random generator and the spec context."""
 
@@ -108,6 +119,7 @@ class _Maker:
         self.account, self.rep, self.team, self.period = account, rep, tuple(team), period
         self.lang, self.messy, self.as_of, self.mistakes = lang, messy, as_of, mistakes
         self.fy = period.year
+        self.products: list[str] = []  # the products of the opportunities (our business)
 
     # -- random helpers ---------------------------------------------------------------------
     def chance(self, p: float) -> bool:
@@ -217,6 +229,7 @@ class _Maker:
             init = linked[i] if i < len(linked) else (self.pick(linked) if self.chance(0.7) else None)
             sols = [s for s in words.SOLUTIONS if init and init in s[2]] or list(words.SOLUTIONS)
             sol = self.pick(sols)[0]
+            self.products.append(sol)
             dept = self.pick(depts)
             name = self.pick(words.OPP_PATTERNS).format(dept=dept, sol=sol, init=init or "業務改善", plant=self.pick(words.PLANTS))
             while name in names:
@@ -236,7 +249,7 @@ class _Maker:
             default_p = stages.get(stage).probability
             rows.append({
                 "opp_id": f"O{i + 1:03d}", "opportunity": name, "department": dept, "initiative": init,
-                "solution": sol, "amount": self.amount(1e6, 1.5e8),
+                "solution": solution_key(self.spec, sol), "amount": self.amount(1e6, 1.5e8),
                 "probability": (None if self.chance(0.5) or default_p is None
                                 else max(0, min(100, default_p + self.rng.choice((-10, -5, 0, 5, 10))))),
                 "stage": stage, "expected_close": close, "recurring": recurring,
@@ -294,7 +307,7 @@ class _Maker:
 
     def our_business(self, opps: list[dict]) -> list[dict]:
         n = self.rng.randint(2, min(3, self.spec.table(T.OUR_BUSINESS).rows))
-        sols = sorted({o["solution"] for o in opps}) or [s[0] for s in words.SOLUTIONS[:2]]
+        sols = sorted(set(self.products)) or [s[0] for s in words.SOLUTIONS[:2]]
         return [{"fiscal_year": f"FY{self.fy.fiscal_year - n + k}", "our_revenue": self.amount(5e6, 5e8),
                  "products": "、".join(self.rng.sample(sols, min(len(sols), self.rng.randint(1, 3))))}
                 for k in range(n)]
@@ -673,7 +686,8 @@ def advance_plan(rng: random.Random, plan: PlanData, spec: Spec, *, as_of: date)
                 n += 1
             ids.add(f"O{n:03d}")
             sol = rng.choice(words.SOLUTIONS)[0]
-            new.update(opp_id=f"O{n:03d}", opportunity=f"{sol}新規提案（{as_of.month}月）", solution=sol,
+            new.update(opp_id=f"O{n:03d}", opportunity=f"{sol}新規提案（{as_of.month}月）",
+                       solution=solution_key(spec, sol),
                        stage=ladder[0], probability=None, note=None,
                        expected_close=as_of + timedelta(days=rng.randint(60, 200)),
                        amount=round_to(math.exp(rng.uniform(math.log(3e6), math.log(5e7))), 100_000))

@@ -9,7 +9,9 @@ module only decides how it looks.  The contract other tools rely on:
   the value cell;
 * an Excel table per list section with the spec's table name and headers equal to the
   column labels of the workbook language;
-* localised sheet names (``Section.label``), a Guide sheet first.
+* localised sheet names (``Section.label``); first the Summary (the account on a page,
+  :mod:`xltools.workbook.summary`), the Whitespace map (:mod:`xltools.workbook.whitespace`), then the
+  Guide and the section sheets.
 
 Besides those: a ``veryHidden`` sheet ``_lists`` holding the dropdown lists
 (defined names ``_list_<choice list>``), and defined names ``_src_<Table>_<column>``
@@ -29,7 +31,7 @@ from typing import Any, Callable, Iterable
 
 from xltools import __version__, clock
 
-from xltools.workbook import charts, printing
+from xltools.workbook import charts, printing, summary, whitespace
 from xltools.cells import a1, col_letter
 from xltools.spec.config import Settings
 from xltools.spec.derive import breakdown_quarters
@@ -357,6 +359,19 @@ class _Styles:
         elif kind in ("xl Open column", "xl Open column long"):
             kw["protection"] = unlocked
             kw["alignment"] = al(wrap_text=kind.endswith("long"), vertical="top")
+        elif kind in ("xl Cell", "xl Cell centred"):  # a presentation sheet's calculated cell
+            kw["border"] = self.border
+            kw["alignment"] = al(vertical="center", shrink_to_fit=True,
+                                 horizontal="center" if kind.endswith("centred") else None)
+        elif kind == "xl Label single":  # a label on one line (shrunk to fit, never wrapped)
+            kw["font"] = self._font()
+            kw["fill"] = self._fill(LABEL_FILL)
+            kw["border"] = self.border
+            kw["alignment"] = al(vertical="center", shrink_to_fit=True)
+        elif kind == "xl Figure":  # a key figure on the summary
+            kw["font"] = self._font(b=True, sz=self.font.sz + 1)
+            kw["border"] = self.border
+            kw["alignment"] = al(vertical="center", shrink_to_fit=True)
         elif kind == "xl Sample":  # legend samples: fill given in fmt
             kw["fill"] = self._fill(fmt)
             kw["border"] = self.border
@@ -404,7 +419,8 @@ def _check_names(spec: Spec, lang: str) -> None:
         if other != n:  # keys are lower case, table names CamelCase: a clash differs in case
             raise SpecError(f"the name {n!r} clashes with {other!r}: field keys and table names must differ "
                             f"ignoring case")
-    sheets = [TEXTS["guide_sheet"](lang), *(s.label(lang) for s in spec.sections), LISTS_SHEET, META_SHEET]
+    sheets = [summary.TEXTS["sheet"](lang), whitespace.TEXTS["sheet"](lang), TEXTS["guide_sheet"](lang),
+              *(s.label(lang) for s in spec.sections), summary.HELPER_SHEET, LISTS_SHEET, META_SHEET]
     folded = [n.casefold() for n in sheets]
     if len(set(folded)) != len(folded) or "history" in folded:
         raise SpecError(f"sheet names must be unique ignoring case and not 'History': {sheets}")
@@ -510,10 +526,12 @@ class _Builder:
     def build(self):
         _check_names(self.spec, self.lang)
         wb = self.wb
-        guide = wb.active
-        guide.title = self.t("guide_sheet")
-        self.static.add(guide.title)
-        rows = self._table_rows()
+        first = wb.active
+        first.title = summary.TEXTS["sheet"](self.lang)
+        space = wb.create_sheet(whitespace.TEXTS["sheet"](self.lang))
+        guide = wb.create_sheet(self.t("guide_sheet"))
+        self.static.update((first.title, space.title, guide.title))
+        rows = self.table_rows = self._table_rows()
         chart_kinds = charts.chart_sections(self.spec)
         for s in self.spec.sections:
             self.sheet_names[s.key] = s.label(self.lang)
@@ -524,6 +542,8 @@ class _Builder:
         for s in self.spec.sections:
             self._section(s, wb.create_sheet(self.sheet_names[s.key]))
         self._guide(guide)
+        summary.add_summary(self, first)
+        whitespace.add_whitespace(self, space, self.summary_helper)
         self._lists()
         self._meta()
         if self.finish is not None:

@@ -29,6 +29,7 @@ from xltools.spec.spec import LANGS, Spec
 #: the modules whose code decides what the generator writes (tests/test_statictexts.py checks
 #: that every xltools module the generator imports is listed)
 GENERATOR_SOURCES = ("workbook/generate.py", "workbook/layout.py", "workbook/charts.py", "workbook/printing.py",
+                     "workbook/summary.py", "workbook/whitespace.py",
                      "workbook/xlwrite.py", "workbook/naming.py", "cells.py", "spec/spec.py", "spec/config.py",
                      "spec/derive.py", "spec/periods.py", "spec/model.py", "spec/issues.py", "spec/contract.py",
                      "errors.py", "clock.py", "messages.py", "textwidth.py", "__init__.py")
