@@ -464,9 +464,9 @@ def test_a_failed_write_leaves_the_previous_rollup_intact(world, ctx, tmp_path, 
     with Store(world["url"], spec) as store:
         write_rollup(store, spec, settings, out, period=PERIOD, now=NOW)
         before = out.read_bytes()
-        from xltools import rollup
+        from xltools.rollup import book as rollup_book
 
-        real_row, calls = rollup._row, []
+        real_row, calls = rollup_book._row, []
 
         def disk_full(r, cells):  # the disk fills up while the rows are being streamed
             calls.append(r)
@@ -474,7 +474,7 @@ def test_a_failed_write_leaves_the_previous_rollup_intact(world, ctx, tmp_path, 
                 raise OSError(28, "No space left on device")
             return real_row(r, cells)
 
-        monkeypatch.setattr(rollup, "_row", disk_full)
+        monkeypatch.setattr(rollup_book, "_row", disk_full)
         with pytest.raises(OSError):
             write_rollup(store, spec, settings, out, period=PERIOD, lang="en", now=NOW)
         assert len(calls) == 41  # it failed half-way through
@@ -582,10 +582,10 @@ def test_every_part_of_the_package_is_well_formed_xml(world):
 
 
 def test_summary_chart_switches_to_reps_when_accounts_are_many(world, ctx, tmp_path, monkeypatch):
-    from xltools import rollup
+    from xltools.rollup import sheets_lists
 
     spec, settings = ctx
-    monkeypatch.setattr(rollup, "CHART_MAX_ACCOUNTS", 2)  # 3 accounts: too many to chart one by one
+    monkeypatch.setattr(sheets_lists, "CHART_MAX_ACCOUNTS", 2)  # 3 accounts: too many to chart one by one
     with Store(world["url"], spec) as store:
         out = write_rollup(store, spec, settings, tmp_path / "r.xlsx", period=PERIOD, now=NOW)
     ws = load_workbook(out)["サマリー"]
