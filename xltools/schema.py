@@ -243,7 +243,7 @@ CASE_SOURCES = "case_sources"
 CASE_FTS = "case_library_fts"
 CASE_TRGM_INDEX = "ix_case_library_search_trgm"
 #: bookkeeping columns of ``case_library`` (SuccessCases column keys must not use them)
-CASE_COLUMNS = ("id", "case_key", "title_key", "search_text", "source_version_id", "source_time",
+CASE_COLUMNS = ("id", "library_no", "case_key", "title_key", "search_text", "source_version_id", "source_time",
                 "first_seen_at", "updated_at")
 
 
@@ -266,6 +266,9 @@ def add_case_library(md: sa.MetaData, spec: Spec) -> None:
     sa.Table(
         CASE_LIBRARY, md,
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        # the number people quote (事例 No.): given once, in order, when the case first enters
+        # the library, and never changed or given again (the library never deletes a case)
+        sa.Column("library_no", sa.Integer(), nullable=False, unique=True),
         sa.Column("case_key", sa.Text(), nullable=True, index=True),
         sa.Column("title_key", sa.Text(), nullable=False, index=True),
         *[_spec_column(c) for c in cases.columns],
@@ -290,12 +293,42 @@ def add_case_library(md: sa.MetaData, spec: Spec) -> None:
     )
 
 
+# =====================================================================================
+# Rosters — owned by xltools/roster_store.py.  ``roster_lines``: the roster that
+# ``collect --roster`` was given for a period, one row per rep x account line (the
+# latest roster of a period replaces the earlier one); ``report`` checks submissions
+# against it.  Only the roster's file name is kept, never its local path.
+# =====================================================================================
+
+ROSTER_LINES = "roster_lines"
+
+
+def add_rosters(md: sa.MetaData) -> None:
+    """Add ``roster_lines`` to ``md``."""
+    if ROSTER_LINES in md.tables:
+        raise SpecError(f"database table name {ROSTER_LINES!r} is already taken")
+    sa.Table(
+        ROSTER_LINES, md,
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("period", sa.String(16), nullable=False, index=True),
+        sa.Column("line_no", sa.Integer(), nullable=False),  # row of the roster file
+        sa.Column("rep", sa.Text(), nullable=False),
+        sa.Column("account_name", sa.Text(), nullable=False),
+        sa.Column("account_id", sa.Text(), nullable=True),
+        sa.Column("sales_target", sa.BigInteger(), nullable=True),
+        sa.Column("roster_file", sa.Text(), nullable=True),
+        sa.Column("stored_at", sa.DateTime(), nullable=False),
+        sa.UniqueConstraint("period", "line_no"),
+    )
+
+
 _build_store_metadata = build_metadata
 
 
 def build_metadata(spec: Spec | None = None) -> sa.MetaData:  # noqa: F811 - extends the store's
-    """Every table of the store (above) plus the success-case library."""
+    """Every table of the store (above) plus the success-case library and the rosters."""
     spec = spec or load_spec()
     md = _build_store_metadata(spec)
     add_case_library(md, spec)
+    add_rosters(md)
     return md
