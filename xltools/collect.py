@@ -564,7 +564,8 @@ def collect_paths(paths: Iterable[str | os.PathLike], store: Any, spec: Spec, se
 
     ``spec``: the spec with the company lists applied; ``roster``: a roster file (see
     :mod:`xltools.roster`) -- its lines without a plan for ``period`` end up in
-    ``summary.missing``; ``period`` (``FY2026Q3``): the collection period for the roster
+    ``summary.missing`` and it is stored as the roster of the period (``report`` uses it);
+    ``period`` (``FY2026Q3``): the collection period for the roster
     (default: the period most plans of this run are for); ``jobs``: worker processes
     (default: every core; 1 = no workers); ``progress``: a progress bar when stderr is
     a terminal; ``now``: the time of the run (default: :func:`xltools.clock.now`) -- every
@@ -654,6 +655,9 @@ def collect_paths(paths: Iterable[str | os.PathLike], store: Any, spec: Spec, se
                                "Cannot tell which period to check the roster against: give --period.")
         received = store.versions(summary.period, all_versions=True)
         summary.missing = missing_submissions(entries, received, summary.period)
+        from .roster_store import save_roster
+
+        save_roster(store, summary.period, entries, path=roster, now=now)  # report checks against it
     summary.seconds = time.perf_counter() - started
     return summary
 

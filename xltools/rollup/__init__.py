@@ -14,8 +14,14 @@ Changes / 前月比            ``Changes``: :func:`month_changes` since the end 
 Summary / サマリー          ``Totals`` (plans, target, plan, weighted, coverage, files, issues),
                           ``ByRep``, ``ByQuarter`` (pipeline by fiscal quarter of the expected
                           close), ``ByAccount`` and a bar chart plan vs target per account
-Submissions / 提出状況      ``Submissions``: every file received (status, issue counts) and,
-                          with a roster, every rep x account with no plan (status 未提出)
+Portfolio / ポートフォリオ   ``Portfolio`` (tier, selection score, coverage; A tier with a thin plan
+                          marked), ``TierCoverage``, ``KpiByRep`` and ``KpiRows`` (stored
+                          achievement), a scatter chart of score against coverage
+Submissions / 提出状況      ``Submissions``: one row per roster line (the roster given, else the
+                          one ``collect --roster`` stored for the period): 提出済 / 要修正 /
+                          却下 / 未提出, latest file name, issue counts, last collected; then
+                          the plans and rejected files no roster line expects
+File log / ファイル履歴      ``FileLog``: every file received, by name (never a local path)
 Pipeline / パイプライン      ``Pipeline``: every opportunity with rep, account, weighted amount
                           and fiscal-quarter bucket
 Coverage / カバレッジ        ``Coverage``: ratio per account flagged by the settings' thresholds;
@@ -43,7 +49,7 @@ opportunities and 370,000 issues -- take about a minute and well under 1 GB.
 Modules: :mod:`.common` (texts, formats, columns), :mod:`.data` (reading the store, the
 streamed snapshot), :mod:`.figures` (the figures every sheet shows), :mod:`.book` (the
 streaming writer), :mod:`.sheets_dashboard` (dashboard, changes, page setup),
-:mod:`.sheets_lists` (the list sheets) and :mod:`.build` (:func:`write_rollup`).
+:mod:`.sheets_lists` (the list sheets), :mod:`.sheets_submissions`, :mod:`.sheets_portfolio` and :mod:`.build` (:func:`write_rollup`).
 """
 from __future__ import annotations
 

@@ -13,8 +13,10 @@ from .figures import account_rows, pipeline_row
 from .data import RollupData, _Snapshot, gather
 from .book import _Book
 from .sheets_lists import (
-    _activities, _coverage, _issues, _pipeline, _relationships, _reviews, _submissions,
+    _activities, _coverage, _issues, _pipeline, _relationships, _reviews,
     _success_cases, _summary, _trend)
+from .sheets_portfolio import portfolio_sheet
+from .sheets_submissions import file_log_sheet, submissions_sheet
 from .sheets_dashboard import _changes, _dashboard, _page_setup
 
 
@@ -28,7 +30,9 @@ def build_rollup(data: RollupData, spec: Spec, settings: Settings, lang: str = "
     _dashboard(b, data, accounts)
     _changes(b, data)
     _summary(b, data, accounts, pipeline)
-    _submissions(b, data)
+    portfolio_sheet(b, data, accounts)
+    submissions_sheet(b, data)
+    file_log_sheet(b, data)
     _pipeline(b, pipeline)
     _coverage(b, data, accounts)
     _relationships(b, data)

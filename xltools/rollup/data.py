@@ -6,6 +6,7 @@ import dataclasses
 import os
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any, Callable
 
 from .. import clock
@@ -34,7 +35,8 @@ class RollupData:
     earlier_cases: list[dict]
     win_rates: Any = None  # xltools.winrate.WinRates
     missing: list[MissingSubmission] | None = None
-    roster_path: str | None = None
+    roster_path: str | None = None  # the roster's file name (a stored roster) or the file given
+    roster: Any = None  # the roster lines (xltools.roster.Roster) the submissions are checked against
     changes: list[dict] = dataclasses.field(default_factory=list)  # :func:`month_changes`
 
 
@@ -56,7 +58,8 @@ def gather(store: Any, spec: Spec, settings: Settings, snapshot: "_Snapshot", *,
            roster: str | os.PathLike | None = None, now: datetime | None = None, lang: str = "ja") -> RollupData:
     """Read what the roll-up needs from ``store`` (big row sets as streams of
     ``snapshot``).  ``period``: ``FY2026Q3`` or ``FY2026`` (default: the latest period
-    with a current plan); ``now`` (default: :func:`xltools.clock.now`): ``generated_at``,
+    with a current plan); ``roster``: a roster file (default: the roster ``collect --roster``
+    stored for the period, if any); ``now`` (default: :func:`xltools.clock.now`): ``generated_at``,
     and ``today`` is its local date."""
     now = clock.resolve(now)
     start = settings.fiscal_year_start_month
@@ -70,7 +73,7 @@ def gather(store: Any, spec: Spec, settings: Settings, snapshot: "_Snapshot", *,
 
         entries = read_roster(roster, spec)
     rows: dict[str, Any] = {t: snapshot.rows(t, period) for t in STREAMED}
-    rows.update({t: store.rows(t, period) for t in ("Reviews", "SuccessCases")})
+    rows.update({t: store.rows(t, period) for t in ("Reviews", "SuccessCases", "KPIs")})
     selected = _period_or_none(period, start)
     earlier: list[dict] = []
     if selected is not None:
@@ -86,12 +89,18 @@ def gather(store: Any, spec: Spec, settings: Settings, snapshot: "_Snapshot", *,
                       issues=snapshot.issues(period, lang), history=history, earlier_cases=earlier,
                       win_rates=win_rates(store, settings, until=selected))
     data.changes = month_changes(store, spec, settings, history, data.versions, data.today)
+    if entries is None and period is not None:
+        from ..roster_store import stored_roster
+
+        entries = stored_roster(store, period)
+        roster = entries.path if entries is not None else None
     if entries is not None:
         if period is None:
             raise RollupError("名簿と突き合わせる対象期間がわかりません。--period を指定してください。 / "
                               "Cannot tell which period to check the roster against: give --period.")
         data.missing = missing_submissions(entries, history, period)
-        data.roster_path = str(roster)
+        data.roster_path = Path(str(roster).replace("\\", "/")).name if roster else None  # no local folders
+        data.roster = entries
     return data
 
 

@@ -5,12 +5,12 @@ from collections import Counter
 from datetime import timedelta
 from typing import Any, Callable
 
-from ..collect import UI as COLLECT_UI
 from ..validate import name_key
 from .common import Col, DATE_FORMAT, INT_FORMAT, RATIO_FORMATS, SHEETS, TEXTS, _day, _local, _ratio, _text
 from .figures import _sum, _verdict, biggest_changes, rep_rows, won_in_period
 from .data import RollupData
 from .book import _Book
+from .sheets_submissions import STATUS, submission_rows
 
 
 # -- the dashboard and the page setup ------------------------------------------------------------
@@ -105,19 +105,13 @@ def dashboard_lists(b: _Book, data: RollupData, accounts: list[dict]) -> dict[st
             c["_planned"] = bool(c.get("name")) and (c["version_id"], name_key(c["name"])) in planned
             dms.append(c)
     dms.sort(key=lambda c: (c["_planned"], name_key(c.get("account_name") or ""), name_key(c.get("name") or "")))
-    # plans to chase: missing from the roster, rejected (the latest file at its path), not updated
+    # plans to chase: the Submissions sheet's missing lines, then its rejected ones
     plans = []
-    missing = COLLECT_UI["missing"](b.lang)
-    for m in data.missing or []:
-        plans.append({"rep": m.rep, "account_name": m.account_name, "status": missing, "_tone": "bad"})
-    latest: dict[str, dict] = {}
-    for x in data.files:
-        latest[x.get("path")] = x  # files come in collection order
-    for x in latest.values():
-        if x.get("result") == "rejected":
-            plans.append({"rep": x.get("rep"), "account_name": x.get("account_name"),
-                          "status": COLLECT_UI["rejected"](b.lang), "file": _basename(x.get("path")),
-                          "collected_at": _local(x.get("collected_at")), "_tone": "bad"})
+    for r in sorted(submission_rows(data), key=lambda r: r["status"] != "missing"):
+        if r["status"] in ("missing", "rejected"):
+            label, tone = STATUS[r["status"]]
+            plans.append({"rep": r.get("rep"), "account_name": r.get("account_name"), "status": label(b.lang),
+                          "file": r.get("file"), "collected_at": r.get("collected_at"), "_tone": tone})
     limit = today - timedelta(days=rs.plan_stale_days)
     for v in accounts:
         at = _local(v.get("collected_at"))

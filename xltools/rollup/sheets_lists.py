@@ -5,18 +5,22 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter, defaultdict
 from datetime import date, timedelta
-from typing import Iterable
+from typing import Any, Iterable
 
-from ..collect import UI as COLLECT_UI
 from ..spec import Label
 from ..derive import breakdown_quarters
 from ..validate import name_key
 from .common import (
     CHART_MAX_ACCOUNTS, Col, DATETIME_FORMAT, DATE_FORMAT, FRACTION_FORMAT, INT_FORMAT,
-    RATIO_FORMATS, TEXTS, _day, _local, _period_or_none, _ratio, _text)
+    RATIO_FORMATS, TEXTS, _day, _period_or_none, _ratio, _text)
 from .figures import _overdue, _sum, new_cases, quarter_rows, rep_rows, trend_rows
 from .data import RollupData, _Chain
 from .book import _Book, _label_of, _severity
+
+
+def _basename(path: Any) -> str | None:
+    """A file name without the folders it was collected from (local paths stay local)."""
+    return path.replace("\\", "/").rsplit("/", 1)[-1] if isinstance(path, str) and path else None
 
 
 def _money_cols(b: _Book) -> list[Col]:
@@ -48,7 +52,8 @@ def _summary(b: _Book, data: RollupData, accounts: list[dict], pipeline: Iterabl
         (b.t("files_received"), len(data.files), INT_FORMAT),
     ]
     results = Counter(x.get("result") for x in data.files)
-    totals += [(COLLECT_UI[r](b.lang), results.get(r, 0), INT_FORMAT) for r in ("rejected", "conflict")]
+    totals += [(b.t(label), results.get(r, 0), INT_FORMAT)
+               for r, label in (("rejected", "rejected_files"), ("conflict", "file_conflicts"))]
     if data.missing is not None:
         totals.append((b.t("missing_count"), len(data.missing), INT_FORMAT))
     totals += [(b.t("error_count"), sum(a.get("error_count") or 0 for a in accounts), INT_FORMAT),
@@ -87,37 +92,6 @@ def _summary(b: _Book, data: RollupData, accounts: list[dict], pipeline: Iterabl
         chart.set_categories(Reference(ws, min_col=1, min_row=first, max_row=last))
         chart.height, chart.width = 9, max(16, min(40, 3 + 2.2 * n))
         ws.add_chart(chart, "H3")
-
-
-def _submissions(b: _Book, data: RollupData) -> None:
-    ws = b.sheet("submissions")
-    current = {v["version_id"] for v in data.versions}
-    records = []
-    for x in data.files:
-        result = x.get("result")
-        if result == "stored" and x.get("version_id") not in current:
-            status = b.t("replaced")  # stored then, a newer version is current now
-        else:
-            status = COLLECT_UI[result](b.lang) if result in COLLECT_UI else result
-        records.append({**x, "status": status, "collected_at": _local(x.get("collected_at"))})
-    missing_status = COLLECT_UI["missing"](b.lang)
-    for m in data.missing or []:
-        records.append({"rep": m.rep, "account_name": m.account_name, "account_id": m.account_id,
-                        "period": m.period, "status": missing_status, "missing": True})
-    status_tone = {"rejected": "bad", "conflict": "bad", "superseded": "muted"}
-    cols = b.cols.context("rep", "account_name", "account_id", "period") + [
-        Col(TEXTS["status"], _text("status"),
-            tone=lambda r: "warn" if r.get("missing") else status_tone.get(r.get("result"))),
-        Col(TEXTS["file"], _text("path")),
-        Col(TEXTS["version"], _text("version_no"), INT_FORMAT),
-        Col(TEXTS["collected_at"], _text("collected_at"), DATETIME_FORMAT),
-        Col(TEXTS["errors"], _text("error_count"), INT_FORMAT),
-        Col(TEXTS["warnings"], _text("warning_count"), INT_FORMAT),
-        Col(TEXTS["infos"], _text("info_count"), INT_FORMAT),
-        Col(TEXTS["detail"], _text("detail")),
-    ]
-    b.table(ws, "Submissions", b.t("submissions"), cols, records, 1)
-    b.freeze(ws, 3)
 
 
 def _pipeline(b: _Book, pipeline: Iterable[dict]) -> None:
@@ -288,7 +262,7 @@ def _issues(b: _Book, data: RollupData) -> None:
     cols = b.cols.context("rep", "account_name", "period") + [
         Col(TEXTS["severity"], _severity(b.lang),
             tone=lambda r: {"error": "bad", "warning": "warn"}.get(r.get("severity"))),
-        Col(TEXTS["code"], _text("code")), Col(TEXTS["file"], _text("source_file")),
+        Col(TEXTS["code"], _text("code")), Col(TEXTS["file"], lambda r: _basename(r.get("source_file"))),
         Col(TEXTS["sheet"], _text("sheet")), Col(TEXTS["cell"], _text("cell")),
         Col(TEXTS["field"], _text("field_label")), Col(TEXTS["raw"], _text("raw")),
         Col(TEXTS["message"], _text("message"), width=60),
