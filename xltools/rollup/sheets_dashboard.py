@@ -10,7 +10,7 @@ from .common import Col, DATE_FORMAT, INT_FORMAT, RATIO_FORMATS, SHEETS, TEXTS, 
 from .figures import _sum, _verdict, biggest_changes, rep_rows, won_in_period
 from .data import RollupData
 from .book import _Book
-from .sheets_submissions import STATUS, submission_rows
+from .sheets_submissions import STATUS, missing_count, submission_rows
 
 
 # -- the dashboard and the page setup ------------------------------------------------------------
@@ -150,7 +150,7 @@ def _dashboard(b: _Book, data: RollupData, accounts: list[dict]) -> None:
     counts += [(f"{b.t('accounts')}：{b.t(k)}" if b.lang == "ja" else f"{b.t('accounts')}: {b.t(k)}",
                 rag.get(t, 0), INT_FORMAT, t if rag.get(t) else None) for t, k in _RAG.items()]
     for key, label in (("missing", "missing_plans"), ("rejected", "rejected_files"), ("conflict", "file_conflicts")):
-        count = len(data.missing) if key == "missing" and data.missing is not None else results.get(key, 0)
+        count = (missing_count(data) or 0) if key == "missing" else results.get(key, 0)
         counts.append((b.t(label), count, INT_FORMAT, "bad" if count else None))
     item_cols = [Col(TEXTS["item"], _text("item")),
                  Col(TEXTS["value"], _text("value"), lambda r: r["fmt"], tone=lambda r: r["tone"])]

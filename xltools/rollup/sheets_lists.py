@@ -16,6 +16,7 @@ from .common import (
 from .figures import _overdue, _sum, new_cases, quarter_rows, rep_rows, trend_rows
 from .data import RollupData, _Chain
 from .book import _Book, _label_of, _severity
+from .sheets_submissions import missing_count
 
 
 def _basename(path: Any) -> str | None:
@@ -54,8 +55,8 @@ def _summary(b: _Book, data: RollupData, accounts: list[dict], pipeline: Iterabl
     results = Counter(x.get("result") for x in data.files)
     totals += [(b.t(label), results.get(r, 0), INT_FORMAT)
                for r, label in (("rejected", "rejected_files"), ("conflict", "file_conflicts"))]
-    if data.missing is not None:
-        totals.append((b.t("missing_count"), len(data.missing), INT_FORMAT))
+    if data.roster is not None:
+        totals.append((b.t("missing_count"), missing_count(data), INT_FORMAT))
     totals += [(b.t("error_count"), sum(a.get("error_count") or 0 for a in accounts), INT_FORMAT),
                (b.t("generated_at"), data.generated_at.replace(microsecond=0), DATETIME_FORMAT)]
     records = [{"item": k, "value": v, "fmt": fmt} for k, v, fmt in totals]

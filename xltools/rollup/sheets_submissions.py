@@ -83,7 +83,19 @@ def _latest_files(data: RollupData) -> list[dict]:
 def submission_rows(data: RollupData) -> list[dict]:
     """The records of the Submissions table: ``status`` (a :data:`STATUS` key), rep,
     account, file name, version, issue counts, last collected, ``line`` (roster row or
-    None) and ``note`` (a :data:`SUB_TEXTS` key or error codes)."""
+    None) and ``note`` (a :data:`SUB_TEXTS` key or error codes).  Computed once per roll-up."""
+    cached = getattr(data, "_submission_rows", None)
+    if cached is None:
+        cached = data._submission_rows = _submission_rows(data)
+    return cached
+
+
+def missing_count(data: RollupData) -> int | None:
+    """Roster lines with nothing received (None without a roster)."""
+    return None if data.roster is None else sum(r["status"] == "missing" for r in submission_rows(data))
+
+
+def _submission_rows(data: RollupData) -> list[dict]:
     history = [v for v in data.history]
     current = {v["version_id"]: v for v in data.versions}
     rejected = [x for x in _latest_files(data) if x.get("result") == "rejected"]
