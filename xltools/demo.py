@@ -220,8 +220,8 @@ def run_demo(out_dir: str | Path, *, reps: int = 3, accounts: int = 4, seed: int
         echo(_t("plans", lang, n=in_db))
 
         # 6. roll-up, case library
-        rollup = write_rollup(store, spec, settings, out / "rollup.xlsx", period=period, lang=lang,
-                              roster=roster, now=now)
+        # no roster given: report checks the submissions against the one collect stored
+        rollup = write_rollup(store, spec, settings, out / "rollup.xlsx", period=period, lang=lang, now=now)
         echo(_t("rollup", lang, path=rollup))
         library, n_cases = None, 0
         if importlib.util.find_spec("xltools.cases") is not None:

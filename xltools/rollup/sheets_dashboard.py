@@ -24,6 +24,8 @@ DASH_CHART_ACCOUNTS = 25
 #: widest column of the dashboard (headers wrap)
 DASH_WIDTH = 16
 _RAG = {"bad": "rag_bad", "warn": "rag_warn", "good": "rag_good"}
+#: small tables printed on the page of the table above them (no page break before them)
+KEEP_WITH_PREVIOUS = {"TierCoverage", "KpiRows"}
 
 
 def _rag(b: _Book, verdict: str | None) -> str:
@@ -261,5 +263,7 @@ def _page_setup(b: _Book, data: RollupData) -> None:
             ws.print_title_rows = f"1:{header}"
         else:
             for t in tables[1:]:
+                if t.displayName in KEEP_WITH_PREVIOUS:
+                    continue
                 title_row = int("".join(ch for ch in t.ref.split(":")[0] if ch.isdigit())) - 1
                 ws.row_breaks.append(Break(id=title_row - 1))

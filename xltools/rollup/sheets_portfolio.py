@@ -42,6 +42,9 @@ PF_TEXTS: dict[str, Label] = {
     "lowest_account": Label("最低の顧客", "Lowest at"),
 }
 
+#: rows left free below the tier table for the scatter chart
+CHART_ROWS = 16
+MARKER_COLOUR = "1F4E78"
 #: the top tier derive gives (xltools.derive: A at or above the A threshold)
 TOP_TIER = "A"
 
@@ -88,6 +91,7 @@ def _achieved_tone(v: Any) -> str | None:
 
 def portfolio_sheet(b: _Book, data: RollupData, accounts: list[dict]) -> None:
     from openpyxl.chart import Reference, ScatterChart, Series
+    from openpyxl.chart.shapes import GraphicalProperties
 
     ws = b.sheet("portfolio")
     spec = b.spec
@@ -96,11 +100,12 @@ def portfolio_sheet(b: _Book, data: RollupData, accounts: list[dict]) -> None:
     rows = portfolio_rows(accounts, below)
     ratio = Col(f("coverage_ratio").label, _text("coverage_ratio"), RATIO_FORMATS[b.lang])
     verdict = f("coverage_verdict")
-    cols = [Col(f("tier").label, lambda r: r.get("tier") or _t(b, "no_tier"),
-                tone=lambda r: "bad" if r["attention"] else None),
-            Col(f("selection_score").label, _text("selection_score"), SCORE_FORMAT)]
-    cols += b.cols.context("account_name", "rep") + [b.cols.field(f("sales_target")),
-                                                      b.cols.field(f("period_pipeline")), ratio]
+    # rep and account first: the KPI tables below share those columns (and widths)
+    cols = b.cols.context("rep", "account_name") + [
+        Col(f("tier").label, lambda r: r.get("tier") or _t(b, "no_tier"),
+            tone=lambda r: "bad" if r["attention"] else None),
+        Col(f("selection_score").label, _text("selection_score"), SCORE_FORMAT),
+        b.cols.field(f("sales_target")), b.cols.field(f("period_pipeline")), ratio]
     cols += [Col(verdict.label, lambda r: b.cols.choice_label("verdict", r.get("coverage_verdict")),
                  tone=lambda r: b.cols.choice_tone("verdict", r.get("coverage_verdict"))),
              Col(PF_TEXTS["attention"], lambda r: _t(b, "a_thin") if r["attention"] else None,
@@ -126,6 +131,10 @@ def portfolio_sheet(b: _Book, data: RollupData, accounts: list[dict]) -> None:
         for v in verdicts] + [Col(TEXTS["no_rag"], _text("_none"), INT_FORMAT),
                               Col(TEXTS["total"], _text("_total"), INT_FORMAT)]
     _, row = b.table(ws, "TierCoverage", _t(b, "pf_matrix"), mcols, matrix, row)
+    chart_row = row
+    scored = [r for r in rows if r.get("selection_score") is not None and r.get("coverage_ratio") is not None]
+    if scored:
+        row += CHART_ROWS  # the scatter chart sits below the tier table, on the same page
 
     # KPI achievement per account manager, from the stored achievement of each KPI row
     kpis = list(data.rows.get("KPIs") or [])
@@ -145,9 +154,8 @@ def portfolio_sheet(b: _Book, data: RollupData, accounts: list[dict]) -> None:
     b.table(ws, "KpiRows", _t(b, "pf_kpi_rows"), dcols, kpis, row)
     b.freeze(ws, 3)
 
-    scored = [r for r in rows if r.get("selection_score") is not None and r.get("coverage_ratio") is not None]
-    if scored and first_table_rows:
-        # score in column B, coverage in column G of the Portfolio table (header at row 2)
+    if scored:
+        # score in column D, coverage in column G of the Portfolio table (header at row 2)
         chart = ScatterChart()
         chart.title = _t(b, "pf_chart")
         chart.style = 13
@@ -157,14 +165,17 @@ def portfolio_sheet(b: _Book, data: RollupData, accounts: list[dict]) -> None:
         chart.x_axis.scaling.min, chart.x_axis.scaling.max = 1, 5
         chart.x_axis.delete = False
         chart.y_axis.delete = False
+        chart.x_axis.majorGridlines = None
         last = 2 + first_table_rows
-        xs = Reference(ws, min_col=2, min_row=3, max_row=last)
+        xs = Reference(ws, min_col=4, min_row=3, max_row=last)
         ys = Reference(ws, min_col=7, min_row=3, max_row=last)
         s = Series(ys, xs, title=f("coverage_ratio").label(b.lang))
         s.marker.symbol = "circle"
         s.marker.size = 7
+        s.marker.graphicalProperties = GraphicalProperties(solidFill=MARKER_COLOUR)
+        s.marker.graphicalProperties.line.solidFill = MARKER_COLOUR
         s.graphicalProperties.line.noFill = True
         chart.series.append(s)
         chart.legend = None
-        chart.height, chart.width = 8, 14
-        ws.add_chart(chart, "L3")
+        chart.height, chart.width = 7, 16
+        ws.add_chart(chart, f"A{chart_row}")
