@@ -710,8 +710,8 @@ _XL = {
 }
 #: the list sheet's columns (SuccessCases keys; the card sheet shows every column)
 LIST_COLUMNS = ("title", "customer", "industry", "products", "amount", "closed_date", "author", "case_id")
-LIST_WIDTHS = {"title": 30, "customer": 16, "industry": 14, "products": 18, "amount": 13, "closed_date": 11,
-               "author": 10, "case_id": 10}
+LIST_WIDTHS = {"title": 40, "customer": 20, "industry": 12, "products": 20, "amount": 13, "closed_date": 11,
+               "author": 10, "case_id": 14}
 #: the Excel table of the list sheet
 LIBRARY_TABLE = "CaseLibrary"
 
@@ -809,7 +809,7 @@ def export_library(store, path: str | os.PathLike, *, scope: str | None = "compa
         elif c.type == "date":
             formats[i] = DATE_FORMAT
         widths[i] = LIST_WIDTHS.get(c.key, 12)
-    widths[len(shown) + 1], widths[len(shown) + 2] = 12, 24
+    widths[len(shown) + 1], widths[len(shown) + 2] = 14, 30
     write_table(ws, LIBRARY_TABLE, headers, rows, top=1, left=1, number_formats=formats, widths=widths)
     ws.freeze_panes = "B2"
     for i, case in enumerate(cases, 2):
