@@ -4,7 +4,6 @@ compared with figures computed independently from the input workbooks (openpyxl 
 their tables), the layout is checked by position, and LibreOffice opens the result."""
 from __future__ import annotations
 
-import os
 import uuid
 import xml.etree.ElementTree as ET
 import zipfile
