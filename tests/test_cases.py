@@ -254,15 +254,15 @@ def test_show_respects_scopes(store):
     library(store)
     by_title = {c["title"]: c for c in list_cases(store, scope="all")}
     a = by_title[CASE_A["title"]]
-    assert get_case(store, a.id)["title"] == CASE_A["title"]
-    assert get_case(store, str(a.id)).id == a.id
+    assert get_case(store, a.no)["title"] == CASE_A["title"]
+    assert get_case(store, str(a.no)).id == a.id
     assert get_case(store, "c-7").id == a.id  # by case_id, normalised
     dept = by_title[CASE_DEPT["title"]]
     with pytest.raises(CaseNotFound):
-        get_case(store, dept.id)
-    assert get_case(store, dept.id, scope="department").id == dept.id
+        get_case(store, dept.no)
+    assert get_case(store, dept.no, scope="department").id == dept.id
     with store.engine.connect() as conn:
-        private_id = conn.execute(sa.text("SELECT id FROM case_library WHERE shareable = 'private'")).scalar()
+        private_id = conn.execute(sa.text("SELECT library_no FROM case_library WHERE shareable = 'private'")).scalar()
     for scope in ("company", "department", "all"):
         with pytest.raises(CaseNotFound):
             get_case(store, private_id, scope=scope)
@@ -326,9 +326,12 @@ def test_export_library_workbook(store, tmp_path):
     out = tmp_path / "library.xlsx"
     assert export_library(store, out) == 4
     wb, ws, cards, table, header, body = _read_library(out)
-    cols = SPEC.table("SuccessCases").columns
-    assert header[1:1 + len(cols)] == [c.label.ja for c in cols]
-    assert table.ref == f"A1:{ws.cell(row=1, column=len(header)).column_letter}5"
+    # the list: the columns a reader scans (11, one A4 landscape width); every column is on the card
+    assert header == ["No.", "事例タイトル", "顧客名", "業種", "製品・サービス", "受注金額", "受注時期", "記入者",
+                      "記入者の事例ID", "現在の担当営業", "出典プラン"]
+    assert table.ref == "A1:K5"
+    nos = [row[0].value for row in body]
+    assert nos == sorted(nos) and len(set(nos)) == 4  # ordered by library number
     title_col = header.index("事例タイトル")
     listed = [row[title_col].value for row in body]
     assert sorted(listed) == sorted([CASE_A["title"], CASE_HALF["title"], CASE_FORMULA["title"], CASE_B["title"]])
@@ -356,6 +359,52 @@ def test_export_library_workbook(store, tmp_path):
         export_library(store, tmp_path / "nope" / "x.xlsx")
     with pytest.raises(XltoolsError):
         export_library(store, tmp_path / "library.csv")
+
+
+def test_library_numbers_are_stable_unique_and_name_whom_to_ask(store, tmp_path):
+    """Reps type their own IDs ("1" in two plans): every case gets its own library number,
+    given once in the order cases arrive, kept when the same case is collected again (and
+    when a newer version renames it), never given to another case; the list is ordered by
+    it and names the author and the account's current rep."""
+    ids = library(store)
+    first = {c["title"]: c.no for c in list_cases(store, scope="all")}
+    with store.engine.connect() as conn:
+        private_no = conn.execute(sa.text("SELECT library_no FROM case_library WHERE shareable = 'private'")).scalar()
+    # 6 cases numbered 1..6 without gaps; the private one has its number but never leaves the database
+    assert sorted([*first.values(), private_no]) == list(range(1, 7))
+    assert first[CASE_A["title"]] != first[CASE_B["title"]]  # both typed "1" by their reps
+    # numbers follow arrival: plan a's cases (day 0) before plan b's (day 1) before plan c's (day 2)
+    assert first[CASE_A["title"]] < first[CASE_B["title"]] < first[CASE_FORMULA["title"]]
+    # the same plans collected again, a newer version renaming case A, and a new rep for account C-001
+    renamed = dict(CASE_A, title="在庫削減で物流コスト25%減")
+    save(store, plan(account_name="東都精機株式会社", account_id="C-001", plan_id=ids["a"], rep="高橋 次郎",
+                     period="FY2026Q1", SuccessCases=[renamed, CASE_HALF, CASE_PRIVATE,
+                                                      dict(CASE_B, case_id="9", title="新しい事例", customer="X")]),
+         at=T0 + timedelta(days=10))
+    again = {c["title"]: c for c in list_cases(store, scope="all")}
+    assert again[renamed["title"]].no == first[CASE_A["title"]]
+    assert {t: again[t].no for t in first if t != CASE_A["title"]} == {t: n for t, n in first.items()
+                                                                         if t != CASE_A["title"]}
+    assert again["新しい事例"].no == 7  # a new case: the next number, never an old one
+    assert again[renamed["title"]].current_reps == ["高橋 次郎", "佐藤 花子"]  # accounts of plans a and c
+    assert get_case(store, 7)["title"] == "新しい事例"
+    with store.engine.connect() as conn:
+        nos = conn.execute(sa.text("SELECT library_no FROM case_library ORDER BY library_no")).scalars().all()
+    assert nos == list(range(1, 8))
+
+    out = tmp_path / "library.xlsx"
+    export_library(store, out, scope="all")
+    _, ws, cards, _, header, body = _read_library(out)
+    assert [r[0].value for r in body] == [n for n in range(1, 8) if n != private_no]
+    row = {h: c.value for h, c in zip(header, next(r for r in body if r[0].value == first[CASE_A["title"]]))}
+    assert (row["事例タイトル"], row["記入者"], row["記入者の事例ID"]) == (renamed["title"], "山田", "1")
+    assert row["現在の担当営業"] == "高橋 次郎, 佐藤 花子"
+    card_text = [c.value for r in cards.iter_rows() for c in r if c.value is not None]
+    assert "記入者 山田　担当営業 高橋 次郎　担当営業 佐藤 花子" in card_text
+    assert f"No. {first[CASE_A['title']]}" in card_text
+    assert ws.page_setup.orientation == "landscape" and ws.print_title_rows == "$1:$1"
+    assert ws.page_setup.fitToWidth == 1 and ws.page_setup.fitToHeight == 0
+    assert "&P" in ws.oddFooter.center.text and ws.oddHeader.center.text == "社外秘"
 
 
 @pytest.mark.libreoffice

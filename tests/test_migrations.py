@@ -132,3 +132,27 @@ def test_migration_tool_finds_nothing_to_write(tmp_path, monkeypatch):
         pytest.fail("schema.py differs from the migrations: run tools/make_migration.py")
     assert sorted(p.name for p in (MIGRATIONS_DIR / "versions").glob("*.py")) == before
     assert mod.next_rev_id() == f"{len(before) + 1:04d}"
+
+
+def test_0005_numbers_the_cases_already_stored_in_arrival_order(db_url):
+    """A library made before library numbers existed: upgrading gives 1, 2, 3 by first_seen_at
+    (then id), NOT NULL and unique; the next case collected gets the next number."""
+    from datetime import datetime
+
+    store = Store(db_url)
+    store.ensure_schema()
+    with store.engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0004")
+    seen = [datetime(2026, 5, 3), datetime(2026, 5, 1), datetime(2026, 5, 2)]
+    with store.engine.begin() as conn:
+        for i, at in enumerate(seen):
+            conn.execute(sa.text(
+                "INSERT INTO case_library (title_key, title, search_text, source_time, first_seen_at, updated_at) "
+                "VALUES (:k, :t, '', :at, :at, :at)"), {"k": f"k{i}", "t": f"case {i}", "at": at})
+    with store.engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "head")
+    with store.engine.connect() as conn:
+        got = conn.execute(sa.text("SELECT title, library_no FROM case_library ORDER BY library_no")).all()
+        assert [tuple(r) for r in got] == [("case 1", 1), ("case 2", 2), ("case 0", 3)]
+        with pytest.raises(sa.exc.IntegrityError):
+            conn.execute(sa.text("UPDATE case_library SET library_no = 1 WHERE title = 'case 0'"))

@@ -4,7 +4,6 @@ compared with figures computed independently from the input workbooks (openpyxl 
 their tables), the layout is checked by position, and LibreOffice opens the result."""
 from __future__ import annotations
 
-import os
 import uuid
 import xml.etree.ElementTree as ET
 import zipfile
@@ -200,7 +199,9 @@ TABLES = {
                   "DashPlans", "DashChanges", "DashChartData"],
     "changes": ["Changes"],
     "summary": ["Totals", "ByRep", "ByQuarter", "ByAccount"],
+    "portfolio": ["Portfolio", "TierCoverage", "KpiByRep", "KpiRows"],
     "submissions": ["Submissions"],
+    "file_log": ["FileLog"],
     "pipeline": ["Pipeline"],
     "coverage": ["Coverage", "WinRates"],
     "relationships": ["StanceCounts", "DecisionMakersAtRisk", "StaleContacts"],
@@ -223,7 +224,7 @@ def test_sheets_tables_filters_frozen_headers_and_no_formulas(book):
             for c in r:
                 assert c.data_type != "f", f"{ws.title}!{c.coordinate} is a formula"
     # single-table sheets: title in row 1, header in row 2, frozen below it
-    for key in ("changes", "submissions", "pipeline", "reviews", "success_cases", "issues", "trend"):
+    for key in ("changes", "submissions", "file_log", "pipeline", "reviews", "success_cases", "issues", "trend"):
         ws = sheet(book, key)
         assert next(iter(ws.tables.values())).ref.startswith("A2:"), key
         assert ws.freeze_panes == "A3"
@@ -260,7 +261,7 @@ def test_summary_totals_match_the_input_workbooks(world, book, ctx):
     assert totals["対象期間外の案件合計"] == 8_000_000
     assert totals["加重見込み（目標期間）"] == pytest.approx(sum(p["weighted_inside"] for p in plans)) == 20_300_000
     assert totals["カバレッジ倍率"] == pytest.approx(39 / 16)
-    assert totals["却下"] == 1 and totals["未提出"] == 1 and totals["受信ファイル数"] == 4
+    assert totals["却下されたファイル"] == 1 and totals["未提出"] == 1 and totals["受信ファイル数"] == 4
     # positions: the Totals table starts at A4, its value cells carry the yen format
     assert ws.tables["Totals"].ref.startswith("A4:")
     # exact yen in the cell, shown in millions, the unit in the label
@@ -321,16 +322,31 @@ def test_coverage_is_flagged_by_the_settings_thresholds(world, book, ctx, tmp_pa
     assert set(flags.values()) == {"適正"}
 
 
-def test_submissions_list_every_file_and_the_missing_ones(book):
+def test_submissions_one_row_per_roster_line_then_the_rest(book):
     rows = records(sheet(book, "submissions"), "Submissions")
-    status = {(r["顧客名"] or os.path.basename(r["ファイル"])): r["状態"] for r in rows}
-    assert status == {"アルファ工業": "取込済", "Beta Trading": "取込済", "ガンマ電機": "取込済",
-                      "old_plan.xls": "却下", "デルタ物産": "未提出"}
-    missing = next(r for r in rows if r["状態"] == "未提出")
-    assert (missing["担当営業"], missing["顧客コード"], missing["対象期間"], missing["ファイル"]) == (
-        "高橋", "D004", PERIOD, None)
-    rejected = next(r for r in rows if r["状態"] == "却下")
-    assert rejected["エラー"] == 1 and rejected["詳細"] == "E-FILE-FORMAT"
+    # the roster's four lines in roster order, then the rejected file no line expects
+    assert [(r["担当営業"], r["顧客名"], r["状態"], r["最新のファイル"], r["名簿の行"]) for r in rows] == [
+        ("佐藤", "アルファ工業", "要修正", "alpha.xlsx", 2), ("鈴木", "Beta Trading", "要修正", "beta.xlsx", 3),
+        ("佐藤", "ガンマ電機", "要修正", "gamma.xlsx", 4), ("高橋", "デルタ物産", "未提出", None, 5),
+        (None, None, "却下", "old_plan.xls", None)]
+    missing = rows[3]
+    assert (missing["顧客コード"], missing["エラー"], missing["最終取込"]) == ("D004", None, None)
+    # stored with errors (sections left empty): needs fixing
+    assert all(r["エラー"] >= 1 for r in rows[:3])
+    alpha = rows[0]
+    assert alpha["版"] == 1 and alpha["最終取込"] is not None and alpha["警告"] >= 1
+    rejected = rows[4]
+    assert rejected["エラー"] == 1 and rejected["備考"] == "E-FILE-FORMAT"
+    # no local path anywhere on the sheet
+    for r in rows:
+        assert not any(isinstance(v, str) and ("/" in v or "\\" in v) for v in r.values()), r
+
+
+def test_the_file_log_has_its_own_sheet_with_file_names(book):
+    rows = records(sheet(book, "file_log"), "FileLog")
+    assert sorted((r["ファイル"], r["状態"]) for r in rows) == [
+        ("alpha.xlsx", "取込済"), ("beta.xlsx", "取込済"), ("gamma.xlsx", "取込済"), ("old_plan.xls", "却下")]
+    assert next(r for r in rows if r["ファイル"] == "old_plan.xls")["詳細"] == "E-FILE-FORMAT"
 
 
 def test_relationships(book):
@@ -406,7 +422,8 @@ def test_english_rollup(world):
     flags = {r["Account name"]: r["Verdict"] for r in records(wb["Coverage"], "Coverage")}
     assert flags["アルファ工業"] == "Too low"
     subs = {r["Status"] for r in records(wb["Submissions"], "Submissions")}
-    assert subs == {"Stored", "Rejected", "Missing"}
+    assert subs == {"Needs fixing", "Rejected", "Missing"}
+    assert {r["Status"] for r in records(wb["File log"], "FileLog")} == {"Stored", "Rejected"}
     msgs = [r["Message"] for r in records(wb["Issues"], "DataIssues") if r["Code"] == "E-FILE-FORMAT"]
     assert msgs and msgs[0].startswith("Unsupported format")
 
@@ -433,7 +450,7 @@ def test_trend_month_over_month_from_the_stored_history(tmp_path, ctx, db_url):
                        mtime=datetime(2026, 9 + mtime, 1, tzinfo=timezone.utc), collected_at=when)
         out = write_rollup(store, spec, settings, tmp_path / "trend.xlsx", period=PERIOD, now=NOW)
     wb = load_workbook(out)
-    subs = [(r["顧客名"], r["版"], r["状態"]) for r in records(wb["提出状況"], "Submissions")]
+    subs = [(r["顧客名"], r["版"], r["状態"]) for r in records(wb["ファイル履歴"], "FileLog")]
     assert subs == [("X社", 1, "新しい版に更新済"), ("X社", 2, "取込済"), ("Y社", 1, "取込済")]
     rows = records(wb["推移"], "Trend")
     assert [(r["月"], r["プラン数"], r["目標期間の案件合計"], r["売上目標"]) for r in rows] == [
@@ -450,12 +467,11 @@ def test_postgresql_and_sqlite_give_the_same_rollup(world, ctx, db_url, tmp_path
     ref, got = load_workbook(world["ja"]), load_workbook(out)
     for key, names in TABLES.items():
         for name in names:
-            if name in ("Submissions", "DataIssues", "Totals"):  # paths, timestamps
+            if name in ("FileLog", "DataIssues", "Totals"):  # paths, timestamps
                 continue
             assert records(sheet(got, key), name) == records(sheet(ref, key), name), name
     strip = lambda rs: [{k: v for k, v in r.items() if k not in ("ファイル", "取込日時")} for r in rs]  # noqa: E731
-    assert strip(records(sheet(got, "submissions"), "Submissions")) == strip(
-        records(sheet(ref, "submissions"), "Submissions"))
+    assert strip(records(sheet(got, "file_log"), "FileLog")) == strip(records(sheet(ref, "file_log"), "FileLog"))
 
 
 def test_a_failed_write_leaves_the_previous_rollup_intact(world, ctx, tmp_path, monkeypatch):
@@ -464,9 +480,9 @@ def test_a_failed_write_leaves_the_previous_rollup_intact(world, ctx, tmp_path, 
     with Store(world["url"], spec) as store:
         write_rollup(store, spec, settings, out, period=PERIOD, now=NOW)
         before = out.read_bytes()
-        from xltools.reports import rollup
+        from xltools.reports.rollup import book as rollup_book
 
-        real_row, calls = rollup._row, []
+        real_row, calls = rollup_book._row, []
 
         def disk_full(r, cells):  # the disk fills up while the rows are being streamed
             calls.append(r)
@@ -474,7 +490,7 @@ def test_a_failed_write_leaves_the_previous_rollup_intact(world, ctx, tmp_path, 
                 raise OSError(28, "No space left on device")
             return real_row(r, cells)
 
-        monkeypatch.setattr(rollup, "_row", disk_full)
+        monkeypatch.setattr(rollup_book, "_row", disk_full)
         with pytest.raises(OSError):
             write_rollup(store, spec, settings, out, period=PERIOD, lang="en", now=NOW)
         assert len(calls) == 41  # it failed half-way through
@@ -582,10 +598,10 @@ def test_every_part_of_the_package_is_well_formed_xml(world):
 
 
 def test_summary_chart_switches_to_reps_when_accounts_are_many(world, ctx, tmp_path, monkeypatch):
-    from xltools.reports import rollup
+    from xltools.reports.rollup import sheets_lists
 
     spec, settings = ctx
-    monkeypatch.setattr(rollup, "CHART_MAX_ACCOUNTS", 2)  # 3 accounts: too many to chart one by one
+    monkeypatch.setattr(sheets_lists, "CHART_MAX_ACCOUNTS", 2)  # 3 accounts: too many to chart one by one
     with Store(world["url"], spec) as store:
         out = write_rollup(store, spec, settings, tmp_path / "r.xlsx", period=PERIOD, now=NOW)
     ws = load_workbook(out)["サマリー"]

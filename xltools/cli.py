@@ -332,7 +332,8 @@ def generate_cmd(period, account, rep, account_id, target, team_members, output,
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @db_option
 @click.option("--roster", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
-              help="Roster .xlsx or .csv: list the rep x account lines with no plan for the period.")
+              help="Roster .xlsx or .csv: list the rep x account lines with no plan for the period; "
+                   "stored as the period's roster, which report then uses.")
 @click.option("--period", metavar="P", help="Collection period for --roster, e.g. FY2026Q3 "
                                             "(default: the period most collected plans are for).")
 @click.option("--jobs", type=click.IntRange(min=1), help="Worker processes (default: all cores).")
@@ -375,17 +376,20 @@ def collect_cmd(paths, db_url, roster, period, jobs, fmt, lang, config_path):
 @click.option("--period", metavar="P", help="FY2026Q3, or FY2026 for the year (default: the latest period).")
 @lang_option()
 @click.option("--roster", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
-              help="Roster .xlsx or .csv: list missing submissions on the Submissions sheet.")
+              help="Roster .xlsx or .csv for the Submissions sheet (default: the roster collect --roster "
+                   "stored for the period).")
 @config_option
 def report_cmd(db_url, output, period, lang, roster, config_path):
     """Write the roll-up workbook for sales leaders from the database.
 
     \b
     営業リーダー向けのロールアップ（集計ブック）をデータベースから作成します。
-      xltools report -o rollup.xlsx --period FY2026Q3 --roster roster.xlsx
-    Sheets: summary with plan vs target chart, submissions, pipeline by fiscal
-    quarter, coverage, relationships, executive visits, open review actions, new
-    success cases, data quality issues and the month-over-month trend.
+      xltools report -o rollup.xlsx --period FY2026Q3
+    Sheets: dashboard, changes since last month, summary, submissions per roster
+    line (the roster collect --roster stored for the period, or --roster), the file
+    log, portfolio (tier and selection score against coverage, KPI achievement per
+    account manager), pipeline by fiscal quarter, coverage, relationships, executive
+    visits, open review actions, new success cases, data quality issues and the trend.
     """
     from xltools.reports.rollup import write_rollup
     from xltools.store.engine import Store

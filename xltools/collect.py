@@ -46,6 +46,8 @@ from typing import Any, Callable, Iterable, Sequence
 from xltools import clock
 from xltools.spec.config import Settings
 from xltools.errors import EXIT_DATA, EXIT_FAILED, EXIT_OK, UsageError
+from xltools.checking.roster import MissingSubmission, missing_submissions  # noqa: F401 (re-exported)
+from xltools.store.schema import FILE_RESULTS
 from xltools.spec.issues import INTERNAL, SEVERITIES, FileReport, Issue
 from xltools.spec.periods import parse_period
 from xltools.workbook.safety import not_a_file
@@ -70,11 +72,7 @@ MAX_PENDING = 64
 
 #: words of the summary (results are also the roll-up's status labels)
 UI: dict[str, Label] = {
-    "stored": Label("取込済", "Stored"),
-    "superseded": Label("履歴として保存", "Kept as history"),
-    "unchanged": Label("変更なし", "Unchanged"),
-    "conflict": Label("競合", "Conflict"),
-    "rejected": Label("却下", "Rejected"),
+    **FILE_RESULTS,
     "missing": Label("未提出", "Missing"),
     "files": Label("ファイル", "Files"),
     "plans_stored": Label("保存したプラン", "Plans stored"),
@@ -277,27 +275,6 @@ class FileResult:
                 "infos": self.counts["info"], "codes": list(self.codes), "conflict_with": self.conflict_with}
 
 
-@dataclass(frozen=True)
-class MissingSubmission:
-    """A roster line (rep x account) with no plan received for the period."""
-
-    rep: str
-    account_name: str
-    account_id: str | None
-    period: str
-    roster_row: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"rep": self.rep, "account_name": self.account_name, "account_id": self.account_id,
-                "period": self.period, "roster_row": self.roster_row}
-
-    def issue(self, roster_path: str | None = None) -> Issue:
-        """The ``W-MISSING-SUBMISSION`` issue of this line."""
-        who = f"{self.rep} × {self.account_name}" + (f" ({self.account_id})" if self.account_id else "")
-        return Issue("W-MISSING-SUBMISSION", file=roster_path, row=self.roster_row, field="rep", raw=self.rep,
-                     params={"detail": f"{self.period} {who}"})
-
-
 @dataclass
 class CollectSummary:
     """The outcome of :func:`collect_paths`."""
@@ -413,50 +390,6 @@ def _check_one(path: str) -> FileReport:
 
 # -- roster --------------------------------------------------------------------------------
 
-def _norm(value: Any) -> str:
-    return name_key(value) if value is not None else ""
-
-
-def missing_submissions(roster: Sequence[Any], received: Iterable[dict[str, Any]], period: str
-                        ) -> list[MissingSubmission]:
-    """Roster lines without a received plan for ``period``.
-
-    ``roster``: :class:`~xltools.checking.roster.RosterEntry` items; ``received``: plan versions
-    (``account_id``, ``account_name``, ``rep``) of the period, any status.  An account
-    matches by account ID when both sides have one, else by name (NFKC, spaces and case
-    ignored).  A plan from the roster's rep covers that line; a plan from a rep the
-    roster does not name for that account covers the account's remaining line(s)."""
-    def account_keys(acc_id: Any, name: Any) -> set[str]:
-        keys = set()
-        if _norm(acc_id):
-            keys.add("id:" + _norm(acc_id))
-        if _norm(name):
-            keys.add("name:" + _norm(name))
-        return keys
-
-    def matches(entry: Any, version: dict[str, Any]) -> bool:
-        if _norm(entry.account_id) and _norm(version.get("account_id")):
-            return _norm(entry.account_id) == _norm(version.get("account_id"))
-        return _norm(entry.account_name) == _norm(version.get("account_name"))
-
-    versions = list(received)
-    roster_reps: dict[str, set[str]] = {}
-    for e in roster:
-        for k in account_keys(e.account_id, e.account_name):
-            roster_reps.setdefault(k, set()).add(_norm(e.rep))
-    out = []
-    for e in roster:
-        same = [v for v in versions if matches(e, v)]
-        if any(_norm(v.get("rep")) == _norm(e.rep) for v in same):
-            continue
-        listed = set().union(*(roster_reps.get(k, set()) for k in account_keys(e.account_id, e.account_name)))
-        if any(_norm(v.get("rep")) not in listed for v in same):
-            continue
-        out.append(MissingSubmission(rep=e.rep, account_name=e.account_name, account_id=e.account_id,
-                                     period=period, roster_row=e.row))
-    return out
-
-
 def resolve_period(period: str | None, settings: Settings) -> str | None:
     """``period`` normalised (``fy2026-q3`` -> ``FY2026Q3``), or None."""
     if period is None or not str(period).strip():
@@ -564,7 +497,8 @@ def collect_paths(paths: Iterable[str | os.PathLike], store: Any, spec: Spec, se
 
     ``spec``: the spec with the company lists applied; ``roster``: a roster file (see
     :mod:`xltools.checking.roster`) -- its lines without a plan for ``period`` end up in
-    ``summary.missing``; ``period`` (``FY2026Q3``): the collection period for the roster
+    ``summary.missing`` and it is stored as the roster of the period (``report`` uses it);
+    ``period`` (``FY2026Q3``): the collection period for the roster
     (default: the period most plans of this run are for); ``jobs``: worker processes
     (default: every core; 1 = no workers); ``progress``: a progress bar when stderr is
     a terminal; ``now``: the time of the run (default: :func:`xltools.clock.now`) -- every
@@ -654,6 +588,9 @@ def collect_paths(paths: Iterable[str | os.PathLike], store: Any, spec: Spec, se
                                "Cannot tell which period to check the roster against: give --period.")
         received = store.versions(summary.period, all_versions=True)
         summary.missing = missing_submissions(entries, received, summary.period)
+        from xltools.store.rosters import save_roster
+
+        save_roster(store, summary.period, entries, path=roster, now=now)  # report checks against it
     summary.seconds = time.perf_counter() - started
     return summary
 

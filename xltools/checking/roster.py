@@ -22,7 +22,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator, Sequence
 
 from xltools.cells import a1
 from xltools.errors import XltoolsError
@@ -279,3 +279,70 @@ def _entry(spec: Spec, roster: Roster, n: int, row: tuple, columns: dict[str, in
     return RosterEntry(row=n, rep=values["rep"], account_name=values["account_name"],
                        account_id=values["account_id"], target=target, lang=lang,
                        team_members=values["team_members"])
+
+
+# -- lines without a plan -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MissingSubmission:
+    """A roster line (rep x account) with no plan received for the period."""
+
+    rep: str
+    account_name: str
+    account_id: str | None
+    period: str
+    roster_row: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rep": self.rep, "account_name": self.account_name, "account_id": self.account_id,
+                "period": self.period, "roster_row": self.roster_row}
+
+    def issue(self, roster_path: str | None = None) -> Issue:
+        """The ``W-MISSING-SUBMISSION`` issue of this line."""
+        who = f"{self.rep} × {self.account_name}" + (f" ({self.account_id})" if self.account_id else "")
+        return Issue("W-MISSING-SUBMISSION", file=roster_path, row=self.roster_row, field="rep", raw=self.rep,
+                     params={"detail": f"{self.period} {who}"})
+
+
+def _norm(value: Any) -> str:
+    return name_key(value) if value is not None else ""
+
+
+def missing_submissions(roster: Sequence[Any], received: Iterable[dict[str, Any]], period: str
+                        ) -> list[MissingSubmission]:
+    """Roster lines without a received plan for ``period``.
+
+    ``roster``: :class:`~xltools.checking.roster.RosterEntry` items; ``received``: plan versions
+    (``account_id``, ``account_name``, ``rep``) of the period, any status.  An account
+    matches by account ID when both sides have one, else by name (NFKC, spaces and case
+    ignored).  A plan from the roster's rep covers that line; a plan from a rep the
+    roster does not name for that account covers the account's remaining line(s)."""
+    def account_keys(acc_id: Any, name: Any) -> set[str]:
+        keys = set()
+        if _norm(acc_id):
+            keys.add("id:" + _norm(acc_id))
+        if _norm(name):
+            keys.add("name:" + _norm(name))
+        return keys
+
+    def matches(entry: Any, version: dict[str, Any]) -> bool:
+        if _norm(entry.account_id) and _norm(version.get("account_id")):
+            return _norm(entry.account_id) == _norm(version.get("account_id"))
+        return _norm(entry.account_name) == _norm(version.get("account_name"))
+
+    versions = list(received)
+    roster_reps: dict[str, set[str]] = {}
+    for e in roster:
+        for k in account_keys(e.account_id, e.account_name):
+            roster_reps.setdefault(k, set()).add(_norm(e.rep))
+    out = []
+    for e in roster:
+        same = [v for v in versions if matches(e, v)]
+        if any(_norm(v.get("rep")) == _norm(e.rep) for v in same):
+            continue
+        listed = set().union(*(roster_reps.get(k, set()) for k in account_keys(e.account_id, e.account_name)))
+        if any(_norm(v.get("rep")) not in listed for v in same):
+            continue
+        out.append(MissingSubmission(rep=e.rep, account_name=e.account_name, account_id=e.account_id,
+                                     period=period, roster_row=e.row))
+    return out

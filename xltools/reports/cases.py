@@ -189,26 +189,32 @@ class CaseSource:
 
 @dataclass
 class Case:
-    """One case of the library: its number, the SuccessCases values (spec keys, clean
-    values: choice keys, yen, dates) and where it was collected from."""
+    """One case of the library: ``no``, its library number (事例 No., given once when the
+    case first entered the library, never changed or reused; ``id`` is the row's internal
+    key), the SuccessCases values (spec keys, clean values: choice keys, yen, dates),
+    where it was collected from and whom to ask (``contacts``: the author and the current
+    account manager of each source account)."""
 
     id: int
     values: dict[str, Any]
     sources: list[CaseSource] = field(default_factory=list)
     first_seen_at: datetime | None = None
     updated_at: datetime | None = None
+    no: int | None = None
+    current_reps: list[str] = field(default_factory=list)
 
     def __getitem__(self, key: str) -> Any:
         return self.values.get(key)
 
     def to_dict(self, spec: Spec, lang: str = "ja") -> dict[str, Any]:
-        out: dict[str, Any] = {"id": self.id}
+        out: dict[str, Any] = {"no": self.no, "id": self.id}
         for c in cases_table(spec).columns:
             v = self.values.get(c.key)
             out[c.key] = v.isoformat() if isinstance(v, (date, datetime)) else v
             if c.choices and v is not None:
                 out[f"{c.key}_label"] = _choice_label(spec, c, v, lang)
         out["sources"] = [vars(s).copy() for s in self.sources]
+        out["current_reps"] = list(self.current_reps)
         out["first_seen_at"] = self.first_seen_at.isoformat() if self.first_seen_at else None
         out["updated_at"] = self.updated_at.isoformat() if self.updated_at else None
         return out
@@ -241,8 +247,8 @@ def _reading(store) -> Iterator[sa.Connection]:
 @contextmanager
 def _writing(store, lock: str) -> Iterator[sa.Connection]:
     store.ensure_schema()
-    with store._write() as conn:  # SQLite: BEGIN IMMEDIATE; errors mapped to StoreError
-        store._pg_lock(conn, lock)
+    with store.write() as conn:  # SQLite: BEGIN IMMEDIATE; errors mapped to StoreError
+        store.lock(conn, lock)
         yield conn
 
 
@@ -297,6 +303,7 @@ def sync_library(store, *, now: datetime | None = None) -> int:
         rows = conn.execute(pending).mappings().all()
         if not rows:
             return 0
+        next_no = (conn.execute(sa.select(sa.func.max(lib.c.library_no))).scalar() or 0) + 1
         by_title: dict[str, int] = {}
         for r in conn.execute(sa.select(lib.c.id, lib.c.title_key).order_by(lib.c.id)):
             by_title.setdefault(r.title_key, r.id)
@@ -323,8 +330,10 @@ def sync_library(store, *, now: datetime | None = None) -> int:
                 values["shareable"] = values.get("shareable") or default_scope
                 text = search_text(spec, values)
                 cid = conn.execute(lib.insert().values(
-                    case_key=case_key, title_key=title_key, search_text=text, source_version_id=r["vid"],
-                    source_time=when, first_seen_at=now, updated_at=now, **values)).inserted_primary_key[0]
+                    library_no=next_no, case_key=case_key, title_key=title_key, search_text=text,
+                    source_version_id=r["vid"], source_time=when, first_seen_at=now, updated_at=now,
+                    **values)).inserted_primary_key[0]
+                next_no += 1
                 if fts:
                     conn.execute(sa.text(f"INSERT INTO {sch.CASE_FTS}(rowid, search_text) VALUES (:id, :t)"),
                                  {"id": cid, "t": text})
@@ -408,8 +417,8 @@ def rebuild_search_index(store, *, now: datetime | None = None) -> int:
 
 def _cases_from_rows(store, conn, rows, *, sources: bool = True) -> list[Case]:
     cols = [c.key for c in cases_table(store.spec).columns]
-    cases = [Case(id=r["id"], values={k: r[k] for k in cols}, first_seen_at=_aware(r["first_seen_at"]),
-                  updated_at=_aware(r["updated_at"])) for r in rows]
+    cases = [Case(id=r["id"], no=r["library_no"], values={k: r[k] for k in cols},
+                  first_seen_at=_aware(r["first_seen_at"]), updated_at=_aware(r["updated_at"])) for r in rows]
     if sources:
         _attach_sources(store, conn, cases)
     return cases
@@ -433,16 +442,45 @@ def _attach_sources(store, conn, cases: list[Case]) -> None:
         seen.add((s.case_library_id, s.plan_id))
         by_id[s.case_library_id].sources.append(CaseSource(s.plan_id, s.account_name, s.rep, s.period,
                                                            s.version_no))
+    _attach_current_reps(store, conn, cases)
+
+
+def _attach_current_reps(store, conn, cases: list[Case]) -> None:
+    """Fill ``case.current_reps``: for each source plan's account, the account manager of
+    the account's current plan of the latest period (the plan's own rep when the account
+    has no current plan any more)."""
+    plans, pv = store.t["plans"], store.t["plan_versions"]
+    plan_ids = sorted({s.plan_id for c in cases for s in c.sources})
+    if not plan_ids:
+        return
+    key_of = {r.plan_id: r.account_key for r in conn.execute(
+        sa.select(plans.c.plan_id, plans.c.account_key).where(plans.c.plan_id.in_(plan_ids)))}
+    keys = sorted({k for k in key_of.values() if k})
+    rep_of_key: dict[str, str] = {}
+    if keys:
+        q = (sa.select(plans.c.account_key, pv.c.rep)
+             .select_from(plans.join(pv, pv.c.id == plans.c.current_version_id))
+             .where(plans.c.account_key.in_(keys), pv.c.rep.is_not(None))
+             .order_by(pv.c.period, pv.c.collected_at, pv.c.id))
+        for r in conn.execute(q):
+            rep_of_key[r.account_key] = r.rep  # the latest period wins
+    for c in cases:
+        reps: list[str] = []
+        for s in c.sources:
+            rep = rep_of_key.get(key_of.get(s.plan_id) or "") or s.rep
+            if rep and rep not in reps:
+                reps.append(rep)
+        c.current_reps = reps
 
 
 def list_cases(store, *, scope: str | None = "company", now: datetime | None = None) -> list[Case]:
-    """Every case the scope lets out, newest first (``now``: see :func:`sync_library`)."""
+    """Every case the scope lets out, by library number (``now``: see :func:`sync_library`)."""
     keys = scope_keys(store.spec, scope)
     sync_library(store, now=now)
     lib = store.t[sch.CASE_LIBRARY]
     with _reading(store) as conn:
         rows = conn.execute(sa.select(lib).where(lib.c.shareable.in_(keys))
-                            .order_by(lib.c.closed_date.desc().nulls_last(), lib.c.id.desc())).mappings().all()
+                            .order_by(lib.c.library_no)).mappings().all()
         return _cases_from_rows(store, conn, rows)
 
 
@@ -454,10 +492,11 @@ def get_case(store, ref: str | int, *, scope: str | None = "company", now: datet
     sync_library(store, now=now)
     lib = store.t[sch.CASE_LIBRARY]
     text = unicodedata.normalize("NFKC", str(ref)).strip()
-    cond = lib.c.id == int(text) if text.isdigit() and len(text) < 10 else lib.c.case_key == name_key(text)
+    cond = (lib.c.library_no == int(text) if text.isdigit() and len(text) < 10
+            else lib.c.case_key == name_key(text))
     with _reading(store) as conn:
         rows = conn.execute(sa.select(lib).where(cond, lib.c.shareable.in_(keys))
-                            .order_by(lib.c.id).limit(1)).mappings().all()
+                            .order_by(lib.c.library_no).limit(1)).mappings().all()
         found = _cases_from_rows(store, conn, rows)
     if not found:
         raise CaseNotFound(Label(f"事例 {text} は見つからないか、この共有範囲（{scope or 'company'}）では表示できません。",
@@ -614,7 +653,7 @@ def format_hits(spec: Spec, hits: list[CaseHit], lang: str = "ja") -> str:
     for h in hits:
         c = h.case
         ind = _choice_label(spec, cols.column("industry"), c["industry"], lang)
-        head = f"[{c.id}] {c['title'] or ''}"
+        head = f"[{c.no}] {c['title'] or ''}"
         extra = " / ".join(str(x) for x in (c["customer"], ind, c["department"]) if x)
         lines.append("")
         lines.append(head + (f"  ({extra})" if extra else ""))
@@ -631,7 +670,7 @@ def format_case(spec: Spec, case: Case, lang: str = "ja") -> str:
     from xltools.workbook.xlwrite import display_width
 
     cols = cases_table(spec)
-    lines = [f"{_UI['case'](lang)} {case.id}: {case['title'] or ''}"]
+    lines = [f"{_UI['case'](lang)} {case.no}: {case['title'] or ''}"]
     width = max(display_width(c.label(lang)) for c in cols.columns)
     for c in cols.columns:
         v = case.values.get(c.key)
@@ -660,7 +699,18 @@ _XL = {
     "scope": Label("共有範囲", "Scope"),
     "made": Label("作成日時", "Created"),
     "count": Label("件数", "Cases"),
+    "own_id": Label("記入者の事例ID", "Author's case ID"),
+    "current_rep": Label("現在の担当営業", "Current account manager"),
+    "ask": Label("問い合わせ先", "Whom to ask"),
+    "author_is": Label("記入者", "Author"),
+    "rep_is": Label("担当営業", "Account manager"),
+    "confidential": Label("社外秘", "Confidential"),
+    "page_of": Label("&P / &N ページ", "Page &P of &N"),
 }
+#: the list sheet's columns (SuccessCases keys; the card sheet shows every column)
+LIST_COLUMNS = ("title", "customer", "industry", "products", "amount", "closed_date", "author", "case_id")
+LIST_WIDTHS = {"title": 40, "customer": 20, "industry": 12, "products": 20, "amount": 13, "closed_date": 11,
+               "author": 10, "case_id": 14}
 #: the Excel table of the list sheet
 LIBRARY_TABLE = "CaseLibrary"
 
@@ -704,7 +754,7 @@ def export_library(store, path: str | os.PathLike, *, scope: str | None = "compa
     r = 1
     for case in cases:
         card_row[case.id] = r
-        write_value(cards.cell(row=r, column=1), f"{_XL['no'](lang)} {case.id}")
+        write_value(cards.cell(row=r, column=1), f"{_XL['no'](lang)} {case.no}")
         write_value(cards.cell(row=r, column=2), case["title"] or "")
         for col in (1, 2):
             cards.cell(row=r, column=col).font = head_font
@@ -723,6 +773,15 @@ def export_library(store, path: str | os.PathLike, *, scope: str | None = "compa
             write_value(cell, _choice_label(spec, c, v, lang))
             cell.alignment = Alignment(wrap_text=True, vertical="top", horizontal="left")
             r += 1
+        ask = [f"{_XL['author_is'](lang)} {case['author']}"] if case["author"] else []
+        ask += [f"{_XL['rep_is'](lang)} {rep}" for rep in case.current_reps]
+        if ask:
+            lab = cards.cell(row=r, column=1)
+            write_value(lab, _XL["ask"](lang))
+            lab.font, lab.fill = bold, label_fill
+            write_value(cards.cell(row=r, column=2), "　".join(ask))
+            cards.cell(row=r, column=2).alignment = wrap
+            r += 1
         if case.sources:
             lab = cards.cell(row=r, column=1)
             write_value(lab, _XL["sources"](lang))
@@ -732,21 +791,24 @@ def export_library(store, path: str | os.PathLike, *, scope: str | None = "compa
             r += 1
         r += 1  # a blank row between cards
 
-    headers = [_XL["no"](lang)] + [c.label(lang) for c in cols] + [_XL["sources"](lang), _XL["updated"](lang)]
+    # the list: the columns a reader scans, in one A4 landscape width (the cards have the rest)
+    table = cases_table(spec)
+    shown = [table.column(k) for k in LIST_COLUMNS if k in {c.key for c in cols}]
+    headers = ([_XL["no"](lang)] + [_XL["own_id"](lang) if c.key == "case_id" else c.label(lang) for c in shown]
+               + [_XL["current_rep"](lang), _XL["sources"](lang)])
     rows = []
     for case in cases:
-        rows.append([case.id] + [_choice_label(spec, c, case.values.get(c.key), lang) for c in cols]
-                    + [_src_text(case), case.updated_at.replace(tzinfo=None) if case.updated_at else None])
+        rows.append([case.no] + [_choice_label(spec, c, case.values.get(c.key), lang) for c in shown]
+                    + [", ".join(case.current_reps) or None, _src_text(case) or None])
     formats = {0: "0"}
     widths = {0: 6}
-    for i, c in enumerate(cols, 1):
+    for i, c in enumerate(shown, 1):
         if c.type == "amount":
             formats[i] = "#,##0"
         elif c.type == "date":
             formats[i] = DATE_FORMAT
-        widths[i] = min(max(c.width or 12, 8), 40)
-    formats[len(cols) + 2] = "yyyy/mm/dd hh:mm"
-    widths[len(cols) + 1], widths[len(cols) + 2] = 30, 16
+        widths[i] = LIST_WIDTHS.get(c.key, 12)
+    widths[len(shown) + 1], widths[len(shown) + 2] = 14, 30
     write_table(ws, LIBRARY_TABLE, headers, rows, top=1, left=1, number_formats=formats, widths=widths)
     ws.freeze_panes = "B2"
     for i, case in enumerate(cases, 2):
@@ -758,11 +820,23 @@ def export_library(store, path: str | os.PathLike, *, scope: str | None = "compa
     ws.sheet_properties.tabColor = "1F4E78"
     ws.print_title_rows = "1:1"
     cards.sheet_view.showGridLines = False
+    from openpyxl.worksheet.page import PageMargins
+
+    made = clock.resolve(now).astimezone().strftime("%Y-%m-%d")
     for sheet in (ws, cards):  # printed: as wide as the paper, as many pages down as needed
         sheet.page_setup.orientation = "landscape" if sheet is ws else "portrait"
         sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
         sheet.sheet_properties.pageSetUpPr.fitToPage = True
         sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight = 1, 0
+        sheet.page_margins = PageMargins(left=0.4, right=0.4, top=0.7, bottom=0.6, header=0.3, footer=0.3)
+        sheet.print_options.gridLines = False
+        for hf in (sheet.oddHeader, sheet.evenHeader, sheet.firstHeader):
+            hf.left.text = _XL["title"](lang)
+            hf.center.text = _XL["confidential"](lang)
+            hf.right.text = f"{_XL['made'](lang)} {made}"
+        for hf in (sheet.oddFooter, sheet.evenFooter, sheet.firstFooter):
+            hf.left.text = sheet.title.replace("&", "&&")
+            hf.center.text = _XL["page_of"](lang)
     wb.properties.creator = "xltools"
     wb.properties.title = _XL["title"](lang)
     from xltools.workbook.outfile import save_workbook

@@ -439,14 +439,14 @@ class Store(Queries):
                                   f"Database error at {self.safe_url}: {detail}")) from None
 
     @contextmanager
-    def _write(self) -> Iterator[sa.Connection]:
+    def write(self) -> Iterator[sa.Connection]:
         """A write transaction (SQLite: BEGIN IMMEDIATE)."""
         with self._errors(), self.engine.connect() as conn:
             conn.execution_options(xltools_write=True)
             with conn.begin():
                 yield conn
 
-    def _pg_lock(self, conn: sa.Connection, *names: str) -> None:
+    def lock(self, conn: sa.Connection, *names: str) -> None:
         """Transaction-scoped advisory locks, always taken in the same order (no deadlock)."""
         if self.dialect != "postgresql":
             return
@@ -488,8 +488,8 @@ class Store(Queries):
                 "先に xltools collect で取り込んでください。",
                 f"{self.safe_url} is not an xltools database (no tables). Run xltools collect first."))
         if current != heads:
-            with self._write() as conn:
-                self._pg_lock(conn, _MIGRATION_LOCK)
+            with self.write() as conn:
+                self.lock(conn, _MIGRATION_LOCK)
                 from alembic.runtime.migration import MigrationContext
 
                 current = tuple(sorted(MigrationContext.configure(conn).get_current_heads()))
@@ -553,8 +553,8 @@ class Store(Queries):
         collected_at = _stamp(collected_at)
         self.ensure_schema()
         issues = list(report.issues) + list(extra or [])
-        with self._write() as conn:
-            self._pg_lock(conn, f"file:{sha256}")
+        with self.write() as conn:
+            self.lock(conn, f"file:{sha256}")
             f = self._known_file(conn, sha256)
             if f is not None:
                 return self._seen_outcome(conn, f)
@@ -593,8 +593,8 @@ class Store(Queries):
         prep = self._prepare(report, plan_id, source_file=path)
         for attempt in range(_SAVE_ATTEMPTS):
             try:
-                with self._write() as conn:
-                    self._pg_lock(conn, f"file:{sha256}", f"plan:{prep.plan_id}",
+                with self.write() as conn:
+                    self.lock(conn, f"file:{sha256}", f"plan:{prep.plan_id}",
                                   f"slot:{prep.slot}" if prep.slot else "")
                     return self._save_tx(conn, prep, path=path, size=size, sha256=sha256,
                                          mtime=_utc(mtime), collected_at=collected_at)

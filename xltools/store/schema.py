@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import sqlalchemy as sa
 
+from xltools.messages import Label
 from xltools.spec.spec import Field, Spec, SpecError, Table, load_spec
 
 NAMING_CONVENTION = {
@@ -28,8 +29,14 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-#: results a file can have in the ledger
-FILE_RESULTS = ("stored", "unchanged", "superseded", "rejected", "conflict")
+#: what happened to a collected file (the ``files.result`` column), as people read it
+FILE_RESULTS: dict[str, Label] = {
+    "stored": Label("取込済", "Stored"),
+    "superseded": Label("履歴として保存", "Kept as history"),
+    "unchanged": Label("変更なし", "Unchanged"),
+    "conflict": Label("ファイルの競合", "File conflict"),
+    "rejected": Label("却下", "Rejected"),
+}
 
 #: the plan context every exported record starts with
 CONTEXT_KEYS = ("plan_id", "account_id", "account_name", "rep", "period", "source_file")
@@ -243,7 +250,7 @@ CASE_SOURCES = "case_sources"
 CASE_FTS = "case_library_fts"
 CASE_TRGM_INDEX = "ix_case_library_search_trgm"
 #: bookkeeping columns of ``case_library`` (SuccessCases column keys must not use them)
-CASE_COLUMNS = ("id", "case_key", "title_key", "search_text", "source_version_id", "source_time",
+CASE_COLUMNS = ("id", "library_no", "case_key", "title_key", "search_text", "source_version_id", "source_time",
                 "first_seen_at", "updated_at")
 
 
@@ -266,6 +273,9 @@ def add_case_library(md: sa.MetaData, spec: Spec) -> None:
     sa.Table(
         CASE_LIBRARY, md,
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        # the number people quote (事例 No.): given once, in order, when the case first enters
+        # the library, and never changed or given again (the library never deletes a case)
+        sa.Column("library_no", sa.Integer(), nullable=False, unique=True),
         sa.Column("case_key", sa.Text(), nullable=True, index=True),
         sa.Column("title_key", sa.Text(), nullable=False, index=True),
         *[_spec_column(c) for c in cases.columns],
@@ -290,12 +300,42 @@ def add_case_library(md: sa.MetaData, spec: Spec) -> None:
     )
 
 
+# =====================================================================================
+# Rosters — owned by xltools/store/rosters.py.  ``roster_lines``: the roster that
+# ``collect --roster`` was given for a period, one row per rep x account line (the
+# latest roster of a period replaces the earlier one); ``report`` checks submissions
+# against it.  Only the roster's file name is kept, never its local path.
+# =====================================================================================
+
+ROSTER_LINES = "roster_lines"
+
+
+def add_rosters(md: sa.MetaData) -> None:
+    """Add ``roster_lines`` to ``md``."""
+    if ROSTER_LINES in md.tables:
+        raise SpecError(f"database table name {ROSTER_LINES!r} is already taken")
+    sa.Table(
+        ROSTER_LINES, md,
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("period", sa.String(16), nullable=False, index=True),
+        sa.Column("line_no", sa.Integer(), nullable=False),  # row of the roster file
+        sa.Column("rep", sa.Text(), nullable=False),
+        sa.Column("account_name", sa.Text(), nullable=False),
+        sa.Column("account_id", sa.Text(), nullable=True),
+        sa.Column("sales_target", sa.BigInteger(), nullable=True),
+        sa.Column("roster_file", sa.Text(), nullable=True),
+        sa.Column("stored_at", sa.DateTime(), nullable=False),
+        sa.UniqueConstraint("period", "line_no"),
+    )
+
+
 _build_store_metadata = build_metadata
 
 
 def build_metadata(spec: Spec | None = None) -> sa.MetaData:  # noqa: F811 - extends the store's
-    """Every table of the store (above) plus the success-case library."""
+    """Every table of the store (above) plus the success-case library and the rosters."""
     spec = spec or load_spec()
     md = _build_store_metadata(spec)
     add_case_library(md, spec)
+    add_rosters(md)
     return md

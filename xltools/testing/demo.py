@@ -225,8 +225,8 @@ def run_demo(out_dir: str | Path, *, reps: int = 3, accounts: int = 4, seed: int
         echo(_t("plans", lang, n=in_db))
 
         # 6. roll-up, case library
-        rollup = write_rollup(store, spec, settings, out / "rollup.xlsx", period=period, lang=lang,
-                              roster=roster, now=now)
+        # no roster given: report checks the submissions against the one collect stored
+        rollup = write_rollup(store, spec, settings, out / "rollup.xlsx", period=period, lang=lang, now=now)
         echo(_t("rollup", lang, path=rollup))
         from xltools.reports.pack import pack_from_store
 

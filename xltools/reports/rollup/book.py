@@ -1,0 +1,382 @@
+"""The streaming workbook writer of the roll-up (:class:`_Book`)."""
+from __future__ import annotations
+
+import math
+import os
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Callable, Iterable
+
+from xltools.spec.config import Settings
+from xltools.spec.spec import Spec
+from xltools.workbook.xlwrite import FORMULA_TRIGGERS
+from xltools.reports.rollup.common import (
+    Col, DATETIME_FORMAT, DATE_FORMAT, MAX_WIDTH, SHEETS, TABLE_STYLE, _Columns, _t, amount_unit)
+
+
+# -- writing -----------------------------------------------------------------------------------
+
+@dataclass
+class _Block:
+    """Rows of one sheet the streaming writer emits: a title cell, or a table (header row
+    and one row per record)."""
+
+    top: int
+    text: str | None = None  # a title
+    size: int = 12
+    left: int = 1  # first column (blocks side by side on the dashboard)
+    wrap: bool = False  # header cells wrap (narrow dashboard columns)
+    headers: list[str] | None = None  # a table
+    cols: list[Col] | None = None
+    records: list[dict] | None = None
+
+
+class _Book:
+    """The workbook being written, with the helpers every sheet uses.
+
+    openpyxl holds the structure -- sheets, column widths, frozen panes, Excel tables,
+    charts and the styles -- but no cells; :meth:`save` writes that skeleton and then
+    streams every sheet's rows straight into the package (inline strings, never a
+    formula), which keeps a roll-up of thousands of plans fast and its memory small."""
+
+    def __init__(self, spec: Spec, settings: Settings, lang: str):
+        from openpyxl import Workbook
+
+        self.spec, self.settings, self.lang = spec, settings, lang
+        self.unit = amount_unit(spec, settings)
+        self.cols = _Columns(spec, lang, self.unit)
+        self.wb = Workbook()
+        self.wb.remove(self.wb.active)
+        self.sheets: dict[str, Any] = {}
+        self.blocks: dict[str, list[_Block]] = {}
+        self._styles: dict[tuple, int] = {}
+        self._sealed = False
+
+    def t(self, key: str, **params: Any) -> str:
+        return _t(key, self.lang, **params)
+
+    def money_label(self, field_key: str) -> str:
+        """A spec amount field's label with the display unit."""
+        return self.unit.header(self.spec.field(field_key).label)(self.lang)
+
+    def sheet(self, key: str):
+        ws = self.wb.create_sheet(SHEETS[key](self.lang))
+        self.sheets[key] = ws
+        self.blocks[ws.title] = []
+        return ws
+
+    def title(self, ws, row: int, text: str, size: int = 12, left: int = 1) -> None:
+        self.blocks[ws.title].append(_Block(top=row, text=text, size=size, left=left))
+
+    def table(self, ws, name: str, title: str, cols: list[Col], records: list[dict], top: int,
+              left: int = 1, max_width: float = MAX_WIDTH) -> tuple[Any, int]:
+        """A title row at ``top`` and an Excel table below it, from column ``left``;
+        returns (table, next free row)."""
+        from openpyxl.utils import get_column_letter
+        from openpyxl.worksheet.filters import AutoFilter
+        from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
+
+        from xltools.workbook.xlwrite import display_width, table_name, unique_headers
+
+        self.title(ws, top, title, left=left)
+        headers = unique_headers(c.header(self.lang) for c in cols)
+        last = top + 1 + max(len(records), 1)  # a table needs a data row, even a blank one
+        ref = f"{get_column_letter(left)}{top + 1}:{get_column_letter(left + len(cols) - 1)}{last}"
+        taken = [t for sheet in self.wb.worksheets for t in sheet.tables]
+        table = Table(displayName=table_name(name, taken), ref=ref)
+        table.tableColumns = [TableColumn(id=i + 1, name=h) for i, h in enumerate(headers)]
+        table.autoFilter = AutoFilter(ref=ref)
+        table.tableStyleInfo = TableStyleInfo(name=TABLE_STYLE, showRowStripes=True)
+        ws.add_table(table)
+        self.blocks[ws.title].append(_Block(top=top + 1, headers=headers, cols=cols, records=records, left=left,
+                                            wrap=max_width < MAX_WIDTH))
+        sample = records.head(WIDTH_SAMPLE) if hasattr(records, "head") else records[:WIDTH_SAMPLE]
+        for i, c in enumerate(cols):
+            letter = get_column_letter(left + i)
+            longest = max([display_width(headers[i])] + [_shown_width(c.get(r)) for r in sample])
+            want = min(max(10.0, min(float(MAX_WIDTH), longest + 2.0), float(c.width or 0)), max_width)
+            dim = ws.column_dimensions[letter]
+            if dim.width is None or dim.width < want:
+                dim.width = want
+        return table, last + 3
+
+    @staticmethod
+    def freeze(ws, row: int) -> None:
+        ws.freeze_panes = f"A{row}"
+
+    # -- styles ----------------------------------------------------------------------------
+    def style(self, fmt: str | None = None, tone: str | None = None, quote: bool = False,
+              bold_size: int | None = None, wrap: bool = False) -> int:
+        """The cell-format index (``s=``) of a number format, tone, quote prefix and title font,
+        registered in the workbook's stylesheet on first use."""
+        key = (fmt, tone, quote, bold_size) + ((True,) if wrap else ())
+        sid = self._styles.get(key)
+        if sid is None:
+            if self._sealed:  # the stylesheet is already written: a new style would point nowhere
+                raise AssertionError(f"roll-up style {key} was not prepared")
+            from openpyxl.cell.cell import Cell
+            from openpyxl.styles import Font, PatternFill
+
+            from xltools.workbook.generate import TONES
+
+            cell = Cell(self.wb.worksheets[0])
+            if fmt:
+                cell.number_format = fmt
+            if tone in TONES:
+                fill, font = TONES[tone]
+                cell.fill = PatternFill("solid", fgColor=fill)
+                cell.font = Font(color=font)
+            if bold_size:
+                cell.font = Font(bold=True, size=bold_size)
+            if quote:
+                cell.quotePrefix = True
+            if wrap:
+                from openpyxl.styles import Alignment
+
+                cell.alignment = Alignment(wrap_text=True, vertical="top")
+            sid = self._styles[key] = cell.style_id
+        return sid
+
+    # -- writing ---------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the workbook: the openpyxl skeleton, with each sheet's rows streamed in."""
+        import io
+        import zipfile
+
+        for block_list in self.blocks.values():  # register every style before the skeleton is written
+            for b in block_list:
+                if b.text is not None:
+                    self.style(bold_size=b.size)
+                if b.wrap:
+                    self.style(wrap=True)
+        self._prepare_styles()
+        skeleton = io.BytesIO()
+        self.wb.save(skeleton)
+        self._sealed = True
+        with zipfile.ZipFile(skeleton) as src:
+            paths = _sheet_paths(src)
+            with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL) as out:
+                for info in src.infolist():
+                    title = paths.get(info.filename)
+                    if title is None:
+                        out.writestr(info, src.read(info.filename))
+                        continue
+                    head, sep, tail = src.read(info.filename).decode("utf-8").partition("<sheetData></sheetData>")
+                    if not sep:
+                        head, sep, tail = head.partition("<sheetData />")
+                    if not sep:
+                        raise AssertionError(f"unexpected worksheet layout in {info.filename}")
+                    blocks = sorted(self.blocks.get(title, []), key=lambda b: b.top)
+                    head = head.replace('<dimension ref="A1:A1" />', f'<dimension ref="{_dimension(blocks)}" />', 1)
+                    with out.open(info.filename, "w", force_zip64=True) as fh:
+                        fh.write(head.encode("utf-8"))
+                        fh.write(b"<sheetData>")
+                        for chunk in self._sheet_rows(blocks):
+                            fh.write(chunk.encode("utf-8"))
+                        fh.write(b"</sheetData>")
+                        fh.write(tail.encode("utf-8"))
+
+    def _prepare_styles(self) -> None:
+        """Every style a data cell can need (formats x tones x quote prefix), so that the
+        stylesheet is complete before the skeleton is written."""
+        from xltools.workbook.generate import TONES
+
+        for block_list in self.blocks.values():
+            for b in block_list:
+                if b.cols is None:
+                    continue
+                for c in b.cols:
+                    fmts = {c.fmt} if not callable(c.fmt) else {c.fmt(r) for r in b.records}  # small tables only
+                    tones = {None} if c.tone is None else {None, *TONES}
+                    for fmt in fmts | {None, DATE_FORMAT, DATETIME_FORMAT}:
+                        for tone in tones:
+                            for quote in (False, True):
+                                self.style(fmt, tone, quote)
+
+    def _sheet_rows(self, blocks: list[_Block]) -> Iterable[str]:
+        """``<row>`` elements of a sheet, in order, in chunks."""
+        if any(b.left > 1 for b in blocks):  # blocks side by side (small sheets): rows merged
+            yield "".join(self._merged_rows(blocks))
+            return
+        buf: list[str] = []
+        for b in blocks:
+            if b.text is not None:
+                buf.append(_row(b.top, [_cell("A", b.top, b.text, self.style(bold_size=b.size))]))
+                continue
+            letters = [_letter(i + 1) for i in range(len(b.cols))]
+            r = b.top
+            buf.append(_row(r, [_cell(letters[i], r, h, 0) for i, h in enumerate(b.headers)]))
+            cols = b.cols
+            for rec in b.records:
+                r += 1
+                cells = []
+                for i, c in enumerate(cols):
+                    v = c.get(rec)
+                    if v is None:
+                        continue
+                    fmt = c.fmt(rec) if callable(c.fmt) else c.fmt
+                    tone = c.tone(rec) if c.tone is not None else None
+                    cells.append(_encode(letters[i], r, v, fmt, tone, self))
+                buf.append(_row(r, cells))
+                if len(buf) >= 2000:
+                    yield "".join(buf)
+                    buf.clear()
+        yield "".join(buf)
+
+
+    def _merged_rows(self, blocks: list[_Block]) -> list[str]:
+        """The rows of blocks that share rows (the dashboard), cells in column order."""
+        cells: dict[int, list[tuple[int, str]]] = defaultdict(list)
+        for b in blocks:
+            if b.text is not None:
+                cells[b.top].append((b.left, _cell(_letter(b.left), b.top, b.text, self.style(bold_size=b.size))))
+                continue
+            r = b.top
+            hs = self.style(wrap=True) if b.wrap else 0
+            for i, h in enumerate(b.headers):
+                cells[r].append((b.left + i, _cell(_letter(b.left + i), r, h, hs)))
+            for rec in b.records:
+                r += 1
+                for i, c in enumerate(b.cols):
+                    v = c.get(rec)
+                    if v is None:
+                        continue
+                    fmt = c.fmt(rec) if callable(c.fmt) else c.fmt
+                    tone = c.tone(rec) if c.tone is not None else None
+                    cells[r].append((b.left + i, _encode(_letter(b.left + i), r, v, fmt, tone, self)))
+        return [_row(r, [x for _, x in sorted(cells[r])]) for r in sorted(cells)]
+
+
+#: records used to size a column (the first ones; a roll-up can have 100,000s of rows)
+WIDTH_SAMPLE = 300
+#: deflate level of the roll-up package (speed over size: the XML compresses well anyway)
+ZIP_LEVEL = 5
+_EXCEL_EPOCH = datetime(1899, 12, 30)
+
+
+def _letter(col: int) -> str:
+    from xltools.cells import col_letter
+
+    return col_letter(col)
+
+
+def _dimension(blocks: list[_Block]) -> str:
+    if not blocks:
+        return "A1"
+    rows = max(b.top if b.text is not None else b.top + max(len(b.records), 1) for b in blocks)
+    width = max((b.left + len(b.cols) - 1 for b in blocks if b.cols), default=1)
+    return f"A1:{_letter(width)}{rows}"
+
+
+def _sheet_paths(z) -> dict[str, str]:
+    """Worksheet part name in the package -> sheet title (from workbook.xml and its rels)."""
+    import xml.etree.ElementTree as ET
+
+    ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+          "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+          "p": "http://schemas.openxmlformats.org/package/2006/relationships"}
+    rels = {}
+    for rel in ET.fromstring(z.read("xl/_rels/workbook.xml.rels")).findall("p:Relationship", ns):
+        target = rel.get("Target")
+        rels[rel.get("Id")] = target.lstrip("/") if target.startswith("/") else "xl/" + target
+    out = {}
+    for sh in ET.fromstring(z.read("xl/workbook.xml")).find("m:sheets", ns).findall("m:sheet", ns):
+        out[rels[sh.get(f"{{{ns['r']}}}id")]] = sh.get("name")
+    return out
+
+
+def _row(r: int, cells: list[str]) -> str:
+    return f'<row r="{r}">{"".join(cells)}</row>'
+
+
+def _clean(text: str) -> str:
+    """:func:`xltools.workbook.xlwrite.clean_text` in one regular-expression pass (it runs on every
+    text cell of the roll-up): XML-illegal characters and lone surrogates -> U+FFFD, cut at
+    Excel's cell limit."""
+    global _BAD_CHARS
+    if _BAD_CHARS is None:
+        import re
+
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+        _BAD_CHARS = re.compile(f"(?:{ILLEGAL_CHARACTERS_RE.pattern})|[\ud800-\udfff]")
+    from xltools.workbook.xlwrite import MAX_CELL_CHARS
+
+    return _BAD_CHARS.sub("\ufffd", text)[:MAX_CELL_CHARS]
+
+
+_BAD_CHARS = None
+
+
+def _xml_text(text: str) -> str:
+    text = _clean(text)
+    esc = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if "\r" in esc:  # a literal CR would be read back as LF
+        esc = esc.replace("\r", "&#13;")
+    if text != text.strip() or "\n" in text or "  " in text:
+        return f'<t xml:space="preserve">{esc}</t>'
+    return f"<t>{esc}</t>"
+
+
+def _cell(letter: str, r: int, text: str, sid: int) -> str:
+    """A text cell (inline string: never a formula, whatever it begins with)."""
+    return f'<c r="{letter}{r}" s="{sid}" t="inlineStr"><is>{_xml_text(text)}</is></c>'
+
+
+def _encode(letter: str, r: int, v: Any, fmt: str | None, tone: str | None, book: _Book) -> str:
+    """One cell the way :func:`xltools.workbook.xlwrite.write_value` writes it: text as text (quote
+    prefix on ``= + - @``), numbers as numbers, dates as date serials with a date format."""
+    if isinstance(v, str):
+        return _cell(letter, r, v, book.style(None, tone, v.startswith(FORMULA_TRIGGERS)))
+    if isinstance(v, bool):
+        return f'<c r="{letter}{r}" s="{book.style(None, tone)}" t="b"><v>{int(v)}</v></c>'
+    if isinstance(v, Decimal):
+        v = float(v)
+    if isinstance(v, (int, float)):
+        if isinstance(v, float) and not math.isfinite(v):
+            return _cell(letter, r, str(v), book.style(None, tone))
+        return f'<c r="{letter}{r}" s="{book.style(fmt, tone)}"><v>{v!r}</v></c>'
+    if isinstance(v, datetime):
+        if v.tzinfo is not None:
+            v = v.astimezone().replace(tzinfo=None)
+        serial = (v - _EXCEL_EPOCH).total_seconds() / 86400
+        dfmt = fmt if fmt and fmt != DATE_FORMAT else (DATETIME_FORMAT if v.time() != datetime.min.time() else DATE_FORMAT)
+        return f'<c r="{letter}{r}" s="{book.style(dfmt, tone)}"><v>{serial!r}</v></c>'
+    if isinstance(v, date):
+        serial = (v - _EXCEL_EPOCH.date()).days
+        return f'<c r="{letter}{r}" s="{book.style(fmt or DATE_FORMAT, tone)}"><v>{serial}</v></c>'
+    return _cell(letter, r, str(v), book.style(None, tone, str(v).startswith(FORMULA_TRIGGERS)))
+
+
+def _shown_width(value: Any) -> int:
+    """About how many columns a value takes once formatted (yen, dates, text)."""
+    from xltools.workbook.xlwrite import display_width
+
+    if value is None:
+        return 0
+    if isinstance(value, datetime):
+        return 16
+    if isinstance(value, date):
+        return 10
+    if isinstance(value, bool):
+        return 5
+    if isinstance(value, (int, float)):
+        return len(f"{value:,.0f}") + 3
+    return display_width(str(value))
+
+
+def _severity(lang: str) -> Callable[[dict], str]:
+    return lambda r: _t(r["severity"], lang) if r.get("severity") in ("error", "warning", "info") else r.get("severity")
+
+
+def _label_of(spec: Spec, table: str | None, key: str | None, lang: str) -> str | None:
+    """The localised label of a field or column key (the key itself when unknown)."""
+    if not key:
+        return None
+    try:
+        f = spec.table(table).column(key) if table else spec.field(key)
+        return f.label(lang)
+    except KeyError:
+        return key

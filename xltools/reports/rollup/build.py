@@ -1,0 +1,72 @@
+"""Putting the roll-up together: :func:`build_rollup` and :func:`write_rollup`."""
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from xltools.spec.config import Settings
+from xltools.spec.spec import LANGS, Spec
+from xltools.reports.rollup.common import RollupError
+from xltools.reports.rollup.figures import account_rows, pipeline_row
+from xltools.reports.rollup.data import RollupData, _Snapshot, gather
+from xltools.reports.rollup.book import _Book
+from xltools.reports.rollup.sheets_lists import (
+    _activities, _coverage, _issues, _pipeline, _relationships, _reviews,
+    _success_cases, _summary, _trend)
+from xltools.reports.rollup.sheets_portfolio import portfolio_sheet
+from xltools.reports.rollup.sheets_submissions import file_log_sheet, submissions_sheet
+from xltools.reports.rollup.sheets_dashboard import _changes, _dashboard, _page_setup
+
+
+def build_rollup(data: RollupData, spec: Spec, settings: Settings, lang: str = "ja") -> _Book:
+    """The roll-up, ready to ``save(path)`` (see :class:`_Book`)."""
+    if lang not in LANGS:
+        raise RollupError(f"language must be one of {', '.join(LANGS)}, got {lang!r}")
+    b = _Book(spec, settings, lang)
+    accounts = account_rows(data, spec, settings)
+    pipeline = data.rows["Opportunities"].map(pipeline_row(spec, settings))
+    _dashboard(b, data, accounts)
+    _changes(b, data)
+    _summary(b, data, accounts, pipeline)
+    portfolio_sheet(b, data, accounts)
+    submissions_sheet(b, data)
+    file_log_sheet(b, data)
+    _pipeline(b, pipeline)
+    _coverage(b, data, accounts)
+    _relationships(b, data)
+    _activities(b, data)
+    _reviews(b, data)
+    _success_cases(b, data)
+    _issues(b, data)
+    _trend(b, data)
+    _page_setup(b, data)
+    b.wb.active = 0
+    return b
+
+
+# -- public API --------------------------------------------------------------------------------
+
+def write_rollup(store: Any, spec: Spec, settings: Settings, out_path: str | os.PathLike, *,
+                 period: str | None = None, lang: str = "ja", roster: str | os.PathLike | None = None,
+                 now: datetime | None = None) -> Path:
+    """Write the roll-up workbook of ``period`` (default: the latest period with a plan)
+    to ``out_path`` atomically and return the path.  ``roster``: a roster file whose
+    lines without a plan are listed as missing; ``now`` (default:
+    :func:`xltools.clock.now`): the "generated at" time, and its local date is the date
+    the overdue and not-met-recently lists compare against."""
+    if lang not in LANGS:
+        raise RollupError(f"language must be one of {', '.join(LANGS)}, got {lang!r}")
+    out = Path(out_path)
+    if out.suffix.lower() != ".xlsx":
+        raise RollupError(f"{out}: the roll-up is an .xlsx workbook / 出力ファイルは .xlsx にしてください")
+    if not out.parent.is_dir():
+        raise RollupError(f"{out.parent}: 出力先のフォルダがありません / output folder does not exist")
+    from xltools.workbook.generate import save_atomic
+
+    with _Snapshot(store) as snapshot:
+        data = gather(store, spec, settings, snapshot, period=period, roster=roster, now=now, lang=lang)
+        book = build_rollup(data, spec, settings, lang)
+        del data  # the book keeps the rows it shows; the rest can go before the big write
+        return save_atomic(book, out)

@@ -1,0 +1,248 @@
+"""The roll-up's figures: rows per account and rep, quarters, trend, month-over-month
+changes and the new success cases -- all from the figures collect stored."""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+from xltools.spec.config import Settings
+from xltools.spec.periods import fiscal_quarter_of, parse_period
+from xltools.spec.spec import Spec
+from xltools.spec.derive import Deriver
+from xltools.checking.validate import name_key
+from xltools.reports.rollup.common import _day, _local, _ratio, _t
+
+if TYPE_CHECKING:
+    from xltools.reports.rollup.data import RollupData
+
+
+# -- figures ---------------------------------------------------------------------------------
+
+def _verdict(ratio: float | None, spec: Spec, settings: Settings) -> str | None:
+    """Key of the ``verdict`` choice list for a coverage ratio (:mod:`xltools.spec.derive`)."""
+    return Deriver(spec, settings).verdict(ratio)
+
+
+def account_rows(data: RollupData, spec: Spec, settings: Settings) -> list[dict]:
+    """One record per current plan, with the figures collect stored for it (in-period
+    pipeline and coverage exactly as the workbook and ``check`` show them); the verdict is
+    that coverage judged by this report's thresholds."""
+    rows = sorted(data.versions, key=lambda v: (name_key(v.get("rep") or ""), name_key(v.get("account_name") or "")))
+    return [{**v, "coverage_verdict": _verdict(v.get("coverage_ratio"), spec, settings)} for v in rows]
+
+
+def _sum(items: Iterable[dict], key: str) -> int:
+    return sum(a.get(key) or 0 for a in items)
+
+
+def rep_rows(accounts: list[dict], spec: Spec, settings: Settings) -> list[dict]:
+    """Per rep: the accounts' figures added up; coverage = Σ in-period pipeline ÷ Σ target."""
+    groups: dict[str, list[dict]] = defaultdict(list)
+    names: dict[str, str] = {}
+    for a in accounts:
+        k = name_key(a.get("rep") or "")
+        groups[k].append(a)
+        names.setdefault(k, a.get("rep"))
+    out = []
+    for k, items in groups.items():
+        target, inside = _sum(items, "sales_target"), _sum(items, "period_pipeline")
+        ratio = _ratio(inside, target)
+        out.append({"rep": names[k], "accounts": len(items), "sales_target": target, "period_pipeline": inside,
+                    "outside_period_total": _sum(items, "outside_period_total"),
+                    "plan_total": _sum(items, "plan_total"), "period_weighted": _sum(items, "period_weighted"),
+                    "weighted_total": _sum(items, "weighted_total"),
+                    "coverage_ratio": ratio, "coverage_verdict": _verdict(ratio, spec, settings)})
+    return out
+
+
+def pipeline_row(spec: Spec, settings: Settings) -> Callable[[dict], dict]:
+    """Adds an opportunity's weighted amount and the fiscal quarter of its expected close."""
+    start = settings.fiscal_year_start_month
+    lost = spec.the("stage", "lost")
+
+    def add(r: dict) -> dict:
+        d = _day(r.get("expected_close"))
+        r["quarter"] = str(fiscal_quarter_of(d, start)) if d else None
+        r["weighted"] = r.get("weighted") or 0  # stored by collect (xltools.spec.derive)
+        r["live"] = r.get("stage") != lost
+        return r
+
+    return add
+
+
+def quarter_rows(pipeline: Iterable[dict], lang: str) -> list[dict]:
+    """Count, amount and weighted amount per close quarter (lost opportunities left out)."""
+    groups: dict[str | None, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for r in pipeline:
+        if r["live"]:
+            g = groups[r["quarter"]]
+            g[0] += 1
+            g[1] += r.get("amount") or 0
+            g[2] += r["weighted"]
+    keys = sorted((k for k in groups if k), key=lambda k: parse_period(k)) + ([None] if None in groups else [])
+    return [{"quarter": k or _t("no_date", lang), "count": groups[k][0], "amount": groups[k][1],
+             "weighted": groups[k][2]} for k in keys]
+
+
+def _overdue(table: str, spec: Spec, row: dict, today: date) -> date | None:
+    """The first overdue date of ``row`` by the spec's ``overdue_unless`` columns, or None."""
+    for c in spec.table(table).columns:
+        if c.overdue_unless:
+            other, keys = c.overdue_unless
+            d = _day(row.get(c.key))
+            if d is not None and d < today and row.get(other) not in keys:
+                return d
+    return None
+
+
+def trend_rows(data: RollupData) -> list[dict]:
+    """Per collection month, the plans as they stood at the end of that month: for each
+    account and period the latest version collected by then (conflicting versions left
+    out; a plan's versions ordered by file time like the store does)."""
+    versions = [v for v in data.history if v.get("collected_at") is not None and not v.get("conflict_with")]
+    months = sorted({_local(v["collected_at"]).strftime("%Y-%m") for v in versions})
+    out = []
+    for m in months:
+        upto = [v for v in versions if _local(v["collected_at"]).strftime("%Y-%m") <= m]
+        latest_of_plan: dict[str, dict] = {}
+        for v in sorted(upto, key=lambda v: (v.get("file_mtime") or v["collected_at"], v["version_id"])):
+            latest_of_plan[v["plan_id"]] = v
+        slot: dict[tuple, dict] = {}
+        for v in sorted(latest_of_plan.values(), key=lambda v: (v["collected_at"], v["version_id"])):
+            acct = name_key(v.get("account_id") or "") or "name:" + name_key(v.get("account_name") or "")
+            slot[(acct, v.get("period"))] = v
+        snap = list(slot.values())
+        target, inside = _sum(snap, "sales_target"), _sum(snap, "period_pipeline")
+        out.append({"month": m, "plans": len(snap), "sales_target": target, "period_pipeline": inside,
+                    "plan_total": _sum(snap, "plan_total"), "period_weighted": _sum(snap, "period_weighted"),
+                    "weighted_total": _sum(snap, "weighted_total"), "coverage_ratio": _ratio(inside, target)})
+    return out
+
+
+def _prev_version(history: list[dict], v: dict, before: date) -> dict | None:
+    """The plan's version as it stood at the end of the month before ``before``: the latest
+    of its versions collected before that day (conflicting ones left out)."""
+    older = [h for h in history if h.get("plan_id") == v.get("plan_id") and h["version_id"] != v["version_id"]
+             and h.get("collected_at") is not None and not h.get("conflict_with")
+             and _local(h["collected_at"]).date() < before]
+    return max(older, key=lambda h: (_local(h["collected_at"]), h["version_id"]), default=None)
+
+
+def month_changes(store: Any, spec: Spec, settings: Settings, history: list[dict], current: list[dict],
+                  today: date) -> list[dict]:
+    """What changed in each current plan since the end of last month (the month before
+    ``today``'s): :func:`xltools.reports.history.diff_plans` (deals added / won / lost / removed,
+    stance changes, key persons added or gone, a new rep), deals that slipped to a later
+    fiscal quarter or changed amount, and coverage that crossed a threshold (stored
+    coverage judged by the settings).  Records: rep, account_name, account_id, kind (a
+    ``chg_*`` text key), subject, old, new, ``amount`` (the size of the change, for
+    ranking), version_no and prev_version_no; ordered by rep and account."""
+    from xltools.reports.history import diff_plans, load_plans
+
+    first = today.replace(day=1)
+    pairs = []
+    for v in current:
+        if v.get("collected_at") is None or _local(v["collected_at"]).date() < first:
+            continue  # not updated this month
+        prev = _prev_version(history, v, first)
+        if prev is not None:
+            pairs.append((prev, v))
+    plans = load_plans(store, [x["version_id"] for pair in pairs for x in pair])
+    start = settings.fiscal_year_start_month
+    deriver = Deriver(spec, settings)
+    won, lost = spec.the("stage", "won"), spec.the("stage", "lost")
+    out: list[dict] = []
+    for prev, v in pairs:
+        before, after = plans.get(prev["version_id"]), plans.get(v["version_id"])
+        if before is None or after is None:
+            continue
+        base = {"rep": v.get("rep"), "account_name": v.get("account_name"), "account_id": v.get("account_id"),
+                "version_no": v.get("version_no"), "prev_version_no": prev.get("version_no")}
+
+        def add(kind: str, subject: Any = None, old: Any = None, new: Any = None, amount: Any = None,
+                fmt: str | None = None, **extra: Any) -> None:
+            out.append({**base, "kind": kind, "subject": subject, "old": old, "new": new,
+                        "amount": abs(amount or 0), "fmt": fmt, **extra})
+
+        ch = diff_plans(before, after, before_id=prev["version_id"], after_id=v["version_id"], spec=spec)
+        if ch.rep:
+            add("chg_rep", None, ch.rep[0], ch.rep[1])
+        for kind, items in (("chg_won", ch.opportunities_won), ("chg_lost", ch.opportunities_lost),
+                            ("chg_added", ch.opportunities_added), ("chg_dropped", ch.opportunities_dropped)):
+            for o in items:
+                add(kind, o.get("opportunity") or o.get("opp_id"), None, o.get("amount"), o.get("amount"), "amount")
+        # deals in both versions, still open: a later close quarter, a new amount
+        old_rows = before.rows("Opportunities")
+        by_id = {name_key(r.get("opp_id")): r for r in old_rows if r.get("opp_id") is not None}
+        by_name = {name_key(r.get("opportunity")): r for r in old_rows if r.get("opportunity")}
+        for r in after.rows("Opportunities"):
+            o = by_id.get(name_key(r.get("opp_id"))) if r.get("opp_id") is not None else None
+            if o is None and r.get("opportunity"):
+                o = by_name.get(name_key(r.get("opportunity")))
+            if o is None or r.get("stage") in (won, lost) or o.get("stage") in (won, lost):
+                continue
+            name = r.get("opportunity") or r.get("opp_id")
+            d_old, d_new = _day(o.get("expected_close")), _day(r.get("expected_close"))
+            if d_old and d_new:
+                q_old, q_new = fiscal_quarter_of(d_old, start), fiscal_quarter_of(d_new, start)
+                if q_new.start > q_old.start:
+                    add("chg_slipped", name, str(q_old), str(q_new), r.get("amount"))
+            a_old, a_new = o.get("amount"), r.get("amount")
+            if isinstance(a_old, (int, float)) and isinstance(a_new, (int, float)) and a_old != a_new:
+                add("chg_resized", name, a_old, a_new, a_new - a_old, "amount")
+        for c in ch.stance_changes:
+            add("chg_stance", c["name"], c["old"], c["new"])
+        for c in ch.contacts_added:
+            add("chg_person_added", c["name"], None, c.get("department"))
+        for c in ch.contacts_left:
+            add("chg_person_gone", c["name"], None, c["reason"])
+        v_old, v_new = deriver.verdict(prev.get("coverage_ratio")), deriver.verdict(v.get("coverage_ratio"))
+        if v_old != v_new:
+            add("chg_verdict", None, prev.get("coverage_ratio"), v.get("coverage_ratio"),
+                (v.get("period_pipeline") or 0) - (prev.get("period_pipeline") or 0), "ratio",
+                verdicts=(v_old, v_new))
+    out.sort(key=lambda r: (name_key(r["rep"] or ""), name_key(r["account_name"] or "")))
+    return out
+
+
+def new_cases(data: RollupData, spec: Spec) -> list[dict]:
+    """Success cases of the period's plans that no earlier period had (same title and
+    customer); private ones (``shareable`` meaning private) never leave the database."""
+    def key(r: dict) -> tuple[str, str]:
+        return name_key(r.get("title") or ""), name_key(r.get("customer") or "")
+
+    before = {key(r) for r in data.earlier_cases}
+    private = spec.meaning("shareable", "private")
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for r in data.rows["SuccessCases"]:
+        k = key(r)
+        if r.get("shareable") in private or k in before or k in seen:
+            continue
+        seen.add(k)
+        out.append(r)
+    return out
+
+
+def won_in_period(data: RollupData, spec: Spec) -> int:
+    """Σ amount of the won opportunities closing in their plan's target period (the same
+    window as ``period_pipeline``, whose won part this is)."""
+    won = spec.the("stage", "won")
+    window = {v["version_id"]: (_day(v.get("target_start")), _day(v.get("target_end"))) for v in data.versions}
+    total = 0
+    for r in data.rows["Opportunities"]:
+        if r.get("stage") != won or not isinstance(r.get("amount"), (int, float)):
+            continue
+        start, end = window.get(r.get("version_id"), (None, None))
+        d = _day(r.get("expected_close"))
+        if start and end and d and start <= d <= end:
+            total += r["amount"]
+    return total
+
+
+def biggest_changes(changes: list[dict]) -> list[dict]:
+    """Changes ranked for the dashboard: coverage crossing a threshold and stance changes
+    first, then by the size of the amount."""
+    first = ("chg_verdict", "chg_stance", "chg_rep")
+    return sorted(changes, key=lambda r: (r["kind"] not in first, -r["amount"]))
