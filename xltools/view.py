@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Protocol, runtime_checkable
 
-__all__ = ["Grid", "SheetView", "NameRef", "TableRef", "WorkbookView"]
+__all__ = ["Grid", "SheetView", "NameRef", "TableRef", "WorkbookView", "MemoryView"]
 
 #: non-empty cells of a sheet: (row, column) 1-based -> value
 Grid = dict[tuple[int, int], Any]
@@ -105,3 +105,35 @@ class WorkbookView(Protocol):
     def tables(self) -> Mapping[str, TableRef]:
         """Case-folded table name (and display name) -> table."""
         ...
+
+
+@dataclass
+class MemoryView:
+    """A view held in memory: a snapshot of another view, or of a workbook open in
+    Excel (:func:`xltools.live.snapshot`).  ``names`` refer to the sheets by their
+    exact names."""
+
+    name: str
+    sheet_list: list[SheetView]
+    names: dict[str, NameRef] = field(default_factory=dict)
+    table_map: dict[str, TableRef] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.name
+
+    def sheets(self) -> Iterable[SheetView]:
+        return iter(self.sheet_list)
+
+    def defined_names(self, sheet_names: list[str]) -> dict[str, NameRef]:
+        known = set(sheet_names)
+        return {k: n for k, n in self.names.items() if n.sheet in known}
+
+    def tables(self) -> dict[str, TableRef]:
+        return dict(self.table_map)
+
+    @classmethod
+    def of(cls, view: WorkbookView, name: str | None = None) -> "MemoryView":
+        """Everything ``view`` shows, read once (sheets, then names, then tables)."""
+        sheets = list(view.sheets())
+        names = dict(view.defined_names([s.name for s in sheets]))
+        return cls(str(view) if name is None else name, sheets, names, dict(view.tables()))
