@@ -70,7 +70,8 @@ _ERRORS = frozenset({"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!",
 #: sheet-scoped names Excel shows without their _xlnm. prefix
 _BUILTIN_NAMES = frozenset({"print_area", "print_titles", "_filterdatabase", "criteria", "extract", "database",
                             "consolidate_area", "sheet_title"})
-_XL_SHEET_VERY_HIDDEN = 2  # XlSheetVisibility.xlSheetVeryHidden
+_XL_SHEET_VERY_HIDDEN = 2
+_EPOCH = date(1899, 12, 30)  # what Excel's serial 0 is as a date  # XlSheetVisibility.xlSheetVeryHidden
 
 _MSG = {
     "needs_excel": Label(
@@ -162,13 +163,14 @@ def connect(book: str | None = None, *, xw: Any = None, platform: str | None = N
     (default: imported here; on Linux, or without xlwings, :class:`LiveUnavailable`)."""
     xw = xw or _xlwings(platform)
     try:
-        books = list(xw.books)
+        collection = xw.books
+        books = list(collection)
     except Exception as e:  # noqa: BLE001 - no Excel running, or one that does not answer
         raise LiveUnavailable("no_excel", detail=f"{type(e).__name__}: {e}") from None
     if not books:
         raise LiveUnavailable("no_book")
     if book is None:
-        return _excel(lambda: xw.books.active)
+        return _excel(lambda: collection.active)
     want = book.casefold()
     for b in books:
         names = {b.name.casefold(), os.path.splitext(b.name)[0].casefold(), str(b.fullname).casefold()}
@@ -219,15 +221,25 @@ def _read_sheet(sh, limits: Limits) -> SheetView:
     formulas = _grid2d(used.formula, rows, cols)
     grid: dict[tuple[int, int], Any] = {}
     fcells: set[tuple[int, int]] = set()
+    error_like: list[tuple[int, int]] = []
     for i, row in enumerate(values):
         frow = formulas[i]
         for j, v in enumerate(row):
             f = frow[j]
             if isinstance(f, str) and f.startswith("=") and f != v:
                 fcells.add((top + i, left + j))
-            v = _value(v)
-            if v is not None:
-                grid[(top + i, left + j)] = v
+            if v is None or v == "":
+                continue
+            if isinstance(v, str) and v in _ERRORS:
+                error_like.append((i, j))
+            grid[(top + i, left + j)] = _value(v)
+    if error_like:
+        # an error value and the text "#N/A" look alike with err_to_str: without it an
+        # error is None and the text stays text
+        plain = used.options(ndim=2).value
+        for i, j in error_like:
+            if plain[i][j] is None:
+                grid[(top + i, left + j)] = CellError(values[i][j])
     return SheetView(sh.name, "visible" if sh.visible else "hidden", grid, fcells)
 
 
@@ -242,15 +254,13 @@ def _grid2d(v: Any, rows: int, cols: int) -> list[list[Any]]:
 
 
 def _value(v: Any) -> Any:
-    """A value as python-calamine reads it from the saved file: empty text is empty, an
-    error value is a CellError, a date without a time is a date, a time of day a time."""
+    """A value as python-calamine reads it from the saved file: empty text is empty, a
+    date without a time is a date, a time of day a time."""
     if v is None or v == "":
         return None
-    if isinstance(v, str):
-        return CellError(v) if v in _ERRORS else v
     if isinstance(v, datetime):
         v = v.replace(tzinfo=None)
-        if v.date() <= date(1899, 12, 31) and v.time() != time(0):
+        if v.date() == _EPOCH:  # serial 0 to 1: a time of day
             return v.time()
         return v.date() if v.time() == time(0) else v
     return v
