@@ -585,7 +585,8 @@ def live_map(book, spec: Spec, settings, *, lang: str = "ja", now: datetime | No
     ``render(spec, plan, lang, now)`` (default ``xltools.relmap.render_relmap_png``)
     gives the PNG (bytes) or one PNG per page (a list); each page is the picture
     :data:`MAP_PICTURE` on the sheet :data:`MAP_SHEET` (made after the Contacts sheet
-    when missing), replaced in place.  Returns the check report of the book and the
+    when missing); the pictures already there (the generator's pages, or an earlier
+    run's) are replaced in place, top to bottom, and the pages beyond the new map go.  Returns the check report of the book and the
     message, or None when the plan could not be read (the report says why)."""
     now = clock.resolve(now)
     render = render or _renderer()
@@ -605,23 +606,23 @@ def live_map(book, spec: Spec, settings, *, lang: str = "ja", now: datetime | No
             contacts = next((t.parent for s in sheets.values() for t in s.tables if t.name == T.CONTACTS), None)
             ws = book.sheets.add(MAP_SHEET(lang), after=contacts) if contacts is not None else \
                 book.sheets.add(MAP_SHEET(lang))
-        existing = {p.name: p for p in ws.pictures}
+        # the map sheet is the map's own: its pictures (the generator's or an earlier run's)
+        # are the old pages, replaced in place, top to bottom
+        old = sorted(ws.pictures, key=lambda p: (p.top, p.left))
         top = 0.0
         with tempfile.TemporaryDirectory(prefix="xltools-map-") as tmp:
             for n, png in enumerate(pages, 1):
                 path = os.path.join(tmp, f"map_{n}.png")
                 with open(path, "wb") as fh:
                     fh.write(bytes(png))
-                name = MAP_PICTURE.format(n=n)
-                if name in existing:
-                    pic = ws.pictures.add(path, name=name, update=True)
-                else:
-                    pic = ws.pictures.add(path, name=name, left=0.0, top=top)
+                left = 0.0
+                if n <= len(old):
+                    left, top = old[n - 1].left, old[n - 1].top
+                    old[n - 1].delete()
+                pic = ws.pictures.add(path, name=MAP_PICTURE.format(n=n), left=left, top=top)
                 top = pic.top + pic.height + _MAP_GAP
-        for name, pic in existing.items():  # pages the map no longer has
-            if name.startswith(MAP_PICTURE.split("{")[0]) and name not in {MAP_PICTURE.format(n=n)
-                                                                           for n in range(1, len(pages) + 1)}:
-                pic.delete()
+        for pic in old[len(pages):]:  # pages the map no longer has
+            pic.delete()
         return message("map_done", lang, sheet=ws.name, pages=len(pages), rows=len(rows))
 
     return report, _excel(run)
