@@ -7,8 +7,8 @@ from click.testing import CliRunner
 
 from xltools.cli import cli
 
-#: commands that only write a file and print its path (no result a script would parse)
-WRITES_A_FILE = {"report", "cases export"}
+#: commands that only write a workbook (a file, or the book open in Excel) and say where
+WRITES_A_FILE = {"report", "cases export", "live map"}
 
 
 def _commands(group: click.Group, prefix: str = ""):

@@ -438,3 +438,10 @@ def test_generate_prefill_commands_draw_the_map_of_the_handed_over_people(tmp_pa
     maps = {p.name: "関係図" in openpyxl.load_workbook(p).sheetnames for p in (tmp_path / "plans").glob("*.xlsx")}
     assert len(maps) == 2
     assert all(has == ("東都精機" in name) for name, has in maps.items())  # a new account gets no map
+
+
+def test_live_map_gets_one_png_per_page(filled):
+    pngs = relmap.render_relmap_png(SPEC, filled, "ja", NOW, settings=SETTINGS)
+    m = relmap.build_map(SPEC, filled, "ja", now=NOW)
+    assert len(pngs) == len(m.pages) >= 1 and all(p.startswith(b"\x89PNG\r\n\x1a\n") for p in pngs)
+    assert relmap.render_relmap_png(SPEC, plan_of([]), "en", NOW) == []

@@ -582,3 +582,98 @@ def history_cmd(account, fmt, lang, db_url, config_path):
         click.echo(json.dumps(h.to_dict(), ensure_ascii=False, indent=2))
     else:
         click.echo(format_history(spec, h, lang or settings.language))
+
+
+# -- the plan open in Excel (xltools/live.py; Windows/macOS with pip install 'xltools[excel]') ---
+@cli.group(name="live")
+def live_group():
+    """Check the plan that is open in Excel and mark the problems in place.
+
+    \b
+    Excel で開いているプランをチェックし、問題のセルに色とメモを付けます（Windows/macOS）。
+      xltools live check            the active workbook / アクティブなブック
+      xltools live check --book plan.xlsx
+      xltools live clear            remove the marks / 印を消す
+      xltools live map              redraw the relationship map / 関係図を描き直す
+    Needs Excel on Windows or macOS and pip install 'xltools[excel]'; elsewhere every
+    live command exits with status 2.  The workbook is never saved.
+    """
+
+
+def book_option(fn):
+    return click.option("--book", metavar="NAME",
+                        help="The open workbook (file name, with or without .xlsx; default: the active one).")(fn)
+
+
+@live_group.command(name="check")
+@book_option
+@format_option("text", "json")
+@lang_option()
+@config_option
+def live_check_cmd(book, fmt, lang, config_path):
+    """Check the open workbook as `xltools check` checks the saved file, and mark it.
+
+    \b
+    開いているブックを `xltools check` と同じ基準でチェックし、問題のセルに色とメモ、
+    先頭に指摘一覧シート（セルへのリンク付き）を付けます。保存はしません。
+    Exit status as for check: 0 no errors, 1 errors found, 2 no Excel, 3 failure.
+    """
+    from xltools.checking.check import exit_code, render
+    from xltools.live import connect, live_check
+
+    now = command_now()
+    spec, settings = load_context(config_path)
+    lang = lang or settings.language
+    wb = connect(book)
+    result = live_check(wb, spec, settings, lang=lang, now=now)
+    if fmt == "json":
+        click.echo(json.dumps(result.to_dict(lang), ensure_ascii=False, indent=2))
+    else:
+        click.echo(render([result.report], "text", lang))
+        click.echo(result.summary(lang))
+    click.get_current_context().exit(exit_code([result.report]))
+
+
+@live_group.command(name="clear")
+@book_option
+@format_option("text", "json")
+@lang_option()
+@config_option
+def live_clear_cmd(book, fmt, lang, config_path):
+    """Remove the marks of `xltools live check` and restore what they replaced.
+
+    \b
+    `xltools live check` が付けた色・メモ・指摘一覧シートを消し、元の色とメモに戻します。
+    A cell changed after it was marked is left as it is (and listed).
+    """
+    from xltools.live import clear, connect
+
+    _, settings = load_context(config_path)
+    result = clear(connect(book))
+    if fmt == "json":
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(result.summary(lang or settings.language))
+
+
+@live_group.command(name="map")
+@book_option
+@lang_option()
+@config_option
+def live_map_cmd(book, lang, config_path):
+    """Redraw the relationship map in the open workbook from its Contacts table.
+
+    \b
+    開いているブックの関係図を、現在の表 Contacts（キーマン）から描き直します。
+    """
+    from xltools.checking.check import render
+    from xltools.live import connect, live_map
+
+    now = command_now()
+    spec, settings = load_context(config_path)
+    lang = lang or settings.language
+    report, done = live_map(connect(book), spec, settings, lang=lang, now=now)
+    if done is None:
+        click.echo(render([report], "text", lang))
+        click.get_current_context().exit(1)
+    click.echo(done)

@@ -768,6 +768,15 @@ def remove_from_workbook(wb) -> int | None:
     return at
 
 
+def render_relmap_png(spec: Spec, plan: PlanData, lang: str = "ja", now: datetime | date | None = None, *,
+                      settings=None) -> list[bytes]:
+    """Every page of the relationship map of ``plan`` as PNG bytes (``xltools live map``
+    puts them into the workbook open in Excel); no named contact: no page."""
+    stale = settings.thresholds.contact_stale_days if settings is not None else 90
+    m = build_map(spec, plan, lang, now=now, stale_days=stale)
+    return [render_png(m, n) for n in range(len(m.pages))]
+
+
 def add_to_workbook(wb, spec: Spec, plan: PlanData, lang: str = "ja", now: datetime | date | None = None, *,
                     settings=None, account: str | None = None, period: str | None = None) -> RelMap:
     """Draw the relationship map of ``plan`` onto the sheet 関係図 / Relationship map of

@@ -25,6 +25,10 @@ the generator's hidden helper sheets) that is not a field cell, inside a table,
 a formula or one of the generator's own texts (``static_texts``) is listed in
 ``RawPlan.stray``; rows typed directly under a table that did not expand are read
 as rows with ``below_table=True``.
+
+The reader core (``_Reader``) reads a neutral :class:`~xltools.workbook.view.WorkbookView`
+(sheets -> cells, names, tables); a file is one adapter of it (``_PackageView``:
+everything above), a workbook open in Excel another (:mod:`xltools.live`).
 """
 from __future__ import annotations
 
@@ -42,6 +46,7 @@ from xltools.workbook.safety import (REL_TABLE, FileProblem, Limits, Package, Sh
                      local, open_package)
 from xltools.workbook.sheetscan import valid_range
 from xltools.spec.spec import Spec, Table
+from xltools.workbook.view import NameRef, SheetView, TableRef, WorkbookView
 
 __all__ = ["FileProblem", "Limits", "read_workbook", "spec_texts", "header_key",
            "formula_cells"]
@@ -450,17 +455,18 @@ def supported_versions(spec: Spec) -> tuple[str, ...]:
 
 @dataclass
 class _Sheet:
-    part: SheetPart
+    name: str
+    state: str  # visible | hidden | veryHidden
     grid: Grid
     formulas: set[tuple[int, int]]
     consumed: set[tuple[int, int]] = field(default_factory=set)  # fields, below-table cells
-    tables: list[_TableDef] = field(default_factory=list)
+    tables: list[TableRef] = field(default_factory=list)
     _rows: list[int] | None = None
     _cols: dict[int, list[int]] | None = None
 
-    @property
-    def name(self) -> str:
-        return self.part.name
+    @classmethod
+    def of(cls, sv: SheetView) -> "_Sheet":
+        return cls(sv.name, sv.state, sv.grid, sv.formulas)
 
     def rows_between(self, top: int, bottom: int) -> list[int]:
         """Row numbers from ``top`` to ``bottom`` that hold a cell: a table is read by the
@@ -485,13 +491,18 @@ class _Sheet:
         return RawCell(sheet=self.name, cell=a1(r, c), value=value)
 
 
-class _Reader:
-    def __init__(self, pkg: Package, spec: Spec, static_texts: set[str]):
-        self.pkg, self.spec, self.static = pkg, spec, static_texts
+class _PackageView:
+    """A checked workbook file as a :class:`~xltools.workbook.view.WorkbookView`: values from
+    python-calamine, formula cells, names and tables from the package XML."""
+
+    def __init__(self, pkg: Package):
+        self.pkg = pkg
         self.wb = _open_calamine(pkg.reader_data())
         self.plain_wb = None  # opened on demand, see _without_number_formats
         self.date_styles = _date_styles(pkg)
-        self.sheets: dict[str, _Sheet] = {}
+
+    def __str__(self) -> str:
+        return self.pkg.path
 
     def plain(self):
         if self.plain_wb is None:
@@ -514,15 +525,34 @@ class _Reader:
         grid.update(self.pkg.cells.get(sp.part, {}))
         return grid
 
-    def load(self) -> dict[str, str]:
-        meta = None
+    def sheets(self) -> Iterable[SheetView]:
         for sp in self.pkg.sheets:
             if sp.part is None:
                 continue
             grid = self.grid(sp)
-            if sp.name.casefold() == META_SHEET and meta is None:
-                meta = _read_meta(grid)
-            self.sheets[sp.name] = _Sheet(sp, grid, formula_cells(self.pkg.parts.get(sp.part, b"")))
+            yield SheetView(sp.name, sp.state, grid, formula_cells(self.pkg.parts.get(sp.part, b"")))
+
+    def defined_names(self, sheet_names: list[str]) -> dict[str, NameRef]:
+        return {k: NameRef(n.sheet, n.row, n.col) for k, n in _defined_names(self.pkg, sheet_names).items()}
+
+    def tables(self) -> dict[str, TableRef]:
+        copies: dict[int, TableRef] = {}
+        return {k: copies.setdefault(id(t), TableRef.of(t)) for k, t in _table_defs(self.pkg).items()}
+
+
+class _Reader:
+    """The reader core: a plan from any :class:`~xltools.workbook.view.WorkbookView`."""
+
+    def __init__(self, view: WorkbookView, spec: Spec, static_texts: set[str]):
+        self.view, self.spec, self.static = view, spec, static_texts
+        self.sheets: dict[str, _Sheet] = {}
+
+    def load(self) -> dict[str, str]:
+        meta = None
+        for sv in self.view.sheets():
+            if sv.name.casefold() == META_SHEET and meta is None:
+                meta = _read_meta(sv.grid)
+            self.sheets[sv.name] = _Sheet.of(sv)
         _check_meta(meta, self.spec)
         return meta
 
@@ -530,7 +560,7 @@ class _Reader:
         meta = self.load()
         plan = RawPlan(file=path, meta=meta, fields={}, tables={})
         self.read_fields(plan)
-        tdefs = _table_defs(self.pkg)
+        tdefs = self.view.tables()
         found = {}
         for t in self.spec.tables:
             tdef = tdefs.get(t.name.casefold())
@@ -547,7 +577,7 @@ class _Reader:
 
     # fields ---------------------------------------------------------------------------
     def read_fields(self, plan: RawPlan) -> None:
-        names = _defined_names(self.pkg, list(self.sheets))
+        names = self.view.defined_names(list(self.sheets))
         for f in self.spec.fields:
             loc = names.get(f.key.casefold())
             sheet = self.sheets.get(loc.sheet) if loc else None
@@ -563,7 +593,7 @@ class _Reader:
             plan.fields[f.key] = sheet.raw(loc.row, loc.col, value)
 
     # tables ---------------------------------------------------------------------------
-    def read_table(self, t: Table, tdef: _TableDef, plan: RawPlan) -> RawTable:
+    def read_table(self, t: Table, tdef: TableRef, plan: RawPlan) -> RawTable:
         sheet = self.sheets[tdef.sheet]
         labels: dict[str, str] = {}
         for c in t.columns:
@@ -670,19 +700,23 @@ class _Reader:
     @staticmethod
     def is_helper(sheet: _Sheet) -> bool:
         """A hidden sheet without any field or spec table: the generator's list sheet."""
-        return sheet.part.state != "visible" and not sheet.consumed and not sheet.tables
+        return sheet.state != "visible" and not sheet.consumed and not sheet.tables
 
 
-def read_workbook(path: str | os.PathLike, spec: Spec, *, limits: Limits | None = None,
+def read_workbook(path: str | os.PathLike | WorkbookView, spec: Spec, *, limits: Limits | None = None,
                   static_texts: Iterable[str] | None = None) -> RawPlan:
     """Read an account-plan workbook.
 
+    ``path``: a workbook file (checked by :mod:`xltools.workbook.safety` before python-calamine
+    reads it), or any other :class:`~xltools.workbook.view.WorkbookView` (an open workbook,
+    :mod:`xltools.live`; ``limits`` then do not apply).  ``RawPlan.file`` is
+    ``str(path)``.
     Raises :class:`FileProblem` for a file that cannot be read as a plan (one
     file-level issue); everything else (missing names, tables, columns, stray and
     overwritten cells) is recorded in the returned :class:`RawPlan`.
     ``static_texts``: the generator's own texts (labels, guide), never reported as
     stray; defaults to :func:`spec_texts`.  The file is never modified.
     """
-    pkg = open_package(path, limits)
+    view = _PackageView(open_package(path, limits)) if isinstance(path, (str, os.PathLike)) else path
     texts = set(static_texts) if static_texts is not None else spec_texts(spec)
-    return _Reader(pkg, spec, texts).read(str(path))
+    return _Reader(view, spec, texts).read(str(path))
