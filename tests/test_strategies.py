@@ -46,6 +46,8 @@ hsettings.register_profile(
     derandomize=IN_CI, database=None if IN_CI else hsettings.default.database, print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
 PROFILE = hsettings.get_profile("xltools-strategies")
+#: the tests without workbooks: cheap, so many more examples
+FAST = hsettings(PROFILE, max_examples=int(os.environ.get("XLTOOLS_STRATEGY_FAST_EXAMPLES", "50")))
 LANGS = st.sampled_from(["ja", "en"])
 
 
@@ -115,28 +117,44 @@ def _errors(report) -> list[tuple[str, str | None, str | None]]:
 
 # -- the strategies themselves ---------------------------------------------------------------------
 
-@PROFILE
-@given(data=st.data())
-def test_clean_values_are_what_the_normaliser_reads(data):
-    """Every clean value of every input type, written as its own cell value, reads as itself."""
-    f = data.draw(st.sampled_from([f for f in SPEC.iter_all_fields() if f.is_input]))
-    period = data.draw(xs.periods())
-    v = data.draw(xs.cells(f, SPEC, period=period))
-    got = normalize_value(f, v, NormContext(period=period), SPEC)
-    assert got.value == v, (f.key, v, got)
-    assert got.code in (None, "I-CHOICE-OPEN"), (f.key, v, got)
+INPUTS = [f for f in SPEC.iter_all_fields() if f.is_input]
+TYPES = sorted({f.type for f in INPUTS})
+UNIT_FACTORS = [c.factor for c in SPEC.choices(xs.unit_field(SPEC).choices).choices]
 
 
-@PROFILE
-@given(data=st.data())
-def test_messy_spellings_mean_their_value(data):
-    f = data.draw(st.sampled_from([f for f in SPEC.iter_all_fields() if f.is_input]))
-    period = data.draw(xs.periods())
-    factor = data.draw(st.sampled_from([c.factor for c in SPEC.choices(xs.unit_field(SPEC).choices).choices]))
-    text, v = data.draw(xs.messy(f, SPEC, period=period, factor=factor))
-    got = normalize_value(f, text, NormContext(amount_factor=factor, period=period), SPEC)
-    assert isinstance(text, str) and got.value == v, (f.key, text, v, got)
-    assert got.code is None or got.code.startswith("I-"), (text, got)
+@pytest.mark.parametrize("ftype", TYPES)
+def test_clean_values_are_what_the_normaliser_reads(ftype):
+    """Every clean value of every input type, as its own cell value, reads as itself."""
+
+    @FAST
+    @given(f=st.sampled_from([f for f in INPUTS if f.type == ftype]), period=xs.periods(), data=st.data())
+    def run(f, period, data):
+        v = data.draw(xs.cells(f, SPEC, period=period))
+        got = normalize_value(f, v, NormContext(period=period), SPEC)
+        assert got.value == v, (f.key, v, got)
+        assert got.code in (None, "I-CHOICE-OPEN"), (f.key, v, got)
+
+    run()
+
+
+@pytest.mark.parametrize("ftype", TYPES)
+def test_every_messy_spelling_means_its_value(ftype):
+    """All the spellings of a value (全角, 1億2千万円, 和暦, 3割, aliases...), padded with the
+    whitespace people leave, read as that value, with at most an info."""
+
+    @FAST
+    @given(f=st.sampled_from([f for f in INPUTS if f.type == ftype]), period=xs.periods(),
+           factor=st.sampled_from(UNIT_FACTORS), data=st.data())
+    def run(f, period, factor, data):
+        value = data.draw(st.one_of(st.none(), xs.cells(f, SPEC, period=period)))
+        forms = xs.spellings(f, value, SPEC, period=period, factor=factor)
+        assert forms
+        for text in forms + [data.draw(xs.messy(f, SPEC, value=value, period=period, factor=factor))[0]]:
+            got = normalize_value(f, text, NormContext(amount_factor=factor, period=period), SPEC)
+            assert got.value == value, (f.key, text, value, got)
+            assert got.code is None or got.code.startswith("I-"), (text, got)
+
+    run()
 
 
 def test_valid_plans_satisfy_the_plan_rules_by_construction():
@@ -223,7 +241,7 @@ def test_messy_spellings_typed_into_the_cells_read_back_as_meant(plan, lang, dat
 
 @pytest.mark.parametrize("rule", sorted(xs.RULES))
 def test_a_plan_broken_by_one_rule_gives_that_issue_at_that_cell(rule):
-    @hsettings(PROFILE, max_examples=max(5, PROFILE.max_examples // 3))
+    @hsettings(PROFILE, max_examples=max(4, PROFILE.max_examples // 5))
     @given(broken=xs.invalid(rule, SPEC, SETTINGS), lang=LANGS)
     def run(broken, lang):
         with tempfile.TemporaryDirectory() as folder:

@@ -46,7 +46,7 @@ from .validate import REFERENCE_CODES, name_key
 from .xlwrite import clean_text
 
 __all__ = ["RULES", "Broken", "cells", "messy", "periods", "plans", "invalid", "plan_info", "texts",
-           "placeholders", "unit_field"]
+           "placeholders", "unit_field", "spellings"]
 
 #: the validation rules :func:`invalid` can break, and the issue code each one gives
 RULES: dict[str, str] = {
@@ -230,7 +230,9 @@ def _amount_forms(v: int, factor: int) -> list[str]:
         forms += [f"{a // factor:,}", _fw(str(a // factor))]
     if v >= 0:
         return forms
-    return [s for f in forms if not f.endswith("-") for s in (f"▲{f}", f"-{f}", f"△{f}")] + \
+    # a sign goes before the currency and the number, never after 約 or a trailing yen dash
+    return [s for f in forms if not f.endswith("-") and not f.startswith("約")
+            for s in (f"▲{f}", f"-{f}", f"△{f}")] + \
         [f"({a // factor:,})"] * (a % factor == 0)
 
 
@@ -296,7 +298,9 @@ def _reads_as(spec: Spec, f: Field, text: str) -> str | None:
         return None
 
 
-def _spellings(f: Field, value: Any, spec: Spec, period: Period | None, factor: int) -> list[str]:
+def spellings(f: Field, value: Any, spec: Spec, *, period: Period | None = None, factor: int = 1) -> list[str]:
+    """Every messy spelling of ``value`` for ``f`` that :func:`messy` draws from (before the
+    whitespace around it); ``None`` gives placeholders."""
     t = f.type
     if value is None:
         if f.type == "choice":
@@ -348,7 +352,7 @@ def messy(field: Field, spec: Spec | None = None, *, value: Any = dataclasses.MI
     @st.composite
     def draw(data) -> tuple[str, Any]:
         v = data(values)
-        text = data(st.sampled_from(_spellings(field, v, spec, period, factor)))
+        text = data(st.sampled_from(spellings(field, v, spec, period=period, factor=factor)))
         left = data(st.text(st.sampled_from(_PADS), max_size=2))
         right = data(st.text(st.sampled_from(_PADS), max_size=2))
         return left + text + right, v
