@@ -22,6 +22,7 @@ import openpyxl
 import pytest
 from hypothesis import HealthCheck, given, note, settings as hsettings, strategies as st
 
+from test_check import prefill
 from xltools import strategies as xs
 from xltools.cells import a1, parse_range
 from xltools.check import check_file, workbook_texts
@@ -239,7 +240,7 @@ def test_messy_spellings_typed_into_the_cells_read_back_as_meant(plan, lang, dat
     assert _read_back(report) == _comparable(plan)
 
 
-@pytest.mark.parametrize("rule", sorted(xs.RULES))
+@pytest.mark.parametrize("rule", xs.RULES)
 def test_a_plan_broken_by_one_rule_gives_that_issue_at_that_cell(rule):
     @hsettings(PROFILE, max_examples=max(4, PROFILE.max_examples // 5))
     @given(broken=xs.invalid(rule, SPEC, SETTINGS), lang=LANGS)
@@ -255,3 +256,16 @@ def test_a_plan_broken_by_one_rule_gives_that_issue_at_that_cell(rule):
         assert others == [], others
 
     run()
+
+
+
+@pytest.mark.xfail(strict=True, reason="xlwrite writes text holding Excel's _xHHHH_ escape syntax unescaped, "
+                                       "so Excel and the reader decode it (_x0041_ reads as A)")
+def test_text_in_excel_escape_syntax_round_trips():
+    plan = prefill()
+    plan.fields.update(account_name="株式会社東邦精機", rep="山田 太郎", period="FY2026Q3")
+    field = next(f for f in SPEC.input_fields if f.type == "text" and f.key not in SPEC.meta_keys)
+    plan.fields[field.key] = "_x0041_ 在庫"
+    with tempfile.TemporaryDirectory() as folder:
+        report = _check(_generate(plan, "ja", folder))
+    assert report.plan.fields[field.key] == "_x0041_ 在庫"

@@ -45,20 +45,22 @@ from .spec import Field, Section, Spec, Table, load_spec
 from .validate import REFERENCE_CODES, name_key
 from .xlwrite import clean_text
 
-__all__ = ["RULES", "Broken", "cells", "messy", "periods", "plans", "invalid", "plan_info", "texts",
+__all__ = ["RULES", "RULE_CODES", "PLACEHOLDERS", "Broken", "cells", "messy", "periods", "plans", "invalid", "plan_info", "texts",
            "placeholders", "unit_field", "spellings"]
 
-#: the validation rules :func:`invalid` can break, and the issue code each one gives
-RULES: dict[str, str] = {
+#: the validation rules :func:`invalid` breaks, and the issue code each one gives (a reference
+#: gives the code :data:`xltools.validate.REFERENCE_CODES` names for its column)
+RULE_CODES: dict[str, str | None] = {
     "required_field": "E-REQUIRED",
     "required_column": "E-REQUIRED",
     "closed_choice": "E-CHOICE",
     "type": "E-TYPE",
     "range": "E-RANGE",
     "duplicate_id": "E-DUPLICATE-ID",
-    "reference": "",  # the code of the column (validate.REFERENCE_CODES)
+    "reference": None,
     "empty_section": "E-SECTION-EMPTY",
 }
+RULES = tuple(RULE_CODES)
 
 #: value types read as numbers or dates (the ones :func:`invalid` breaks by type and range)
 _TYPED = ("amount", "integer", "number", "percent", "date", "month", "rating", "period")
@@ -87,9 +89,13 @@ def texts(*, multiline: bool = False, max_size: int = 40) -> st.SearchStrategy[s
     return st.one_of(words, free, formula_like, st.just("=SUM(A1:A3)"), st.just("=1+1")).filter(_clean)
 
 
+#: text that means "nothing entered yet" (``I-PLACEHOLDER``)
+PLACEHOLDERS = ("-", "－", "ー", "—", "?", "？", "…", "未定", "TBD", "tba", "N/A", "なし", "該当なし", "未入力")
+
+
 def placeholders() -> st.SearchStrategy[str]:
     """Text that means "nothing entered yet" (``I-PLACEHOLDER``)."""
-    return st.sampled_from(["-", "－", "ー", "?", "？", "…", "未定", "TBD", "tba", "N/A", "なし", "該当なし", "未入力"])
+    return st.sampled_from(PLACEHOLDERS)
 
 
 # -- periods ------------------------------------------------------------------------------------
@@ -101,8 +107,14 @@ def periods(start_month: int = 4, *, lo: int = DATE_MIN.year + 1, hi: int = DATE
 
 # -- clean values per type ------------------------------------------------------------------------
 
+@lru_cache(maxsize=1)
+def _default_spec() -> Spec:
+    return Settings().apply(load_spec())
+
+
 def _spec(spec: Spec | None) -> Spec:
-    return spec if spec is not None else Settings().apply(load_spec())
+    """``spec``, or the packaged spec with the default company settings."""
+    return spec if spec is not None else _default_spec()
 
 
 def _excel_float(x: float) -> float:
@@ -128,25 +140,29 @@ def _open_text(spec: Spec, f: Field) -> st.SearchStrategy[str]:
     return texts(max_size=20).filter(free)
 
 
-#: built strategies by (spec, field, period, optional): building one costs more than drawing from it
-_CACHE: dict[tuple, st.SearchStrategy] = {}
+#: built strategies by (spec, field, period, optional) -> (spec, strategy): building one costs
+#: more than drawing from it (the spec is kept so that its id is never reused)
+_CACHE: dict[tuple, tuple[Spec, st.SearchStrategy]] = {}
+
+
+def _cached(spec: Spec, field: Field, period: Period | None, optional: bool,
+            build: Callable[[], st.SearchStrategy]) -> st.SearchStrategy:
+    key = (id(spec), field, period, optional)
+    hit = _CACHE.get(key)
+    if hit is None or hit[0] is not spec:
+        hit = _CACHE[key] = (spec, build())
+    return hit[1]
 
 
 def cells(field: Field, spec: Spec | None = None, *, period: Period | None = None) -> st.SearchStrategy[Any]:
     """Clean values for ``field`` as :class:`~xltools.model.PlanData` holds them."""
     spec = _spec(spec)
-    key = (id(spec), field, period, False)
-    if key not in _CACHE:
-        _CACHE[key] = _cells(field, spec, period)
-    return _CACHE[key]
+    return _cached(spec, field, period, False, lambda: _cells(field, spec, period))
 
 
 def _maybe(field: Field, spec: Spec, period: Period | None) -> st.SearchStrategy[Any]:
     """Nothing, or a clean value."""
-    key = (id(spec), field, period, True)
-    if key not in _CACHE:
-        _CACHE[key] = st.one_of(st.none(), cells(field, spec, period=period))
-    return _CACHE[key]
+    return _cached(spec, field, period, True, lambda: st.one_of(st.none(), cells(field, spec, period=period)))
 
 
 def _cells(field: Field, spec: Spec, period: Period | None) -> st.SearchStrategy[Any]:
@@ -302,10 +318,8 @@ def spellings(f: Field, value: Any, spec: Spec, *, period: Period | None = None,
     """Every messy spelling of ``value`` for ``f`` that :func:`messy` draws from (before the
     whitespace around it); ``None`` gives placeholders."""
     t = f.type
-    if value is None:
-        if f.type == "choice":
-            return [p for p in ("-", "未定", "TBD", "N/A", "該当なし") if _reads_as(spec, f, p) is None]
-        return ["-", "未定", "TBD", "N/A", "該当なし", "－"]
+    if value is None:  # in a choice list ``?`` may be a choice (an alias of "unknown")
+        return [p for p in PLACEHOLDERS if f.type != "choice" or _reads_as(spec, f, p) is None]
     if t == "amount":
         return _amount_forms(value, factor)
     if t == "date":
@@ -608,7 +622,7 @@ def _invalid(draw, rule: str, spec: Spec, settings: Settings, period: Period | s
              max_rows: int) -> Broken:
     plan = draw(plans(spec, settings, period=period, max_rows=max_rows))
     p = _plan_period(spec, plan)
-    code = RULES[rule]
+    code = RULE_CODES[rule] or ""
     if rule == "required_field":
         f = draw(st.sampled_from([f for f in spec.input_fields if f.required and f.key not in spec.meta_keys]))
         fields, tables = {**plan.fields, f.key: None}, _copy_tables(plan)
