@@ -684,6 +684,8 @@ def _invalid(draw, rule: str, spec: Spec, settings: Settings, period: Period | s
     for t in s.tables:
         tables[t.name] = []
     _unresolved(spec, tables)
+    for name, rows in tables.items():  # a row that only named the emptied rows is gone with them
+        tables[name] = [r for r in rows if any(v is not None for v in r.values())]
     return Broken(_rebuilt(spec, plan, fields, tables), rule, code, section=s.key)
 
 
