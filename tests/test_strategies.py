@@ -177,7 +177,7 @@ def test_valid_plans_satisfy_the_plan_rules_by_construction():
                 assert [r[col] for r in rows] == SPEC.choices(t.column(col).choices).keys()
         for f in SPEC.input_fields:
             assert not f.required or plan.fields[f.key] is not None
-        for t, c, src_table, src_col in xs._sources(SPEC):
+        for t, c, src_table, src_col in xs.sources(SPEC):
             known = {r[src_col] for r in plan.rows(src_table)}
             assert {r[c.key] for r in plan.rows(t.name) if r[c.key] is not None} <= known
 

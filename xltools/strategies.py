@@ -46,7 +46,7 @@ from .validate import REFERENCE_CODES, name_key
 from .xlwrite import clean_text
 
 __all__ = ["RULES", "RULE_CODES", "PLACEHOLDERS", "Broken", "cells", "messy", "periods", "plans", "invalid", "plan_info", "texts",
-           "placeholders", "unit_field", "spellings"]
+           "placeholders", "unit_field", "spellings", "sources"]
 
 #: the validation rules :func:`invalid` breaks, and the issue code each one gives (a reference
 #: gives the code :data:`xltools.validate.REFERENCE_CODES` names for its column)
@@ -386,7 +386,7 @@ def plan_info(plan: PlanData, spec: Spec, *, lang: str = "ja"):
     return PlanInfo(lang=lang, plan_id=plan.meta.get("plan_id"), **kw)
 
 
-def _sources(spec: Spec) -> list[tuple[Table, Field, str, str]]:
+def sources(spec: Spec) -> list[tuple[Table, Field, str, str]]:
     """(table, column, source table, source column) of every column fed from a table."""
     out = []
     for t in spec.tables:
@@ -457,7 +457,7 @@ def _ids(draw, spec: Spec, t: Table, n: int) -> list[str | None]:
 
 def _resolve(draw, spec: Spec, tables: dict[str, list[dict]]) -> None:
     """Fill the columns fed from another table with values that table holds (or nothing)."""
-    for t, c, src_table, src_col in _sources(spec):
+    for t, c, src_table, src_col in sources(spec):
         known = list(dict.fromkeys(r[src_col] for r in tables[src_table] if r.get(src_col) is not None))
         for r in tables[t.name]:
             r[c.key] = draw(st.one_of(st.none(), st.sampled_from(known))) if known else None
@@ -465,7 +465,7 @@ def _resolve(draw, spec: Spec, tables: dict[str, list[dict]]) -> None:
 
 def _unresolved(spec: Spec, tables: dict[str, list[dict]]) -> None:
     """Clear values that no longer name a row of their source table."""
-    for t, c, src_table, src_col in _sources(spec):
+    for t, c, src_table, src_col in sources(spec):
         known = {name_key(r[src_col]) for r in tables[src_table] if r.get(src_col) is not None}
         for r in tables[t.name]:
             if r.get(c.key) is not None and name_key(r[c.key]) not in known:
@@ -668,7 +668,7 @@ def _invalid(draw, rule: str, spec: Spec, settings: Settings, period: Period | s
                       table=t.name, row=j + 1, value=rows[i][t.id_column])
     if rule == "reference":
         t, c, src_table, src_col = draw(st.sampled_from(
-            [s for s in _sources(spec) if f"{s[0].name}.{s[1].key}" in REFERENCE_CODES]))
+            [s for s in sources(spec) if f"{s[0].name}.{s[1].key}" in REFERENCE_CODES]))
 
         def strangers(tables: dict[str, list[dict]]) -> st.SearchStrategy[str]:
             known = {name_key(r[src_col]) for r in tables[src_table] if r.get(src_col) is not None}
