@@ -38,18 +38,31 @@ _TABLE_NAME_BAD = re.compile(r"[^A-Za-z0-9_.]")
 _CELL_LIKE = re.compile(r"^[A-Za-z]{1,3}[0-9]+$|^[RrCc][0-9]*$|^[Rr][0-9]*[Cc][0-9]*$")
 
 
+_BAD_CHARS = re.compile(f"(?:{ILLEGAL_CHARACTERS_RE.pattern})|[\ud800-\udfff]")
+#: Excel's escape syntax for characters in XML (``_x0041_`` is "A"): Excel and python-calamine
+#: decode it, so text that happens to hold it is written with its underscore escaped
+_EXCEL_ESCAPE = re.compile(r"_(x[0-9A-Fa-f]{4}_)")
+
+
 def clean_text(text: str) -> str:
     """``text`` with the characters XML 1.0 cannot hold replaced by U+FFFD, lone
     surrogates likewise, cut to :data:`MAX_CELL_CHARS`."""
-    text = ILLEGAL_CHARACTERS_RE.sub("\ufffd", text)
-    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in text):
-        text = "".join("\ufffd" if 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in text)
-    return text[:MAX_CELL_CHARS]
+    return _BAD_CHARS.sub("\ufffd", text)[:MAX_CELL_CHARS]
+
+
+def stored_text(text: str) -> str:
+    """The text-safety rules of every text xltools writes into a workbook, in one place:
+    :func:`clean_text`, and ``_xHHHH_`` escaped so that it reads back as typed.  (A text
+    starting with ``=`` is kept text by the cell type, see :func:`write_text`.)  The
+    generator, annotate, the case library, the pack and the roll-up's streaming writer all
+    write text through this function."""
+    return _EXCEL_ESCAPE.sub(r"_x005F_\1", clean_text(text))
 
 
 def write_text(cell, text: str) -> Any:
-    """Write ``text`` as a string cell, whatever it begins with."""
-    text = clean_text(text)
+    """Write ``text`` as a string cell, whatever it begins with (``=``... stays text, and
+    ``_xHHHH_`` stays those seven characters)."""
+    text = stored_text(text)
     cell._value = text  # bypass openpyxl's "starts with = means formula" rule
     cell.data_type = "s"
     if text.startswith(FORMULA_TRIGGERS) and not cell.quotePrefix:

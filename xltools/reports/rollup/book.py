@@ -292,22 +292,10 @@ def _row(r: int, cells: list[str]) -> str:
 
 
 def _clean(text: str) -> str:
-    """:func:`xltools.workbook.xlwrite.clean_text` in one regular-expression pass (it runs on every
-    text cell of the roll-up): XML-illegal characters and lone surrogates -> U+FFFD, cut at
-    Excel's cell limit."""
-    global _BAD_CHARS
-    if _BAD_CHARS is None:
-        import re
+    """The text-safety rules of :func:`xltools.workbook.xlwrite.stored_text` (one place)."""
+    from xltools.workbook.xlwrite import stored_text
 
-        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
-        _BAD_CHARS = re.compile(f"(?:{ILLEGAL_CHARACTERS_RE.pattern})|[\ud800-\udfff]")
-    from xltools.workbook.xlwrite import MAX_CELL_CHARS
-
-    return _BAD_CHARS.sub("\ufffd", text)[:MAX_CELL_CHARS]
-
-
-_BAD_CHARS = None
+    return stored_text(text)
 
 
 def _xml_text(text: str) -> str:

@@ -6,23 +6,23 @@ columns, prefilled tables, required sections, the plan period); no field key is
 written here.  Hypothesis is a development dependency: import this module from tests
 only.
 
-* :func:`cells` -- clean :mod:`xltools.model` values for one field or column, per type
+* :func:`cells` -- clean :mod:`xltools.spec.model` values for one field or column, per type
   (amounts in yen, percentages, dates, choice keys, text with Japanese and text that
   begins with ``=``...);
 * :func:`messy` -- ``(typed text, value meant)``: the spellings the normaliser reads
   (全角数字, ``1億2千万円``, aliases, 和暦, ``3割``, ``★★★``...);
-* :func:`plans` -- a valid :class:`~xltools.model.PlanData`: required fields and
+* :func:`plans` -- a valid :class:`~xltools.spec.model.PlanData`: required fields and
   columns filled, every reference resolvable, ids unique, required sections entered,
   prefilled tables one row per choice;
 * :func:`invalid` -- a plan broken by exactly one validation rule (:data:`RULES`), as a
   :class:`Broken` carrying the issue code and where it must be reported;
-* :func:`plan_info` -- the :class:`~xltools.generate.PlanInfo` that generates a plan's
+* :func:`plan_info` -- the :class:`~xltools.workbook.generate.PlanInfo` that generates a plan's
   workbook.
 
 The domain is what a workbook can hold: numbers have at most 15 significant digits (Excel's
 precision; openpyxl writes 16), and a percentage strictly between 0 and 1 is not drawn,
 because a number cell holding 0.5 reads as 50 % (the documented reading of fractions in
-:mod:`xltools.normalize`).
+:mod:`xltools.checking.normalize`).
 """
 from __future__ import annotations
 
@@ -35,21 +35,21 @@ from typing import Any, Callable
 
 from hypothesis import strategies as st
 
-from .config import Settings
-from .model import PlanData, Row
-from .normalize import (
+from xltools.spec.config import Settings
+from xltools.spec.model import PlanData, Row
+from xltools.checking.normalize import (
     AMOUNT_MAX, DATE_MAX, DATE_MIN, NUMBER_MAX, NormalizeError, display_text, is_placeholder, parse_choice,
 )
-from .periods import Period, parse_period
-from .spec import Field, Section, Spec, Table, load_spec
-from .validate import REFERENCE_CODES, name_key
-from .xlwrite import clean_text
+from xltools.spec.periods import Period, parse_period
+from xltools.spec.spec import Field, Section, Spec, Table, load_spec
+from xltools.checking.validate import REFERENCE_CODES, name_key
+from xltools.workbook.xlwrite import clean_text
 
 __all__ = ["RULES", "RULE_CODES", "PLACEHOLDERS", "Broken", "cells", "messy", "periods", "plans", "invalid", "plan_info", "texts",
            "placeholders", "unit_field", "spellings", "sources"]
 
 #: the validation rules :func:`invalid` breaks, and the issue code each one gives (a reference
-#: gives the code :data:`xltools.validate.REFERENCE_CODES` names for its column)
+#: gives the code :data:`xltools.checking.validate.REFERENCE_CODES` names for its column)
 RULE_CODES: dict[str, str | None] = {
     "required_field": "E-REQUIRED",
     "required_column": "E-REQUIRED",
@@ -155,7 +155,7 @@ def _cached(spec: Spec, field: Field, period: Period | None, optional: bool,
 
 
 def cells(field: Field, spec: Spec | None = None, *, period: Period | None = None) -> st.SearchStrategy[Any]:
-    """Clean values for ``field`` as :class:`~xltools.model.PlanData` holds them."""
+    """Clean values for ``field`` as :class:`~xltools.spec.model.PlanData` holds them."""
     spec = _spec(spec)
     return _cached(spec, field, period, False, lambda: _cells(field, spec, period))
 
@@ -377,9 +377,9 @@ def messy(field: Field, spec: Spec | None = None, *, value: Any = dataclasses.MI
 # -- valid plans --------------------------------------------------------------------------------
 
 def plan_info(plan: PlanData, spec: Spec, *, lang: str = "ja"):
-    """The :class:`~xltools.generate.PlanInfo` of ``plan``: its fields that are ``_meta``
+    """The :class:`~xltools.workbook.generate.PlanInfo` of ``plan``: its fields that are ``_meta``
     keys and PlanInfo arguments (account, rep, period...)."""
-    from .generate import PlanInfo
+    from xltools.workbook.generate import PlanInfo
 
     names = {f.name for f in dataclasses.fields(PlanInfo)}
     kw = {k: plan.fields[k] for k in spec.meta_keys if k in names and plan.fields.get(k) is not None}
