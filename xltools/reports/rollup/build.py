@@ -16,6 +16,7 @@ from xltools.reports.rollup.sheets_lists import (
     _activities, _coverage, _issues, _pipeline, _relationships, _reviews,
     _success_cases, _summary, _trend)
 from xltools.reports.rollup.sheets_portfolio import portfolio_sheet
+from xltools.reports.rollup.sheets_whitespace import whitespace_sheets
 from xltools.reports.rollup.sheets_submissions import file_log_sheet, submissions_sheet
 from xltools.reports.rollup.sheets_dashboard import _changes, _dashboard, _page_setup
 
@@ -31,6 +32,7 @@ def build_rollup(data: RollupData, spec: Spec, settings: Settings, lang: str = "
     _changes(b, data)
     _summary(b, data, accounts, pipeline)
     portfolio_sheet(b, data, accounts)
+    whitespace_sheets(b, data)
     submissions_sheet(b, data)
     file_log_sheet(b, data)
     _pipeline(b, pipeline)

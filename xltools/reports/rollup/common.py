@@ -34,6 +34,7 @@ SHEETS: dict[str, Label] = {
     "changes": Label("前月比", "Changes"),
     "summary": Label("サマリー", "Summary"),
     "portfolio": Label("ポートフォリオ", "Portfolio"),
+    "whitespace": Label("ホワイトスペース", "Whitespace"),
     "submissions": Label("提出状況", "Submissions"),
     "file_log": Label("ファイル履歴", "File log"),
     "pipeline": Label("パイプライン", "Pipeline"),
