@@ -403,6 +403,15 @@ def test_issues_sheet_lists_data_quality_and_missing_submissions(book):
     severities = [r["重要度"] for r in rows[1:]]
     assert severities == sorted(severities, key=["エラー", "警告", "情報"].index)
     assert ws_positions_ok(sheet(book, "issues"), "DataIssues", len(rows))
+    # plan sheet names in the roll-up's language, also for the plan kept in English
+    from xltools.spec.spec import load_spec
+
+    sections = load_spec().sections
+    ja_names, en_names = {s.label.ja for s in sections}, {s.label.en for s in sections}
+    shown = {r["シート"] for r in rows if r["シート"]}
+    assert shown & ja_names and not shown & en_names
+    beta = [r["シート"] for r in rows if r["顧客名"] == "Beta Trading" and r["シート"] in ja_names | en_names]
+    assert beta and set(beta) <= ja_names
 
 
 def test_trend_of_a_single_collection_equals_the_totals(book):

@@ -245,12 +245,16 @@ def _success_cases(b: _Book, data: RollupData) -> None:
 def _issues(b: _Book, data: RollupData) -> None:
     ws = b.sheet("issues")
     labels: dict[tuple, str | None] = {}
+    # a plan's sheet names in the roll-up's language (a plan may be kept in the other one)
+    sheet_names = {name: sec.label(b.lang) for sec in b.spec.sections for name in sec.label.all()}
 
     def label(i: dict) -> dict:
         where = (i.get("table"), i.get("field"))
         if where not in labels:
             labels[where] = _label_of(b.spec, where[0], where[1], b.lang)
         i["field_label"] = labels[where]
+        if i.get("sheet") in sheet_names:
+            i["sheet"] = sheet_names[i["sheet"]]
         return i
 
     missing = []
