@@ -18,10 +18,10 @@ from datetime import datetime
 from pathlib import Path
 
 from xltools import clock
-from xltools.errors import UsageError, XltoolsError
-from xltools.spec.issues import FileReport, Issue, SEVERITIES, sort_issues
-from xltools.spec.spec import Label, Spec
 from xltools.checking.validate import ANNOTATION_SHEET
+from xltools.errors import UsageError, XltoolsError
+from xltools.spec.issues import SEVERITIES, FileReport, Issue, sort_issues
+from xltools.spec.spec import Label, Spec
 
 #: fill colour (RGB) of a problem cell, by severity
 FILLS = {"error": "FFC7CE", "warning": "FFEB9C", "info": "DDEBF7"}

@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Iterable
 
 from xltools import clock
-from xltools.spec.config import Settings
 from xltools.errors import EXIT_DATA, EXIT_FAILED, EXIT_OK, UsageError
-from xltools.spec.issues import INTERNAL, Issue, FileReport, SEVERITIES, sort_issues
+from xltools.spec.config import Settings
+from xltools.spec.issues import INTERNAL, SEVERITIES, FileReport, Issue, sort_issues
 from xltools.spec.spec import LANGS, Label, Spec
 from xltools.workbook.statictexts import workbook_texts
 
@@ -70,9 +70,9 @@ def check_file(path: str | os.PathLike, spec: Spec, settings: Settings, *, lang:
     today = clock.today(clock.resolve(now))
     if win_rate is not None and not (0 < win_rate <= 1):
         raise UsageError(f"win rate must be a fraction between 0 and 1, got {win_rate!r}")
-    from xltools.workbook.reader import FileProblem, Limits, read_workbook
     from xltools.checking.rules import run_rules
     from xltools.checking.validate import plan_stats, validate
+    from xltools.workbook.reader import FileProblem, Limits, read_workbook
 
     name = str(path)
     report = FileReport(file=name)

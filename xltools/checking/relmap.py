@@ -35,12 +35,12 @@ from datetime import date, datetime, timedelta
 from typing import Any, Iterable, Sequence
 
 from xltools import clock
+from xltools.checking.validate import name_key
 from xltools.spec.contract import T
 from xltools.spec.derive import day as _day
-from xltools.workbook.generate import TONES as TONE_COLOURS  # (fill, ink) per tone, as the cells show them
 from xltools.spec.model import PlanData, Row
 from xltools.spec.spec import Label, Spec
-from xltools.checking.validate import name_key
+from xltools.workbook.generate import TONES as TONE_COLOURS  # (fill, ink) per tone, as the cells show them
 
 #: the sheet of the pictures
 SHEET = Label("関係図", "Relationship map")
@@ -489,8 +489,8 @@ def _names(people: Sequence[Person], idx: Iterable[int], lang: str, limit: int =
 
 def _flags(spec: Spec, plan: PlanData, people: Sequence[Person], lang: str, today: date,
            stale_days: int) -> list[Flag]:
-    from xltools.spec.config import Settings
     from xltools.checking.rules import RuleContext, decision_maker_uncovered
+    from xltools.spec.config import Settings
 
     out: list[Flag] = []
     rows = {r.index: r for r in plan.rows(T.CONTACTS)}

@@ -19,16 +19,16 @@ import csv
 import io
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from xltools.cells import a1
+from xltools.checking.validate import name_key
 from xltools.errors import XltoolsError
 from xltools.spec.issues import Issue
 from xltools.spec.spec import Label, Spec
-from xltools.checking.validate import name_key
 
 #: roster columns that carry spec fields, in the order they are reported
 ROSTER_FIELDS = ("rep", "account_name", "account_id", "sales_target", "team_members")

@@ -28,12 +28,12 @@ from datetime import date
 from typing import Any
 
 from xltools.cells import a1, parse_a1, parse_range
-from xltools.spec.contract import T
+from xltools.checking.normalize import NormContext, normalize_value
 from xltools.spec.config import Settings
+from xltools.spec.contract import T
+from xltools.spec.derive import Deriver
 from xltools.spec.issues import Issue
 from xltools.spec.model import PlanData, RawCell, RawPlan, RawRow, RawTable, Row
-from xltools.spec.derive import Deriver
-from xltools.checking.normalize import NormContext, normalize_value
 from xltools.spec.periods import Period, PeriodError, parse_period
 from xltools.spec.spec import Field, Label, Section, Spec, Table
 

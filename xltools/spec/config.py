@@ -39,14 +39,13 @@ Example ``xltools.toml``::
 """
 from __future__ import annotations
 
-from xltools.errors import XltoolsError
-
 import dataclasses
 import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from xltools.errors import XltoolsError
 from xltools.spec.spec import Choice, ChoiceList, Label, Spec, SpecError
 
 DEFAULT_CONFIG_NAME = "xltools.toml"

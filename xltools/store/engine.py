@@ -33,7 +33,8 @@ import struct
 import time
 import weakref
 from contextlib import contextmanager
-from dataclasses import dataclass, fields as dc_fields
+from dataclasses import dataclass
+from dataclasses import fields as dc_fields
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -43,14 +44,13 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 
 from xltools import clock
-
-from xltools.store import schema as sch
-from xltools.store.bulkinsert import insert_rows
-from xltools.store.base import StoreError, StoreLockedError, UnknownTableError, aware, norm_key  # noqa: F401 (re-exported)
-from xltools.store.queries import Queries
 from xltools.messages import Label
 from xltools.spec.issues import INTERNAL, ISSUE_TYPES, FileReport, Issue
 from xltools.spec.spec import Spec, Table, load_spec
+from xltools.store import schema as sch
+from xltools.store.base import StoreError, StoreLockedError, UnknownTableError, aware, norm_key  # noqa: F401 (re-exported)
+from xltools.store.bulkinsert import insert_rows
+from xltools.store.queries import Queries
 
 DEFAULT_URL = "sqlite:///xltools.db"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -679,7 +679,7 @@ class Store(Queries):
 
     def _save_tx(self, conn: sa.Connection, prep: _Prepared, *, path: str, size: int | None, sha256: str,
                  mtime: datetime | None, collected_at: datetime) -> SaveOutcome:
-        plans, pv, files = self.t["plans"], self.t["plan_versions"], self.t["files"]
+        plans, pv = self.t["plans"], self.t["plan_versions"]
         f = self._known_file(conn, sha256)
         if f is not None:
             if f["result"] == "conflict" and f["version_id"] is not None:

@@ -17,6 +17,7 @@ the migrated database with :func:`build_metadata` so that the two cannot drift.
 from __future__ import annotations
 
 import re
+
 import sqlalchemy as sa
 
 from xltools.messages import Label
