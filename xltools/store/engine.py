@@ -128,7 +128,16 @@ def _utc(value: Any) -> datetime | None:
 def _stamp(value: Any) -> datetime:
     """The time a save is stamped with: ``value`` (see :func:`_utc`), else the clock's
     :func:`~xltools.clock.now` -- resolved once per save."""
-    return _utc(value if value is not None else clock.now())
+    stamp = _utc(value if value is not None else clock.now())
+    assert stamp is not None  # _utc maps only None to None
+    return stamp
+
+
+def _inserted_id(result: sa.CursorResult[Any]) -> Any:
+    """The primary key of the row a single-row ``insert()`` just wrote."""
+    pk = result.inserted_primary_key
+    assert pk is not None  # a single-row insert() always has one
+    return pk[0]
 
 
 def _text_or_none(value: Any) -> str | None:
@@ -608,6 +617,7 @@ class Store(Queries):
     def _prepare(self, report: FileReport, plan_id: str, source_file: str) -> _Prepared:
         """Coerce the plan's values to column types (pure: no database access)."""
         plan = report.plan
+        assert plan is not None  # save() rejects files without plan data first
         issues = list(report.issues)
         pv_cols = self.t["plan_versions"].c
 
@@ -720,12 +730,12 @@ class Store(Queries):
             store_issues.append(self._conflict_issue(conn, prep, holder, path))
         all_issues = prep.issues + store_issues
         counts = _counts(all_issues)
-        vid = conn.execute(pv.insert(), dict(
+        vid = _inserted_id(conn.execute(pv.insert(), dict(
             plan_id=prep.plan_id, version_no=version_no, file_sha256=sha256, file_mtime=mtime,
             collected_at=collected_at, is_current=False,
             conflict_with=holder["plan_id"] if decision == "conflict" else None,
             error_count=counts["error"], warning_count=counts["warning"], info_count=counts["info"],
-            **prep.version)).inserted_primary_key[0]
+            **prep.version)))
         if decision == "take":
             self._take_slot(conn, prep, vid, holder, collected_at)
         elif plan is not None and newer and plan["current_version_id"] is None:
@@ -821,11 +831,11 @@ class Store(Queries):
                      collected_at: datetime, result: str, plan_id: str | None, version_id: int | None,
                      issues: list[Issue], detail: str | None) -> int:
         counts = _counts(issues)
-        return conn.execute(self.t["files"].insert(), dict(
+        return _inserted_id(conn.execute(self.t["files"].insert(), dict(
             path=str(path), size=size, sha256=sha256, mtime=_utc(mtime),
             collected_at=_utc(collected_at), result=result, plan_id=plan_id,
             version_id=version_id, error_count=counts["error"], warning_count=counts["warning"],
-            info_count=counts["info"], detail=detail)).inserted_primary_key[0]
+            info_count=counts["info"], detail=detail)))
 
     def _insert_issues(self, conn: sa.Connection, file_id: int, version_id: int | None,
                        issues: list[Issue]) -> None:
