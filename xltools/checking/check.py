@@ -140,7 +140,7 @@ def check_files(paths: Iterable[str | os.PathLike], spec: Spec, settings: Settin
     if win_rate is not None and not (0 < win_rate <= 1):
         raise UsageError(f"win rate must be a fraction between 0 and 1, got {win_rate!r}")
     used: set[str] = set()
-    reports = []
+    reports: list[FileReport] = []
     if not paths:
         return reports
     from xltools.workbook.workers import ReadPool
@@ -268,6 +268,7 @@ def _figures(r: FileReport, lang: str) -> str | None:
     d = r.plan.derived if r.plan is not None else {}
     if not d.get("target_applied"):
         return None
+    assert r.plan is not None  # d is {} without a plan
     spec = load_spec()
     target = r.plan.fields.get("sales_target")
 

@@ -195,7 +195,9 @@ def _label(spec: Spec, list_name: str, key: Any, lang: str) -> str:
 
 def _list(spec: Spec, column: str) -> str:
     """The choice list of a Contacts column (xltools.spec.contract.CHOICE_COLUMNS)."""
-    return spec.table(T.CONTACTS).column(column).choices
+    name = spec.table(T.CONTACTS).column(column).choices
+    assert name is not None  # the contract gives each of these columns its list
+    return name
 
 
 def _text(v: Any) -> str:
@@ -558,9 +560,8 @@ def build_map(spec: Spec, plan: PlanData, lang: str = "ja", *, now: datetime | d
                 upline = f"{people[boss].name} (p.{page_of[boss] + 1})"
             cards.append(Card(people[i], x, y, tuple(flagged.get(i, ())), upline))
         pages.append(Page(subtitle, tuple(cards), tuple(tuple(line) for line in g.lines), g.w, g.h))
-    stance_col = spec.table(T.CONTACTS).column("stance")
     legend = tuple((c.label(lang), TONE_COLOURS.get(c.tone or "", PLAIN))
-                   for c in spec.choices(stance_col.choices).choices)
+                   for c in spec.choices(_list(spec, "stance")).choices)
     legend += ((_t("legend_gone", lang), GONE),)
     account = _text(account or plan.fields.get("account_name") or plan.meta.get("account_name"))
     period = _text(period or plan.fields.get("period") or plan.meta.get("period"))

@@ -62,7 +62,8 @@ class ChoiceList:
     def labels(self, lang: str) -> list[str]:
         return [c.label(lang) for c in self.choices]
 
-    def get(self, key: str) -> Choice:
+    def get(self, key: str | None) -> Choice:
+        """The choice ``key``; :class:`KeyError` for any other key, a blank (None) included."""
         for c in self.choices:
             if c.key == key:
                 return c
