@@ -23,8 +23,8 @@ from xltools.reports.rollup.sheets_lists import (
     _trend,
 )
 from xltools.reports.rollup.sheets_portfolio import portfolio_sheet
-from xltools.reports.rollup.sheets_whitespace import whitespace_sheets
 from xltools.reports.rollup.sheets_submissions import file_log_sheet, submissions_sheet
+from xltools.reports.rollup.sheets_whitespace import whitespace_sheets
 from xltools.spec.config import Settings
 from xltools.spec.spec import LANGS, Spec
 
