@@ -22,7 +22,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check xltools tests tools benchmarks
 	$(BIN)/mypy
 
-test: $(STAMP)
+test: lint
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 # a long random run of the hostile-file fuzz test (make test runs a short, fixed one)

@@ -81,9 +81,9 @@ class LockSampler(threading.Thread):
 
 
 def run_writers(folders: list[Path], url: str, jobs: int, eng, schema: str) -> dict:
-    from xltools.store.engine import Store
-    from xltools.spec.spec import load_spec
     from xltools.spec.config import Settings
+    from xltools.spec.spec import load_spec
+    from xltools.store.engine import Store
 
     settings = Settings()
     Store(url, settings.apply(load_spec())).ensure_schema()  # the schema first, as an admin would

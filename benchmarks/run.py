@@ -247,12 +247,12 @@ def stage_breakdown(paths: list[Path], work: Path, top: int = 12) -> tuple[dict,
     import pstats
 
     from xltools.checking.check import check_file, workbook_texts
-    from xltools.spec.config import Settings
-    from xltools.workbook.reader import Limits, read_workbook
     from xltools.checking.rules import run_rules
+    from xltools.checking.validate import validate
+    from xltools.spec.config import Settings
     from xltools.spec.spec import load_spec
     from xltools.store.engine import Store
-    from xltools.checking.validate import validate
+    from xltools.workbook.reader import Limits, read_workbook
 
     settings = Settings()
     spec = settings.apply(load_spec())
@@ -501,8 +501,8 @@ def main(argv: list[str] | None = None) -> int:
 
     # 5. generate, report, --help
     from xltools.spec.config import Settings
-    from xltools.testing.folders import corpus_entries, write_roster
     from xltools.spec.spec import load_spec
+    from xltools.testing.folders import corpus_entries, write_roster
 
     gen_dir = work / "generated"
     if gen_dir.exists():
@@ -614,7 +614,7 @@ def main(argv: list[str] | None = None) -> int:
         RESULTS_FULL.write_text("# Benchmark results (full: 10,000 plans)\n\n" + text, encoding="utf-8")
     if args.update_readme:
         update_readme(text)
-        log(f"README.md bench block updated")
+        log("README.md bench block updated")
     log(f"results written to {RESULTS.relative_to(ROOT)}")
     return 0
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 from datetime import date, timedelta
 
-from xltools.testing import corpus
 from xltools.spec.model import PlanData, Row
+from xltools.testing import corpus
 
 
 def _row(table: str, i: int, values: dict) -> Row:

@@ -6,11 +6,13 @@ from datetime import date
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
+from xltools.spec.spec import load_spec
 from xltools.store import schema as sch
 from xltools.store.bulkinsert import insert_rows
-from xltools.spec.spec import load_spec
 
 SPEC = load_spec()
 MD = sch.metadata(SPEC)

@@ -11,15 +11,26 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from test_history import T0, plan, save
 
-from xltools.store import schema as sch
-from xltools.reports.cases import (CaseNotFound, export_library, fold, fold_map, get_case, list_cases, query_terms,
-                           rebuild_search_index, scope_keys, search_cases, sync_library, _snippet)
 from xltools.cli import cli
 from xltools.errors import XltoolsError
+from xltools.reports.cases import (
+    CaseNotFound,
+    _snippet,
+    export_library,
+    fold,
+    fold_map,
+    get_case,
+    list_cases,
+    query_terms,
+    rebuild_search_index,
+    scope_keys,
+    search_cases,
+    sync_library,
+)
 from xltools.spec.spec import load_spec
+from xltools.store import schema as sch
 from xltools.store.engine import Store
 
 SPEC = load_spec()

@@ -5,8 +5,8 @@ import re
 
 import openpyxl
 import pytest
-
 from test_print import NOW, SETTINGS, SPEC, _pdf_pages, defined_print_areas, plan_33
+
 from xltools.workbook import printing
 from xltools.workbook.generate import PlanInfo, generate_workbook
 from xltools.workbook.libreoffice import pdf_many, recalculate_many

@@ -8,28 +8,26 @@ import re
 import shutil
 import subprocess
 import zipfile
-import zlib
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 
 import openpyxl
 import pytest
 from click.testing import CliRunner
-
 from test_safety import cfb, rezip
 from test_validate import GOOD_FIELDS, good, raw_plan
+
+from xltools.cells import a1, parse_range
 from xltools.checking.annotate import FILLS
-from xltools.cells import parse_range, a1
 from xltools.checking.check import check_file, check_files, exit_code, render, workbook_texts
+from xltools.checking.validate import ANNOTATION_SHEET, validate
 from xltools.cli import cli
-from xltools.spec.config import Settings
 from xltools.errors import XltoolsError
+from xltools.spec.config import Settings
 from xltools.spec.issues import sort_issues
-from xltools.workbook.generate import PlanInfo, generate_workbook
 from xltools.spec.model import PlanData, Row
 from xltools.spec.spec import load_spec
-from xltools.checking.validate import validate
-from xltools.checking.validate import ANNOTATION_SHEET
+from xltools.workbook.generate import PlanInfo, generate_workbook
 from xltools.workbook.xlwrite import display_width, write_value
 
 SETTINGS = Settings()

@@ -8,8 +8,8 @@ from datetime import date
 
 import pytest
 from click.testing import CliRunner
-
 from test_collect import simple_plan
+
 from xltools.cli import cli
 from xltools.spec.config import Settings
 from xltools.spec.spec import load_spec

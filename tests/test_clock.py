@@ -8,15 +8,15 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
-
 from test_collect import ctx, make_plan  # noqa: F401 - ctx is a fixture
+
 from xltools import clock
 from xltools.checking.check import check_files
 from xltools.cli import cli
 from xltools.collect import collect_paths
-from xltools.workbook.reader import read_workbook
 from xltools.reports.rollup import write_rollup
 from xltools.store.engine import Store
+from xltools.workbook.reader import read_workbook
 
 JST = timezone(timedelta(hours=9))
 #: far from any real date the suite runs on, and not at a month's edge in any zone

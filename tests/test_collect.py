@@ -15,18 +15,28 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from xltools import collect as collect_mod
-from xltools.cli import cli
-from xltools.collect import (PLAN_SUFFIXES, WRONG_FORMAT_SUFFIXES, CollectError, collect_paths, discover,
-                             is_lock_or_temp, missing_submissions, render_summary)
-from xltools.spec.config import Settings
-from xltools.workbook.generate import PlanInfo, generate_workbook
-from xltools.spec.model import PlanData, Row
 from xltools.checking.roster import RosterEntry
+from xltools.cli import cli
+from xltools.collect import (
+    PLAN_SUFFIXES,
+    WRONG_FORMAT_SUFFIXES,
+    CollectError,
+    collect_paths,
+    discover,
+    is_lock_or_temp,
+    missing_submissions,
+    render_summary,
+)
+from xltools.spec.config import Settings
+from xltools.spec.model import PlanData, Row
 from xltools.spec.spec import load_spec
 from xltools.store.engine import Store
+from xltools.workbook.generate import PlanInfo, generate_workbook
 
 NOW = datetime(2026, 10, 15, 12, 0)  # local noon: the run's today is 2026-10-15 in any zone
 TODAY = NOW.date()

@@ -69,8 +69,9 @@ def test_a_meaning_moves_the_rules_with_it():
     """Business meaning lives in the YAML: call 'verbal' a closed stage too, and a verbal
     commit past its close date is no longer stale (W-OPP-STALE reads the spec)."""
     from test_rules import TODAY, plan_of
-    from xltools.spec.config import Settings
+
     from xltools.checking.rules import run_rules
+    from xltools.spec.config import Settings
 
     data = _edit(lambda d: _choice(d, "stage", "verbal").__setitem__("means", ["closed"]))
     spec = build_spec(data)
@@ -115,9 +116,9 @@ def test_every_declared_figure_is_computed_by_derive():
 
 
 def test_rules_asking_for_an_unknown_table_fail():
+    from xltools.checking.rules import RuleContext
     from xltools.spec.config import Settings
     from xltools.spec.model import PlanData
-    from xltools.checking.rules import RuleContext
 
 
     ctx = RuleContext(plan=PlanData(meta={}, fields={}, tables={}), spec=load_spec(), settings=Settings(),

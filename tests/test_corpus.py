@@ -6,18 +6,18 @@ import random
 from datetime import date, datetime
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
-from xltools.testing import corpus
-
-from xltools.testing import folders
 from xltools.checking.check import check_file, workbook_texts
-from xltools.spec.config import Settings
-from xltools.errors import XltoolsError
-from xltools.workbook.generate import generate_workbook
 from xltools.checking.normalize import NormContext, normalize_value
+from xltools.errors import XltoolsError
+from xltools.spec.config import Settings
 from xltools.spec.periods import parse_period
 from xltools.spec.spec import load_spec
+from xltools.testing import corpus, folders
+from xltools.workbook.generate import generate_workbook
 
 PERIOD = "FY2026Q3"
 AS_OF = date(2026, 10, 15)

@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
-
 from test_collect import NOW, PERIOD, make_plan
 from test_rollup import MILLIONS, UNIT, book, ctx, records, world  # noqa: F401  (fixtures)
+
 from xltools.checking.check import check_file
-from xltools.spec.config import ReportSettings, Settings, settings_from_dict, ConfigError
 from xltools.reports.rollup import SHEETS, RollupError, write_rollup
-from xltools.spec.spec import load_spec
+from xltools.spec.config import ConfigError, ReportSettings, Settings, settings_from_dict
 from xltools.store.engine import Store
 
 

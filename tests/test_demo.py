@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from xltools.spec.config import Settings
-from xltools.testing.demo import MARKER, run_demo
-from xltools.errors import XltoolsError
 from xltools.checking.roster import read_roster
+from xltools.errors import XltoolsError
+from xltools.spec.config import Settings
 from xltools.spec.spec import load_spec
 from xltools.store.engine import Store
+from xltools.testing.demo import MARKER, run_demo
 
 NOW = datetime(2026, 11, 24, 12, 0)  # local noon
 

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
-
 from test_store import T0, make_plan, make_report, save
+
 from xltools.cli import cli
 from xltools.reports.export import csv_cell, export_records, export_table, table_names
 from xltools.spec.issues import Issue

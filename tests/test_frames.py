@@ -10,9 +10,9 @@ from datetime import date, datetime, timezone
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from test_check import NOW, make_plan
 
 import xltools
-from test_check import NOW, make_plan
 from xltools.cli import cli
 from xltools.collect import collect_paths
 from xltools.spec.config import Settings

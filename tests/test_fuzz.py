@@ -27,12 +27,14 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from hypothesis import HealthCheck, Phase, given, note, settings as hsettings, strategies as st
-
+from hypothesis import HealthCheck, Phase, given, note
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from test_check import prefill
+
 from xltools.spec.config import Settings
-from xltools.workbook.generate import PlanInfo, generate_workbook
 from xltools.spec.spec import load_spec
+from xltools.workbook.generate import PlanInfo, generate_workbook
 
 SETTINGS = Settings()
 SPEC = SETTINGS.apply(load_spec())

@@ -18,15 +18,24 @@ import pytest
 from click.testing import CliRunner
 from openpyxl.utils import range_boundaries
 
+from xltools.checking.roster import RosterError, parse_yen, read_roster
 from xltools.cli import cli
-from xltools.spec.config import Settings, settings_from_dict
-from xltools.workbook.generate import (LISTS_SHEET, META_SHEET, GenerateError, PlanInfo, build_workbook,
-                                         escape_header, generate_workbook, static_texts, translate_formula)
 from xltools.generation import generate_from_roster
+from xltools.spec.config import Settings, settings_from_dict
 from xltools.spec.model import PlanData, Row
 from xltools.spec.periods import parse_period
-from xltools.checking.roster import RosterError, parse_yen, read_roster
 from xltools.spec.spec import LANGS, SpecError, build_spec, default_spec_path, load_spec
+from xltools.workbook.generate import (
+    LISTS_SHEET,
+    META_SHEET,
+    GenerateError,
+    PlanInfo,
+    build_workbook,
+    escape_header,
+    generate_workbook,
+    static_texts,
+    translate_formula,
+)
 from xltools.workbook.xlwrite import write_table, write_value
 
 SPEC = Settings().apply(load_spec())

@@ -21,8 +21,8 @@ from xml.etree.ElementTree import canonicalize
 import pytest
 
 from xltools.spec.config import Settings
-from xltools.workbook.generate import PlanInfo, generate_workbook
 from xltools.spec.spec import load_spec
+from xltools.workbook.generate import PlanInfo, generate_workbook
 
 GOLDEN = Path(__file__).parent / "golden" / "account_plan_ja.xlsx"
 INFO = dict(account_name="株式会社ゴールデン", rep="山田太郎", period="FY2026Q3", account_id="G-0001",

@@ -13,15 +13,22 @@ from click.testing import CliRunner
 
 from xltools.checking.check import check_file
 from xltools.cli import cli
-from xltools.spec.config import Settings
 from xltools.errors import XltoolsError
-from xltools.workbook.generate import PlanInfo, generate_workbook
-from xltools.reports.history import (PrefillSource, account_history, diff_plans, format_history, handover_plan,
-                             load_plans, prefill_from_store)
+from xltools.reports.history import (
+    PrefillSource,
+    account_history,
+    diff_plans,
+    format_history,
+    handover_plan,
+    load_plans,
+    prefill_from_store,
+)
+from xltools.spec.config import Settings
 from xltools.spec.issues import FileReport, Issue
 from xltools.spec.model import PlanData, Row
 from xltools.spec.spec import load_spec
 from xltools.store.engine import Store
+from xltools.workbook.generate import PlanInfo, generate_workbook
 
 SETTINGS = Settings()
 SPEC = SETTINGS.apply(load_spec())

@@ -22,15 +22,17 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from openpyxl.cell.cell import MergedCell
-
 from test_check import GOOD_FIELDS, make_plan
+
 from xltools.cells import a1, parse_range
 from xltools.checking.check import check_file, workbook_texts
+from xltools.checking.validate import is_blank
 from xltools.spec.config import Settings
 from xltools.spec.spec import load_spec
-from xltools.checking.validate import is_blank
 from xltools.workbook.xlwrite import clean_text, write_value
 
 SETTINGS = Settings()

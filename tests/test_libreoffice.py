@@ -12,12 +12,12 @@ from datetime import date, datetime
 
 import openpyxl
 import pytest
-
 from test_generate import SPEC, name_cell, table_columns
+
 from xltools.spec.config import Settings, settings_from_dict
+from xltools.spec.spec import load_spec
 from xltools.workbook.generate import PlanInfo, generate_workbook
 from xltools.workbook.libreoffice import LibreOfficeError, recalculate, recalculate_many
-from xltools.spec.spec import load_spec
 
 pytestmark = pytest.mark.libreoffice
 

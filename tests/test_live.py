@@ -23,20 +23,20 @@ from pathlib import Path
 import openpyxl
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, Phase, given, settings, strategies as st
-
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 from test_check import NOW, SETTINGS, SPEC, TEXTS, check, edit, make_plan, name_cell, table_cell
+
 from xltools import live
+from xltools.cells import parse_a1, parse_range
 from xltools.checking.annotate import FILLS
-from xltools.cells import a1, parse_a1, parse_range
+from xltools.checking.validate import ANNOTATION_SHEET
 from xltools.cli import cli
 from xltools.testing.folders import write_corpus
 from xltools.workbook.reader import _PackageView, read_workbook
 from xltools.workbook.safety import open_package
-from xltools.checking.validate import ANNOTATION_SHEET
 from xltools.workbook.view import MemoryView, WorkbookView
 from xltools.workbook.xlwrite import write_value
-
 
 # -- a fake Excel ------------------------------------------------------------------------------
 

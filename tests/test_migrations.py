@@ -11,8 +11,8 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from xltools.store import schema
 from xltools.spec.spec import load_spec
+from xltools.store import schema
 from xltools.store.engine import MIGRATIONS_DIR, Store, StoreError, alembic_config, migration_heads
 
 SPEC_TABLES = ["financials", "our_business", "initiatives", "opportunities", "contacts", "activities",

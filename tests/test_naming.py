@@ -2,10 +2,18 @@
 import unicodedata
 
 import pytest
-from hypothesis import example, given, settings, strategies as st
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
-from xltools.workbook.naming import (MAX_NAME_BYTES, is_reserved, name_key, plan_filename, safe_filename,
-                            sanitize, unique_filename)
+from xltools.workbook.naming import (
+    MAX_NAME_BYTES,
+    is_reserved,
+    name_key,
+    plan_filename,
+    safe_filename,
+    sanitize,
+    unique_filename,
+)
 
 WINDOWS_FORBIDDEN = set('\\/:*?"<>|')
 RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}

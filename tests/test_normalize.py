@@ -10,13 +10,27 @@ import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
+from xltools.checking.normalize import (
+    DATE_MAX,
+    DATE_MIN,
+    Normalized,
+    NormalizeError,
+    NormContext,
+    display_text,
+    is_placeholder,
+    normalize_value,
+    parse_amount,
+    parse_choice,
+    parse_date,
+    parse_integer,
+    parse_month,
+    parse_number,
+    parse_percent,
+    parse_period_text,
+    parse_rating,
+)
 from xltools.spec.config import Settings
 from xltools.spec.issues import ISSUE_TYPES
-from xltools.checking.normalize import (
-    DATE_MAX, DATE_MIN, NormalizeError, NormContext, Normalized, display_text, is_placeholder,
-    normalize_value, parse_amount, parse_choice, parse_date, parse_integer, parse_month, parse_number,
-    parse_percent, parse_period_text, parse_rating,
-)
 from xltools.spec.periods import Period
 from xltools.spec.spec import load_spec
 

@@ -14,15 +14,30 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
-from hypothesis import example, given, settings, strategies as st
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
+from xltools.checking.normalize import (
+    DATE_MAX,
+    DATE_MIN,
+    Normalized,
+    NormalizeError,
+    NormContext,
+    display_text,
+    is_placeholder,
+    normalize_value,
+    parse_amount,
+    parse_choice,
+    parse_date,
+    parse_integer,
+    parse_month,
+    parse_number,
+    parse_percent,
+    parse_period_text,
+    parse_rating,
+)
 from xltools.spec.config import Settings
 from xltools.spec.issues import Issue
-from xltools.checking.normalize import (
-    DATE_MAX, DATE_MIN, NormalizeError, NormContext, Normalized, display_text, is_placeholder,
-    normalize_value, parse_amount, parse_choice, parse_date, parse_integer, parse_month, parse_number,
-    parse_percent, parse_period_text, parse_rating,
-)
 from xltools.spec.periods import Period
 from xltools.spec.spec import Choice, ChoiceList, Field, Label, load_spec
 

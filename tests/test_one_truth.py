@@ -18,16 +18,16 @@ from datetime import date, datetime, timezone
 import openpyxl
 import pytest
 
-from xltools.testing import corpus
 from xltools.checking.check import check_file
 from xltools.collect import collect_paths
-from xltools.spec.config import Settings
 from xltools.reports.export import export_records
-from xltools.workbook.generate import PlanInfo, generate_workbook
-from xltools.workbook.libreoffice import recalculate_many
 from xltools.reports.rollup import write_rollup
+from xltools.spec.config import Settings
 from xltools.spec.spec import load_spec
 from xltools.store.engine import Store
+from xltools.testing import corpus
+from xltools.workbook.generate import PlanInfo, generate_workbook
+from xltools.workbook.libreoffice import recalculate_many
 
 pytestmark = pytest.mark.libreoffice
 

@@ -79,6 +79,7 @@ def db(tmp_path_factory):
     from datetime import datetime
 
     from test_collect import simple_plan
+
     from xltools.collect import collect_paths
     from xltools.spec.config import Settings
     from xltools.spec.spec import load_spec

@@ -19,13 +19,12 @@ from xml.etree import ElementTree as ET
 import openpyxl
 import pytest
 
-from xltools.testing import corpus
-
-from xltools.workbook import printing
 from xltools.spec.config import Settings
+from xltools.spec.spec import load_spec
+from xltools.testing import corpus
+from xltools.workbook import printing
 from xltools.workbook.generate import PlanInfo, generate_workbook
 from xltools.workbook.libreoffice import pdf_many, recalculate_many
-from xltools.spec.spec import load_spec
 
 SETTINGS = Settings()
 SPEC = SETTINGS.apply(load_spec())

@@ -10,7 +10,8 @@ import subprocess
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
-from datetime import date, datetime, time as dt_time, timedelta
+from datetime import date, datetime, timedelta
+from datetime import time as dt_time
 from pathlib import Path
 
 import openpyxl
@@ -21,11 +22,10 @@ from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.table import Table as XlTable
 
 from xltools.cells import a1, parse_a1, parse_range
-from xltools.workbook import reader as reader_module
 from xltools.spec.issues import ISSUE_TYPES
-from xltools.workbook.reader import (FileProblem, _split_ref, formula_cells, header_key, read_workbook,
-                            spec_texts)
 from xltools.spec.spec import load_spec
+from xltools.workbook import reader as reader_module
+from xltools.workbook.reader import FileProblem, _split_ref, formula_cells, header_key, read_workbook, spec_texts
 
 SPEC = load_spec()
 META = {"template": "account_plan", "template_version": SPEC.version, "plan_id": "p-1",
@@ -317,7 +317,7 @@ def test_rows_typed_below_a_table_that_did_not_expand(tmp_path):
     lay = build(p, rows={"Contacts": [{"name": "鈴木", "stance": "好意的"}]}, n_rows=2, extra=type_below)
     plan = read_workbook(p, SPEC)
     rt = plan.tables["Contacts"]
-    last, hr = below["last"], below["hr"]
+    last = below["last"]
     cols = lay.columns["Contacts"]
     assert [(r.index, r.below_table) for r in rt.rows] == [(1, False), (3, True), (4, True), (5, True)]
     assert rt.rows[3].cells["title"].value == "氏名"

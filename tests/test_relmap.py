@@ -12,21 +12,21 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from PIL import Image
-
-from xltools.testing import corpus
 
 from xltools.checking import relmap
 from xltools.checking.check import check_file, check_files
+from xltools.checking.rules import run_rules
+from xltools.generation import write_plan
 from xltools.spec.config import Settings
 from xltools.spec.contract import T
-from xltools.generation import write_plan
-from xltools.workbook.generate import TONES, PlanInfo, build_workbook, generate_workbook
-from xltools.workbook.libreoffice import to_pdf
 from xltools.spec.model import PlanData, Row
-from xltools.checking.rules import run_rules
 from xltools.spec.spec import load_spec
+from xltools.testing import corpus
+from xltools.workbook.generate import TONES, PlanInfo, build_workbook, generate_workbook
 
 SETTINGS = Settings()
 SPEC = SETTINGS.apply(load_spec())
@@ -413,8 +413,8 @@ def test_the_readme_picture_is_up_to_date(tmp_path):
 
 def test_generate_prefill_commands_draw_the_map_of_the_handed_over_people(tmp_path, monkeypatch):
     from click.testing import CliRunner
-
     from test_history import lineage
+
     from xltools.cli import cli
     from xltools.store.engine import Store
 

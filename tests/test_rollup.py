@@ -12,15 +12,17 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from openpyxl import load_workbook
-
 from test_collect import NOW, PERIOD, TODAY, make_plan
+
 from xltools.checking.check import check_file
 from xltools.cli import cli
 from xltools.collect import collect_paths
-from xltools.spec.config import Settings, Thresholds
 from xltools.reports.rollup import SHEETS, YEN_FORMAT, RollupError, write_rollup
+from xltools.spec.config import Settings, Thresholds
 from xltools.spec.spec import load_spec
 from xltools.store.engine import Store
 

@@ -12,16 +12,16 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 from openpyxl import load_workbook
-
 from test_collect import NOW, PERIOD, make_plan
 from test_rollup import records, sheet
+
 from xltools.cli import cli
 from xltools.collect import collect_paths
-from xltools.spec.config import Settings
-from xltools.store.rosters import save_roster, stored_roster
 from xltools.reports.rollup import write_rollup
+from xltools.spec.config import Settings
 from xltools.spec.spec import load_spec
 from xltools.store.engine import Store
+from xltools.store.rosters import save_roster, stored_roster
 
 SEPTEMBER = datetime(2026, 9, 18, 12, 0)
 ROSTER = ("担当営業,顧客名,顧客コード,売上目標\n佐藤,アルファ工業,A001,1000万\n鈴木,ベータ商事,B002,500万\n"

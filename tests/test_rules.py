@@ -3,19 +3,21 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+from test_validate import FIELD_AT, GOOD_FIELDS, GOOD_TABLES, SETTINGS, col_cell, raw_plan
 
-from test_validate import FIELD_AT, GOOD_FIELDS, GOOD_TABLES, SETTINGS, col_cell, good, raw_plan
-from xltools.spec.config import Settings, Thresholds
+from xltools.checking.rules import RULES, run_rules
+from xltools.checking.validate import validate
 from xltools.errors import XltoolsError
+from xltools.spec.config import Settings, Thresholds
 from xltools.spec.issues import ISSUE_TYPES
 from xltools.spec.model import PlanData
-from xltools.checking.rules import RULES, run_rules
 from xltools.spec.spec import load_spec
-from xltools.checking.validate import validate
 
 TODAY = date(2026, 10, 1)
 

@@ -17,14 +17,14 @@ from contextlib import contextmanager
 from datetime import date, datetime
 
 import pytest
-
 from test_validate import FIELD_AT, GOOD_FIELDS, GOOD_TABLES, SETTINGS, TABLE_AT, col_cell, raw_plan
-from xltools.spec.config import Settings, Thresholds
-from xltools.errors import XltoolsError
-from xltools.spec.issues import Issue
+
 from xltools.checking.rules import RULES, rule, run_rules
-from xltools.spec.spec import SpecError, load_spec
 from xltools.checking.validate import validate
+from xltools.errors import XltoolsError
+from xltools.spec.config import Settings, Thresholds
+from xltools.spec.issues import Issue
+from xltools.spec.spec import SpecError, load_spec
 
 TODAY = date(2026, 10, 1)
 #: FY2026Q3 (April start) = 2026-10-01 .. 2026-12-31; 90,000千円 in total, 42,000千円 weighted

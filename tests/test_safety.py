@@ -2,15 +2,12 @@
 nothing else escapes, and the input file is never modified."""
 from __future__ import annotations
 
-import io
 import os
-import shutil
 import re
 import struct
 import subprocess
 import sys
 import zipfile
-import zlib
 from pathlib import Path
 
 import openpyxl
@@ -21,7 +18,6 @@ from hypothesis import strategies as st
 from xltools.spec.config import Settings, Thresholds
 from xltools.spec.issues import ISSUE_TYPES
 from xltools.workbook.safety import FileProblem, Limits, check_file, check_sheet_size, open_package
-
 
 # -- building files -------------------------------------------------------------------------
 

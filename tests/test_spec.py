@@ -6,7 +6,7 @@ import yaml
 from click.testing import CliRunner
 
 from xltools.cli import cli
-from xltools.spec.config import ConfigError, Settings, load_settings
+from xltools.spec.config import ConfigError, load_settings
 from xltools.spec.periods import Period, fiscal_quarter_of, parse_period
 from xltools.spec.spec import SpecError, build_spec, default_spec_path, load_spec
 

@@ -11,11 +11,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 
 import stored_digest  # noqa: E402
+
 from xltools.collect import collect_paths  # noqa: E402
 from xltools.spec.config import Settings  # noqa: E402
-from xltools.testing.folders import write_corpus  # noqa: E402
 from xltools.spec.spec import load_spec  # noqa: E402
 from xltools.store.engine import Store  # noqa: E402
+from xltools.testing.folders import write_corpus  # noqa: E402
 
 NOW = datetime(2026, 11, 20, 9, 0)
 

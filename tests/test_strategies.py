@@ -20,20 +20,22 @@ from typing import Any
 
 import openpyxl
 import pytest
-from hypothesis import HealthCheck, given, note, settings as hsettings, strategies as st
-
+from hypothesis import HealthCheck, given, note
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from test_check import prefill
-from xltools.testing import strategies as xs
+
 from xltools.cells import a1, parse_range
 from xltools.checking.check import check_file, workbook_texts
+from xltools.checking.normalize import NormContext, normalize_value
+from xltools.checking.validate import name_key
 from xltools.spec.config import Settings
 from xltools.spec.contract import T
-from xltools.workbook.generate import generate_workbook
 from xltools.spec.model import PlanData
-from xltools.checking.normalize import NormContext, normalize_value
 from xltools.spec.periods import parse_period
 from xltools.spec.spec import load_spec
-from xltools.checking.validate import name_key
+from xltools.testing import strategies as xs
+from xltools.workbook.generate import generate_workbook
 from xltools.workbook.xlwrite import write_text
 
 SETTINGS = Settings()

@@ -14,19 +14,19 @@ from datetime import date, datetime, timezone
 
 import openpyxl
 import pytest
-
 from summary_plans import filled_plan
+
 from xltools import clock
-from xltools.spec import derive
 from xltools.checking.check import check_file
+from xltools.spec import derive
 from xltools.spec.config import ConfigError, Settings, settings_from_dict
 from xltools.spec.derive import Deriver
-from xltools.workbook.generate import PlanInfo, generate_workbook, static_texts
-from xltools.workbook.libreoffice import pdf_many, recalculate_many
 from xltools.spec.model import Row
 from xltools.spec.periods import parse_period
-from xltools.workbook.printing import print_ready_copy
 from xltools.spec.spec import load_spec
+from xltools.workbook.generate import PlanInfo, generate_workbook, static_texts
+from xltools.workbook.libreoffice import pdf_many, recalculate_many
+from xltools.workbook.printing import print_ready_copy
 from xltools.workbook.summary import ASKS, KEY_PERSONS, PAIRINGS, TOP_OPPORTUNITIES, UPCOMING, UPCOMING_DAYS
 from xltools.workbook.whitespace import MAX_DEPARTMENTS
 

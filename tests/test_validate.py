@@ -5,13 +5,15 @@ import copy
 from datetime import date, datetime
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from xltools.cells import a1, col_letter
+from xltools.checking.validate import ANNOTATION_SHEET, is_blank, name_key, plan_stats, validate
 from xltools.spec.config import Settings
 from xltools.spec.model import RawCell, RawPlan, RawRow, RawTable
 from xltools.spec.spec import load_spec
-from xltools.checking.validate import ANNOTATION_SHEET, is_blank, name_key, plan_stats, validate
 
 SETTINGS = Settings()
 SPEC = SETTINGS.apply(load_spec())

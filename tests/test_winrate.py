@@ -8,17 +8,16 @@ from datetime import date, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
-
 from test_history import SETTINGS, SPEC, T0, plan, save
 
 from xltools.checking.check import check_file
 from xltools.cli import cli
-from xltools.spec.config import Thresholds
 from xltools.errors import XltoolsError
-from xltools.workbook.generate import PlanInfo, generate_workbook
+from xltools.reports.winrate import Observation, WinRate, compute_win_rates, format_win_rate, win_rates, window
+from xltools.spec.config import Thresholds
 from xltools.spec.periods import Period
 from xltools.store.engine import Store
-from xltools.reports.winrate import Observation, WinRate, compute_win_rates, format_win_rate, win_rates, window
+from xltools.workbook.generate import PlanInfo, generate_workbook
 
 
 def opp(opp_id, amount, stage, close=None, name=None):

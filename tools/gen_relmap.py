@@ -19,8 +19,8 @@ PERIOD = "FY2026Q3"
 def main(path: str) -> int:
     from xltools.checking import relmap
     from xltools.spec.config import Settings
-    from xltools.testing.folders import corpus_entries, make_entry_plan
     from xltools.spec.spec import load_spec
+    from xltools.testing.folders import corpus_entries, make_entry_plan
 
     settings = Settings()
     spec = settings.apply(load_spec())

@@ -41,18 +41,17 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable
 
 from xltools import clock
-from xltools.spec.config import Settings
-from xltools.errors import EXIT_DATA, EXIT_FAILED, EXIT_OK, UsageError
 from xltools.checking.roster import MissingSubmission, missing_submissions  # noqa: F401 (re-exported)
-from xltools.store.schema import FILE_RESULTS
+from xltools.errors import EXIT_DATA, EXIT_FAILED, EXIT_OK, UsageError
+from xltools.spec.config import Settings
 from xltools.spec.issues import INTERNAL, SEVERITIES, FileReport, Issue
 from xltools.spec.periods import parse_period
-from xltools.workbook.safety import not_a_file
 from xltools.spec.spec import LANGS, Label, Spec
-from xltools.checking.validate import name_key
+from xltools.store.schema import FILE_RESULTS
+from xltools.workbook.safety import not_a_file
 
 #: workbook formats xltools reads
 PLAN_SUFFIXES = (".xlsx", ".xlsm")

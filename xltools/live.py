@@ -38,16 +38,16 @@ from datetime import date, datetime, time
 from typing import Any, Callable
 
 from xltools import clock
-from xltools.checking.annotate import FILLS, _CHECKED, _HEADERS, _SEVERITY, _TITLE, _WIDTHS, _field_label
 from xltools.cells import a1, parse_range
-from xltools.spec.contract import T
-from xltools.errors import EXIT_FAILED, EXIT_USAGE, XltoolsError
-from xltools.spec.issues import FileReport, Issue, SEVERITIES, sort_issues
-from xltools.spec.model import CellError
-from xltools.workbook.safety import FileProblem, Limits, _problem
-from xltools.spec.spec import Label, Spec
+from xltools.checking.annotate import _CHECKED, _HEADERS, _SEVERITY, _TITLE, _WIDTHS, FILLS, _field_label
 from xltools.checking.relmap import SHEET
 from xltools.checking.validate import ANNOTATION_SHEET
+from xltools.errors import EXIT_FAILED, EXIT_USAGE, XltoolsError
+from xltools.spec.contract import T
+from xltools.spec.issues import SEVERITIES, FileReport, Issue, sort_issues
+from xltools.spec.model import CellError
+from xltools.spec.spec import Label, Spec
+from xltools.workbook.safety import FileProblem, Limits, _problem
 from xltools.workbook.view import MemoryView, NameRef, SheetView, TableRef
 
 __all__ = ["LiveError", "LiveUnavailable", "STATE_SHEET", "MAP_SHEET", "connect", "snapshot", "live_check",

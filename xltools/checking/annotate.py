@@ -16,12 +16,13 @@ import os
 from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
+from typing import Sequence
 
 from xltools import clock
-from xltools.errors import UsageError, XltoolsError
-from xltools.spec.issues import FileReport, Issue, SEVERITIES, sort_issues
-from xltools.spec.spec import Label, Spec
 from xltools.checking.validate import ANNOTATION_SHEET
+from xltools.errors import UsageError, XltoolsError
+from xltools.spec.issues import SEVERITIES, FileReport, Issue, sort_issues
+from xltools.spec.spec import Label, Spec
 
 #: fill colour (RGB) of a problem cell, by severity
 FILLS = {"error": "FFC7CE", "warning": "FFEB9C", "info": "DDEBF7"}
@@ -39,7 +40,7 @@ _TITLE = Label("xltools のチェック結果", "xltools check results")
 _CHECKED = Label("チェック日時", "Checked at")
 
 
-def prepare_dir(out_dir: Path, checked: list[str | os.PathLike] = ()) -> None:
+def prepare_dir(out_dir: Path, checked: Sequence[str | os.PathLike[str]] = ()) -> None:
     """Create the annotation directory; refuse the folder of a checked file (a copy
     must never replace the file the rep sent)."""
     if out_dir.exists() and not out_dir.is_dir():
@@ -114,7 +115,7 @@ def annotate_workbook(report: FileReport, dest: str | os.PathLike, *, spec: Spec
     issues = sort_issues(report.issues)
     by_cell: dict[tuple[str, str], list[Issue]] = defaultdict(list)
     for i in issues:
-        if i.sheet in wb.sheetnames and i.cell:
+        if i.sheet is not None and i.sheet in wb.sheetnames and i.cell:
             by_cell[(i.sheet, i.cell)].append(i)
     for (sheet, ref), found in by_cell.items():
         ws = wb[sheet]
@@ -146,6 +147,7 @@ def annotate_workbook(report: FileReport, dest: str | os.PathLike, *, spec: Spec
                 widths=dict(enumerate(_WIDTHS)))
     for n, i in enumerate(issues, 1):
         if (i.sheet, i.cell) in by_cell:
+            assert i.sheet is not None  # by_cell holds only issues with a sheet
             link = ws.cell(row=4 + n, column=5)
             quoted = i.sheet.replace("'", "''")
             link.hyperlink = Hyperlink(ref=link.coordinate, location=f"'{quoted}'!{i.cell}")

@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Iterable
 
 from xltools import clock
-from xltools.spec.config import Settings
 from xltools.errors import EXIT_DATA, EXIT_FAILED, EXIT_OK, UsageError
-from xltools.spec.issues import INTERNAL, Issue, FileReport, SEVERITIES, sort_issues
+from xltools.spec.config import Settings
+from xltools.spec.issues import INTERNAL, SEVERITIES, FileReport, Issue, sort_issues
 from xltools.spec.spec import LANGS, Label, Spec
 from xltools.workbook.statictexts import workbook_texts
 
@@ -70,9 +70,9 @@ def check_file(path: str | os.PathLike, spec: Spec, settings: Settings, *, lang:
     today = clock.today(clock.resolve(now))
     if win_rate is not None and not (0 < win_rate <= 1):
         raise UsageError(f"win rate must be a fraction between 0 and 1, got {win_rate!r}")
-    from xltools.workbook.reader import FileProblem, Limits, read_workbook
     from xltools.checking.rules import run_rules
     from xltools.checking.validate import plan_stats, validate
+    from xltools.workbook.reader import FileProblem, Limits, read_workbook
 
     name = str(path)
     report = FileReport(file=name)
@@ -140,7 +140,7 @@ def check_files(paths: Iterable[str | os.PathLike], spec: Spec, settings: Settin
     if win_rate is not None and not (0 < win_rate <= 1):
         raise UsageError(f"win rate must be a fraction between 0 and 1, got {win_rate!r}")
     used: set[str] = set()
-    reports = []
+    reports: list[FileReport] = []
     if not paths:
         return reports
     from xltools.workbook.workers import ReadPool
@@ -268,6 +268,7 @@ def _figures(r: FileReport, lang: str) -> str | None:
     d = r.plan.derived if r.plan is not None else {}
     if not d.get("target_applied"):
         return None
+    assert r.plan is not None  # d is {} without a plan
     spec = load_spec()
     target = r.plan.fields.get("sales_target")
 

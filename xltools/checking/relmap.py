@@ -35,12 +35,12 @@ from datetime import date, datetime, timedelta
 from typing import Any, Iterable, Sequence
 
 from xltools import clock
+from xltools.checking.validate import name_key
 from xltools.spec.contract import T
 from xltools.spec.derive import day as _day
-from xltools.workbook.generate import TONES as TONE_COLOURS  # (fill, ink) per tone, as the cells show them
 from xltools.spec.model import PlanData, Row
 from xltools.spec.spec import Label, Spec
-from xltools.checking.validate import name_key
+from xltools.workbook.generate import TONES as TONE_COLOURS  # (fill, ink) per tone, as the cells show them
 
 #: the sheet of the pictures
 SHEET = Label("関係図", "Relationship map")
@@ -195,7 +195,9 @@ def _label(spec: Spec, list_name: str, key: Any, lang: str) -> str:
 
 def _list(spec: Spec, column: str) -> str:
     """The choice list of a Contacts column (xltools.spec.contract.CHOICE_COLUMNS)."""
-    return spec.table(T.CONTACTS).column(column).choices
+    name = spec.table(T.CONTACTS).column(column).choices
+    assert name is not None  # the contract gives each of these columns its list
+    return name
 
 
 def _text(v: Any) -> str:
@@ -489,8 +491,8 @@ def _names(people: Sequence[Person], idx: Iterable[int], lang: str, limit: int =
 
 def _flags(spec: Spec, plan: PlanData, people: Sequence[Person], lang: str, today: date,
            stale_days: int) -> list[Flag]:
-    from xltools.spec.config import Settings
     from xltools.checking.rules import RuleContext, decision_maker_uncovered
+    from xltools.spec.config import Settings
 
     out: list[Flag] = []
     rows = {r.index: r for r in plan.rows(T.CONTACTS)}
@@ -558,9 +560,8 @@ def build_map(spec: Spec, plan: PlanData, lang: str = "ja", *, now: datetime | d
                 upline = f"{people[boss].name} (p.{page_of[boss] + 1})"
             cards.append(Card(people[i], x, y, tuple(flagged.get(i, ())), upline))
         pages.append(Page(subtitle, tuple(cards), tuple(tuple(line) for line in g.lines), g.w, g.h))
-    stance_col = spec.table(T.CONTACTS).column("stance")
     legend = tuple((c.label(lang), TONE_COLOURS.get(c.tone or "", PLAIN))
-                   for c in spec.choices(stance_col.choices).choices)
+                   for c in spec.choices(_list(spec, "stance")).choices)
     legend += ((_t("legend_gone", lang), GONE),)
     account = _text(account or plan.fields.get("account_name") or plan.meta.get("account_name"))
     period = _text(period or plan.fields.get("period") or plan.meta.get("period"))

@@ -19,16 +19,17 @@ import csv
 import io
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from xltools.cells import a1
+from xltools.checking.validate import name_key
 from xltools.errors import XltoolsError
 from xltools.spec.issues import Issue
 from xltools.spec.spec import Label, Spec
-from xltools.checking.validate import name_key
 
 #: roster columns that carry spec fields, in the order they are reported
 ROSTER_FIELDS = ("rep", "account_name", "account_id", "sales_target", "team_members")
@@ -66,6 +67,9 @@ class RosterEntry:
 class Roster(list):
     """The usable rows (a ``list`` of :class:`RosterEntry`) plus ``errors`` for the rows
     that were left out, ``path`` and the ``sheet`` that was read."""
+
+    #: when the roster was stored (UTC); set only on a roster loaded from the store
+    stored_at: datetime | None
 
     def __init__(self, entries=(), errors=None, path: str = "", sheet: str | None = None):
         super().__init__(entries)
@@ -199,7 +203,7 @@ def read_roster(path: str | Path, spec: Spec) -> Roster:
     columns: dict[str, int] = {}
     header_row = 0
     for n, row in enumerate(rows, 1):
-        found = {}
+        found: dict[str, int] = {}
         for i, cell in enumerate(row):
             key = aliases.get(_norm_header(cell))
             if key is None:
@@ -222,15 +226,15 @@ def read_roster(path: str | Path, spec: Spec) -> Roster:
         entry = _entry(spec, roster, n, row, columns)
         if entry is None:
             continue
-        key = (name_key(entry.rep), account_key(entry.account_id, entry.account_name))
-        if key in first_row:  # a second workbook would get a new plan_id and conflict later
+        line = (name_key(entry.rep), account_key(entry.account_id, entry.account_name))
+        if line in first_row:  # a second workbook would get a new plan_id and conflict later
             cell = a1(n, columns["account_name"] + 1)
             roster.errors.append(Issue("E-ROSTER-DUPLICATE", file=roster.path, sheet=roster.sheet, cell=cell,
                                        field="account_name", raw=entry.account_name, row=n,
-                                       params={"row": n, "first": first_row[key],
+                                       params={"row": n, "first": first_row[line],
                                                "detail": f"{entry.rep} × {entry.account_name}"}))
             continue
-        first_row[key] = n
+        first_row[line] = n
         roster.append(entry)
     return roster
 
@@ -276,7 +280,9 @@ def _entry(spec: Spec, roster: Roster, n: int, row: tuple, columns: dict[str, in
     if errors:
         roster.errors.extend(errors)
         return None
-    return RosterEntry(row=n, rep=values["rep"], account_name=values["account_name"],
+    rep, account_name = values["rep"], values["account_name"]
+    assert rep is not None and account_name is not None  # REQUIRED: a missing one is an error above
+    return RosterEntry(row=n, rep=rep, account_name=account_name,
                        account_id=values["account_id"], target=target, lang=lang,
                        team_members=values["team_members"])
 

@@ -18,16 +18,16 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any, TypeVar
 
 from xltools import clock
+from xltools.checking.validate import name_key, plan_period
+from xltools.errors import XltoolsError
 from xltools.messages import Bilingual
 from xltools.spec.config import Settings, Thresholds
 from xltools.spec.contract import T
 from xltools.spec.derive import day as _day
-from xltools.errors import XltoolsError
 from xltools.spec.issues import ISSUE_TYPES, Issue
 from xltools.spec.model import PlanData, Row
 from xltools.spec.periods import Period
 from xltools.spec.spec import Spec, SpecError
-from xltools.checking.validate import name_key, plan_period
 
 
 @dataclass(frozen=True)

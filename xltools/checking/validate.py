@@ -28,12 +28,12 @@ from datetime import date
 from typing import Any
 
 from xltools.cells import a1, parse_a1, parse_range
-from xltools.spec.contract import T
+from xltools.checking.normalize import NormContext, normalize_value
 from xltools.spec.config import Settings
+from xltools.spec.contract import T
+from xltools.spec.derive import Deriver
 from xltools.spec.issues import Issue
 from xltools.spec.model import PlanData, RawCell, RawPlan, RawRow, RawTable, Row
-from xltools.spec.derive import Deriver
-from xltools.checking.normalize import NormContext, normalize_value
 from xltools.spec.periods import Period, PeriodError, parse_period
 from xltools.spec.spec import Field, Label, Section, Spec, Table
 
@@ -104,7 +104,8 @@ def _shown(fld: Field, value: Any) -> Any:
 class _Validation:
     def __init__(self, raw: RawPlan, spec: Spec, settings: Settings):
         self.raw, self.spec, self.settings = raw, spec, settings
-        self.language = raw.meta.get("language") if raw.meta.get("language") in ("ja", "en") else "ja"
+        language = raw.meta.get("language")
+        self.language = language if language in ("ja", "en") else "ja"
         self.start_month = settings.fiscal_year_start_month
         self.issues: list[Issue] = []
         self.fields: dict[str, Any] = {}
@@ -198,6 +199,8 @@ class _Validation:
             done[fld.key] = self.normalize(fld, raw.fields.get(fld.key), base)
         unit = done["amount_unit"][0] or unit_field.default
         try:
+            if unit_field.choices is None:  # not a choice field: no unit to look up
+                raise KeyError("amount_unit")
             factor = spec.choices(unit_field.choices).get(unit).factor or 1
         except KeyError:  # an unreadable unit was reported; read amounts as yen
             factor = 1
@@ -281,12 +284,17 @@ class _Validation:
     def stage_probabilities(self) -> None:
         """A blank probability takes the stage's default probability (no issue)."""
         t = self.spec.table(T.OPPORTUNITIES)
-        stages = self.spec.choices(t.column("stage").choices)
+        stage_list = t.column("stage").choices
+        assert stage_list is not None  # contract.CHOICE_COLUMNS: stage is a choice column
+        stages = self.spec.choices(stage_list)
         defaulted = []
         for r in self.tables.get(t.name, []):
             if r["probability"] is None and r["stage"] is not None:
                 try:
-                    r.values["probability"] = float(stages.get(r["stage"]).probability)
+                    probability = stages.get(r["stage"]).probability
+                    if probability is None:  # the stage has no default probability
+                        continue
+                    r.values["probability"] = float(probability)
                 except (KeyError, TypeError):
                     continue
                 defaulted.append(r.index)

@@ -42,11 +42,10 @@ from typing import Any, Iterator
 import sqlalchemy as sa
 
 from xltools import clock
-
-from xltools.store import schema as sch
+from xltools.checking.validate import name_key
 from xltools.errors import UsageError, XltoolsError
 from xltools.spec.spec import Field, Label, Spec, SpecError, Table
-from xltools.checking.validate import name_key
+from xltools.store import schema as sch
 
 #: the spec table the library is built from
 CASES_TABLE = "SuccessCases"

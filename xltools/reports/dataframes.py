@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from xltools.store import schema as sch
 from xltools.spec.config import Settings, load_settings
 from xltools.spec.spec import Field, Spec, load_spec
+from xltools.store import schema as sch
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd

@@ -36,8 +36,8 @@ CSV_FORMULA_CHARS = ("=", "+", "-", "@", "\t", "\r")
 
 def table_names(spec: Spec | None = None) -> list[str]:
     """Every name ``export`` accepts (database names)."""
-    from xltools.store.schema import spec_tables
     from xltools.spec.spec import load_spec
+    from xltools.store.schema import spec_tables
 
     return list(spec_tables(spec or load_spec())) + list(EXTRA_TABLES)
 

@@ -22,15 +22,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
 
-
 from xltools import clock
-
+from xltools.checking.validate import name_key
 from xltools.errors import UsageError, XltoolsError
 from xltools.spec.model import PlanData, Row
 from xltools.spec.periods import PeriodError, parse_period
-from xltools.store.queries import ReadStore
 from xltools.spec.spec import Label, Spec, load_spec
-from xltools.checking.validate import name_key
+from xltools.store.queries import ReadStore
 
 #: stage keys of a closed opportunity
 #: the employment status of a contact still at the customer

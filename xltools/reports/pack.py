@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from xltools import clock
+from xltools.cells import cell_sort_key
 from xltools.errors import UsageError
 from xltools.messages import Label
 from xltools.spec.config import Settings
 from xltools.spec.contract import T
 from xltools.spec.derive import breakdown_quarters, day
-from xltools.cells import cell_sort_key
 from xltools.spec.model import PlanData, Row
 from xltools.spec.periods import PeriodError, parse_period
 from xltools.spec.spec import Spec
@@ -556,10 +556,10 @@ def _write(spec: Spec, settings: Settings, sources: list[PackSource], out_dir: s
         name = unique_filename(plan_filename(f.get("period") or "", f.get("account_name") or "-", "APS"), taken)
         result.paths.append(save_workbook(build_pack(spec, settings, src, lang=lang, now=now), out / name))
     if pdf and result.paths:
-        from xltools.workbook.libreoffice import LibreOfficeError, pdf_many
-
         import shutil
         import tempfile
+
+        from xltools.workbook.libreoffice import LibreOfficeError, pdf_many
 
         try:
             with tempfile.TemporaryDirectory(prefix=".xltools-pdf-", dir=out) as tmp:

@@ -21,15 +21,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Iterable
 
-
-from xltools.spec.config import Settings
-from xltools.errors import XltoolsError
-from xltools.spec.periods import Period, PeriodError, fiscal_quarter_of, parse_period
-from xltools.store.queries import ReadStore
-from xltools.spec.spec import Label, Spec, load_spec
 from xltools.checking.validate import name_key
-
-
+from xltools.errors import XltoolsError
+from xltools.spec.config import Settings
+from xltools.spec.periods import Period, PeriodError, fiscal_quarter_of, parse_period
+from xltools.spec.spec import Label, Spec, load_spec
+from xltools.store.queries import ReadStore
 
 
 @dataclass(frozen=True)

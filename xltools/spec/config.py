@@ -39,14 +39,13 @@ Example ``xltools.toml``::
 """
 from __future__ import annotations
 
-from xltools.errors import XltoolsError
-
 import dataclasses
 import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from xltools.errors import XltoolsError
 from xltools.spec.spec import Choice, ChoiceList, Label, Spec, SpecError
 
 DEFAULT_CONFIG_NAME = "xltools.toml"
@@ -137,7 +136,7 @@ def _choice_items(items: object, where: str) -> tuple:
         raise ConfigError(f"{where}: must be a list of [[tables]] with key, ja and en")
     seen: dict[str, int] = {}
     for i, item in enumerate(items):
-        if not isinstance(item, dict) or not all(isinstance(item.get(k), str) and item.get(k).strip()
+        if not isinstance(item, dict) or not all(isinstance(v := item.get(k), str) and v.strip()
                                                  for k in ("key", "ja", "en")):
             raise ConfigError(f"{where}[{i}]: needs key, ja and en")
         _check_keys(f"{where}[{i}]", item, {"key", "ja", "en", "aliases"})

@@ -160,14 +160,14 @@ class Deriver:
         d["target_applied"] = str(tp) if tp else None
         d["target_start"] = tp.start if tp else None
         d["target_end"] = tp.end - timedelta(days=1) if tp else None
-        target = fields.get("sales_target")
+        target: Any = fields.get("sales_target")  # compared only once _nonzero says it is a number
         if tp is None:
             d.update(period_pipeline=None, period_weighted=None, outside_period_total=None, coverage_ratio=None)
         else:
             inside = [r for r in live if in_period(r, tp)]
             d["period_pipeline"] = sum(r["amount"] for r in inside)
-            d["period_weighted"] = round_yen(sum((weights[id(r)] for r in opps
-                                                  if in_period(r, tp) and weights[id(r)] is not None),
+            d["period_weighted"] = round_yen(sum((wt for r in opps
+                                                  if in_period(r, tp) and (wt := weights[id(r)]) is not None),
                                                  Decimal(0)))
             d["outside_period_total"] = d["plan_total"] - d["period_pipeline"]
             d["coverage_ratio"] = d["period_pipeline"] / target if _nonzero(target) and target > 0 else None

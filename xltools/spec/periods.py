@@ -5,12 +5,12 @@ With the Japanese default (April), ``FY2026`` runs from 2026-04-01 to 2027-03-31
 """
 from __future__ import annotations
 
-from xltools.errors import UsageError
-
 import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
+
+from xltools.errors import UsageError
 
 _PERIOD_RE = re.compile(
     r"^(?:FY)?\s*(?P<year>\d{4}|\d{2})\s*(?:年度)?\s*(?:[-_ ]?\s*(?:Q|第)\s*(?P<q>[1-4])\s*(?:四半期|Q)?)?$",

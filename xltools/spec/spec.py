@@ -62,7 +62,8 @@ class ChoiceList:
     def labels(self, lang: str) -> list[str]:
         return [c.label(lang) for c in self.choices]
 
-    def get(self, key: str) -> Choice:
+    def get(self, key: str | None) -> Choice:
+        """The choice ``key``; :class:`KeyError` for any other key, a blank (None) included."""
         for c in self.choices:
             if c.key == key:
                 return c
@@ -437,6 +438,7 @@ def build_spec(data: dict, path: str = "") -> Spec:
         if k not in data:
             raise SpecError(f"spec: missing top-level key {k!r}")
     choice_lists = _choice_lists(data["choices"])
+    seen_keys: dict[str, str]  # field key -> where it was first defined
     sections, seen_keys, seen_tables, seen_sections = [], {}, set(), set()
     for si, s in enumerate(data["sections"]):
         where = _where("sections", si)
@@ -503,6 +505,7 @@ def build_spec(data: dict, path: str = "") -> Spec:
                                 f"does not name a table column") from None
         if f.overdue_unless:
             ocol, okeys = f.overdue_unless
+            assert f.table is not None  # _field allows overdue_unless only on table columns
             try:
                 other = spec.table(f.table).column(ocol)
             except KeyError:

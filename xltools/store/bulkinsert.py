@@ -31,7 +31,11 @@ def _plan(table: sa.Table, keys: tuple[str, ...], dialect: sa.Dialect) -> _Plan:
     plan = _PLANS.get(cache_key)
     if plan is None:
         compiled = table.insert().compile(dialect=dialect, column_keys=list(keys))
-        binds = list(compiled.positiontup) if compiled.positional else list(compiled.binds)
+        if compiled.positional:
+            assert compiled.positiontup is not None  # a positional compile always sets it
+            binds = list(compiled.positiontup)
+        else:
+            binds = list(compiled.binds)
         columns = tuple(compiled.binds[b].key for b in binds)
         if sorted(columns) != sorted(keys):  # a default or anything else SQLAlchemy would add
             raise ValueError(f"{table.name}: no bulk insert of the columns {keys}")

@@ -33,7 +33,8 @@ import struct
 import time
 import weakref
 from contextlib import contextmanager
-from dataclasses import dataclass, fields as dc_fields
+from dataclasses import dataclass
+from dataclasses import fields as dc_fields
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -43,14 +44,13 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 
 from xltools import clock
-
-from xltools.store import schema as sch
-from xltools.store.bulkinsert import insert_rows
-from xltools.store.base import StoreError, StoreLockedError, UnknownTableError, aware, norm_key  # noqa: F401 (re-exported)
-from xltools.store.queries import Queries
 from xltools.messages import Label
 from xltools.spec.issues import INTERNAL, ISSUE_TYPES, FileReport, Issue
 from xltools.spec.spec import Spec, Table, load_spec
+from xltools.store import schema as sch
+from xltools.store.base import StoreError, StoreLockedError, UnknownTableError, aware, norm_key  # noqa: F401 (re-exported)
+from xltools.store.bulkinsert import insert_rows
+from xltools.store.queries import Queries
 
 DEFAULT_URL = "sqlite:///xltools.db"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -128,7 +128,16 @@ def _utc(value: Any) -> datetime | None:
 def _stamp(value: Any) -> datetime:
     """The time a save is stamped with: ``value`` (see :func:`_utc`), else the clock's
     :func:`~xltools.clock.now` -- resolved once per save."""
-    return _utc(value if value is not None else clock.now())
+    stamp = _utc(value if value is not None else clock.now())
+    assert stamp is not None  # _utc maps only None to None
+    return stamp
+
+
+def _inserted_id(result: sa.CursorResult[Any]) -> Any:
+    """The primary key of the row a single-row ``insert()`` just wrote."""
+    pk = result.inserted_primary_key
+    assert pk is not None  # a single-row insert() always has one
+    return pk[0]
 
 
 def _text_or_none(value: Any) -> str | None:
@@ -608,6 +617,7 @@ class Store(Queries):
     def _prepare(self, report: FileReport, plan_id: str, source_file: str) -> _Prepared:
         """Coerce the plan's values to column types (pure: no database access)."""
         plan = report.plan
+        assert plan is not None  # save() rejects files without plan data first
         issues = list(report.issues)
         pv_cols = self.t["plan_versions"].c
 
@@ -679,7 +689,7 @@ class Store(Queries):
 
     def _save_tx(self, conn: sa.Connection, prep: _Prepared, *, path: str, size: int | None, sha256: str,
                  mtime: datetime | None, collected_at: datetime) -> SaveOutcome:
-        plans, pv, files = self.t["plans"], self.t["plan_versions"], self.t["files"]
+        plans, pv = self.t["plans"], self.t["plan_versions"]
         f = self._known_file(conn, sha256)
         if f is not None:
             if f["result"] == "conflict" and f["version_id"] is not None:
@@ -720,12 +730,12 @@ class Store(Queries):
             store_issues.append(self._conflict_issue(conn, prep, holder, path))
         all_issues = prep.issues + store_issues
         counts = _counts(all_issues)
-        vid = conn.execute(pv.insert(), dict(
+        vid = _inserted_id(conn.execute(pv.insert(), dict(
             plan_id=prep.plan_id, version_no=version_no, file_sha256=sha256, file_mtime=mtime,
             collected_at=collected_at, is_current=False,
             conflict_with=holder["plan_id"] if decision == "conflict" else None,
             error_count=counts["error"], warning_count=counts["warning"], info_count=counts["info"],
-            **prep.version)).inserted_primary_key[0]
+            **prep.version)))
         if decision == "take":
             self._take_slot(conn, prep, vid, holder, collected_at)
         elif plan is not None and newer and plan["current_version_id"] is None:
@@ -821,11 +831,11 @@ class Store(Queries):
                      collected_at: datetime, result: str, plan_id: str | None, version_id: int | None,
                      issues: list[Issue], detail: str | None) -> int:
         counts = _counts(issues)
-        return conn.execute(self.t["files"].insert(), dict(
+        return _inserted_id(conn.execute(self.t["files"].insert(), dict(
             path=str(path), size=size, sha256=sha256, mtime=_utc(mtime),
             collected_at=_utc(collected_at), result=result, plan_id=plan_id,
             version_id=version_id, error_count=counts["error"], warning_count=counts["warning"],
-            info_count=counts["info"], detail=detail)).inserted_primary_key[0]
+            info_count=counts["info"], detail=detail)))
 
     def _insert_issues(self, conn: sa.Connection, file_id: int, version_id: int | None,
                        issues: list[Issue]) -> None:

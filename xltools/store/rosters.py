@@ -15,9 +15,8 @@ from typing import Any, Sequence
 import sqlalchemy as sa
 
 from xltools import clock
-
-from xltools.store import schema as sch
 from xltools.checking.roster import Roster, RosterEntry
+from xltools.store import schema as sch
 
 
 def _file_name(path: Any) -> str | None:

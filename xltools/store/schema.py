@@ -17,6 +17,8 @@ the migrated database with :func:`build_metadata` so that the two cannot drift.
 from __future__ import annotations
 
 import re
+from typing import Any
+
 import sqlalchemy as sa
 
 from xltools.messages import Label
@@ -75,15 +77,16 @@ def column_kind(ftype: str) -> str:
     return "text"
 
 
-def column_type(ftype: str) -> sa.types.TypeEngine:
+def column_type(ftype: str) -> sa.types.TypeEngine[Any]:
     """The SQL type of a spec field type."""
-    return {
+    types: dict[str, sa.types.TypeEngine[Any]] = {
         "amount": sa.BigInteger(),
         "float": sa.Double(),
         "date": sa.Date(),
         "integer": sa.Integer(),
         "text": sa.Text(),
-    }[column_kind(ftype)]
+    }
+    return types[column_kind(ftype)]
 
 
 def db_table_name(table: Table | str) -> str:
@@ -112,7 +115,7 @@ def _check_reserved(keys: list[str], reserved: tuple[str, ...], where: str) -> N
         raise SpecError(f"{where}: key(s) {clash} clash with the database's own columns {list(reserved)}")
 
 
-def build_metadata(spec: Spec | None = None) -> sa.MetaData:
+def _build_store_metadata(spec: Spec | None = None) -> sa.MetaData:
     """A fresh :class:`~sqlalchemy.MetaData` with every table of the store."""
     spec = spec or load_spec()
     md = sa.MetaData(naming_convention=NAMING_CONVENTION)
@@ -329,10 +332,7 @@ def add_rosters(md: sa.MetaData) -> None:
     )
 
 
-_build_store_metadata = build_metadata
-
-
-def build_metadata(spec: Spec | None = None) -> sa.MetaData:  # noqa: F811 - extends the store's
+def build_metadata(spec: Spec | None = None) -> sa.MetaData:
     """Every table of the store (above) plus the success-case library and the rosters."""
     spec = spec or load_spec()
     md = _build_store_metadata(spec)

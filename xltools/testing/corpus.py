@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from xltools.errors import XltoolsError
 from xltools.spec.config import Settings
 from xltools.spec.contract import T
-from xltools.errors import XltoolsError
 from xltools.spec.model import PlanData, Row
 from xltools.spec.periods import Period, parse_period
 from xltools.spec.spec import Field, Spec, Table

@@ -136,16 +136,16 @@ def run_demo(out_dir: str | Path, *, reps: int = 3, accounts: int = 4, seed: int
     roll-up and the check; the first collection runs 31 days earlier ("month 1")."""
     from xltools.checking.check import check_files, render
     from xltools.collect import collect_paths, render_summary
-    from xltools.spec.config import load_settings
-    from xltools.testing.corpus import advance_plan, make_plan
-    from xltools.testing.folders import corpus_entries, entry_rng, write_roster
     from xltools.generation import generate_from_roster
-    from xltools.workbook.generate import PlanInfo, generate_workbook
-    from xltools.spec.periods import fiscal_quarter_of
-    from xltools.workbook.reader import read_workbook
     from xltools.reports.rollup import write_rollup
+    from xltools.spec.config import load_settings
+    from xltools.spec.periods import fiscal_quarter_of
     from xltools.spec.spec import load_spec
     from xltools.store.engine import Store
+    from xltools.testing.corpus import advance_plan, make_plan
+    from xltools.testing.folders import corpus_entries, entry_rng, write_roster
+    from xltools.workbook.generate import PlanInfo, generate_workbook
+    from xltools.workbook.reader import read_workbook
 
     if reps < 1 or accounts < 2:
         raise XltoolsError("the demo needs at least 1 rep and 2 accounts / 担当 1 名以上、顧客 2 社以上を指定してください")

@@ -35,14 +35,21 @@ from typing import Any, Callable
 
 from hypothesis import strategies as st
 
+from xltools.checking.normalize import (
+    AMOUNT_MAX,
+    DATE_MAX,
+    DATE_MIN,
+    NUMBER_MAX,
+    NormalizeError,
+    display_text,
+    is_placeholder,
+    parse_choice,
+)
+from xltools.checking.validate import REFERENCE_CODES, name_key
 from xltools.spec.config import Settings
 from xltools.spec.model import PlanData, Row
-from xltools.checking.normalize import (
-    AMOUNT_MAX, DATE_MAX, DATE_MIN, NUMBER_MAX, NormalizeError, display_text, is_placeholder, parse_choice,
-)
 from xltools.spec.periods import Period, parse_period
 from xltools.spec.spec import Field, Section, Spec, Table, load_spec
-from xltools.checking.validate import REFERENCE_CODES, name_key
 from xltools.workbook.xlwrite import clean_text
 
 __all__ = ["RULES", "RULE_CODES", "PLACEHOLDERS", "Broken", "cells", "messy", "periods", "plans", "invalid", "plan_info", "texts",

@@ -30,16 +30,15 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from xltools import __version__, clock
-
-from xltools.workbook import charts, printing, summary, whitespace
 from xltools.cells import a1, col_letter
+from xltools.errors import UsageError
 from xltools.spec.config import Settings
 from xltools.spec.derive import breakdown_quarters
-from xltools.errors import UsageError
-from xltools.workbook.layout import HINT_ROW, SPARE_ROWS, TITLE_ROW, SheetLayout, TablePos, sheet_layout
-from xltools.spec.model import PlanData, Row
+from xltools.spec.model import PlanData
 from xltools.spec.periods import Period, PeriodError, parse_period
 from xltools.spec.spec import LANGS, Field, Label, Section, Spec, SpecError, Table
+from xltools.workbook import charts, printing, summary, whitespace
+from xltools.workbook.layout import HINT_ROW, TITLE_ROW, SheetLayout, TablePos, sheet_layout
 from xltools.workbook.xlwrite import clean_text, display_width, write_formula, write_text, write_value
 
 META_SHEET = "_meta"
@@ -702,7 +701,8 @@ class _Builder:
         workbook at a few hundred cells instead of thousands (generation speed).  Formula
         and locked columns get real cells in every pre-sized row."""
         from openpyxl.cell.cell import Cell
-        from openpyxl.worksheet.table import Table as XlTable, TableStyleInfo
+        from openpyxl.worksheet.table import Table as XlTable
+        from openpyxl.worksheet.table import TableStyleInfo
 
         t = tp.table
         self._heading(ws, tp.title_row, tp.first_col, t.label(self.lang), t.columns)

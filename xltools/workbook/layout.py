@@ -14,7 +14,8 @@ tables by table name, never by position.  A section sheet looks like this::
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 
 from xltools.cells import a1, col_letter
 from xltools.spec.spec import Field, Group, Section, Table

@@ -27,8 +27,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from xltools.messages import Label
 from xltools.errors import XltoolsError
+from xltools.messages import Label
 
 PREFIX = ".~xltools-"
 #: when this process started: only temporary files older than this may be stale

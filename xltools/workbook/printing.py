@@ -19,6 +19,7 @@ name's formula gives the same row in LibreOffice.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable, Sequence
 
 from xltools.cells import col_letter
@@ -191,11 +192,9 @@ def load_workbook_quietly(path):
         return load_workbook(path)
 
 
-def print_ready_copy(src, dst) -> "Path":
+def print_ready_copy(src, dst) -> Path:
     """A copy of the plan ``src`` at ``dst`` whose print areas are pinned to the used rows
     and whose wrapped rows fit: what xltools hands LibreOffice to make a PDF."""
-    from pathlib import Path
-
     wb = load_workbook_quietly(src)
     pin_print_areas(wb)
     wb.save(dst)

@@ -40,12 +40,21 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from xltools.cells import a1, col_index, col_letter, parse_a1, parse_range
+from xltools.cells import a1, col_index, col_letter, parse_range
 from xltools.spec.model import RawCell, RawPlan, RawRow, RawTable
-from xltools.workbook.safety import (REL_TABLE, FileProblem, Limits, Package, SheetPart, _problem, attr,
-                     local, open_package)
-from xltools.workbook.sheetscan import valid_range
 from xltools.spec.spec import Spec, Table
+from xltools.workbook.safety import (
+    REL_TABLE,
+    FileProblem,
+    Limits,
+    Package,
+    SheetPart,
+    _problem,
+    attr,
+    local,
+    open_package,
+)
+from xltools.workbook.sheetscan import valid_range
 from xltools.workbook.view import NameRef, SheetView, TableRef, WorkbookView
 
 __all__ = ["FileProblem", "Limits", "read_workbook", "spec_texts", "header_key",

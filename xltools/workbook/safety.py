@@ -67,8 +67,8 @@ from xml.parsers import expat
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring as _defused_fromstring
 
-from xltools.spec.config import Settings, Thresholds
 from xltools.errors import XltoolsError
+from xltools.spec.config import Settings, Thresholds
 from xltools.spec.issues import ISSUE_TYPES, Issue
 from xltools.workbook.sheetscan import SheetScan, SheetXmlError, scan_worksheet
 

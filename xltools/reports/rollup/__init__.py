@@ -53,15 +53,51 @@ streaming writer), :mod:`.sheets_dashboard` (dashboard, changes, page setup),
 """
 from __future__ import annotations
 
-from xltools.reports.rollup.book import WIDTH_SAMPLE, ZIP_LEVEL, _Block, _Book, _cell, _clean, _encode, _label_of, _row, _severity
+from xltools.reports.rollup.book import (
+    WIDTH_SAMPLE,
+    ZIP_LEVEL,
+    _Block,
+    _Book,
+    _cell,
+    _clean,
+    _encode,
+    _label_of,
+    _row,
+    _severity,
+)
 from xltools.reports.rollup.build import build_rollup, write_rollup
 from xltools.reports.rollup.common import (
-    CHART_MAX_ACCOUNTS, DATE_FORMAT, DATETIME_FORMAT, FRACTION_FORMAT, INT_FORMAT, MAX_WIDTH, NUMBER_FORMAT,
-    PERCENT_FORMAT, RATIO_FORMATS, SCORE_FORMAT, SHEETS, TABLE_STYLE, TEXTS, YEN_FORMAT, Col, RollupError, Unit,
-    amount_unit)
+    CHART_MAX_ACCOUNTS,
+    DATE_FORMAT,
+    DATETIME_FORMAT,
+    FRACTION_FORMAT,
+    INT_FORMAT,
+    MAX_WIDTH,
+    NUMBER_FORMAT,
+    PERCENT_FORMAT,
+    RATIO_FORMATS,
+    SCORE_FORMAT,
+    SHEETS,
+    TABLE_STYLE,
+    TEXTS,
+    YEN_FORMAT,
+    Col,
+    RollupError,
+    Unit,
+    amount_unit,
+)
 from xltools.reports.rollup.data import STREAM_BATCH, STREAMED, RollupData, _Snapshot, _Stream, gather, latest_period
-from xltools.reports.rollup.figures import (account_rows, biggest_changes, month_changes, new_cases, pipeline_row, quarter_rows,
-                      rep_rows, trend_rows, won_in_period)
+from xltools.reports.rollup.figures import (
+    account_rows,
+    biggest_changes,
+    month_changes,
+    new_cases,
+    pipeline_row,
+    quarter_rows,
+    rep_rows,
+    trend_rows,
+    won_in_period,
+)
 from xltools.reports.rollup.sheets_dashboard import change_subject, change_value, dashboard_lists
 
 __all__ = [

@@ -9,12 +9,20 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Callable, Iterable
 
+from xltools.reports.rollup.common import (
+    DATE_FORMAT,
+    DATETIME_FORMAT,
+    MAX_WIDTH,
+    SHEETS,
+    TABLE_STYLE,
+    Col,
+    _Columns,
+    _t,
+    amount_unit,
+)
 from xltools.spec.config import Settings
 from xltools.spec.spec import Spec
 from xltools.workbook.xlwrite import FORMULA_TRIGGERS
-from xltools.reports.rollup.common import (
-    Col, DATETIME_FORMAT, DATE_FORMAT, MAX_WIDTH, SHEETS, TABLE_STYLE, _Columns, _t, amount_unit)
-
 
 # -- writing -----------------------------------------------------------------------------------
 

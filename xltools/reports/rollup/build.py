@@ -6,19 +6,27 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from xltools.reports.rollup.book import _Book
+from xltools.reports.rollup.common import RollupError
+from xltools.reports.rollup.data import RollupData, _Snapshot, gather
+from xltools.reports.rollup.figures import account_rows, pipeline_row
+from xltools.reports.rollup.sheets_dashboard import _changes, _dashboard, _page_setup
+from xltools.reports.rollup.sheets_lists import (
+    _activities,
+    _coverage,
+    _issues,
+    _pipeline,
+    _relationships,
+    _reviews,
+    _success_cases,
+    _summary,
+    _trend,
+)
+from xltools.reports.rollup.sheets_portfolio import portfolio_sheet
+from xltools.reports.rollup.sheets_submissions import file_log_sheet, submissions_sheet
+from xltools.reports.rollup.sheets_whitespace import whitespace_sheets
 from xltools.spec.config import Settings
 from xltools.spec.spec import LANGS, Spec
-from xltools.reports.rollup.common import RollupError
-from xltools.reports.rollup.figures import account_rows, pipeline_row
-from xltools.reports.rollup.data import RollupData, _Snapshot, gather
-from xltools.reports.rollup.book import _Book
-from xltools.reports.rollup.sheets_lists import (
-    _activities, _coverage, _issues, _pipeline, _relationships, _reviews,
-    _success_cases, _summary, _trend)
-from xltools.reports.rollup.sheets_portfolio import portfolio_sheet
-from xltools.reports.rollup.sheets_whitespace import whitespace_sheets
-from xltools.reports.rollup.sheets_submissions import file_log_sheet, submissions_sheet
-from xltools.reports.rollup.sheets_dashboard import _changes, _dashboard, _page_setup
 
 
 def build_rollup(data: RollupData, spec: Spec, settings: Settings, lang: str = "ja") -> _Book:

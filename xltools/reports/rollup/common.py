@@ -6,12 +6,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any, Callable, Iterable
 
-from xltools.spec.config import Settings
 from xltools.errors import UsageError
+from xltools.spec.config import Settings
 from xltools.spec.periods import Period, PeriodError, parse_period
 from xltools.spec.spec import Field, Label, Spec
-
-
 
 YEN_FORMAT = '"¥"#,##0'
 PERCENT_FORMAT = '0"%"'

@@ -11,11 +11,11 @@ from typing import Any, Callable
 
 from xltools import clock
 from xltools.checking.roster import MissingSubmission, missing_submissions
+from xltools.reports.rollup.common import RollupError, _local, _period_or_none
+from xltools.reports.rollup.figures import month_changes
 from xltools.spec.config import Settings
 from xltools.spec.periods import parse_period
 from xltools.spec.spec import Spec
-from xltools.reports.rollup.common import RollupError, _local, _period_or_none
-from xltools.reports.rollup.figures import month_changes
 
 
 @dataclass

@@ -6,12 +6,12 @@ from collections import defaultdict
 from datetime import date
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from xltools.spec.config import Settings
-from xltools.spec.periods import fiscal_quarter_of, parse_period
-from xltools.spec.spec import Spec
-from xltools.spec.derive import Deriver
 from xltools.checking.validate import name_key
 from xltools.reports.rollup.common import _day, _local, _ratio, _t
+from xltools.spec.config import Settings
+from xltools.spec.derive import Deriver
+from xltools.spec.periods import fiscal_quarter_of, parse_period
+from xltools.spec.spec import Spec
 
 if TYPE_CHECKING:
     from xltools.reports.rollup.data import RollupData

@@ -6,12 +6,22 @@ from datetime import timedelta
 from typing import Any, Callable
 
 from xltools.checking.validate import name_key
-from xltools.reports.rollup.common import Col, DATE_FORMAT, INT_FORMAT, RATIO_FORMATS, SHEETS, TEXTS, _day, _local, _ratio, _text
-from xltools.reports.rollup.figures import _sum, _verdict, biggest_changes, rep_rows, won_in_period
-from xltools.reports.rollup.data import RollupData
 from xltools.reports.rollup.book import _Book
+from xltools.reports.rollup.common import (
+    DATE_FORMAT,
+    INT_FORMAT,
+    RATIO_FORMATS,
+    SHEETS,
+    TEXTS,
+    Col,
+    _day,
+    _local,
+    _ratio,
+    _text,
+)
+from xltools.reports.rollup.data import RollupData
+from xltools.reports.rollup.figures import _sum, _verdict, biggest_changes, rep_rows, won_in_period
 from xltools.reports.rollup.sheets_submissions import STATUS, missing_count, submission_rows
-
 
 # -- the dashboard and the page setup ------------------------------------------------------------
 
@@ -233,8 +243,8 @@ def _page_setup(b: _Book, data: RollupData) -> None:
     the title and header rows of a one-list sheet repeated on each page (a sheet of several
     tables starts each table on a new page), header and footer with the period, the date
     made, 社外秘 / Confidential and page x of y."""
-    from openpyxl.worksheet.pagebreak import Break
     from openpyxl.worksheet.page import PageMargins
+    from openpyxl.worksheet.pagebreak import Break
     from openpyxl.worksheet.properties import PageSetupProperties
 
     made = data.generated_at.strftime("%Y-%m-%d")

@@ -7,16 +7,27 @@ from collections import Counter, defaultdict
 from datetime import date, timedelta
 from typing import Any, Iterable
 
-from xltools.spec.spec import Label
-from xltools.spec.derive import breakdown_quarters
 from xltools.checking.validate import name_key
-from xltools.reports.rollup.common import (
-    CHART_MAX_ACCOUNTS, Col, DATETIME_FORMAT, DATE_FORMAT, FRACTION_FORMAT, INT_FORMAT,
-    RATIO_FORMATS, TEXTS, _day, _period_or_none, _ratio, _text)
-from xltools.reports.rollup.figures import _overdue, _sum, new_cases, quarter_rows, rep_rows, trend_rows
-from xltools.reports.rollup.data import RollupData, _Chain
 from xltools.reports.rollup.book import _Book, _label_of, _severity
+from xltools.reports.rollup.common import (
+    CHART_MAX_ACCOUNTS,
+    DATE_FORMAT,
+    DATETIME_FORMAT,
+    FRACTION_FORMAT,
+    INT_FORMAT,
+    RATIO_FORMATS,
+    TEXTS,
+    Col,
+    _day,
+    _period_or_none,
+    _ratio,
+    _text,
+)
+from xltools.reports.rollup.data import RollupData, _Chain
+from xltools.reports.rollup.figures import _overdue, _sum, new_cases, quarter_rows, rep_rows, trend_rows
 from xltools.reports.rollup.sheets_submissions import missing_count
+from xltools.spec.derive import breakdown_quarters
+from xltools.spec.spec import Label
 
 
 def _basename(path: Any) -> str | None:

@@ -18,11 +18,11 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from xltools.spec.spec import Label
 from xltools.checking.validate import name_key
 from xltools.reports.rollup.book import _Book
 from xltools.reports.rollup.common import FRACTION_FORMAT, INT_FORMAT, RATIO_FORMATS, SCORE_FORMAT, TEXTS, Col, _text
 from xltools.reports.rollup.data import RollupData
+from xltools.spec.spec import Label
 
 PF_TEXTS: dict[str, Label] = {
     "pf_title": Label("重点顧客とカバレッジ（ランク順、同じランクはカバレッジの低い順）",

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from xltools.store.schema import FILE_RESULTS as COLLECT_UI
-from xltools.spec.spec import Label
 from xltools.checking.validate import name_key
 from xltools.reports.rollup.book import _Book
 from xltools.reports.rollup.common import DATETIME_FORMAT, INT_FORMAT, TEXTS, Col, _local, _text
 from xltools.reports.rollup.data import RollupData
+from xltools.spec.spec import Label
+from xltools.store.schema import FILE_RESULTS as COLLECT_UI
 
 #: status keys -> label and tone (in this order in the sheet's legend)
 STATUS: dict[str, tuple[Label, str]] = {
