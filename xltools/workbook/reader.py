@@ -175,33 +175,8 @@ class _Name:
     col: int
 
 
-@dataclass
-class _TableDef:
-    name: str
-    sheet: str
-    ref: str
-    top: int
-    left: int
-    bottom: int
-    right: int
-    header_rows: int
-    totals_rows: int
-    column_names: list[str]
-
-    @property
-    def data_top(self) -> int:
-        return self.top + self.header_rows
-
-    @property
-    def data_bottom(self) -> int:
-        return self.bottom - self.totals_rows
-
-    def body_contains(self, r: int, c: int) -> bool:
-        """Header and data rows (a totals row is not the rep's input area)."""
-        return self.top <= r <= self.data_bottom and self.left <= c <= self.right
-
-    def contains(self, r: int, c: int) -> bool:
-        return self.top <= r <= self.bottom and self.left <= c <= self.right
+#: a table as the package defines it: the view's table record
+_TableDef = TableRef
 
 
 def _split_ref(text: str) -> tuple[str, str] | None:
