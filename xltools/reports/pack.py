@@ -194,13 +194,8 @@ def _quarter(value: Any, start_month: int) -> str | None:
 
 
 def _choice_label(spec: Spec, table: str, column: str, key: Any, lang: str) -> Any:
-    col = spec.table(table).column(column)
-    if key is None or not col.choices:
-        return key
-    try:
-        return spec.choices(col.choices).get(key).label(lang)
-    except KeyError:
-        return key
+    """The label of a table column's choice key (the key itself in an open list)."""
+    return _choice_label_list(spec, spec.table(table).column(column).choices, key, lang)
 
 
 # -- the workbook -------------------------------------------------------------------------------
