@@ -164,6 +164,20 @@ def sample(paths: list[Path], k: int) -> list[Path]:
 
 # -- the other measurements ----------------------------------------------------------------------
 
+def machine_reference(runs: int = 3) -> float:
+    """CPU seconds of a fixed pure-Python workload (a 10-million-step loop), the fastest of
+    ``runs``: how fast this machine's cores are today, so that absolute figures of runs on
+    different days (or machines) can be compared.  The ratios do not need it."""
+    best = float("inf")
+    for _ in range(runs):
+        t = time.process_time()
+        s = 0
+        for i in range(10_000_000):
+            s += i
+        best = min(best, time.process_time() - t)
+    return best
+
+
 def help_startup(runs: int) -> list[float]:
     exe = Path(sys.executable).parent / "xltools"
     cmd = [str(exe), "--help"] if exe.exists() else [sys.executable, "-m", "xltools", "--help"]
@@ -429,6 +443,7 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     load0 = "/".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+    reference = machine_reference()
 
     def log(msg: str) -> None:
         print(f"[{time.perf_counter() - started:7.1f}s] {msg}", file=sys.stderr, flush=True)
@@ -595,7 +610,8 @@ def main(argv: list[str] | None = None) -> int:
 
     load = "/".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
     header = (f"Measured {date.today().isoformat()} on {os.cpu_count()} cores ({platform.machine()}, "
-              f"{platform.system()}; load average {load0} before, {load} after), Python "
+              f"{platform.system()}; load average {load0} before, {load} after; a 10-million-step Python loop "
+              f"takes {reference:.2f} s of CPU), Python "
               f"{platform.python_version()}, commit {git_commit()}; corpus of "
               f"{n:,} realistic plans (seed {args.seed}, {avg_kb:,.0f} KB per file on average); "
               f"`make bench{' BENCH_ARGS=--full' if n >= 10_000 else ''}` took "
