@@ -24,7 +24,7 @@ from xltools.spec.contract import T
 from xltools.spec.spec import Label
 
 if TYPE_CHECKING:  # pragma: no cover
-    from xltools.workbook.generate import _Builder
+    from xltools.workbook.generate.builder import _Builder
     from xltools.workbook.summary import Helper
 
 #: departments shown (the rest is counted in a note under the map)
@@ -83,7 +83,8 @@ def add_whitespace(b: "_Builder", ws, helper: "Helper") -> None:
     from openpyxl.formatting.rule import CellIsRule
     from openpyxl.styles import Font, PatternFill
 
-    from xltools.workbook.generate import TONES, _excel_string
+    from xltools.workbook.generate.formulas import _excel_string
+    from xltools.workbook.generate.styles import TONES
     from xltools.workbook.summary import structured
     from xltools.workbook.xlwrite import write_formula
 
