@@ -25,7 +25,7 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from xltools.errors import XltoolsError
 from xltools.messages import Label
@@ -156,16 +156,19 @@ def write_xlsx(wb, path: str | os.PathLike) -> None:
     one per sheet), and the cells of ``<sheetData>`` are written as text instead of an
     element tree per cell.  Cells of a kind the fast path does not know (rich text, array
     formulas, comments, hyperlinks, merged cells) go through openpyxl's own cell writer, in
-    place; a write-only workbook, or openpyxl on lxml, is saved by openpyxl itself."""
-    from openpyxl import LXML
+    place.  A write-only workbook, openpyxl on lxml, or anything else with a ``save(path)``
+    method (the roll-up's streaming book) saves itself."""
+    from openpyxl import LXML, Workbook
 
-    if wb.write_only or LXML:
+    if not isinstance(wb, Workbook) or wb.write_only or LXML:
         wb.save(path)
         return
     import datetime
     from zipfile import ZIP_DEFLATED, ZipFile
 
     from openpyxl.writer.excel import ExcelWriter
+
+    dxf_ids: dict[int, tuple[Any, int | None]] = {}
 
     class Writer(ExcelWriter):
         def write_worksheet(self, ws):
@@ -174,7 +177,7 @@ def write_xlsx(wb, path: str | os.PathLike) -> None:
             ws._drawing = SpreadsheetDrawing()
             ws._drawing.charts = ws._charts
             ws._drawing.images = ws._images
-            writer = _sheet_writer()(ws)
+            writer = _sheet_writer()(ws, dxf_ids)
             writer.write()
             ws._rels = writer._rels
             self._archive.writestr(ws.path[1:], writer.out.getvalue())
@@ -204,14 +207,31 @@ def _define_sheet_writer():
     from openpyxl.cell.cell import Cell
     from openpyxl.comments.comment_sheet import CommentRecord
     from openpyxl.compat import safe_string
+    from openpyxl.styles.differential import DifferentialStyle
     from openpyxl.worksheet._writer import WorksheetWriter
 
     class SheetWriter(WorksheetWriter):
         """openpyxl's worksheet writer into memory, with ``<sheetData>`` written as text
         (byte for byte what :func:`openpyxl.cell._writer.etree_write_cell` writes)."""
 
-        def __init__(self, ws):
+        def __init__(self, ws, dxf_ids: dict[int, tuple[Any, int | None]]):
             super().__init__(ws, out=BytesIO())
+            self.dxf_ids = dxf_ids  # id(differential style) -> (it, its index in the workbook's), per save
+
+        def write_formatting(self):
+            """openpyxl's, with each differential style looked up once per save (rules share
+            them: :func:`xltools.workbook.generate.rules.rule_dxf`)."""
+            empty = DifferentialStyle()
+            styles = self.ws.parent._differential_styles
+            for cf in self.ws.conditional_formatting:
+                for rule in cf.rules:
+                    dxf = rule.dxf
+                    known = self.dxf_ids.get(id(dxf))
+                    if known is None:
+                        known = self.dxf_ids[id(dxf)] = (dxf, styles.add(dxf) if dxf and dxf != empty else None)
+                    if known[1] is not None:
+                        rule.dxfId = known[1]
+                self.xf.send(cf.to_tree())
 
         def write_rows(self):
             xf = self.xf.send(True)

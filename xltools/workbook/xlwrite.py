@@ -74,7 +74,10 @@ def write_formula(cell, formula: str) -> Any:
     """Write a formula (must begin with ``=``): the only way xltools writes formulas."""
     if not formula.startswith("="):
         raise ValueError(f"not a formula: {formula!r}")
-    cell.value = formula
+    # what ``cell.value = formula`` does for a text starting with "=", minus its type dispatch
+    formula = cell.check_string(formula)
+    cell.data_type = "f" if len(formula) > 1 else "s"
+    cell._value = formula
     return cell
 
 

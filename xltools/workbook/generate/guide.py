@@ -5,6 +5,7 @@ from __future__ import annotations
 from xltools.cells import col_letter
 from xltools.spec.spec import Field, Table
 from xltools.workbook.generate.formulas import _excel_string, _number, escape_header
+from xltools.workbook.generate.rules import equal_rule
 from xltools.workbook.generate.styles import FORMULA_FILL, INPUT_FILL, NOT_COUNTED_FILL, REQUIRED_FONT, TONES, _merge
 from xltools.workbook.xlwrite import display_width, write_formula
 
@@ -140,12 +141,7 @@ class _Guide:
             self.styles.apply(status, "xl Calculated | General")
             (fd, ft), (td, tt) = cells[4], cells[6]
             write_formula(status, f"=IF(AND({fd}={ft},{td}={tt}),{done},{todo})")
-        from openpyxl.formatting.rule import CellIsRule
-        from openpyxl.styles import Font, PatternFill
-
         first = min(self.checklist_rows.values())
         for label, tone in ((done, "good"), (todo, "bad")):
             fill, font = TONES[tone]
-            ws.conditional_formatting.add(f"H{first}:H{row}", CellIsRule(
-                operator="equal", formula=[label], fill=PatternFill(bgColor=fill, fill_type="solid"),
-                font=Font(color=font)))
+            ws.conditional_formatting.add(f"H{first}:H{row}", equal_rule(label, fill, font))

@@ -2,6 +2,8 @@
 formats (tones, overdue dates, values the workbook cannot count, the tables' input fill)."""
 from __future__ import annotations
 
+from typing import Any
+
 from xltools.cells import col_letter
 from xltools.spec.spec import Field
 from xltools.workbook.generate.formulas import _CHOICE_REF, _excel_string
@@ -23,6 +25,44 @@ TYPE_CHECKS = {"amount": ("decimal", "-1E+15", "1E+15", "dv_number"),
                "number": ("decimal", "-1E+15", "1E+15", "dv_number"),
                "date": ("date", "1", "2958465", "dv_date")}
 
+
+
+#: the differential styles (fill, font) of the rules, made once per process and shared by
+#: every workbook: openpyxl never changes one, and the writer (:func:`xltools.workbook.outfile.write_xlsx`)
+#: then looks each up once per save instead of comparing it with every other
+_DXFS: dict[tuple[str, str | None, bool], Any] = {}
+
+
+def rule_dxf(fill: str, font: str | None = None, bold: bool = False) -> Any:
+    """The differential style of a rule: a solid ``fill``, and a ``font`` colour (bold) if given."""
+    dxf = _DXFS.get((fill, font, bold))
+    if dxf is None:
+        from openpyxl.styles import Font, PatternFill
+        from openpyxl.styles.differential import DifferentialStyle
+
+        dxf = _DXFS[(fill, font, bold)] = DifferentialStyle(
+            font=None if font is None else Font(color=font, b=True) if bold else Font(color=font),
+            fill=PatternFill(bgColor=fill, fill_type="solid"))
+    return dxf
+
+
+def equal_rule(formula: str, fill: str, font: str) -> Any:
+    """A ``cellIs`` ``equal`` rule in ``fill`` and ``font`` (what openpyxl's helper makes, with a shared style)."""
+    from openpyxl.formatting.rule import Rule
+
+    rule = Rule(type="cellIs", operator="equal", formula=[formula])
+    rule.dxf = rule_dxf(fill, font)
+    return rule
+
+
+def formula_rule(formula: str, fill: str, font: str | None = None, *, bold: bool = False,
+                 stop: bool | None = None) -> Any:
+    """An ``expression`` rule in ``fill`` (and ``font``), with a shared style."""
+    from openpyxl.formatting.rule import Rule
+
+    rule = Rule(type="expression", formula=[formula], stopIfTrue=stop)
+    rule.dxf = rule_dxf(fill, font, bold)
+    return rule
 
 
 class _Rules:
@@ -69,9 +109,6 @@ class _Rules:
 
     def _tone_rules(self, ws, f: Field, sqref: str) -> None:
         """Colour the labels of choices that carry a tone (stance, verdict...)."""
-        from openpyxl.formatting.rule import CellIsRule
-        from openpyxl.styles import Font, PatternFill
-
         lists = [f.choices] if f.choices else []
         if f.formula:
             lists += _CHOICE_REF.findall(f.formula)
@@ -80,16 +117,11 @@ class _Rules:
                 if ch.tone is None:
                     continue
                 fill, font = TONES[ch.tone]
-                ws.conditional_formatting.add(sqref, CellIsRule(
-                    operator="equal", formula=[_excel_string(ch.label(self.lang))],
-                    fill=PatternFill(bgColor=fill, fill_type="solid"), font=Font(color=font)))
+                ws.conditional_formatting.add(sqref, equal_rule(_excel_string(ch.label(self.lang)), fill, font))
 
     def _not_counted_rule(self, ws, f: Field, sqref: str) -> None:
         """Highlight a value the workbook's formulas cannot count: a number or date typed as
         text, or (closed lists) a value that is not one of the list's labels."""
-        from openpyxl.formatting.rule import FormulaRule
-        from openpyxl.styles import PatternFill
-
         first = sqref.split()[0].split(":")[0].replace("$", "")
         if f.type in NUMERIC_CHECKS or f.type in TYPE_CHECKS:
             cond = f"AND(LEN({first})>0,NOT(ISNUMBER({first})))"
@@ -97,24 +129,16 @@ class _Rules:
             cond = f"AND(LEN({first})>0,ISNA(MATCH({first},{LIST_NAME_PREFIX}{f.choices},0)))"
         else:
             return
-        ws.conditional_formatting.add(sqref, FormulaRule(
-            formula=[cond], stopIfTrue=True, fill=PatternFill(bgColor=NOT_COUNTED_FILL, fill_type="solid")))
+        ws.conditional_formatting.add(sqref, formula_rule(cond, NOT_COUNTED_FILL, stop=True))
 
     def _input_fill(self, ws) -> None:
         """Yellow for the tables' input cells, added last so that it has the lowest priority
         (a stance or overdue colour wins)."""
-        from openpyxl.formatting.rule import FormulaRule
-        from openpyxl.styles import PatternFill
-
         ranges = self.input_ranges.get(ws.title)
         if ranges:
-            ws.conditional_formatting.add(" ".join(ranges), FormulaRule(
-                formula=["TRUE"], fill=PatternFill(bgColor=INPUT_FILL, fill_type="solid")))
+            ws.conditional_formatting.add(" ".join(ranges), formula_rule("TRUE", INPUT_FILL))
 
     def _overdue_rule(self, ws, tp: TablePos, c: Field) -> None:
-        from openpyxl.formatting.rule import FormulaRule
-        from openpyxl.styles import Font, PatternFill
-
         other, keys = c.overdue_unless
         other_f = tp.table.column(other)
         me = f"${col_letter(tp.col(c.key))}{tp.first_row}"
@@ -122,6 +146,5 @@ class _Rules:
         labels = [self.spec.choices(other_f.choices).get(k).label(self.lang) for k in keys]
         conds = [f"ISNUMBER({me})", f"{me}<TODAY()"] + [f"{them}<>{_excel_string(x)}" for x in labels]
         fill, font = TONES["bad"]
-        ws.conditional_formatting.add(tp.column_range(c.key), FormulaRule(
-            formula=[f"AND({','.join(conds)})"], fill=PatternFill(bgColor=fill, fill_type="solid"),
-            font=Font(color=font, b=True)))
+        ws.conditional_formatting.add(tp.column_range(c.key), formula_rule(f"AND({','.join(conds)})", fill, font,
+                                                                            bold=True))

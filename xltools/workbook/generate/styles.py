@@ -47,6 +47,10 @@ def _number_format(f: Field, lang: str) -> str:
 
 # -- styles -------------------------------------------------------------------------------------
 
+#: (language, style key) -> (display name, number format, the named style's parts): see _Styles._make
+_NAMED_PARTS: dict[tuple[str, str], tuple[str, str, dict[str, Any]]] = {}
+
+
 class _Styles:
     """Named styles registered once per workbook; cells get a copy of the style array,
     which is what openpyxl does for ``cell.style = name`` minus the lookups."""
@@ -100,6 +104,16 @@ class _Styles:
         return cell
 
     def _make(self, name: str):
+        """The named style of ``name``, for this workbook.  Its parts (font, fill, border,
+        alignment, protection) are made once per process and language and shared by the
+        workbooks: openpyxl's style objects are values it never changes."""
+        made = _NAMED_PARTS.get((self.lang, name))
+        if made is None:
+            made = _NAMED_PARTS[(self.lang, name)] = self._parts(name)
+        display, number_format, kw = made
+        return self._Named(name=display, number_format=number_format, **kw)
+
+    def _parts(self, name: str) -> tuple[str, str, dict[str, Any]]:
         kind, _, fmt = name.partition(" | ")
         locked = self._Prot(locked=True)
         unlocked = self._Prot(locked=False)
@@ -162,7 +176,7 @@ class _Styles:
             fmt = ""
         else:
             raise KeyError(name)
-        return self._Named(name=self.display_name(name), number_format=fmt or "General", **kw)
+        return self.display_name(name), fmt or "General", kw
 
 
 #: text columns at least this wide wrap (案件名, 次のアクション...): long text is never cut on paper
