@@ -49,6 +49,21 @@ def _number_format(f: Field, lang: str) -> str:
 
 #: (language, style key) -> (display name, number format, the named style's parts): see _Styles._make
 _NAMED_PARTS: dict[tuple[str, str], tuple[str, str, dict[str, Any]]] = {}
+#: the workbook's lists a named style adds its parts to
+_STYLE_LISTS = ("_fonts", "_borders", "_fills", "_protections", "_alignments", "_number_formats")
+#: (language, keys registered before, key) -> (the workbook's lists before, the style's array,
+#: the lists after with their indexes): see _Styles._register
+_REGISTERED: dict[tuple[str, tuple[str, ...], str], tuple[Any, Any, Any]] = {}
+
+
+def _indexed_list(items: list, index: dict):
+    """An openpyxl ``IndexedList`` of ``items`` with its value index, without hashing them again."""
+    from openpyxl.utils.indexed_list import IndexedList
+
+    lst = IndexedList()
+    list.extend(lst, items)
+    lst._dict = index.copy()
+    return lst
 
 
 class _Styles:
@@ -71,6 +86,7 @@ class _Styles:
         side = Side(style="thin", color=BORDER_COLOUR)
         self.border = Border(left=side, right=side, top=side, bottom=side)
         self._arrays: dict[str, Any] = {}
+        self._path: tuple[str, ...] = ()  # the keys registered so far, in order
         self._Border = Border
 
     def _font(self, **kw):
@@ -85,10 +101,36 @@ class _Styles:
         created on first use."""
         arr = self._arrays.get(key)
         if arr is None:
-            ns = self._make(key)
-            self.wb.add_named_style(ns)
-            arr = self._arrays[key] = ns.as_tuple()
+            arr = self._arrays[key] = self._register(key)
         return arr
+
+    def _register(self, key: str):
+        """Add the named style of ``key`` to the workbook.  What that does (the style's ids,
+        the parts appended to the workbook's lists) depends only on the lists' contents, so it
+        is remembered per language and sequence of keys: a later workbook whose lists hold the
+        same (compared by value) gets the remembered outcome without openpyxl hashing every
+        part again."""
+        from openpyxl.styles.cell_style import StyleArray
+
+        wb = self.wb
+        state = (tuple(s.name for s in wb._named_styles), *(list(getattr(wb, n)) for n in _STYLE_LISTS))
+        node_key = (self.lang, self._path, key)
+        known = _REGISTERED.get(node_key)
+        ns = self._make(key)
+        if known is not None and known[0] == state:
+            _, arr, lists = known
+            wb._named_styles.append(ns)
+            ns._style = StyleArray(arr)
+            ns._wb = wb
+            for n, (items, index) in zip(_STYLE_LISTS, lists):
+                setattr(wb, n, _indexed_list(items, index))
+        else:
+            wb.add_named_style(ns)
+            if known is None:
+                _REGISTERED[node_key] = (state, tuple(ns._style),
+                                         tuple((list(getattr(wb, n)), dict(getattr(wb, n)._dict)) for n in _STYLE_LISTS))
+        self._path += (key,)
+        return ns.as_tuple()
 
     @staticmethod
     def display_name(key: str) -> str:
