@@ -585,13 +585,13 @@ def test_names_excel_would_repair_are_refused(tmp_path, mutate, match):
 def test_write_is_atomic_and_leaves_no_temp_file(tmp_path, monkeypatch):
     target = tmp_path / "plan.xlsx"
     target.write_bytes(b"previous version")
-    from openpyxl.workbook.workbook import Workbook
+    from xltools.workbook import outfile
 
-    def boom(self, filename):
+    def boom(wb, filename):
         Path(filename).write_bytes(b"partial")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(Workbook, "save", boom)
+    monkeypatch.setattr(outfile, "write_xlsx", boom)
     with pytest.raises(OSError):
         generate_workbook(SPEC, Settings(), PlanInfo(**INFO), target)
     assert target.read_bytes() == b"previous version"

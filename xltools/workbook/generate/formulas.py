@@ -43,7 +43,7 @@ def translate_formula(spec: Spec, settings: Settings, f: Field, lang: str, perio
         raise SpecError(f"{f.key}: not a formula field")
     window = breakdown_quarters(period)
 
-    def sub(m: re.Match) -> str:
+    def sub(m: re.Match[str]) -> str:
         if m.group("this"):
             if not f.table:
                 raise SpecError(f"{f.key}: [@{m.group('this')}] is only allowed in table columns")

@@ -6,9 +6,9 @@ from datetime import datetime
 
 from xltools import clock
 from xltools.errors import UsageError
+from xltools.messages import LANGS
 from xltools.spec.config import Settings
 from xltools.spec.periods import Period, PeriodError, parse_period
-from xltools.spec.spec import LANGS
 
 
 class GenerateError(UsageError, ValueError):

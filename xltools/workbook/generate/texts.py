@@ -2,7 +2,7 @@
 generator writes besides spec labels, in Japanese and English."""
 from __future__ import annotations
 
-from xltools.spec.spec import Label
+from xltools.messages import Label
 
 META_SHEET = "_meta"
 LISTS_SHEET = "_lists"
