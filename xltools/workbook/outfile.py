@@ -156,11 +156,11 @@ def write_xlsx(wb, path: str | os.PathLike) -> None:
     one per sheet), and the cells of ``<sheetData>`` are written as text instead of an
     element tree per cell.  Cells of a kind the fast path does not know (rich text, array
     formulas, comments, hyperlinks, merged cells) go through openpyxl's own cell writer, in
-    place.  A write-only workbook, openpyxl on lxml, or anything else with a ``save(path)``
+    place.  A read-only or write-only workbook, openpyxl on lxml, or anything else with a ``save(path)``
     method (the roll-up's streaming book) saves itself."""
     from openpyxl import LXML, Workbook
 
-    if not isinstance(wb, Workbook) or wb.write_only or LXML:
+    if not isinstance(wb, Workbook) or wb.read_only or wb.write_only or LXML:
         wb.save(path)
         return
     import datetime
