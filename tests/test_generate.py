@@ -585,13 +585,13 @@ def test_names_excel_would_repair_are_refused(tmp_path, mutate, match):
 def test_write_is_atomic_and_leaves_no_temp_file(tmp_path, monkeypatch):
     target = tmp_path / "plan.xlsx"
     target.write_bytes(b"previous version")
-    from openpyxl.workbook.workbook import Workbook
+    from xltools.workbook import outfile
 
-    def boom(self, filename):
+    def boom(wb, filename):
         Path(filename).write_bytes(b"partial")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(Workbook, "save", boom)
+    monkeypatch.setattr(outfile, "write_xlsx", boom)
     with pytest.raises(OSError):
         generate_workbook(SPEC, Settings(), PlanInfo(**INFO), target)
     assert target.read_bytes() == b"previous version"
@@ -791,3 +791,60 @@ def test_cli_generate_usage_errors_have_no_traceback(tmp_path, args):
     r = CliRunner().invoke(cli, ["generate", *[a.format(roster=roster) for a in args]])
     assert r.exit_code in (1, 2) and "Traceback" not in r.output and "Error" in r.output
     assert r.exception is None or isinstance(r.exception, SystemExit)
+
+
+# -- saving: xltools' writer writes what openpyxl's save writes ---------------------------------
+
+def _parts(path):
+    with zipfile.ZipFile(path) as z:
+        return [(n, re.sub(rb"<dcterms:modified[^>]*>[^<]*</dcterms:modified>", b"", z.read(n)))
+                for n in z.namelist()]
+
+
+def _odd_cells_book():
+    from openpyxl.cell.rich_text import CellRichText, TextBlock
+    from openpyxl.cell.text import InlineFont
+    from openpyxl.comments import Comment
+    from openpyxl.styles import Font
+    from openpyxl.worksheet.formula import ArrayFormula
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    values = ["plain", " leading", "trailing ", "   ", "", "a & b < c > d \"q\" 'x'", "行\n改行", "=text?", 0, -1,
+              1.5, 1e20, 1 / 3, 10 ** 18, float("nan"), True, False, date(2026, 10, 1), datetime(2026, 10, 1, 9, 30)]
+    for i, v in enumerate(values, 1):
+        ws.cell(row=i, column=1).value = v
+        ws.cell(row=i, column=2, value=v).font = Font(b=True)
+    ws["C1"] = "=SUM(A9:A12)"
+    ws["C2"] = '=IF(A1="plain","&<>","")'
+    ws["C3"] = ArrayFormula("C3:C4", "=A9:A10*2")
+    ws["C5"] = CellRichText(["rich ", TextBlock(InlineFont(b=True), "bold")])
+    ws["C6"] = "with a comment"
+    ws["C6"].comment = Comment("note", "me")
+    ws["C7"] = "a link"
+    ws["C7"].hyperlink = "https://example.com/"
+    ws["D1"].font = Font(i=True)  # styled, empty
+    ws.merge_cells("E1:F3")
+    ws.row_dimensions[30].height = 40  # a row with no cells
+    ws.row_dimensions[2].height = 25
+    wb.create_sheet("second")["A1"] = "x"
+    return wb
+
+
+def test_write_xlsx_writes_what_openpyxl_saves_part_for_part(tmp_path):
+    from xltools.testing.folders import corpus_entries, entry_info, make_entry_plan
+    from xltools.workbook.outfile import write_xlsx
+
+    e = corpus_entries(1, seed=5)[0]
+    plan = make_entry_plan(e, SPEC, Settings(), seed=5)
+    for name, make in (("odd", _odd_cells_book),
+                       ("plan", lambda: build_workbook(SPEC, Settings(), entry_info(e, seed=5), plan))):
+        make().save(tmp_path / f"{name}-openpyxl.xlsx")
+        write_xlsx(make(), tmp_path / f"{name}-xltools.xlsx")
+        ours, theirs = _parts(tmp_path / f"{name}-xltools.xlsx"), _parts(tmp_path / f"{name}-openpyxl.xlsx")
+        assert [n for n, _ in ours] == [n for n, _ in theirs]
+        for (n, a), (_, b) in zip(ours, theirs):
+            assert a == b, f"{name}: {n} differs"
+        if name == "odd":  # the odd cells reached the workbook: comments, links, merged cells
+            xml = dict(ours)["xl/worksheets/sheet1.xml"]
+            assert b"<hyperlink " in xml and b'<mergeCell ref="E1:F3"' in xml and "xl/comments/comment1.xml" in dict(ours)

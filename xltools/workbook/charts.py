@@ -22,7 +22,7 @@ from xltools.spec.contract import T
 from xltools.spec.spec import Label
 
 if TYPE_CHECKING:  # pragma: no cover
-    from xltools.workbook.generate import _Builder
+    from xltools.workbook.generate.builder import _Builder
     from xltools.workbook.layout import SheetLayout
 
 TEXTS: dict[str, Label] = {
@@ -61,7 +61,7 @@ def min_header_row(kind: str | None) -> int:
 
 def _label_cell(b: "_Builder", ws, row: int, col: int, text: str, style: str = "xl Header") -> None:
     """A label as a formula (never read as a rep's text, like the quarter labels)."""
-    from xltools.workbook.generate import _excel_string
+    from xltools.workbook.generate.formulas import _excel_string
     from xltools.workbook.xlwrite import write_formula
 
     cell = ws.cell(row=row, column=col)
@@ -144,7 +144,7 @@ def stance_chart(b: "_Builder", ws, layout: "SheetLayout") -> None:
     from openpyxl.chart import BarChart, Reference, Series
     from openpyxl.chart.marker import DataPoint
 
-    from xltools.workbook.generate import _excel_string, escape_header
+    from xltools.workbook.generate.formulas import _excel_string, escape_header
 
     contacts = b.spec.table(T.CONTACTS)
     stance_f, status_f = contacts.column("stance"), contacts.column("status")

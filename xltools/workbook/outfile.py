@@ -25,7 +25,7 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from xltools.errors import XltoolsError
 from xltools.messages import Label
@@ -141,7 +141,140 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 
 def save_workbook(wb, path: str | os.PathLike) -> Path:
-    """Save an openpyxl workbook atomically (see :func:`atomic_path`)."""
+    """Save an openpyxl workbook atomically (see :func:`atomic_path`), through
+    :func:`write_xlsx`."""
     with atomic_path(path) as tmp:
-        wb.save(tmp)
+        write_xlsx(wb, tmp)
     return Path(path)
+
+
+# -- openpyxl's save, without its per-sheet temporary files and its per-cell element trees -----
+
+def write_xlsx(wb, path: str | os.PathLike) -> None:
+    """What ``wb.save(path)`` writes, part for part, at a fraction of the cost: each sheet's
+    XML is built in memory instead of a temporary file (openpyxl creates, copies and removes
+    one per sheet), and the cells of ``<sheetData>`` are written as text instead of an
+    element tree per cell.  Cells of a kind the fast path does not know (rich text, array
+    formulas, comments, hyperlinks, merged cells) go through openpyxl's own cell writer, in
+    place.  A read-only or write-only workbook, openpyxl on lxml, or anything else with a ``save(path)``
+    method (the roll-up's streaming book) saves itself."""
+    from openpyxl import LXML, Workbook
+
+    if not isinstance(wb, Workbook) or wb.read_only or wb.write_only or LXML:
+        wb.save(path)
+        return
+    import datetime
+    from zipfile import ZIP_DEFLATED, ZipFile
+
+    from openpyxl.writer.excel import ExcelWriter
+
+    dxf_ids: dict[int, tuple[Any, int | None]] = {}
+
+    class Writer(ExcelWriter):
+        def write_worksheet(self, ws):
+            from openpyxl.drawing.spreadsheet_drawing import SpreadsheetDrawing
+
+            ws._drawing = SpreadsheetDrawing()
+            ws._drawing.charts = ws._charts
+            ws._drawing.images = ws._images
+            writer = _sheet_writer()(ws, dxf_ids)
+            writer.write()
+            ws._rels = writer._rels
+            self._archive.writestr(ws.path[1:], writer.out.getvalue())
+            self.manifest.append(ws)
+
+    with ZipFile(path, "w", ZIP_DEFLATED, allowZip64=True) as archive:
+        wb.properties.modified = datetime.datetime.now(tz=datetime.timezone.utc).replace(tzinfo=None)
+        Writer(wb, archive).write_data()
+
+
+_SHEET_WRITER: list = []
+
+
+def _sheet_writer():
+    """The worksheet writer class of :func:`write_xlsx` (defined on first use: openpyxl is
+    imported only by what writes a workbook)."""
+    if not _SHEET_WRITER:
+        _SHEET_WRITER.append(_define_sheet_writer())
+    return _SHEET_WRITER[0]
+
+
+def _define_sheet_writer():
+    from io import BytesIO
+    from xml.etree.ElementTree import _escape_attrib, _escape_cdata  # type: ignore[attr-defined]
+
+    from openpyxl.cell._writer import write_cell
+    from openpyxl.cell.cell import Cell
+    from openpyxl.comments.comment_sheet import CommentRecord
+    from openpyxl.compat import safe_string
+    from openpyxl.styles.differential import DifferentialStyle
+    from openpyxl.worksheet._writer import WorksheetWriter
+
+    class SheetWriter(WorksheetWriter):
+        """openpyxl's worksheet writer into memory, with ``<sheetData>`` written as text
+        (byte for byte what :func:`openpyxl.cell._writer.etree_write_cell` writes)."""
+
+        def __init__(self, ws, dxf_ids: dict[int, tuple[Any, int | None]]):
+            super().__init__(ws, out=BytesIO())
+            self.dxf_ids = dxf_ids  # id(differential style) -> (it, its index in the workbook's), per save
+
+        def write_formatting(self):
+            """openpyxl's, with each differential style looked up once per save (rules share
+            them: :func:`xltools.workbook.generate.rules.rule_dxf`)."""
+            empty = DifferentialStyle()
+            styles = self.ws.parent._differential_styles
+            for cf in self.ws.conditional_formatting:
+                for rule in cf.rules:
+                    dxf = rule.dxf
+                    known = self.dxf_ids.get(id(dxf))
+                    if known is None:
+                        known = self.dxf_ids[id(dxf)] = (dxf, styles.add(dxf) if dxf and dxf != empty else None)
+                    if known[1] is not None:
+                        rule.dxfId = known[1]
+                self.xf.send(cf.to_tree())
+
+        def write_rows(self):
+            xf = self.xf.send(True)
+            ws = self.ws
+            dims = ws.row_dimensions
+            with xf.element("sheetData"):
+                write = xf._file
+                for row_idx, row in self.rows():
+                    attrs = {"r": f"{row_idx}"}
+                    attrs.update(dims.get(row_idx, {}))
+                    write("<row" + "".join(f' {k}="{_escape_attrib(v)}"' for k, v in attrs.items()) + ">")
+                    for cell in row:
+                        if cell._comment is not None:
+                            ws._comments.append(CommentRecord.from_cell(cell))
+                        value = cell._value
+                        styled = cell.has_style
+                        if value is None and not styled and cell._comment is None:
+                            continue
+                        kind = cell.data_type
+                        if (type(cell) is not Cell or cell._comment is not None or cell._hyperlink is not None
+                                or not (kind in ("n", "f", "b") or kind == "s" and (value is None or type(value) is str))
+                                or kind == "f" and value is not None and type(value) is not str):
+                            write_cell(xf, ws, cell, styled)
+                            continue
+                        head = f'<c r="{cell.coordinate}"'
+                        if styled:
+                            head += f' s="{cell.style_id}"'
+                        if kind == "s":
+                            head += ' t="inlineStr"'
+                        elif kind != "f":
+                            head += f' t="{kind}"'
+                        if value is None or value == "":
+                            write(head + " />")
+                        elif kind == "f":
+                            write(f"{head}><f>{_escape_cdata(value[1:])}</f><v /></c>")
+                        elif kind == "s":
+                            stripped = value.strip()
+                            space = ' xml:space="preserve"' if stripped and value != stripped else ""
+                            write(f"{head}><is><t{space}>{_escape_cdata(value)}</t></is></c>")
+                        else:
+                            text = safe_string(value)
+                            write(f"{head}><v>{_escape_cdata(text)}</v></c>" if text else f"{head}><v /></c>")
+                    write("</row>")
+            self.xf.send(None)
+
+    return SheetWriter

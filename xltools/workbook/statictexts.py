@@ -28,7 +28,10 @@ from xltools.spec.spec import LANGS, Spec
 
 #: the modules whose code decides what the generator writes (tests/test_statictexts.py checks
 #: that every xltools module the generator imports is listed)
-GENERATOR_SOURCES = ("workbook/generate.py", "workbook/layout.py", "workbook/charts.py", "workbook/printing.py",
+GENERATOR_SOURCES = ("workbook/generate/__init__.py", "workbook/generate/builder.py",
+                     "workbook/generate/formulas.py", "workbook/generate/guide.py", "workbook/generate/plan.py",
+                     "workbook/generate/rules.py", "workbook/generate/styles.py", "workbook/generate/tables.py",
+                     "workbook/generate/texts.py", "workbook/layout.py", "workbook/charts.py", "workbook/printing.py",
                      "workbook/summary.py", "workbook/whitespace.py",
                      "workbook/xlwrite.py", "workbook/naming.py", "cells.py", "spec/spec.py", "spec/config.py",
                      "spec/derive.py", "spec/periods.py", "spec/model.py", "spec/issues.py", "spec/contract.py",

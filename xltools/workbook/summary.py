@@ -33,7 +33,7 @@ from xltools.spec.contract import T
 from xltools.spec.spec import Label
 
 if TYPE_CHECKING:  # pragma: no cover
-    from xltools.workbook.generate import _Builder
+    from xltools.workbook.generate.builder import _Builder
 
 HELPER_SHEET = "_summary"
 #: the activities listed are those planned from TODAY() through TODAY() + this many days
@@ -82,7 +82,7 @@ class Ranked:
 
 
 def _label(b: "_Builder", lst: str, key: str) -> str:
-    from xltools.workbook.generate import _excel_string
+    from xltools.workbook.generate.formulas import _excel_string
 
     return _excel_string(b.spec.choices(lst).get(key).label(b.lang))
 
@@ -107,7 +107,7 @@ def _person_key(b: "_Builder", col) -> str:
     key_roles = sorted(b.spec.meaning(role, "decision_maker") | b.spec.meaning(role, "champion"))
     roles = ",".join(f"{col('role')}={_label(b, role, k)}" for k in key_roles)
     levels = b.spec.choices(infl).labels(b.lang)
-    from xltools.workbook.generate import _excel_string
+    from xltools.workbook.generate.formulas import _excel_string
 
     arr = "{" + ",".join(_excel_string(x) for x in levels) + "}"
     gone = _none_of(b, col("status"), contacts.column("status").choices, "gone")
@@ -144,7 +144,7 @@ def _lists(b: "_Builder") -> list[Ranked]:
 
 def structured(b: "_Builder", table: str, key: str) -> str:
     """``Table[[Header]]`` of a column in the workbook language."""
-    from xltools.workbook.generate import escape_header
+    from xltools.workbook.generate.formulas import escape_header
 
     return f"{table}[[{escape_header(b.spec.table(table).column(key).label(b.lang))}]]"
 
@@ -236,7 +236,7 @@ class SummarySheet:
         write_formula(cell, formula)
 
     def merge(self, row: int, c1: int, c2: int) -> None:
-        from xltools.workbook.generate import _merge
+        from xltools.workbook.generate.styles import _merge
 
         if c2 > c1:
             first = self.ws.cell(row=row, column=c1)
@@ -245,7 +245,7 @@ class SummarySheet:
             _merge(self.ws, row, c1, row, c2)
 
     def heading(self, row: int, col: int, text: str, amounts: bool = False) -> None:
-        from xltools.workbook.generate import _excel_string
+        from xltools.workbook.generate.formulas import _excel_string
 
         if not amounts:
             self.text(row, col, text, "xl Heading")
@@ -255,7 +255,7 @@ class SummarySheet:
                      + "&" + _excel_string(self.b.t("unit_close")), "xl Heading")
 
     def style_of(self, f) -> str:
-        from xltools.workbook.generate import _number_format
+        from xltools.workbook.generate.styles import _number_format
 
         return f"xl Cell | {_number_format(f, self.b.lang)}"
 
@@ -278,7 +278,7 @@ class SummarySheet:
     def list_block(self, row: int, col: int, name: str, title: str, table: str,
                    columns: list[tuple[str, Label | None]], amounts: bool = False) -> int:
         """A ranked list: heading, a header row, one row per place."""
-        from xltools.workbook.generate import _excel_string
+        from xltools.workbook.generate.formulas import _excel_string
 
         b, lst = self.b, next(x for x in _lists(self.b) if x.name == name)
         t = b.spec.table(table)
@@ -306,7 +306,7 @@ class SummarySheet:
         return row
 
     def build(self) -> None:
-        from xltools.workbook.generate import _excel_string
+        from xltools.workbook.generate.formulas import _excel_string
 
         b, ws = self.b, self.ws
         for c, w in WIDTHS.items():

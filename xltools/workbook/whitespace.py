@@ -24,7 +24,7 @@ from xltools.spec.contract import T
 from xltools.spec.spec import Label
 
 if TYPE_CHECKING:  # pragma: no cover
-    from xltools.workbook.generate import _Builder
+    from xltools.workbook.generate.builder import _Builder
     from xltools.workbook.summary import Helper
 
 #: departments shown (the rest is counted in a note under the map)
@@ -80,10 +80,9 @@ def _department_helper(b: "_Builder", helper: "Helper") -> tuple[str, str]:
 
 def add_whitespace(b: "_Builder", ws, helper: "Helper") -> None:
     """Fill the whitespace sheet ``ws``: a title, the map and its legend, one A4 page."""
-    from openpyxl.formatting.rule import CellIsRule
-    from openpyxl.styles import Font, PatternFill
-
-    from xltools.workbook.generate import TONES, _excel_string
+    from xltools.workbook.generate.formulas import _excel_string
+    from xltools.workbook.generate.rules import equal_rule
+    from xltools.workbook.generate.styles import TONES
     from xltools.workbook.summary import structured
     from xltools.workbook.xlwrite import write_formula
 
@@ -138,9 +137,7 @@ def add_whitespace(b: "_Builder", ws, helper: "Helper") -> None:
         ch = status.get(spec.the("whitespace", tag))
         if ch.tone:
             fill, font = TONES[ch.tone]
-            ws.conditional_formatting.add(map_ref, CellIsRule(
-                operator="equal", formula=[label[tag]], fill=PatternFill(bgColor=fill, fill_type="solid"),
-                font=Font(color=font)))
+            ws.conditional_formatting.add(map_ref, equal_rule(label[tag], fill, font))
     row = head_row + MAX_DEPARTMENTS + 1
     more = ws.cell(row=row, column=first_col)
     b.styles.apply(more, "xl Hint")

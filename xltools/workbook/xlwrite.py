@@ -20,7 +20,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any, Iterable, Sequence
 
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.styles.numbers import is_date_format
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.table import Table, TableStyleInfo
@@ -74,7 +74,13 @@ def write_formula(cell, formula: str) -> Any:
     """Write a formula (must begin with ``=``): the only way xltools writes formulas."""
     if not formula.startswith("="):
         raise ValueError(f"not a formula: {formula!r}")
-    cell.value = formula
+    if type(cell) is not Cell:  # a merged cell refuses a value: let openpyxl say so
+        cell.value = formula
+        return cell
+    # what ``cell.value = formula`` does for a text starting with "=", minus its type dispatch
+    formula = cell.check_string(formula)
+    cell.data_type = "f" if len(formula) > 1 else "s"
+    cell._value = formula
     return cell
 
 
