@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import struct
 import time
 import weakref
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import sqlalchemy as sa
 from sqlalchemy import exc
@@ -46,6 +47,9 @@ from xltools.store.base import StoreError, StoreLockedError, UnknownTableError  
 from xltools.store.library import CaseLibrary
 from xltools.store.queries import Queries
 from xltools.store.saving import STORE_CODES, FileRecord, SaveOutcome, Saving, coerce  # noqa: F401 (re-exported)
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 DEFAULT_URL = "sqlite:///xltools.db"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -128,7 +132,7 @@ def resolve_url(url: str | None = None) -> str:
     return url
 
 
-def alembic_config(connection: sa.Connection | None = None, spec: Spec | None = None):
+def alembic_config(connection: sa.Connection | None = None, spec: Spec | None = None) -> Config:
     """An Alembic ``Config`` for the migrations shipped in the package."""
     from alembic.config import Config
 
@@ -139,16 +143,41 @@ def alembic_config(connection: sa.Connection | None = None, spec: Spec | None = 
     return cfg
 
 
+_REVISION_LINE = re.compile(r"^(revision|down_revision)\s*(?::[^=]*)?=\s*(.+?)\s*$", re.M)
+_QUOTED = re.compile(r"""^(?:'([^'\\]+)'|"([^"\\]+)"|None)$""")
 _HEADS: tuple[str, ...] | None = None
+
+
+def _shipped_revisions() -> dict[str, str | None] | None:
+    """``revision -> down_revision`` of the shipped migration scripts, read from their
+    ``revision = '...'`` / ``down_revision = '...'`` lines without importing Alembic;
+    None when a script is not of that plain form (a merge, a branch): Alembic decides."""
+    graph: dict[str, str | None] = {}
+    for script in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):
+        found: dict[str, str | None] = {}
+        for key, value in _REVISION_LINE.findall(script.read_text(encoding="utf-8")):
+            m = _QUOTED.match(value)
+            if m is None or key in found:
+                return None
+            found[key] = m.group(1) or m.group(2)
+        if found.get("revision") is None or "down_revision" not in found or found["revision"] in graph:
+            return None
+        graph[str(found["revision"])] = found["down_revision"]
+    return graph or None
 
 
 def migration_heads() -> tuple[str, ...]:
     """The head revision(s) of the shipped migrations."""
     global _HEADS
     if _HEADS is None:
-        from alembic.script import ScriptDirectory
+        graph = _shipped_revisions()
+        if graph is not None and all(down is None or down in graph for down in graph.values()):
+            parents = set(graph.values())
+            _HEADS = tuple(sorted(r for r in graph if r not in parents))
+        else:
+            from alembic.script import ScriptDirectory
 
-        _HEADS = tuple(sorted(ScriptDirectory.from_config(alembic_config()).get_heads()))
+            _HEADS = tuple(sorted(ScriptDirectory.from_config(alembic_config()).get_heads()))
     return _HEADS
 
 
@@ -296,19 +325,32 @@ class Store(Saving, CaseLibrary, Queries):
     # -- schema --------------------------------------------------------------------
     def schema_revision(self) -> tuple[str, ...]:
         """The Alembic revision(s) the database is at (empty: no schema yet)."""
-        from alembic.runtime.migration import MigrationContext
-
         with self._errors(), self.engine.connect() as conn:
+            return self._stored_revisions(conn)
+
+    def _stored_revisions(self, conn: sa.Connection) -> tuple[str, ...]:
+        """The rows of Alembic's ``alembic_version`` table (what Alembic's
+        ``get_current_heads`` reads), without importing Alembic on SQLite and PostgreSQL."""
+        if self.dialect == "sqlite":
+            found = conn.exec_driver_sql(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'").first()
+        elif self.dialect == "postgresql":
+            found = conn.exec_driver_sql("SELECT to_regclass('alembic_version')").scalar()
+        else:
+            from alembic.runtime.migration import MigrationContext
+
             return tuple(sorted(MigrationContext.configure(conn).get_current_heads()))
+        if not found:
+            return ()
+        return tuple(sorted(str(r[0]) for r in conn.exec_driver_sql("SELECT version_num FROM alembic_version")))
 
     def ensure_schema(self) -> None:
         """Create or upgrade the schema to the shipped head revision (``upgrade head``).
         Safe when several processes start at once (PostgreSQL: advisory lock;
-        SQLite: the write lock)."""
+        SQLite: the write lock).  A database already at the head costs one query:
+        Alembic is imported only to upgrade."""
         if self._schema_ready:
             return
-        from alembic import command
-
         heads = migration_heads()
         current = self.schema_revision()
         if not current and not self.create:
@@ -319,9 +361,7 @@ class Store(Saving, CaseLibrary, Queries):
         if current != heads:
             with self.write() as conn:
                 self.lock(conn, _MIGRATION_LOCK)
-                from alembic.runtime.migration import MigrationContext
-
-                current = tuple(sorted(MigrationContext.configure(conn).get_current_heads()))
+                current = self._stored_revisions(conn)
                 unknown = [r for r in current if not self._known_revision(r)]
                 if unknown:
                     raise StoreError(Label(
@@ -330,6 +370,8 @@ class Store(Saving, CaseLibrary, Queries):
                         f"The database schema ({', '.join(unknown)}) was written by a newer xltools. "
                         "Upgrade xltools."))
                 if current != heads:
+                    from alembic import command
+
                     command.upgrade(alembic_config(conn, self.spec), "head")
         self._schema_ready = True
 
