@@ -60,7 +60,8 @@ _MIGRATION_LOCK = "xltools:migrations"
 
 def _lock_key(text: str) -> int:
     """A signed 64-bit key for pg_advisory_xact_lock."""
-    return struct.unpack(">q", hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest())[0]
+    key: int = struct.unpack(">q", hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest())[0]
+    return key
 
 
 # Connections must not cross fork(): a SQLite connection open in the parent confuses
@@ -183,7 +184,7 @@ def migration_heads() -> tuple[str, ...]:
 
 # -- the store ---------------------------------------------------------------------------
 
-class Store(Saving, CaseLibrary, Queries):
+class Store(Queries, Saving, CaseLibrary):
     """The plans database.  ``Store(url=None, spec=None)``; see the module docs."""
 
     def __init__(self, url: str | None = None, spec: Spec | None = None, *,
@@ -256,7 +257,7 @@ class Store(Saving, CaseLibrary, Queries):
         memory = self._memory
 
         @sa.event.listens_for(engine, "connect")
-        def _on_connect(dbapi_conn, _record):
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
             dbapi_conn.isolation_level = None  # transactions are begun below, not by the driver
             cur = dbapi_conn.cursor()
             cur.execute(f"PRAGMA busy_timeout={busy_ms}")
@@ -267,7 +268,7 @@ class Store(Saving, CaseLibrary, Queries):
             cur.close()
 
         @sa.event.listens_for(engine, "begin")
-        def _on_begin(conn):
+        def _on_begin(conn: sa.Connection) -> None:
             # writers take the write lock up front: no deadlock between two upgrading readers
             write = conn.get_execution_options().get("xltools_write")
             conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")

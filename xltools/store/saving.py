@@ -25,7 +25,7 @@ from xltools.messages import Label
 from xltools.spec.issues import INTERNAL, ISSUE_TYPES, FileReport, Issue
 from xltools.store import schema as sch
 from xltools.store.base import StoreError, aware, norm_key
-from xltools.store.bulkinsert import insert_rows
+from xltools.store.bulkinsert import insert_row, insert_rows
 
 if TYPE_CHECKING:
     from xltools.spec.spec import Spec, Table
@@ -101,13 +101,6 @@ def _stamp(value: Any) -> datetime:
     stamp = _utc(value if value is not None else clock.now())
     assert stamp is not None  # _utc maps only None to None
     return stamp
-
-
-def _inserted_id(result: sa.CursorResult[Any]) -> Any:
-    """The primary key of the row a single-row ``insert()`` just wrote."""
-    pk = result.inserted_primary_key
-    assert pk is not None  # a single-row insert() always has one
-    return pk[0]
 
 
 def _text_or_none(value: Any) -> str | None:
@@ -204,6 +197,33 @@ class _Prepared:
     issues: list[Issue]  # the report's issues plus the store's coercion issues
 
 
+class _Statements:
+    """The statements of a save, built once per store: a statement object SQLAlchemy has
+    seen before is neither built nor keyed for its compiled cache again."""
+
+    def __init__(self, t: dict[str, sa.Table]):
+        plans, pv, files = t["plans"], t["plan_versions"], t["files"]
+        plan_id, vid = sa.bindparam("b_plan_id", type_=plans.c.plan_id.type), sa.bindparam("b_vid", type_=sa.Integer())
+        now = sa.bindparam("b_now", type_=plans.c.updated_at.type)
+        self.file_by_sha = sa.select(files).where(files.c.sha256 == sa.bindparam("b_sha256", type_=files.c.sha256.type))
+        self.plan = sa.select(plans).where(plans.c.plan_id == plan_id)
+        self.versions = (sa.select(pv.c.id, pv.c.version_no, pv.c.content_hash, pv.c.file_mtime, pv.c.conflict_with)
+                         .where(pv.c.plan_id == plan_id).order_by(pv.c.id))
+        self.version_no = sa.select(pv.c.version_no).where(pv.c.id == vid)
+        self.slot_holder = sa.select(plans).where(plans.c.slot == sa.bindparam("b_slot", type_=plans.c.slot.type))
+        self.source_file = sa.select(pv.c.source_file).where(pv.c.id == vid)
+        # the plan's context columns, set from the parameters of the same names
+        self.update_plan = plans.update().where(plans.c.plan_id == plan_id)
+        self.release_current = (pv.update().where(pv.c.plan_id == plan_id, pv.c.is_current.is_(True))
+                                .values(is_current=False))
+        self.release_slot = (plans.update().where(plans.c.plan_id == plan_id)
+                             .values(slot=None, current_version_id=None, updated_at=now))
+        this = pv.c.id == vid
+        self.make_current = (pv.update().where(pv.c.plan_id == plan_id, sa.or_(pv.c.is_current.is_(True), this))
+                             .values(is_current=this,
+                                     conflict_with=sa.case((this, sa.null()), else_=pv.c.conflict_with)))
+
+
 # -- saving ------------------------------------------------------------------------------
 
 class Saving:
@@ -213,12 +233,19 @@ class Saving:
     spec: Spec
     spec_tables: dict[str, Table]
     t: dict[str, sa.Table]
+    _save_statements: _Statements | None = None
 
     if TYPE_CHECKING:
         def ensure_schema(self) -> None: ...
         def write(self) -> AbstractContextManager[sa.Connection]: ...
         def read(self) -> AbstractContextManager[sa.Connection]: ...
         def lock(self, conn: sa.Connection, *names: str) -> None: ...
+
+    @property
+    def _q(self) -> _Statements:
+        if self._save_statements is None:
+            self._save_statements = _Statements(self.t)
+        return self._save_statements
 
     # -- the ledger ------------------------------------------------------------------
     def file_seen(self, sha256: str) -> FileRecord | None:
@@ -236,15 +263,14 @@ class Saving:
     def _seen_outcome(self, conn: sa.Connection, f: Any) -> SaveOutcome:
         vno = None
         if f["version_id"] is not None:
-            vno = conn.execute(sa.select(self.t["plan_versions"].c.version_no)
-                               .where(self.t["plan_versions"].c.id == f["version_id"])).scalar()
+            vno = conn.execute(self._q.version_no, {"b_vid": f["version_id"]}).scalar()
         return SaveOutcome("unchanged", f["result"], f["plan_id"], f["version_id"], vno, file_id=f["id"])
 
     def _known_file(self, conn: sa.Connection, sha256: str) -> Any:
         """The ledger row of this content -- forgotten (with its issues) when xltools
         itself failed on it, so that this reading takes its place."""
         files, issues = self.t["files"], self.t["issues"]
-        f = conn.execute(sa.select(files).where(files.c.sha256 == sha256)).mappings().first()
+        f = conn.execute(self._q.file_by_sha, {"b_sha256": sha256}).mappings().first()
         if f is not None and self._file_record(f).internal_failure:
             conn.execute(issues.delete().where(issues.c.file_id == f["id"]))
             conn.execute(files.delete().where(files.c.id == f["id"]))
@@ -386,17 +412,15 @@ class Saving:
 
     def _save_tx(self, conn: sa.Connection, prep: _Prepared, *, path: str, size: int | None, sha256: str,
                  mtime: datetime | None, collected_at: datetime) -> SaveOutcome:
-        plans, pv = self.t["plans"], self.t["plan_versions"]
+        q = self._q
         f = self._known_file(conn, sha256)
         if f is not None:
             if f["result"] == "conflict" and f["version_id"] is not None:
                 return self._retry_conflicted(conn, prep, f, collected_at)
             return self._seen_outcome(conn, f)
 
-        plan = conn.execute(sa.select(plans).where(plans.c.plan_id == prep.plan_id)).mappings().first()
-        versions = conn.execute(
-            sa.select(pv.c.id, pv.c.version_no, pv.c.content_hash, pv.c.file_mtime, pv.c.conflict_with)
-            .where(pv.c.plan_id == prep.plan_id).order_by(pv.c.id)).all()
+        plan = conn.execute(q.plan, {"b_plan_id": prep.plan_id}).mappings().first()
+        versions = conn.execute(q.versions, {"b_plan_id": prep.plan_id}).all()
         latest = max(versions, key=lambda v: (v.file_mtime or datetime.min, v.id)) if versions else None
         newer = latest is None or mtime is None or latest.file_mtime is None or mtime >= latest.file_mtime
         same = None
@@ -412,11 +436,11 @@ class Saving:
             return SaveOutcome("unchanged", "unchanged", prep.plan_id, same.id, same.version_no, file_id=fid)
 
         if plan is None:
-            # parameters, not .values(): one compiled statement for every plan
-            conn.execute(plans.insert(), dict(
+            # compiled once; the driver binds the values
+            insert_rows(conn, self.t["plans"], [dict(
                 plan_id=prep.plan_id, account_key=prep.account_key, **prep.context,
                 predecessor_plan_id=prep.predecessor, slot=None, first_collected_at=collected_at,
-                updated_at=collected_at, current_version_id=None))
+                updated_at=collected_at, current_version_id=None)])
         version_no = max((v.version_no for v in versions), default=0) + 1
         if newer:
             decision, holder = self._claim_slot(conn, prep)
@@ -427,18 +451,18 @@ class Saving:
             store_issues.append(self._conflict_issue(conn, prep, holder, path))
         all_issues = prep.issues + store_issues
         counts = _counts(all_issues)
-        vid = _inserted_id(conn.execute(pv.insert(), dict(
+        vid = insert_row(conn, self.t["plan_versions"], dict(
             plan_id=prep.plan_id, version_no=version_no, file_sha256=sha256, file_mtime=mtime,
             collected_at=collected_at, is_current=False,
             conflict_with=holder["plan_id"] if decision == "conflict" else None,
             error_count=counts["error"], warning_count=counts["warning"], info_count=counts["info"],
-            **prep.version)))
+            **prep.version))
         if decision == "take":
             self._take_slot(conn, prep, vid, holder, collected_at)
         elif plan is not None and newer and plan["current_version_id"] is None:
-            conn.execute(plans.update().where(plans.c.plan_id == prep.plan_id).values(
-                account_key=prep.account_key, **prep.context, predecessor_plan_id=prep.predecessor,
-                updated_at=collected_at))
+            conn.execute(q.update_plan, dict(
+                b_plan_id=prep.plan_id, account_key=prep.account_key, **prep.context,
+                predecessor_plan_id=prep.predecessor, updated_at=collected_at))
         for name, rows in prep.rows.items():
             if rows:  # the driver's executemany: one compiled INSERT, the same values
                 insert_rows(conn, self.t[name], [dict(r, version_id=vid) for r in rows])
@@ -457,10 +481,9 @@ class Saving:
         ``("take", displaced)``: yes (``displaced``: the predecessor it hands over from);
         ``("superseded", None)``: no, a successor plan holds the slot;
         ``("conflict", holder)``: no, another plan holds it."""
-        plans = self.t["plans"]
         if prep.slot is None:
             return "take", None
-        holder = conn.execute(sa.select(plans).where(plans.c.slot == prep.slot)).mappings().first()
+        holder = conn.execute(self._q.slot_holder, {"b_slot": prep.slot}).mappings().first()
         if holder is None or holder["plan_id"] == prep.plan_id:
             return "take", None
         if holder["predecessor_plan_id"] == prep.plan_id:
@@ -471,25 +494,19 @@ class Saving:
 
     def _take_slot(self, conn: sa.Connection, prep: _Prepared, vid: int, displaced: Any,
                    now: datetime) -> None:
-        plans, pv = self.t["plans"], self.t["plan_versions"]
+        q = self._q
         if displaced is not None:
-            conn.execute(pv.update().where(pv.c.plan_id == displaced["plan_id"], pv.c.is_current.is_(True))
-                         .values(is_current=False))
-            conn.execute(plans.update().where(plans.c.plan_id == displaced["plan_id"])
-                         .values(slot=None, current_version_id=None, updated_at=now))
-        this = pv.c.id == vid
-        conn.execute(pv.update().where(pv.c.plan_id == prep.plan_id, sa.or_(pv.c.is_current.is_(True), this))
-                     .values(is_current=this, conflict_with=sa.case((this, sa.null()), else_=pv.c.conflict_with)))
-        conn.execute(plans.update().where(plans.c.plan_id == prep.plan_id).values(
-            account_key=prep.account_key, **prep.context, predecessor_plan_id=prep.predecessor,
-            slot=prep.slot, current_version_id=vid, updated_at=now))
+            conn.execute(q.release_current, {"b_plan_id": displaced["plan_id"]})
+            conn.execute(q.release_slot, {"b_plan_id": displaced["plan_id"], "b_now": now})
+        conn.execute(q.make_current, {"b_plan_id": prep.plan_id, "b_vid": vid})
+        conn.execute(q.update_plan, dict(
+            b_plan_id=prep.plan_id, account_key=prep.account_key, **prep.context,
+            predecessor_plan_id=prep.predecessor, slot=prep.slot, current_version_id=vid, updated_at=now))
 
     def _conflict_issue(self, conn: sa.Connection, prep: _Prepared, holder: Any, path: str) -> Issue:
-        pv = self.t["plan_versions"]
         other_file = None
         if holder["current_version_id"] is not None:
-            other_file = conn.execute(sa.select(pv.c.source_file)
-                                      .where(pv.c.id == holder["current_version_id"])).scalar()
+            other_file = conn.execute(self._q.source_file, {"b_vid": holder["current_version_id"]}).scalar()
         same_rep = (holder["rep"] is not None and prep.context["rep"] is not None
                     and norm_key(holder["rep"]) == norm_key(prep.context["rep"]))
         other = f"plan_id {holder['plan_id']}"
@@ -528,11 +545,11 @@ class Saving:
                      collected_at: datetime, result: str, plan_id: str | None, version_id: int | None,
                      issues: list[Issue], detail: str | None) -> int:
         counts = _counts(issues)
-        return _inserted_id(conn.execute(self.t["files"].insert(), dict(
+        return insert_row(conn, self.t["files"], dict(
             path=str(path), size=size, sha256=sha256, mtime=_utc(mtime),
             collected_at=_utc(collected_at), result=result, plan_id=plan_id,
             version_id=version_id, error_count=counts["error"], warning_count=counts["warning"],
-            info_count=counts["info"], detail=detail)))
+            info_count=counts["info"], detail=detail))
 
     def _insert_issues(self, conn: sa.Connection, file_id: int, version_id: int | None,
                        issues: list[Issue]) -> None:
