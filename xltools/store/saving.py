@@ -28,7 +28,7 @@ from xltools.store.base import StoreError, aware, norm_key
 from xltools.store.bulkinsert import insert_row, insert_rows
 
 if TYPE_CHECKING:
-    from xltools.spec.spec import Spec, Table
+    from xltools.spec.spec import Field, Spec, Table
 
 #: issue codes the store itself raises (dropped again when a conflict is resolved)
 STORE_CODES = ("E-CONFLICT", "E-DUPLICATE-PLAN")
@@ -344,7 +344,7 @@ class Saving:
         issues = list(report.issues)
         pv_cols = self.t["plan_versions"].c
 
-        def bad(fld, value, sheet, cell, kind):
+        def bad(fld: Field, value: Any, sheet: str | None, cell: str | None, kind: str) -> None:
             issues.append(Issue("E-TYPE", sheet=sheet, cell=cell, field=fld.key, raw=value,
                                 file=report.file, table=fld.table,
                                 params={"label": fld.label, "expected": _EXPECTED.get(kind, kind)}))
@@ -378,6 +378,13 @@ class Saving:
                     if raw is None:  # most cells of a row: nothing to coerce
                         values[key] = None
                         continue
+                    # what coerce() does for the usual cases, without the call
+                    if kind == "text" and type(raw) is str:
+                        values[key] = raw.replace("\x00", "") or None
+                        continue
+                    if type(raw) is int and (kind == "amount" or kind == "integer"):
+                        values[key] = raw
+                        continue
                     try:
                         values[key] = coerce(kind, raw)
                     except (ValueError, TypeError, ArithmeticError):
@@ -387,7 +394,7 @@ class Saving:
                 if all(v is None for v in values.values()):
                     continue
                 out.append({"row_index": r.index, "sheet": r.sheet, "row": r.row, **values})
-                hashed.append([_jsonable(v) for v in values.values()])
+                hashed.append([v.isoformat() if isinstance(v, (date, datetime)) else v for v in values.values()])
             rows[name] = out
             hashed_tables[name] = hashed
         content = json.dumps({"fields": {k: _jsonable(v) for k, v in version.items()}, "tables": hashed_tables},
