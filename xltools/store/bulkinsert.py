@@ -12,6 +12,7 @@ cursor's ``lastrowid`` on SQLite, ``RETURNING`` elsewhere).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, Callable, Sequence
 
 import sqlalchemy as sa
@@ -23,6 +24,15 @@ class _Plan:
     columns: tuple[str, ...]  # column keys, in parameter order
     names: tuple[str, ...] | None  # parameter names for named paramstyles; None: positional
     procs: tuple[Callable[[Any], Any] | None, ...]
+    get: Callable[[dict[str, Any]], tuple[Any, ...]]  # a row's values in parameter order
+    converted: tuple[tuple[int, Callable[[Any], Any]], ...]  # (position, bind processor) where there is one
+
+
+def _getter(columns: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    if len(columns) == 1:
+        key = columns[0]
+        return lambda row: (row[key],)
+    return itemgetter(*columns)
 
 
 _PLANS: dict[tuple[int, str, str, tuple[str, ...], str | None], _Plan] = {}
@@ -46,7 +56,8 @@ def _plan(table: sa.Table, keys: tuple[str, ...], dialect: sa.Dialect, returning
         procs = tuple(table.c[k].type.dialect_impl(dialect).bind_processor(dialect) for k in columns)
         plan = _PLANS[cache_key] = _Plan(compiled.string, columns,
                                          None if compiled.positional else tuple(escaped.get(b, b) for b in binds),
-                                         procs)
+                                         procs, _getter(columns),
+                                         tuple((i, p) for i, p in enumerate(procs) if p is not None))
     return plan
 
 
@@ -64,8 +75,13 @@ def insert_rows(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, A
 
 
 def _params(plan: _Plan, row: dict[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
-    values = [row[k] if p is None else p(row[k]) for k, p in zip(plan.columns, plan.procs)]
-    return tuple(values) if plan.names is None else dict(zip(plan.names, values))
+    values = plan.get(row)
+    if plan.converted:
+        converted = list(values)
+        for i, proc in plan.converted:
+            converted[i] = proc(converted[i])
+        values = tuple(converted)
+    return values if plan.names is None else dict(zip(plan.names, values))
 
 
 def insert_row(conn: sa.Connection, table: sa.Table, row: dict[str, Any]) -> int:
