@@ -12,7 +12,7 @@ a case is, how text is folded and how hits are ranked is decided above, in
 """
 from __future__ import annotations
 
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from xltools.spec.contract import T
 from xltools.store import schema as sch
-from xltools.store.base import aware
+from xltools.store.base import EngineParts, aware
 
 if TYPE_CHECKING:
     from xltools.spec.spec import Spec
@@ -144,19 +144,8 @@ def _pending_select(sc: sa.Table, pv: sa.Table, src: sa.Table, spec: Spec,
             .order_by(sa.func.coalesce(pv.c.file_mtime, pv.c.collected_at), pv.c.id, sc.c.row_index))
 
 
-class CaseLibrary:
+class CaseLibrary(EngineParts):
     """The library methods of the store (reads: see :class:`~xltools.store.queries.ReadStore`)."""
-
-    # what the engine (the class this is mixed into) provides
-    spec: Spec
-    t: dict[str, sa.Table]
-    dialect: str
-
-    if TYPE_CHECKING:
-        def ensure_schema(self) -> None: ...
-        def read(self) -> AbstractContextManager[sa.Connection]: ...
-        def write(self) -> AbstractContextManager[sa.Connection]: ...
-        def lock(self, conn: sa.Connection, *names: str) -> None: ...
 
     @contextmanager
     def library_write(self) -> Iterator[LibraryWriter]:

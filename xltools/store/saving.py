@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from dataclasses import fields as dc_fields
 from datetime import date, datetime, timezone
@@ -24,11 +23,11 @@ from xltools import clock
 from xltools.messages import Label
 from xltools.spec.issues import INTERNAL, ISSUE_TYPES, FileReport, Issue
 from xltools.store import schema as sch
-from xltools.store.base import StoreError, aware, norm_key
+from xltools.store.base import EngineParts, StoreError, aware, norm_key
 from xltools.store.bulkinsert import insert_row, insert_rows
 
 if TYPE_CHECKING:
-    from xltools.spec.spec import Field, Spec, Table
+    from xltools.spec.spec import Field, Table
 
 #: issue codes the store itself raises (dropped again when a conflict is resolved)
 STORE_CODES = ("E-CONFLICT", "E-DUPLICATE-PLAN")
@@ -226,20 +225,11 @@ class _Statements:
 
 # -- saving ------------------------------------------------------------------------------
 
-class Saving:
+class Saving(EngineParts):
     """The write methods of the store: :meth:`save`, :meth:`reject`, :meth:`file_seen`."""
 
-    # what the engine (the class this is mixed into) provides
-    spec: Spec
-    spec_tables: dict[str, Table]
-    t: dict[str, sa.Table]
+    spec_tables: dict[str, Table]  # provided by the engine, like EngineParts
     _save_statements: _Statements | None = None
-
-    if TYPE_CHECKING:
-        def ensure_schema(self) -> None: ...
-        def write(self) -> AbstractContextManager[sa.Connection]: ...
-        def read(self) -> AbstractContextManager[sa.Connection]: ...
-        def lock(self, conn: sa.Connection, *names: str) -> None: ...
 
     @property
     def _q(self) -> _Statements:
