@@ -2,7 +2,7 @@
 SQLAlchemy's own insert stores, on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from xltools.spec.spec import load_spec
 from xltools.store import schema as sch
-from xltools.store.bulkinsert import insert_rows
+from xltools.store.bulkinsert import insert_row, insert_rows
 
 SPEC = load_spec()
 MD = sch.metadata(SPEC)
@@ -31,6 +31,8 @@ def _value(col: sa.Column):
         return st.floats(allow_nan=False, allow_infinity=False, width=64)
     if isinstance(t, sa.Date):
         return st.dates(date(1900, 1, 1), date(2200, 12, 31))
+    if isinstance(t, sa.DateTime):  # naive UTC, as the store keeps time
+        return st.datetimes(datetime(1970, 1, 1), datetime(2200, 12, 31))
     return st.one_of(_TEXT, st.sampled_from(["=1+1", "＝SUM(A1)", "'x", "株式会社サンプル"]))
 
 
@@ -141,3 +143,44 @@ def test_rows_of_different_shapes_are_refused_as_sqlalchemy_refuses_them(tmp_pat
     assert errors[0] == errors[1] and "row" in errors[0]
     with eng.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(b)).scalar() == 0
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_one_row_returns_its_key_and_stores_what_sqlalchemy_stores(backend, tmp_path, request):
+    """insert_row (the version and ledger rows of a save): the generated id, the same values."""
+    url = f"sqlite:///{tmp_path / 'one.db'}" if backend == "sqlite" else request.getfixturevalue("pg_url")
+    eng = sa.create_engine(url)
+    md = sa.MetaData()
+    pv = MD.tables["plan_versions"]
+    pair = [sa.Table(f"pv_one_{x}", md, *[_col(c) for c in pv.columns if not c.foreign_keys]) for x in "ab"]
+    md.drop_all(eng)
+    md.create_all(eng)
+    a, b = pair
+    value_cols = [c for c in a.columns if not c.primary_key]
+    try:
+        @hsettings(max_examples=10, deadline=None)
+        def value(c):
+            length = getattr(c.type, "length", None)  # String(n) columns: within their length
+            return st.text("ab株=", max_size=length) if length else _value(c)
+
+        @given(row=st.fixed_dictionaries({c.key: (st.none() | value(c)) if c.nullable else value(c)
+                                          for c in value_cols if not isinstance(c.type, sa.Boolean)}),
+               current=st.booleans())
+        def check(row, current):
+            row = dict(row, is_current=current)
+            with eng.begin() as conn:
+                ka = conn.execute(a.insert(), row).inserted_primary_key[0]
+                kb = insert_row(conn, b, row)
+                kb2 = insert_row(conn, b, row)
+                assert kb2 == kb + 1  # each call returns the key of the row it wrote
+            with eng.connect() as conn:
+                got_a = conn.execute(sa.select(a).where(a.c.id == ka)).one()
+                got_b = conn.execute(sa.select(b).where(b.c.id == kb)).one()
+                raw_a = conn.exec_driver_sql(f"select * from {a.name} where id = {ka}").one()
+                raw_b = conn.exec_driver_sql(f"select * from {b.name} where id = {kb}").one()
+            assert got_a[1:] == got_b[1:] and raw_a[1:] == raw_b[1:]
+
+        check()
+    finally:
+        md.drop_all(eng)
+        eng.dispose()

@@ -52,6 +52,35 @@ def test_migrated_database_equals_schema(db_url):
     assert diff == []
 
 
+def test_heads_and_revision_read_without_alembic_match_alembic(db_url, tmp_path, monkeypatch):
+    from alembic.script import ScriptDirectory
+
+    from xltools.store import engine
+
+    assert migration_heads() == tuple(sorted(ScriptDirectory.from_config(alembic_config()).get_heads())) == ("0005",)
+    graph = engine._shipped_revisions()
+    assert graph is not None and graph["0001"] is None and graph["0005"] == "0004"
+    fresh = Store(db_url)
+    assert fresh.schema_revision() in ((), migration_heads())  # the test server's database may be migrated
+    fresh.ensure_schema()
+    with fresh.engine.connect() as conn:
+        assert fresh.schema_revision() == tuple(MigrationContext.configure(conn).get_current_heads()) == ("0005",)
+    with fresh.write() as conn:
+        command.downgrade(alembic_config(conn), "0004")
+    with fresh.engine.connect() as conn:
+        assert fresh.schema_revision() == tuple(MigrationContext.configure(conn).get_current_heads()) == ("0004",)
+    reopened = Store(db_url)
+    reopened.ensure_schema()
+    assert reopened.schema_revision() == ("0005",)
+    # a script not of the plain form (a merge of two revisions) leaves the decision to Alembic
+    (tmp_path / "versions").mkdir()
+    (tmp_path / "versions" / "a.py").write_text("revision: str = 'a'\ndown_revision = None\n", encoding="utf-8")
+    monkeypatch.setattr(engine, "MIGRATIONS_DIR", tmp_path)
+    assert engine._shipped_revisions() == {"a": None}
+    (tmp_path / "versions" / "m.py").write_text("revision = 'm'\ndown_revision = ('a', 'b')\n", encoding="utf-8")
+    assert engine._shipped_revisions() is None
+
+
 def test_migrations_are_explicit_ddl():
     paths = sorted((MIGRATIONS_DIR / "versions").glob("*.py"))
     assert paths

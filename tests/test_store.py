@@ -530,3 +530,21 @@ def test_two_concurrent_collects_lose_and_duplicate_nothing(db_url):
     # every file was stored by exactly one of the two
     stored = sum(1 for o in outs for _, r in o if r in ("stored", "superseded"))
     assert stored == 8 + 3 + 1
+
+
+def test_the_store_names_are_importable_from_the_package_and_load_the_engine_lazily():
+    import subprocess
+    import sys
+
+    import xltools.store as package
+    from xltools.store import engine, saving
+
+    for name in ("Store", "SaveOutcome", "FileRecord", "coerce", "resolve_url"):
+        assert getattr(package, name) is getattr(engine, name)
+    assert engine.SaveOutcome is saving.SaveOutcome and engine.coerce("integer", "1,200") == 1200
+    with pytest.raises(AttributeError):
+        package.NoSuchName  # noqa: B018
+    code = ("import sys, xltools.store, xltools.store.base; "
+            "print('sqlalchemy' in sys.modules, 'xltools.store.engine' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]

@@ -18,38 +18,37 @@ Source 000: "成功事例をデータベース化し、共有し、二次利用"
   reusable-for) folded by :func:`fold`: NFKC per character cluster (``ｻﾞｲｺ`` ->
   ``ザイコ``, ``ＥＲＰ`` -> ``ERP``), casefolded, whitespace collapsed.  Queries are
   folded the same way and split on whitespace into terms that must all occur
-  (substring match).  SQLite answers terms of 3+ characters from the FTS5 trigram
-  table ``case_library_fts`` and shorter ones with ``instr``; PostgreSQL uses
-  ``LIKE`` on the pg_trgm GIN index (1-2 character terms scan).  Hits are ranked by
-  the weighted number of occurrences (title counts most) and carry a snippet of the
-  original text around the first match.
+  (substring match; the database's index answers first, see :mod:`xltools.store.library`).
+  Hits are ranked by the weighted number of occurrences (title counts most) and carry
+  a snippet of the original text around the first match.
 * **Sharing scopes** are enforced wherever cases leave the database (search, show,
   export): ``非公開`` (private) never; ``部内限定`` (department) only with an explicit
   scope; the default scope is ``社内公開`` (company).  A row without a scope gets the
   spec's default for the column (社内公開).
+
+Every statement is the store's (:mod:`xltools.store.library`): this module decides what
+a case is, how text is folded and ranked, and how the library is shown.
 """
 from __future__ import annotations
 
 import os
 import re
 import unicodedata
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-import sqlalchemy as sa
-
 from xltools import clock
 from xltools.checking.validate import name_key
 from xltools.errors import UsageError, XltoolsError
+from xltools.spec.contract import T
 from xltools.spec.spec import Field, Label, Spec, SpecError, Table
-from xltools.store import schema as sch
+from xltools.store.library import LibraryWriter
+from xltools.store.queries import LibraryStore, ReadStore
 
 #: the spec table the library is built from
-CASES_TABLE = "SuccessCases"
-#: the ``shareable`` choice that never leaves the database
+CASES_TABLE = T.SUCCESS_CASES
 #: the scope that means every shareable case except private ones
 ALL = "all"
 #: a row needs one of these to be a case; the first one present names it (see case_keys)
@@ -57,7 +56,6 @@ _CASE_TEXT = ("title", "challenge", "solution")
 #: how many characters of context a snippet shows before / after the match
 SNIPPET_BEFORE, SNIPPET_AFTER = 24, 56
 
-_PG_LOCK = "xltools:case-library"
 _SPACE = re.compile(r"\s+")
 _MARKS = ("Mn", "Mc", "Me")
 _HALFWIDTH_SOUND_MARKS = "\uff9e\uff9f"
@@ -67,7 +65,6 @@ class CaseNotFound(XltoolsError):
     """No case with that number, or it is not shared in the requested scope."""
 
     code = "not-found"
-
 
 
 # -- text folding ----------------------------------------------------------------------------
@@ -237,28 +234,10 @@ class CaseHit:
 
 # -- database access -------------------------------------------------------------------------
 
-@contextmanager
-def _reading(store) -> Iterator[sa.Connection]:
-    with store.read() as conn:  # the store's read transaction (schema ensured, errors mapped)
-        yield conn
-
-
-@contextmanager
-def _writing(store, lock: str) -> Iterator[sa.Connection]:
-    store.ensure_schema()
-    with store.write() as conn:  # SQLite: BEGIN IMMEDIATE; errors mapped to StoreError
-        store.lock(conn, lock)
-        yield conn
-
-
 def _utc_naive(at: datetime | None) -> datetime:
     """The time of a library write (``at``, default :func:`xltools.clock.now`) as the
     database keeps it: naive UTC."""
     return clock.resolve(at).astimezone(timezone.utc).replace(tzinfo=None)
-
-
-def _aware(v: Any) -> Any:
-    return v.replace(tzinfo=timezone.utc) if isinstance(v, datetime) and v.tzinfo is None else v
 
 
 # -- merging stored rows into the library ----------------------------------------------------
@@ -282,88 +261,63 @@ def search_text(spec: Spec, values: dict[str, Any]) -> str:
     return "\n".join("" if values.get(c.key) is None else fold(str(values[c.key])) for c in searched_columns(spec))
 
 
-def sync_library(store, *, now: datetime | None = None) -> int:
+def sync_library(store: LibraryStore, *, now: datetime | None = None) -> int:
     """Merge every stored SuccessCases row that is not in the library yet; returns how
     many rows were merged.  Idempotent; safe to run from several processes at once.
     ``now`` (default: :func:`xltools.clock.now`) stamps ``first_seen_at`` / ``updated_at``."""
     spec = store.spec
-    t = store.t
-    sc, lib, src = t[sch.db_table_name(CASES_TABLE)], t[sch.CASE_LIBRARY], t[sch.CASE_SOURCES]
-    store.ensure_schema()
-    pending = _pending_select(store)
-    with _reading(store) as conn:
-        if conn.execute(pending.limit(1)).first() is None:
-            return 0
+    if not store.library_pending(_CASE_TEXT):
+        return 0
     cols = [c.key for c in cases_table(spec).columns]
     default_scope = _default_shareable(spec)
-    fts = store.dialect == "sqlite"
-    sources: list[dict] = []
-    with _writing(store, _PG_LOCK) as conn:
-        rows = conn.execute(pending).mappings().all()
+    sources: list[dict[str, Any]] = []
+    with store.library_write() as lib:
+        rows = lib.pending(_CASE_TEXT)
         if not rows:
             return 0
-        next_no = (conn.execute(sa.select(sa.func.max(lib.c.library_no))).scalar() or 0) + 1
+        next_no = lib.max_library_no() + 1
         by_title: dict[str, int] = {}
-        for r in conn.execute(sa.select(lib.c.id, lib.c.title_key).order_by(lib.c.id)):
-            by_title.setdefault(r.title_key, r.id)
+        for cid, title_key in lib.title_keys():
+            by_title.setdefault(title_key, cid)
         by_case: dict[tuple[str, str], int] = {}
-        merged_ids = (sa.select(src.c.case_library_id, src.c.plan_id, sc.c.case_id)
-                      .select_from(src.join(sc, sa.and_(sc.c.version_id == src.c.version_id,
-                                                        sc.c.row_index == src.c.row_index)))
-                      .where(sc.c.case_id.is_not(None)))
-        for r in conn.execute(merged_ids):
-            by_case.setdefault((r.plan_id, name_key(r.case_id)), r.case_library_id)
-        now = _utc_naive(now)
+        for cid, plan_id, own_id in lib.merged_case_ids():
+            by_case.setdefault((plan_id, name_key(own_id)), cid)
+        stamp = _utc_naive(now)
         for r in rows:
             values = {k: r[k] for k in cols}
             case_key, title_key = case_keys(values)
             if title_key is None and case_key is None:
                 continue
             when = r["file_mtime"] or r["collected_at"]
-            cid = by_case.get((r["plan_id"], case_key)) if case_key else None
-            if cid is None and title_key is not None:
-                cid = by_title.get(title_key)
-            if cid is None:
+            found = by_case.get((r["plan_id"], case_key)) if case_key else None
+            if found is None and title_key is not None:
+                found = by_title.get(title_key)
+            if found is None:
                 if title_key is None:
                     continue  # an ID alone, never seen with a title: nothing to show
                 values["shareable"] = values.get("shareable") or default_scope
-                text = search_text(spec, values)
-                cid = conn.execute(lib.insert().values(
-                    library_no=next_no, case_key=case_key, title_key=title_key, search_text=text,
-                    source_version_id=r["vid"], source_time=when, first_seen_at=now, updated_at=now,
-                    **values)).inserted_primary_key[0]
+                found = lib.insert_case(dict(
+                    library_no=next_no, case_key=case_key, title_key=title_key,
+                    search_text=search_text(spec, values), source_version_id=r["vid"], source_time=when,
+                    first_seen_at=stamp, updated_at=stamp, **values))
                 next_no += 1
-                if fts:
-                    conn.execute(sa.text(f"INSERT INTO {sch.CASE_FTS}(rowid, search_text) VALUES (:id, :t)"),
-                                 {"id": cid, "t": text})
             else:
-                _update_case(conn, spec, lib, cid, values, case_key, title_key, when, r["vid"], now, fts)
+                _update_case(lib, spec, found, values, case_key, title_key, when, r["vid"], stamp)
             if case_key:
-                by_case.setdefault((r["plan_id"], case_key), cid)
+                by_case.setdefault((r["plan_id"], case_key), found)
             if title_key:
-                by_title.setdefault(title_key, cid)
-            sources.append({"case_library_id": cid, "plan_id": r["plan_id"], "version_id": r["vid"],
+                by_title.setdefault(title_key, found)
+            sources.append({"case_library_id": found, "plan_id": r["plan_id"], "version_id": r["vid"],
                             "row_index": r["row_index"]})
-        if sources:
-            conn.execute(src.insert(), sources)
+        lib.add_sources(sources)
     return len(sources)
 
 
-def _pending_select(store) -> sa.Select:
-    """Stored rows not merged yet that can be a case, oldest source first."""
-    t = store.t
-    sc, pv, src = t[sch.db_table_name(CASES_TABLE)], t["plan_versions"], t[sch.CASE_SOURCES]
-    cols = [sc.c[c.key] for c in cases_table(store.spec).columns]
-    merged = sa.select(src.c.id).where(src.c.version_id == sc.c.version_id, src.c.row_index == sc.c.row_index)
-    return (sa.select(*cols, sc.c.row_index, pv.c.id.label("vid"), pv.c.plan_id, pv.c.file_mtime,
-                      pv.c.collected_at)
-            .select_from(sc.join(pv, sc.c.version_id == pv.c.id))
-            .where(~merged.exists(), sa.or_(*[sc.c[k].is_not(None) for k in _CASE_TEXT]))
-            .order_by(sa.func.coalesce(pv.c.file_mtime, pv.c.collected_at), pv.c.id, sc.c.row_index))
-
-
-def _update_case(conn, spec, lib, cid, values, case_key, title_key, when, vid, now, fts) -> None:
-    cur = conn.execute(sa.select(lib).where(lib.c.id == cid)).mappings().one()
+def _update_case(lib: LibraryWriter, spec: Spec, cid: int, values: dict[str, Any], case_key: str | None,
+                 title_key: str | None, when: datetime, vid: int | None, now: datetime) -> None:
+    """Merge a newer (or older) source row into a stored case: the newest source
+    supplies the values, an empty value keeps the older one."""
+    cur = lib.case(cid)
     newer = (when, vid or 0) >= (cur["source_time"], cur["source_version_id"] or 0)
     merged = {}
     for k, v in values.items():
@@ -382,121 +336,76 @@ def _update_case(conn, spec, lib, cid, values, case_key, title_key, when, vid, n
         update["case_key"] = case_key
     if all(update.get(k) == cur[k] for k in update if k != "updated_at"):
         return
-    conn.execute(lib.update().where(lib.c.id == cid).values(**update))
-    if fts and text != cur["search_text"]:
-        _fts_put(conn, cid, text)
+    lib.update_case(cid, update, reindex=text != cur["search_text"])
 
 
-def _fts_put(conn: sa.Connection, cid: int, text: str) -> None:
-    conn.execute(sa.text(f"DELETE FROM {sch.CASE_FTS} WHERE rowid = :id"), {"id": cid})
-    conn.execute(sa.text(f"INSERT INTO {sch.CASE_FTS}(rowid, search_text) VALUES (:id, :t)"),
-                 {"id": cid, "t": text})
-
-
-def rebuild_search_index(store, *, now: datetime | None = None) -> int:
+def rebuild_search_index(store: LibraryStore, *, now: datetime | None = None) -> int:
     """Recompute ``search_text`` of every case (and the SQLite FTS table) from the stored
     values, e.g. after the searched columns changed in the spec.  Returns the case count."""
     sync_library(store, now=now)
-    lib = store.t[sch.CASE_LIBRARY]
     cols = [c.key for c in cases_table(store.spec).columns]
-    with _writing(store, _PG_LOCK) as conn:
-        rows = conn.execute(sa.select(lib)).mappings().all()
-        if store.dialect == "sqlite":
-            conn.execute(sa.text(f"DELETE FROM {sch.CASE_FTS}"))
-        for r in rows:
-            text = search_text(store.spec, {k: r[k] for k in cols})
-            conn.execute(lib.update().where(lib.c.id == r["id"]).values(search_text=text))
-            if store.dialect == "sqlite":
-                conn.execute(sa.text(f"INSERT INTO {sch.CASE_FTS}(rowid, search_text) VALUES (:id, :t)"),
-                             {"id": r["id"], "t": text})
+    with store.library_write() as lib:
+        rows = lib.all_cases()
+        lib.reindex_all({r["id"]: search_text(store.spec, {k: r[k] for k in cols}) for r in rows})
     return len(rows)
 
 
 # -- reading cases ---------------------------------------------------------------------------
 
-def _cases_from_rows(store, conn, rows, *, sources: bool = True) -> list[Case]:
+def _cases_from_rows(store: ReadStore, rows: list[dict[str, Any]], *, sources: bool = True) -> list[Case]:
     cols = [c.key for c in cases_table(store.spec).columns]
     cases = [Case(id=r["id"], no=r["library_no"], values={k: r[k] for k in cols},
-                  first_seen_at=_aware(r["first_seen_at"]), updated_at=_aware(r["updated_at"])) for r in rows]
+                  first_seen_at=r["first_seen_at"], updated_at=r["updated_at"]) for r in rows]
     if sources:
-        _attach_sources(store, conn, cases)
+        _attach_sources(store, cases)
     return cases
 
 
-def _attach_sources(store, conn, cases: list[Case]) -> None:
-    """Fill ``case.sources``: one entry per plan (its latest version that had the case)."""
+def _attach_sources(store: ReadStore, cases: list[Case]) -> None:
+    """Fill ``case.sources`` (one entry per plan: its latest version that had the case)
+    and ``case.current_reps``: for each source plan's account, the account manager of
+    the account's current plan of the latest period (the plan's own rep when the account
+    has no current plan any more)."""
     if not cases:
         return
-    src, pv = store.t[sch.CASE_SOURCES], store.t["plan_versions"]
     by_id = {c.id: c for c in cases}
     seen: set[tuple[int, str]] = set()
-    q = (sa.select(src.c.case_library_id, src.c.plan_id, pv.c.account_name, pv.c.rep, pv.c.period,
-                   pv.c.version_no)
-         .select_from(src.join(pv, src.c.version_id == pv.c.id))
-         .where(src.c.case_library_id.in_(list(by_id)))
-         .order_by(src.c.case_library_id, pv.c.period, pv.c.version_no.desc()))
-    for s in conn.execute(q):
+    for s in store.library_sources(by_id):
         if (s.case_library_id, s.plan_id) in seen:
             continue
         seen.add((s.case_library_id, s.plan_id))
         by_id[s.case_library_id].sources.append(CaseSource(s.plan_id, s.account_name, s.rep, s.period,
                                                            s.version_no))
-    _attach_current_reps(store, conn, cases)
-
-
-def _attach_current_reps(store, conn, cases: list[Case]) -> None:
-    """Fill ``case.current_reps``: for each source plan's account, the account manager of
-    the account's current plan of the latest period (the plan's own rep when the account
-    has no current plan any more)."""
-    plans, pv = store.t["plans"], store.t["plan_versions"]
-    plan_ids = sorted({s.plan_id for c in cases for s in c.sources})
-    if not plan_ids:
-        return
-    key_of = {r.plan_id: r.account_key for r in conn.execute(
-        sa.select(plans.c.plan_id, plans.c.account_key).where(plans.c.plan_id.in_(plan_ids)))}
-    keys = sorted({k for k in key_of.values() if k})
-    rep_of_key: dict[str, str] = {}
-    if keys:
-        q = (sa.select(plans.c.account_key, pv.c.rep)
-             .select_from(plans.join(pv, pv.c.id == plans.c.current_version_id))
-             .where(plans.c.account_key.in_(keys), pv.c.rep.is_not(None))
-             .order_by(pv.c.period, pv.c.collected_at, pv.c.id))
-        for r in conn.execute(q):
-            rep_of_key[r.account_key] = r.rep  # the latest period wins
+    managers = store.account_managers({s.plan_id for c in cases for s in c.sources})
     for c in cases:
         reps: list[str] = []
         for s in c.sources:
-            rep = rep_of_key.get(key_of.get(s.plan_id) or "") or s.rep
+            rep = managers.get(s.plan_id) or s.rep
             if rep and rep not in reps:
                 reps.append(rep)
         c.current_reps = reps
 
 
-def list_cases(store, *, scope: str | None = "company", now: datetime | None = None) -> list[Case]:
+def list_cases(store: LibraryStore, *, scope: str | None = "company", now: datetime | None = None) -> list[Case]:
     """Every case the scope lets out, by library number (``now``: see :func:`sync_library`)."""
     keys = scope_keys(store.spec, scope)
     sync_library(store, now=now)
-    lib = store.t[sch.CASE_LIBRARY]
-    with _reading(store) as conn:
-        rows = conn.execute(sa.select(lib).where(lib.c.shareable.in_(keys))
-                            .order_by(lib.c.library_no)).mappings().all()
-        return _cases_from_rows(store, conn, rows)
+    return _cases_from_rows(store, store.library_cases(keys))
 
 
-def get_case(store, ref: str | int, *, scope: str | None = "company", now: datetime | None = None) -> Case:
+def get_case(store: LibraryStore, ref: str | int, *, scope: str | None = "company",
+             now: datetime | None = None) -> Case:
     """One case by its library number (``12``, as search shows it) or else by its
     ``case_id`` (``C-012``; the first such case), if the scope lets it out; otherwise
     :class:`CaseNotFound` (the same answer either way: nothing leaks)."""
     keys = scope_keys(store.spec, scope)
     sync_library(store, now=now)
-    lib = store.t[sch.CASE_LIBRARY]
     text = unicodedata.normalize("NFKC", str(ref)).strip()
-    cond = (lib.c.library_no == int(text) if text.isdigit() and len(text) < 10
-            else lib.c.case_key == name_key(text))
-    with _reading(store) as conn:
-        rows = conn.execute(sa.select(lib).where(cond, lib.c.shareable.in_(keys))
-                            .order_by(lib.c.library_no).limit(1)).mappings().all()
-        found = _cases_from_rows(store, conn, rows)
+    if text.isdigit() and len(text) < 10:
+        rows = store.library_cases(keys, library_no=int(text), first=True)
+    else:
+        rows = store.library_cases(keys, case_key=name_key(text), first=True)
+    found = _cases_from_rows(store, rows)
     if not found:
         raise CaseNotFound(Label(f"事例 {text} は見つからないか、この共有範囲（{scope or 'company'}）では表示できません。",
                                 f"No case {text}, or it is not shared in scope {scope or 'company'}."))
@@ -504,22 +413,6 @@ def get_case(store, ref: str | int, *, scope: str | None = "company", now: datet
 
 
 # -- search ----------------------------------------------------------------------------------
-
-def _like_escape(term: str) -> str:
-    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _term_condition(store, lib: sa.Table, term: str) -> sa.ColumnElement:
-    if store.dialect == "sqlite":
-        if len(term) >= 3:  # the FTS5 trigram index answers a substring of 3+ characters
-            phrase = '"' + term.replace('"', '""') + '"'
-            return lib.c.id.in_(sa.text(f"SELECT rowid FROM {sch.CASE_FTS} WHERE {sch.CASE_FTS} MATCH :m")
-                                .bindparams(sa.bindparam("m", phrase, unique=True))
-                                .columns(rowid=sa.Integer))
-        return sa.func.instr(lib.c.search_text, term) > 0
-    # PostgreSQL: the GIN pg_trgm index serves LIKE (the text is folded already: LIKE == ILIKE)
-    return lib.c.search_text.like(f"%{_like_escape(term)}%", escape="\\")
-
 
 def _snippet(original: str, term: str) -> tuple[str, tuple[int, int]] | None:
     folded, starts = fold_map(original)
@@ -596,7 +489,7 @@ def _filter_match(spec: Spec, case: Case, industry: str | None, product: str | N
     return True
 
 
-def search_cases(store, query: str, *, industry: str | None = None, product: str | None = None,
+def search_cases(store: LibraryStore, query: str, *, industry: str | None = None, product: str | None = None,
                  department: str | None = None, scope: str | None = "company",
                  limit: int | None = 50, now: datetime | None = None) -> list[CaseHit]:
     """Cases whose searched columns contain every term of ``query`` (see the module
@@ -609,21 +502,18 @@ def search_cases(store, query: str, *, industry: str | None = None, product: str
         raise UsageError(Label("件数は 1 以上を指定してください。", "The limit must be at least 1."))
     keys = scope_keys(spec, scope)
     sync_library(store, now=now)
-    lib = store.t[sch.CASE_LIBRARY]
-    q = sa.select(lib).where(lib.c.shareable.in_(keys), *[_term_condition(store, lib, t) for t in terms])
-    with _reading(store) as conn:
-        rows = conn.execute(q.order_by(lib.c.id)).mappings().all()
-        hits = []
-        for row, case in zip(rows, _cases_from_rows(store, conn, rows, sources=False)):
-            if not _filter_match(spec, case, industry, product, department):
-                continue
-            hit = _rank(spec, case, terms, row["search_text"])
-            if hit is not None:
-                hits.append(hit)
-        hits.sort(key=lambda h: (-h.score, -(h.case.updated_at.timestamp() if h.case.updated_at else 0),
-                                 h.case.id))
-        hits = [_with_snippet(h, terms[0]) for h in (hits[:limit] if limit else hits)]
-        _attach_sources(store, conn, [h.case for h in hits])
+    rows = store.library_cases(keys, terms=terms)
+    hits = []
+    for row, case in zip(rows, _cases_from_rows(store, rows, sources=False)):
+        if not _filter_match(spec, case, industry, product, department):
+            continue
+        hit = _rank(spec, case, terms, row["search_text"])
+        if hit is not None:
+            hits.append(hit)
+    hits.sort(key=lambda h: (-h.score, -(h.case.updated_at.timestamp() if h.case.updated_at else 0),
+                             h.case.id))
+    hits = [_with_snippet(h, terms[0]) for h in (hits[:limit] if limit else hits)]
+    _attach_sources(store, [h.case for h in hits])
     return hits
 
 
@@ -688,160 +578,22 @@ def format_case(spec: Spec, case: Case, lang: str = "ja") -> str:
 
 # -- the library workbook --------------------------------------------------------------------
 
-_XL = {
-    "list_sheet": Label("事例一覧", "Cases"),
-    "card_sheet": Label("事例カード", "Case cards"),
-    "no": Label("No.", "No."),
-    "sources": Label("出典プラン", "Source plans"),
-    "updated": Label("更新日", "Updated"),
-    "title": Label("成功事例集", "Success-case library"),
-    "scope": Label("共有範囲", "Scope"),
-    "made": Label("作成日時", "Created"),
-    "count": Label("件数", "Cases"),
-    "own_id": Label("記入者の事例ID", "Author's case ID"),
-    "current_rep": Label("現在の担当営業", "Current account manager"),
-    "ask": Label("問い合わせ先", "Whom to ask"),
-    "author_is": Label("記入者", "Author"),
-    "rep_is": Label("担当営業", "Account manager"),
-    "confidential": Label("社外秘", "Confidential"),
-    "page_of": Label("&P / &N ページ", "Page &P of &N"),
-}
-#: the list sheet's columns (SuccessCases keys; the card sheet shows every column)
-LIST_COLUMNS = ("title", "customer", "industry", "products", "amount", "closed_date", "author", "case_id")
-LIST_WIDTHS = {"title": 40, "customer": 20, "industry": 12, "products": 20, "amount": 13, "closed_date": 11,
-               "author": 10, "case_id": 14}
-#: the Excel table of the list sheet
-LIBRARY_TABLE = "CaseLibrary"
-
-
-def export_library(store, path: str | os.PathLike, *, scope: str | None = "company",
+def export_library(store: LibraryStore, path: str | os.PathLike[str], *, scope: str | None = "company",
                    lang: str = "ja", now: datetime | None = None) -> int:
     """Write the library workbook for reps: a filterable table with one row per case
     (sheet 事例一覧 / Cases, numbers link to the card) and a readable card per case (sheet
-    事例カード / Case cards).  Only the cases the scope lets out.  Written atomically
-    (a temporary file, then renamed).  Returns the number of cases written."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.worksheet.hyperlink import Hyperlink
-
-    from xltools.workbook.xlwrite import DATE_FORMAT, write_table, write_value
+    事例カード / Case cards), laid out by :mod:`xltools.reports.casebook`.  Only the cases
+    the scope lets out.  Written atomically (a temporary file, then renamed).  Returns the
+    number of cases written."""
+    from xltools.reports.casebook import write_library
 
     if lang not in ("ja", "en"):
         raise UsageError(Label(f"言語は ja か en を指定してください（{lang!r}）。", f"language must be ja or en, got {lang!r}"))
-    spec = store.spec
     cases = list_cases(store, scope=scope, now=now)
     out = Path(path)
     if out.suffix.lower() != ".xlsx":
         raise UsageError(Label(f"{out}: 拡張子は .xlsx にしてください。", f"{out}: the file name must end in .xlsx"))
     if not out.parent.exists():
         raise UsageError(Label(f"{out.parent}: フォルダーがありません。", f"{out.parent}: no such folder"))
-    cols = list(cases_table(spec).columns)
-    wb = Workbook()
-    ws = wb.active
-    ws.title = _XL["list_sheet"](lang)
-    cards = wb.create_sheet(_XL["card_sheet"](lang))
-
-    # cards first: the list links to each card's row
-    bold = Font(bold=True)
-    head_font = Font(bold=True, size=12, color="FFFFFF")
-    head_fill = PatternFill("solid", fgColor="1F4E78")
-    label_fill = PatternFill("solid", fgColor="DDEBF7")
-    wrap = Alignment(wrap_text=True, vertical="top")
-    cards.column_dimensions["A"].width = 20
-    cards.column_dimensions["B"].width = 90
-    card_row: dict[int, int] = {}
-    r = 1
-    for case in cases:
-        card_row[case.id] = r
-        write_value(cards.cell(row=r, column=1), f"{_XL['no'](lang)} {case.no}")
-        write_value(cards.cell(row=r, column=2), case["title"] or "")
-        for col in (1, 2):
-            cards.cell(row=r, column=col).font = head_font
-            cards.cell(row=r, column=col).fill = head_fill
-        r += 1
-        for c in cols:
-            v = case.values.get(c.key)
-            if v is None or c.key == "title":
-                continue
-            lab = cards.cell(row=r, column=1)
-            write_value(lab, c.label(lang))
-            lab.font, lab.fill, lab.alignment = bold, label_fill, wrap
-            cell = cards.cell(row=r, column=2)
-            if c.type == "amount":
-                cell.number_format = "#,##0"
-            write_value(cell, _choice_label(spec, c, v, lang))
-            cell.alignment = Alignment(wrap_text=True, vertical="top", horizontal="left")
-            r += 1
-        ask = [f"{_XL['author_is'](lang)} {case['author']}"] if case["author"] else []
-        ask += [f"{_XL['rep_is'](lang)} {rep}" for rep in case.current_reps]
-        if ask:
-            lab = cards.cell(row=r, column=1)
-            write_value(lab, _XL["ask"](lang))
-            lab.font, lab.fill = bold, label_fill
-            write_value(cards.cell(row=r, column=2), "　".join(ask))
-            cards.cell(row=r, column=2).alignment = wrap
-            r += 1
-        if case.sources:
-            lab = cards.cell(row=r, column=1)
-            write_value(lab, _XL["sources"](lang))
-            lab.font, lab.fill = bold, label_fill
-            write_value(cards.cell(row=r, column=2), _src_text(case))
-            cards.cell(row=r, column=2).alignment = wrap
-            r += 1
-        r += 1  # a blank row between cards
-
-    # the list: the columns a reader scans, in one A4 landscape width (the cards have the rest)
-    table = cases_table(spec)
-    shown = [table.column(k) for k in LIST_COLUMNS if k in {c.key for c in cols}]
-    headers = ([_XL["no"](lang)] + [_XL["own_id"](lang) if c.key == "case_id" else c.label(lang) for c in shown]
-               + [_XL["current_rep"](lang), _XL["sources"](lang)])
-    rows = []
-    for case in cases:
-        rows.append([case.no] + [_choice_label(spec, c, case.values.get(c.key), lang) for c in shown]
-                    + [", ".join(case.current_reps) or None, _src_text(case) or None])
-    formats = {0: "0"}
-    widths = {0: 6}
-    for i, c in enumerate(shown, 1):
-        if c.type == "amount":
-            formats[i] = "#,##0"
-        elif c.type == "date":
-            formats[i] = DATE_FORMAT
-        widths[i] = LIST_WIDTHS.get(c.key, 12)
-    widths[len(shown) + 1], widths[len(shown) + 2] = 14, 30
-    write_table(ws, LIBRARY_TABLE, headers, rows, top=1, left=1, number_formats=formats, widths=widths)
-    ws.freeze_panes = "B2"
-    for i, case in enumerate(cases, 2):
-        cell = ws.cell(row=i, column=1)
-        cell.hyperlink = Hyperlink(ref=cell.coordinate, location=f"'{cards.title}'!A{card_row[case.id]}")
-        cell.font = Font(color="0563C1", underline="single")
-        for j in range(2, len(headers) + 1):
-            ws.cell(row=i, column=j).alignment = Alignment(vertical="top", wrap_text=True)
-    ws.sheet_properties.tabColor = "1F4E78"
-    ws.print_title_rows = "1:1"
-    cards.sheet_view.showGridLines = False
-    from openpyxl.worksheet.page import PageMargins
-
-    made = clock.resolve(now).astimezone().strftime("%Y-%m-%d")
-    for sheet in (ws, cards):  # printed: as wide as the paper, as many pages down as needed
-        sheet.page_setup.orientation = "landscape" if sheet is ws else "portrait"
-        sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
-        sheet.sheet_properties.pageSetUpPr.fitToPage = True
-        sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight = 1, 0
-        sheet.page_margins = PageMargins(left=0.4, right=0.4, top=0.7, bottom=0.6, header=0.3, footer=0.3)
-        sheet.print_options.gridLines = False
-        for hf in (sheet.oddHeader, sheet.evenHeader, sheet.firstHeader):
-            hf.left.text = _XL["title"](lang)
-            hf.center.text = _XL["confidential"](lang)
-            hf.right.text = f"{_XL['made'](lang)} {made}"
-        for hf in (sheet.oddFooter, sheet.evenFooter, sheet.firstFooter):
-            hf.left.text = sheet.title.replace("&", "&&")
-            hf.center.text = _XL["page_of"](lang)
-    wb.properties.creator = "xltools"
-    wb.properties.title = _XL["title"](lang)
-    from xltools.workbook.outfile import save_workbook
-
-    save_workbook(wb, out)
+    write_library(store.spec, cases, out, lang=lang, now=now)
     return len(cases)
-
-
-

@@ -3,10 +3,16 @@ compared and returned."""
 from __future__ import annotations
 
 import unicodedata
+from contextlib import AbstractContextManager
 from datetime import datetime, timezone
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from xltools.errors import UsageError, XltoolsError
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from xltools.spec.spec import Spec
 
 
 class StoreError(XltoolsError):
@@ -38,3 +44,18 @@ def aware(value: _V) -> _V:
 def norm_key(value: object) -> str:
     """Comparison key for names typed by people: NFKC, no spaces, case-folded."""
     return "".join(unicodedata.normalize("NFKC", str(value)).split()).casefold()
+
+
+class EngineParts:
+    """What :class:`~xltools.store.engine.Store` gives the mixins it is made of (saving,
+    the case library): declared here for the type checker only."""
+
+    spec: Spec
+    t: dict[str, sa.Table]
+    dialect: str
+
+    if TYPE_CHECKING:
+        def ensure_schema(self) -> None: ...
+        def read(self) -> AbstractContextManager[sa.Connection]: ...
+        def write(self) -> AbstractContextManager[sa.Connection]: ...
+        def lock(self, conn: sa.Connection, *names: str) -> None: ...

@@ -6,10 +6,13 @@ compiles the INSERT once per table, dialect and column set, converts every value
 the bind processor SQLAlchemy itself uses for that column's type (so the database
 receives exactly the same values), and hands the rows to the driver in one
 ``executemany`` on the caller's connection -- inside the caller's transaction.
+:func:`insert_row` does the same for one row and returns its generated key (the
+cursor's ``lastrowid`` on SQLite, ``RETURNING`` elsewhere).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, Callable, Sequence
 
 import sqlalchemy as sa
@@ -21,16 +24,26 @@ class _Plan:
     columns: tuple[str, ...]  # column keys, in parameter order
     names: tuple[str, ...] | None  # parameter names for named paramstyles; None: positional
     procs: tuple[Callable[[Any], Any] | None, ...]
+    get: Callable[[dict[str, Any]], tuple[Any, ...]]  # a row's values in parameter order
+    converted: tuple[tuple[int, Callable[[Any], Any]], ...]  # (position, bind processor) where there is one
 
 
-_PLANS: dict[tuple[int, str, str, tuple[str, ...]], _Plan] = {}
+def _getter(columns: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    if len(columns) == 1:
+        key = columns[0]
+        return lambda row: (row[key],)
+    return itemgetter(*columns)
 
 
-def _plan(table: sa.Table, keys: tuple[str, ...], dialect: sa.Dialect) -> _Plan:
-    cache_key = (id(table), dialect.name, dialect.driver, keys)
+_PLANS: dict[tuple[int, str, str, tuple[str, ...], str | None], _Plan] = {}
+
+
+def _plan(table: sa.Table, keys: tuple[str, ...], dialect: sa.Dialect, returning: str | None = None) -> _Plan:
+    cache_key = (id(table), dialect.name, dialect.driver, keys, returning)
     plan = _PLANS.get(cache_key)
     if plan is None:
-        compiled = table.insert().compile(dialect=dialect, column_keys=list(keys))
+        stmt = table.insert() if returning is None else table.insert().returning(table.c[returning])
+        compiled = stmt.compile(dialect=dialect, column_keys=list(keys))
         if compiled.positional:
             assert compiled.positiontup is not None  # a positional compile always sets it
             binds = list(compiled.positiontup)
@@ -43,7 +56,8 @@ def _plan(table: sa.Table, keys: tuple[str, ...], dialect: sa.Dialect) -> _Plan:
         procs = tuple(table.c[k].type.dialect_impl(dialect).bind_processor(dialect) for k in columns)
         plan = _PLANS[cache_key] = _Plan(compiled.string, columns,
                                          None if compiled.positional else tuple(escaped.get(b, b) for b in binds),
-                                         procs)
+                                         procs, _getter(columns),
+                                         tuple((i, p) for i, p in enumerate(procs) if p is not None))
     return plan
 
 
@@ -57,10 +71,28 @@ def insert_rows(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, A
         conn.execute(table.insert(), list(rows))  # rows of different shapes: SQLAlchemy sorts them out
         return
     plan = _plan(table, keys, conn.dialect)
-    pairs = tuple(zip(plan.columns, plan.procs))
-    values = [[r[k] if p is None else p(r[k]) for k, p in pairs] for r in rows]
-    if plan.names is None:
-        params: list[Any] = [tuple(v) for v in values]
+    conn.exec_driver_sql(plan.sql, [_params(plan, r) for r in rows])
+
+
+def _params(plan: _Plan, row: dict[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+    values = plan.get(row)
+    if plan.converted:
+        converted = list(values)
+        for i, proc in plan.converted:
+            converted[i] = proc(converted[i])
+        values = tuple(converted)
+    return values if plan.names is None else dict(zip(plan.names, values))
+
+
+def insert_row(conn: sa.Connection, table: sa.Table, row: dict[str, Any]) -> int:
+    """Insert one row into ``table`` (whose primary key is one generated integer column)
+    on ``conn`` and return its key: the values stored are those
+    ``conn.execute(table.insert(), row)`` would store."""
+    (pk,) = table.primary_key.columns
+    if conn.dialect.name == "sqlite":
+        plan = _plan(table, tuple(row), conn.dialect)
+        key = conn.exec_driver_sql(plan.sql, _params(plan, row)).lastrowid
     else:
-        params = [dict(zip(plan.names, v)) for v in values]
-    conn.exec_driver_sql(plan.sql, params)
+        plan = _plan(table, tuple(row), conn.dialect, returning=pk.key)
+        key = conn.exec_driver_sql(plan.sql, _params(plan, row)).scalar_one()
+    return int(key)

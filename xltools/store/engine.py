@@ -4,7 +4,9 @@
 file ``xltools.db`` in the working directory (WAL journal, busy timeout), the
 usual alternative a shared PostgreSQL (``postgresql+psycopg://user:pw@host/db``).
 The schema is created and upgraded on first use by the Alembic migrations shipped
-in ``xltools/migrations`` (no ``alembic.ini`` needed).
+in ``xltools/store/migrations`` (no ``alembic.ini`` needed).  This module owns the
+connections and the schema; saving is :mod:`xltools.store.saving`, reading
+:mod:`xltools.store.queries`, the success-case library :mod:`xltools.store.library`.
 
 :meth:`Store.save` stores one checked file in a single transaction: the ledger row
 (``files``), the plan, a new version with its rows and its issues.  It is
@@ -26,202 +28,40 @@ in ``xltools/migrations`` (no ``alembic.ini`` needed).
 from __future__ import annotations
 
 import hashlib
-import json
-import math
 import os
+import re
 import struct
 import time
 import weakref
 from contextlib import contextmanager
-from dataclasses import dataclass
-from dataclasses import fields as dc_fields
-from datetime import date, datetime, timezone
-from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import sqlalchemy as sa
 from sqlalchemy import exc
 
-from xltools import clock
 from xltools.messages import Label
-from xltools.spec.issues import INTERNAL, ISSUE_TYPES, FileReport, Issue
 from xltools.spec.spec import Spec, Table, load_spec
 from xltools.store import schema as sch
-from xltools.store.base import StoreError, StoreLockedError, UnknownTableError, aware, norm_key  # noqa: F401 (re-exported)
-from xltools.store.bulkinsert import insert_rows
+from xltools.store.base import StoreError, StoreLockedError, UnknownTableError  # noqa: F401 (re-exported)
+from xltools.store.library import CaseLibrary
 from xltools.store.queries import Queries
+from xltools.store.saving import STORE_CODES, FileRecord, SaveOutcome, Saving, coerce  # noqa: F401 (re-exported)
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 DEFAULT_URL = "sqlite:///xltools.db"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 #: seconds a SQLite writer waits for another writer before giving up
 DEFAULT_BUSY_TIMEOUT = 30.0
-#: issue codes the store itself raises (dropped again when a conflict is resolved)
-STORE_CODES = ("E-CONFLICT", "E-DUPLICATE-PLAN")
 _MIGRATION_LOCK = "xltools:migrations"
-_SAVE_ATTEMPTS = 4
-
-
-
-
-# -- records ---------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class SaveOutcome:
-    """What :meth:`Store.save` / :meth:`Store.reject` did with one file.
-
-    ``result``: ``stored`` (new current version), ``superseded`` (new version kept as
-    history), ``conflict`` (kept as history, see ``conflict_with``), ``rejected``
-    (ledger and issues only) or ``unchanged`` (nothing new stored).  ``file_result`` is
-    what the file is recorded as in the ledger (for an already seen file, its first
-    result).  ``issues`` are the issues the store itself added (``E-CONFLICT``...).
-    """
-
-    result: str
-    file_result: str
-    plan_id: str | None = None
-    version_id: int | None = None
-    version_no: int | None = None
-    conflict_with: str | None = None
-    file_id: int | None = None
-    issues: tuple[Issue, ...] = ()
-
-
-@dataclass(frozen=True)
-class FileRecord:
-    """One row of the ``files`` ledger."""
-
-    id: int
-    path: str
-    size: int | None
-    sha256: str
-    mtime: datetime | None
-    collected_at: datetime
-    result: str
-    plan_id: str | None
-    version_id: int | None
-    error_count: int
-    warning_count: int
-    info_count: int
-    detail: str | None
-
-    @property
-    def internal_failure(self) -> bool:
-        """xltools itself failed on the file (``E-INTERNAL``): it is read again next time."""
-        return self.result == "rejected" and INTERNAL in (self.detail or "").split("; ")
-
-
-# -- value helpers ---------------------------------------------------------------------
-
-def _utc(value: Any) -> datetime | None:
-    """Epoch seconds or a datetime -> naive UTC (how the database keeps time).
-    A naive datetime is taken to be UTC already."""
-    if value is None:
-        return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, tz=timezone.utc).replace(tzinfo=None)
-    if isinstance(value, datetime):
-        return value if value.tzinfo is None else value.astimezone(timezone.utc).replace(tzinfo=None)
-    raise StoreError(Label(f"日時ではありません: {value!r}", f"not a timestamp: {value!r}"))
-
-
-def _stamp(value: Any) -> datetime:
-    """The time a save is stamped with: ``value`` (see :func:`_utc`), else the clock's
-    :func:`~xltools.clock.now` -- resolved once per save."""
-    stamp = _utc(value if value is not None else clock.now())
-    assert stamp is not None  # _utc maps only None to None
-    return stamp
-
-
-def _inserted_id(result: sa.CursorResult[Any]) -> Any:
-    """The primary key of the row a single-row ``insert()`` just wrote."""
-    pk = result.inserted_primary_key
-    assert pk is not None  # a single-row insert() always has one
-    return pk[0]
-
-
-def _text_or_none(value: Any) -> str | None:
-    if value is None:
-        return None
-    s = str(value).strip()
-    return s or None
-
-
-_EXPECTED = {
-    "amount": {"ja": "金額（円）", "en": "an amount in yen"},
-    "integer": {"ja": "整数", "en": "a whole number"},
-    "float": {"ja": "数値", "en": "a number"},
-    "date": {"ja": "日付", "en": "a date"},
-}
-
-
-def coerce(kind: str, value: Any) -> Any:
-    """A clean PlanData value -> the Python value of its column kind (see
-    :func:`xltools.store.schema.column_kind`).  Raises ValueError/TypeError if it is not one."""
-    if value is None:
-        return None
-    if isinstance(value, str) and kind != "text":
-        value = value.strip()
-        if not value:
-            return None
-    if kind == "text":
-        if isinstance(value, str):
-            return value.replace("\x00", "") or None  # PostgreSQL text cannot hold NUL
-        if isinstance(value, (date, datetime)):
-            return value.isoformat()
-        if isinstance(value, float) and value.is_integer():
-            return str(int(value))
-        return str(value)
-    if isinstance(value, bool):
-        raise TypeError("a boolean is not a number")
-    if kind in ("amount", "integer"):
-        if isinstance(value, int):
-            return value
-        if isinstance(value, str):
-            value = Decimal(value.replace(",", ""))
-        if isinstance(value, (float, Decimal)):
-            if not math.isfinite(value):
-                raise ValueError("not a finite number")
-            return int(Decimal(value).to_integral_value())
-        raise TypeError(type(value).__name__)
-    if kind == "float":
-        if isinstance(value, (int, float, Decimal)):
-            out = float(value)
-        elif isinstance(value, str):
-            out = float(value.replace(",", ""))
-        else:
-            raise TypeError(type(value).__name__)
-        if not math.isfinite(out):
-            raise ValueError("not a finite number")
-        return out
-    if kind == "date":
-        if isinstance(value, datetime):
-            return value.date()
-        if isinstance(value, date):
-            return value
-        if isinstance(value, str):
-            return date.fromisoformat(value[:10])
-        raise TypeError(type(value).__name__)
-    raise ValueError(f"unknown column kind {kind!r}")
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    return value
-
-
-def _raw_text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    return str(value)
 
 
 def _lock_key(text: str) -> int:
     """A signed 64-bit key for pg_advisory_xact_lock."""
-    return struct.unpack(">q", hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest())[0]
+    key: int = struct.unpack(">q", hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest())[0]
+    return key
 
 
 # Connections must not cross fork(): a SQLite connection open in the parent confuses
@@ -293,7 +133,7 @@ def resolve_url(url: str | None = None) -> str:
     return url
 
 
-def alembic_config(connection: sa.Connection | None = None, spec: Spec | None = None):
+def alembic_config(connection: sa.Connection | None = None, spec: Spec | None = None) -> Config:
     """An Alembic ``Config`` for the migrations shipped in the package."""
     from alembic.config import Config
 
@@ -304,37 +144,47 @@ def alembic_config(connection: sa.Connection | None = None, spec: Spec | None = 
     return cfg
 
 
+_REVISION_LINE = re.compile(r"^(revision|down_revision)\s*(?::[^=]*)?=\s*(.+?)\s*$", re.M)
+_QUOTED = re.compile(r"""^(?:'([^'\\]+)'|"([^"\\]+)"|None)$""")
 _HEADS: tuple[str, ...] | None = None
+
+
+def _shipped_revisions() -> dict[str, str | None] | None:
+    """``revision -> down_revision`` of the shipped migration scripts, read from their
+    ``revision = '...'`` / ``down_revision = '...'`` lines without importing Alembic;
+    None when a script is not of that plain form (a merge, a branch): Alembic decides."""
+    graph: dict[str, str | None] = {}
+    for script in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):
+        found: dict[str, str | None] = {}
+        for key, value in _REVISION_LINE.findall(script.read_text(encoding="utf-8")):
+            m = _QUOTED.match(value)
+            if m is None or key in found:
+                return None
+            found[key] = m.group(1) or m.group(2)
+        if found.get("revision") is None or "down_revision" not in found or found["revision"] in graph:
+            return None
+        graph[str(found["revision"])] = found["down_revision"]
+    return graph or None
 
 
 def migration_heads() -> tuple[str, ...]:
     """The head revision(s) of the shipped migrations."""
     global _HEADS
     if _HEADS is None:
-        from alembic.script import ScriptDirectory
+        graph = _shipped_revisions()
+        if graph is not None and all(down is None or down in graph for down in graph.values()):
+            parents = set(graph.values())
+            _HEADS = tuple(sorted(r for r in graph if r not in parents))
+        else:
+            from alembic.script import ScriptDirectory
 
-        _HEADS = tuple(sorted(ScriptDirectory.from_config(alembic_config()).get_heads()))
+            _HEADS = tuple(sorted(ScriptDirectory.from_config(alembic_config()).get_heads()))
     return _HEADS
-
-
-# -- prepared plan ---------------------------------------------------------------------
-
-@dataclass
-class _Prepared:
-    plan_id: str
-    context: dict[str, Any]  # account_id, account_name, rep, period
-    account_key: str | None
-    slot: str | None
-    predecessor: str | None
-    version: dict[str, Any]  # plan_versions columns except bookkeeping set in the transaction
-    rows: dict[str, list[dict[str, Any]]]  # db table -> rows without version_id
-    content_hash: str
-    issues: list[Issue]  # the report's issues plus the store's coercion issues
 
 
 # -- the store ---------------------------------------------------------------------------
 
-class Store(Queries):
+class Store(Queries, Saving, CaseLibrary):
     """The plans database.  ``Store(url=None, spec=None)``; see the module docs."""
 
     def __init__(self, url: str | None = None, spec: Spec | None = None, *,
@@ -407,7 +257,7 @@ class Store(Queries):
         memory = self._memory
 
         @sa.event.listens_for(engine, "connect")
-        def _on_connect(dbapi_conn, _record):
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
             dbapi_conn.isolation_level = None  # transactions are begun below, not by the driver
             cur = dbapi_conn.cursor()
             cur.execute(f"PRAGMA busy_timeout={busy_ms}")
@@ -418,7 +268,7 @@ class Store(Queries):
             cur.close()
 
         @sa.event.listens_for(engine, "begin")
-        def _on_begin(conn):
+        def _on_begin(conn: sa.Connection) -> None:
             # writers take the write lock up front: no deadlock between two upgrading readers
             write = conn.get_execution_options().get("xltools_write")
             conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
@@ -476,19 +326,32 @@ class Store(Queries):
     # -- schema --------------------------------------------------------------------
     def schema_revision(self) -> tuple[str, ...]:
         """The Alembic revision(s) the database is at (empty: no schema yet)."""
-        from alembic.runtime.migration import MigrationContext
-
         with self._errors(), self.engine.connect() as conn:
+            return self._stored_revisions(conn)
+
+    def _stored_revisions(self, conn: sa.Connection) -> tuple[str, ...]:
+        """The rows of Alembic's ``alembic_version`` table (what Alembic's
+        ``get_current_heads`` reads), without importing Alembic on SQLite and PostgreSQL."""
+        if self.dialect == "sqlite":
+            found = conn.exec_driver_sql(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'").first()
+        elif self.dialect == "postgresql":
+            found = conn.exec_driver_sql("SELECT to_regclass('alembic_version')").scalar()
+        else:
+            from alembic.runtime.migration import MigrationContext
+
             return tuple(sorted(MigrationContext.configure(conn).get_current_heads()))
+        if not found:
+            return ()
+        return tuple(sorted(str(r[0]) for r in conn.exec_driver_sql("SELECT version_num FROM alembic_version")))
 
     def ensure_schema(self) -> None:
         """Create or upgrade the schema to the shipped head revision (``upgrade head``).
         Safe when several processes start at once (PostgreSQL: advisory lock;
-        SQLite: the write lock)."""
+        SQLite: the write lock).  A database already at the head costs one query:
+        Alembic is imported only to upgrade."""
         if self._schema_ready:
             return
-        from alembic import command
-
         heads = migration_heads()
         current = self.schema_revision()
         if not current and not self.create:
@@ -499,9 +362,7 @@ class Store(Queries):
         if current != heads:
             with self.write() as conn:
                 self.lock(conn, _MIGRATION_LOCK)
-                from alembic.runtime.migration import MigrationContext
-
-                current = tuple(sorted(MigrationContext.configure(conn).get_current_heads()))
+                current = self._stored_revisions(conn)
                 unknown = [r for r in current if not self._known_revision(r)]
                 if unknown:
                     raise StoreError(Label(
@@ -510,6 +371,8 @@ class Store(Queries):
                         f"The database schema ({', '.join(unknown)}) was written by a newer xltools. "
                         "Upgrade xltools."))
                 if current != heads:
+                    from alembic import command
+
                     command.upgrade(alembic_config(conn, self.spec), "head")
         self._schema_ready = True
 
@@ -522,336 +385,3 @@ class Store(Queries):
             return ScriptDirectory.from_config(alembic_config()).get_revision(rev) is not None
         except CommandError:
             return False
-
-    # -- the ledger ------------------------------------------------------------------
-    def file_seen(self, sha256: str) -> FileRecord | None:
-        """The ledger record of a file with this content hash, or None (never seen)."""
-        with self.read() as conn:
-            row = conn.execute(sa.select(self.t["files"]).where(self.t["files"].c.sha256 == sha256)
-                               ).mappings().first()
-        return self._file_record(row) if row else None
-
-    @staticmethod
-    def _file_record(row: Any) -> FileRecord:
-        names = {f.name for f in dc_fields(FileRecord)}
-        return FileRecord(**{k: aware(v) for k, v in dict(row).items() if k in names})
-
-    def _seen_outcome(self, conn: sa.Connection, f: Any) -> SaveOutcome:
-        vno = None
-        if f["version_id"] is not None:
-            vno = conn.execute(sa.select(self.t["plan_versions"].c.version_no)
-                               .where(self.t["plan_versions"].c.id == f["version_id"])).scalar()
-        return SaveOutcome("unchanged", f["result"], f["plan_id"], f["version_id"], vno, file_id=f["id"])
-
-    def _known_file(self, conn: sa.Connection, sha256: str) -> Any:
-        """The ledger row of this content -- forgotten (with its issues) when xltools
-        itself failed on it, so that this reading takes its place."""
-        files, issues = self.t["files"], self.t["issues"]
-        f = conn.execute(sa.select(files).where(files.c.sha256 == sha256)).mappings().first()
-        if f is not None and self._file_record(f).internal_failure:
-            conn.execute(issues.delete().where(issues.c.file_id == f["id"]))
-            conn.execute(files.delete().where(files.c.id == f["id"]))
-            return None
-        return f
-
-    # -- saving ----------------------------------------------------------------------
-    def reject(self, path: str, size: int | None, sha256: str, mtime: Any, report: FileReport, *,
-               collected_at: datetime | None = None, extra: list[Issue] | None = None) -> SaveOutcome:
-        """Record an unreadable or foreign file: a ledger row ``rejected`` with its issues.
-        ``collected_at``: the time of the run (default: :func:`xltools.clock.now`)."""
-        collected_at = _stamp(collected_at)
-        self.ensure_schema()
-        issues = list(report.issues) + list(extra or [])
-        with self.write() as conn:
-            self.lock(conn, f"file:{sha256}")
-            f = self._known_file(conn, sha256)
-            if f is not None:
-                return self._seen_outcome(conn, f)
-            fid = self._insert_file(conn, path=path, size=size, sha256=sha256, mtime=mtime,
-                                    collected_at=collected_at, result="rejected", plan_id=None,
-                                    version_id=None, issues=issues,
-                                    detail=self._detail(issues))
-            self._insert_issues(conn, fid, None, issues)
-        return SaveOutcome("rejected", "rejected", file_id=fid, issues=tuple(extra or ()))
-
-    @staticmethod
-    def _detail(issues: list[Issue]) -> str | None:
-        errors = [i for i in issues if i.severity == "error"]
-        if not errors:
-            return None
-        return "; ".join(dict.fromkeys(i.code for i in errors))
-
-    def save(self, report: FileReport, *, path: str, size: int | None, sha256: str, mtime: Any = None,
-             collected_at: datetime | None = None) -> SaveOutcome:
-        """Store one checked file (ledger + plan + version + rows + issues) in one transaction.
-
-        ``mtime``: the file's modification time (epoch seconds or datetime); it orders
-        versions of the same plan collected out of order.  ``collected_at``: the time of the
-        run (default: :func:`xltools.clock.now`), stamped on the file, the version and the
-        plan.  Files without plan data are recorded as rejected."""
-        collected_at = _stamp(collected_at)
-        if report.plan is None:
-            return self.reject(path, size, sha256, mtime, report, collected_at=collected_at)
-        plan_id = _text_or_none(report.plan.meta.get("plan_id"))
-        if plan_id is None or len(plan_id) > 64:
-            why = {"ja": "_meta の plan_id がありません" if plan_id is None else "_meta の plan_id が不正です",
-                   "en": "_meta has no plan_id" if plan_id is None else "_meta has an invalid plan_id"}
-            extra = Issue("E-NOT-A-PLAN", file=report.file, params={"detail": why})
-            return self.reject(path, size, sha256, mtime, report, collected_at=collected_at, extra=[extra])
-        self.ensure_schema()
-        prep = self._prepare(report, plan_id, source_file=path)
-        for attempt in range(_SAVE_ATTEMPTS):
-            try:
-                with self.write() as conn:
-                    self.lock(conn, f"file:{sha256}", f"plan:{prep.plan_id}",
-                                  f"slot:{prep.slot}" if prep.slot else "")
-                    return self._save_tx(conn, prep, path=path, size=size, sha256=sha256,
-                                         mtime=_utc(mtime), collected_at=collected_at)
-            except exc.IntegrityError as e:
-                if attempt == _SAVE_ATTEMPTS - 1:
-                    raise StoreError(Label(
-                        f"同時に書き込みが行われたため {path} を保存できませんでした（{e.orig}）。再実行してください。",
-                        f"Could not save {path} because of concurrent writes ({e.orig}). Run again.")) from None
-        raise AssertionError("unreachable")
-
-    def _prepare(self, report: FileReport, plan_id: str, source_file: str) -> _Prepared:
-        """Coerce the plan's values to column types (pure: no database access)."""
-        plan = report.plan
-        assert plan is not None  # save() rejects files without plan data first
-        issues = list(report.issues)
-        pv_cols = self.t["plan_versions"].c
-
-        def bad(fld, value, sheet, cell, kind):
-            issues.append(Issue("E-TYPE", sheet=sheet, cell=cell, field=fld.key, raw=value,
-                                file=report.file, table=fld.table,
-                                params={"label": fld.label, "expected": _EXPECTED.get(kind, kind)}))
-
-        version: dict[str, Any] = {}
-        for fld in self.spec.fields:
-            value = plan.derived[fld.key] if fld.key in plan.derived else plan.fields.get(fld.key)
-            kind = sch.column_kind(fld.type)
-            try:
-                version[fld.key] = coerce(kind, value)
-            except (ValueError, TypeError, ArithmeticError):
-                sheet, cell = plan.field_cells.get(fld.key, (None, None))
-                bad(fld, value, sheet, cell, kind)
-                version[fld.key] = None
-        context = {k: _text_or_none(version.get(k) if k in pv_cols else None) or _text_or_none(plan.meta.get(k))
-                   for k in ("account_id", "account_name", "rep", "period")}
-        for k, v in context.items():
-            if k in pv_cols and version.get(k) is None:
-                version[k] = v
-
-        rows: dict[str, list[dict[str, Any]]] = {}
-        hashed_tables: dict[str, list[list[Any]]] = {}
-        for name, table in self.spec_tables.items():
-            out, hashed = [], []
-            kinds = [(col, col.key, sch.column_kind(col.type)) for col in table.columns]
-            for r in plan.rows(table.name):
-                values: dict[str, Any] = {}
-                given = r.values
-                for col, key, kind in kinds:
-                    raw = given.get(key)
-                    if raw is None:  # most cells of a row: nothing to coerce
-                        values[key] = None
-                        continue
-                    try:
-                        values[key] = coerce(kind, raw)
-                    except (ValueError, TypeError, ArithmeticError):
-                        bad(col, raw, r.sheet, r.cells.get(key), kind)
-                        issues[-1].row = r.index
-                        values[key] = None
-                if all(v is None for v in values.values()):
-                    continue
-                out.append({"row_index": r.index, "sheet": r.sheet, "row": r.row, **values})
-                hashed.append([_jsonable(v) for v in values.values()])
-            rows[name] = out
-            hashed_tables[name] = hashed
-        content = json.dumps({"fields": {k: _jsonable(v) for k, v in version.items()}, "tables": hashed_tables},
-                             sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-        account_key = None
-        if context["account_id"]:
-            account_key = "id:" + norm_key(context["account_id"])
-        elif context["account_name"]:
-            account_key = "name:" + norm_key(context["account_name"])
-        slot = f"{account_key}|{norm_key(context['period'])}" if account_key and context["period"] else None
-        meta = {k: _raw_text(v) for k, v in plan.meta.items()}
-        version.update(
-            source_file=source_file,
-            template_version=_text_or_none(plan.meta.get("template_version")),
-            language=_text_or_none(plan.meta.get("language")),
-            meta=json.dumps(meta, ensure_ascii=False, sort_keys=True),
-            content_hash=hashlib.sha256(content.encode("utf-8")).hexdigest(),
-        )
-        return _Prepared(plan_id=plan_id, context=context, account_key=account_key, slot=slot,
-                         predecessor=_text_or_none(plan.meta.get("predecessor_plan_id")),
-                         version=version, rows=rows, content_hash=version["content_hash"], issues=issues)
-
-    def _save_tx(self, conn: sa.Connection, prep: _Prepared, *, path: str, size: int | None, sha256: str,
-                 mtime: datetime | None, collected_at: datetime) -> SaveOutcome:
-        plans, pv = self.t["plans"], self.t["plan_versions"]
-        f = self._known_file(conn, sha256)
-        if f is not None:
-            if f["result"] == "conflict" and f["version_id"] is not None:
-                return self._retry_conflicted(conn, prep, f, collected_at)
-            return self._seen_outcome(conn, f)
-
-        plan = conn.execute(sa.select(plans).where(plans.c.plan_id == prep.plan_id)).mappings().first()
-        versions = conn.execute(
-            sa.select(pv.c.id, pv.c.version_no, pv.c.content_hash, pv.c.file_mtime, pv.c.conflict_with)
-            .where(pv.c.plan_id == prep.plan_id).order_by(pv.c.id)).all()
-        latest = max(versions, key=lambda v: (v.file_mtime or datetime.min, v.id)) if versions else None
-        newer = latest is None or mtime is None or latest.file_mtime is None or mtime >= latest.file_mtime
-        same = None
-        if latest is not None and newer and latest.content_hash == prep.content_hash:
-            same = latest
-        elif latest is not None and not newer:
-            same = next((v for v in reversed(versions) if v.content_hash == prep.content_hash), None)
-        if same is not None and not (same is latest and same.conflict_with):
-            # a changed file with the same content: record the file, store nothing else
-            fid = self._insert_file(conn, path=path, size=size, sha256=sha256, mtime=mtime,
-                                    collected_at=collected_at, result="unchanged", plan_id=prep.plan_id,
-                                    version_id=same.id, issues=prep.issues, detail=None)
-            return SaveOutcome("unchanged", "unchanged", prep.plan_id, same.id, same.version_no, file_id=fid)
-
-        if plan is None:
-            # parameters, not .values(): one compiled statement for every plan
-            conn.execute(plans.insert(), dict(
-                plan_id=prep.plan_id, account_key=prep.account_key, **prep.context,
-                predecessor_plan_id=prep.predecessor, slot=None, first_collected_at=collected_at,
-                updated_at=collected_at, current_version_id=None))
-        version_no = max((v.version_no for v in versions), default=0) + 1
-        if newer:
-            decision, holder = self._claim_slot(conn, prep)
-        else:
-            decision, holder = "superseded", None
-        store_issues: list[Issue] = []
-        if decision == "conflict":
-            store_issues.append(self._conflict_issue(conn, prep, holder, path))
-        all_issues = prep.issues + store_issues
-        counts = _counts(all_issues)
-        vid = _inserted_id(conn.execute(pv.insert(), dict(
-            plan_id=prep.plan_id, version_no=version_no, file_sha256=sha256, file_mtime=mtime,
-            collected_at=collected_at, is_current=False,
-            conflict_with=holder["plan_id"] if decision == "conflict" else None,
-            error_count=counts["error"], warning_count=counts["warning"], info_count=counts["info"],
-            **prep.version)))
-        if decision == "take":
-            self._take_slot(conn, prep, vid, holder, collected_at)
-        elif plan is not None and newer and plan["current_version_id"] is None:
-            conn.execute(plans.update().where(plans.c.plan_id == prep.plan_id).values(
-                account_key=prep.account_key, **prep.context, predecessor_plan_id=prep.predecessor,
-                updated_at=collected_at))
-        for name, rows in prep.rows.items():
-            if rows:  # the driver's executemany: one compiled INSERT, the same values
-                insert_rows(conn, self.t[name], [dict(r, version_id=vid) for r in rows])
-        result = {"take": "stored", "superseded": "superseded", "conflict": "conflict"}[decision]
-        fid = self._insert_file(conn, path=path, size=size, sha256=sha256, mtime=mtime,
-                                collected_at=collected_at, result=result, plan_id=prep.plan_id,
-                                version_id=vid, issues=all_issues, detail=self._detail(all_issues))
-        self._insert_issues(conn, fid, vid, all_issues)
-        return SaveOutcome(result, result, prep.plan_id, vid, version_no,
-                           conflict_with=holder["plan_id"] if decision == "conflict" else None,
-                           file_id=fid, issues=tuple(store_issues))
-
-    def _claim_slot(self, conn: sa.Connection, prep: _Prepared) -> tuple[str, Any]:
-        """May this plan's new version become current for its account and period?
-
-        ``("take", displaced)``: yes (``displaced``: the predecessor it hands over from);
-        ``("superseded", None)``: no, a successor plan holds the slot;
-        ``("conflict", holder)``: no, another plan holds it."""
-        plans = self.t["plans"]
-        if prep.slot is None:
-            return "take", None
-        holder = conn.execute(sa.select(plans).where(plans.c.slot == prep.slot)).mappings().first()
-        if holder is None or holder["plan_id"] == prep.plan_id:
-            return "take", None
-        if holder["predecessor_plan_id"] == prep.plan_id:
-            return "superseded", None
-        if prep.predecessor == holder["plan_id"]:
-            return "take", holder
-        return "conflict", holder
-
-    def _take_slot(self, conn: sa.Connection, prep: _Prepared, vid: int, displaced: Any,
-                   now: datetime) -> None:
-        plans, pv = self.t["plans"], self.t["plan_versions"]
-        if displaced is not None:
-            conn.execute(pv.update().where(pv.c.plan_id == displaced["plan_id"], pv.c.is_current.is_(True))
-                         .values(is_current=False))
-            conn.execute(plans.update().where(plans.c.plan_id == displaced["plan_id"])
-                         .values(slot=None, current_version_id=None, updated_at=now))
-        this = pv.c.id == vid
-        conn.execute(pv.update().where(pv.c.plan_id == prep.plan_id, sa.or_(pv.c.is_current.is_(True), this))
-                     .values(is_current=this, conflict_with=sa.case((this, sa.null()), else_=pv.c.conflict_with)))
-        conn.execute(plans.update().where(plans.c.plan_id == prep.plan_id).values(
-            account_key=prep.account_key, **prep.context, predecessor_plan_id=prep.predecessor,
-            slot=prep.slot, current_version_id=vid, updated_at=now))
-
-    def _conflict_issue(self, conn: sa.Connection, prep: _Prepared, holder: Any, path: str) -> Issue:
-        pv = self.t["plan_versions"]
-        other_file = None
-        if holder["current_version_id"] is not None:
-            other_file = conn.execute(sa.select(pv.c.source_file)
-                                      .where(pv.c.id == holder["current_version_id"])).scalar()
-        same_rep = (holder["rep"] is not None and prep.context["rep"] is not None
-                    and norm_key(holder["rep"]) == norm_key(prep.context["rep"]))
-        other = f"plan_id {holder['plan_id']}"
-        detail = {"ja": f"{other}、担当 {holder['rep'] or '不明'}、ファイル {other_file or '不明'}",
-                  "en": f"{other}, rep {holder['rep'] or 'unknown'}, file {other_file or 'unknown'}"}
-        return Issue("E-DUPLICATE-PLAN" if same_rep else "E-CONFLICT", file=path, field="plan_id",
-                     raw=prep.plan_id, params={"detail": detail})
-
-    def _retry_conflicted(self, conn: sa.Connection, prep: _Prepared, f: Any, now: datetime) -> SaveOutcome:
-        """The same file again after a conflict: it becomes current if the conflict is gone
-        (and it is still its plan's latest version); otherwise nothing changes."""
-        pv, files, issues = self.t["plan_versions"], self.t["files"], self.t["issues"]
-        v = conn.execute(sa.select(pv.c.id, pv.c.version_no, pv.c.conflict_with)
-                         .where(pv.c.id == f["version_id"])).first()
-        latest_id = conn.execute(sa.select(sa.func.max(pv.c.id)).where(pv.c.plan_id == prep.plan_id)).scalar()
-        if v is None or not v.conflict_with or latest_id != v.id:
-            return self._seen_outcome(conn, f)
-        decision, holder = self._claim_slot(conn, prep)
-        if decision != "take":
-            return SaveOutcome("unchanged", "conflict", prep.plan_id, v.id, v.version_no,
-                               conflict_with=holder["plan_id"] if holder is not None else v.conflict_with,
-                               file_id=f["id"])
-        self._take_slot(conn, prep, v.id, holder, now)
-        conn.execute(issues.delete().where(issues.c.file_id == f["id"], issues.c.code.in_(STORE_CODES)))
-        left = conn.execute(sa.select(issues.c.code).where(issues.c.file_id == f["id"])).scalars().all()
-        counts = {s: sum(1 for c in left if ISSUE_TYPES[c].severity == s) for s in ("error", "warning", "info")}
-        count_values = dict(error_count=counts["error"], warning_count=counts["warning"],
-                            info_count=counts["info"])
-        conn.execute(files.update().where(files.c.id == f["id"]).values(
-            result="stored", detail="; ".join(dict.fromkeys(c for c in left if c.startswith("E-"))) or None,
-            **count_values))
-        conn.execute(pv.update().where(pv.c.id == v.id).values(**count_values))
-        return SaveOutcome("stored", "stored", prep.plan_id, v.id, v.version_no, file_id=f["id"])
-
-    def _insert_file(self, conn: sa.Connection, *, path: str, size: int | None, sha256: str, mtime: Any,
-                     collected_at: datetime, result: str, plan_id: str | None, version_id: int | None,
-                     issues: list[Issue], detail: str | None) -> int:
-        counts = _counts(issues)
-        return _inserted_id(conn.execute(self.t["files"].insert(), dict(
-            path=str(path), size=size, sha256=sha256, mtime=_utc(mtime),
-            collected_at=_utc(collected_at), result=result, plan_id=plan_id,
-            version_id=version_id, error_count=counts["error"], warning_count=counts["warning"],
-            info_count=counts["info"], detail=detail)))
-
-    def _insert_issues(self, conn: sa.Connection, file_id: int, version_id: int | None,
-                       issues: list[Issue]) -> None:
-        if not issues:
-            return
-        insert_rows(conn, self.t["issues"], [
-            {"file_id": file_id, "version_id": version_id, "code": i.code, "severity": i.severity,
-             "sheet": i.sheet, "cell": i.cell, "field": i.field, "table_name": i.table, "row": i.row,
-             "raw": _raw_text(i.raw), "message_ja": i.message("ja"), "message_en": i.message("en")}
-            for i in issues])
-
-    # -- queries ---------------------------------------------------------------------
-
-
-def _counts(issues: list[Issue]) -> dict[str, int]:
-    c = {"error": 0, "warning": 0, "info": 0}
-    for i in issues:
-        c[i.severity] += 1
-    return c

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from contextlib import AbstractContextManager, contextmanager
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Protocol
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Protocol, Sequence
 
 import sqlalchemy as sa
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from typing import Unpack
 
     from xltools.spec.spec import Spec, Table
+    from xltools.store.library import CaseSourceRecord, LibraryWriter
 
     #: a SELECT whose columns follow the spec (its fields and table columns), known at run time
     _Select = sa.Select[Unpack[tuple[Any, ...]]]
@@ -46,6 +47,20 @@ class ReadStore(Protocol):
     def version_records(self, version_ids: Iterable[int]) -> list[dict[str, Any]]: ...
     def table_records(self, table: str, version_ids: Iterable[int]) -> list[dict[str, Any]]: ...
     def opportunity_states(self) -> list[dict[str, Any]]: ...
+    # the success-case library (xltools.store.library)
+    def library_pending(self, any_of: Sequence[str]) -> bool: ...
+    def library_cases(self, shareable: Iterable[str], *, terms: Sequence[str] = (),
+                      library_no: int | None = None, case_key: str | None = None,
+                      first: bool = False) -> list[dict[str, Any]]: ...
+    def library_sources(self, case_ids: Iterable[int]) -> list[CaseSourceRecord]: ...
+    def account_managers(self, plan_ids: Iterable[str]) -> dict[str, str | None]: ...
+
+
+class LibraryStore(ReadStore, Protocol):
+    """The reads, plus the success-case library's own write transaction (merging stored
+    rows into the library before it is read)."""
+
+    def library_write(self) -> AbstractContextManager[LibraryWriter]: ...
 
 
 class Queries:

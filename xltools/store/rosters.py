@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from pathlib import PurePath
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import sqlalchemy as sa
 
 from xltools import clock
 from xltools.checking.roster import Roster, RosterEntry
 from xltools.store import schema as sch
+
+if TYPE_CHECKING:
+    from xltools.store.engine import Store
 
 
 def _file_name(path: Any) -> str | None:
@@ -25,7 +28,7 @@ def _file_name(path: Any) -> str | None:
     return PurePath(str(path).replace("\\", "/")).name or None
 
 
-def save_roster(store: Any, period: str, entries: Sequence[RosterEntry], *, path: Any = None,
+def save_roster(store: Store, period: str, entries: Sequence[RosterEntry], *, path: Any = None,
                 now: datetime | None = None) -> int:
     """Store ``entries`` as the roster of ``period`` (replacing the one stored before);
     ``path``: the roster file (only its name is kept).  Returns the number of lines."""
@@ -44,7 +47,7 @@ def save_roster(store: Any, period: str, entries: Sequence[RosterEntry], *, path
     return len(rows)
 
 
-def stored_roster(store: Any, period: str | None) -> Roster | None:
+def stored_roster(store: Store, period: str | None) -> Roster | None:
     """The roster stored for ``period`` (a :class:`~xltools.checking.roster.Roster` whose ``path`` is
     the roster's file name and ``stored_at`` the time it was stored), or None when no
     roster was stored for it."""

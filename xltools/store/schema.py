@@ -22,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from xltools.messages import Label
+from xltools.spec.contract import T
 from xltools.spec.spec import Field, Spec, SpecError, Table, load_spec
 
 NAMING_CONVENTION = {
@@ -105,7 +106,7 @@ def spec_tables(spec: Spec) -> dict[str, Table]:
     return out
 
 
-def _spec_column(f: Field) -> sa.Column:
+def _spec_column(f: Field) -> sa.Column[Any]:
     return sa.Column(f.key, column_type(f.type), nullable=True)
 
 
@@ -211,7 +212,7 @@ def _build_store_metadata(spec: Spec | None = None) -> sa.MetaData:
     return md
 
 
-def include_object(obj, name, type_, reflected, compare_to) -> bool:
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
     """Alembic autogenerate filter (env.py, the migration tests): skip objects that a
     migration made by hand and the metadata does not describe (engine-specific search
     indexes, named by ``is_search_index_object`` when that is defined)."""
@@ -232,8 +233,8 @@ def metadata(spec: Spec | None = None) -> sa.MetaData:
 
 
 # =====================================================================================
-# Success-case library — owned by xltools/reports/cases.py (issue 5).  Everything above this
-# line belongs to the store; this block only adds the library's tables to the metadata.
+# Success-case library — read and written by xltools/store/library.py for
+# xltools/reports/cases.py.  This block only adds the library's tables to the metadata.
 #
 # * ``case_library``: every success case once (de-duplicated across versions and
 #   plans), with the SuccessCases columns of the spec, the dedup keys and
@@ -268,7 +269,7 @@ def is_search_index_object(name: str | None, type_: str = "table") -> bool:
 
 def add_case_library(md: sa.MetaData, spec: Spec) -> None:
     """Add ``case_library`` and ``case_sources`` to ``md`` (built from ``spec``)."""
-    cases = spec.table("SuccessCases")
+    cases = spec.table(T.SUCCESS_CASES)
     _check_reserved([c.key for c in cases.columns], CASE_COLUMNS, f"table {cases.name}")
     for name in (CASE_LIBRARY, CASE_SOURCES):
         if name in md.tables:
