@@ -119,16 +119,18 @@ class Stream:
         return self.n
 
     def head(self, n: int) -> list[Record]:
-        fn = self.fn
-        return [fn(dict(r)) if fn else dict(r) for r in self.snapshot.run(self.q.limit(n)).mappings()]
+        return list(self._records(self.snapshot.run(self.q.limit(n)), n))
 
     def __iter__(self) -> Iterator[Record]:
         result = self.snapshot.run(self.q, stream=True)
-        fn = self.fn
         try:
-            for i, r in enumerate(result.mappings()):
-                if i >= self.n:  # cannot happen inside one snapshot; the table's size wins
-                    break
-                yield fn(dict(r)) if fn else dict(r)
+            yield from self._records(result, self.n)  # more rows cannot happen inside one snapshot
         finally:
             result.close()
+
+    def _records(self, result: sa.CursorResult[Any], n: int) -> Iterator[Record]:
+        keys, fn = list(result.keys()), self.fn
+        for i, row in enumerate(result):
+            if i >= n:
+                break
+            yield fn(dict(zip(keys, row))) if fn else dict(zip(keys, row))
