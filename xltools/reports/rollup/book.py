@@ -331,7 +331,7 @@ def _clean(text: str) -> str:
     return stored_text(text)
 
 
-@lru_cache(maxsize=1 << 16)  # names, stages and messages repeat on every row of a big roll-up
+@lru_cache(maxsize=1 << 14)  # names, stages and messages repeat on every row of a big roll-up
 def _xml_text(text: str) -> str:
     text = _clean(text)
     esc = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
