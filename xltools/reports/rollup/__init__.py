@@ -43,8 +43,8 @@ chosen language (spec labels where the spec has them); yen formats; frozen heade
 The file is written atomically: a failed run leaves the previous roll-up intact.
 
 Scale: the big row sets are streamed from one read snapshot of the database straight
-into the sheets (openpyxl only lays out the skeleton), so 10,000 plans -- 300,000
-opportunities and 370,000 issues -- take about a minute and well under 1 GB.
+into the sheets (openpyxl only lays out the skeleton); CPU and memory grow with the number
+of cells (about 1,300 per plan: 13 million at 10,000 plans).
 
 Modules: :mod:`.common` (texts, formats, columns), :mod:`.data` (reading the store through its read
 API, :mod:`xltools.store.queries`, big row sets from one snapshot), :mod:`.figures` (the figures every sheet shows), :mod:`.book` (the

@@ -89,8 +89,9 @@ def gather(store: ReadStore, spec: Spec, settings: Settings, snapshot: Snapshot,
     history = store.versions(period, all_versions=True)
     from xltools.reports.winrate import win_rates
 
+    current = [v for v in history if v["is_current"]]  # the current versions, read once with the rest
     data = RollupData(period=period, today=clock.today(now), generated_at=_local(now),
-                      versions=store.current_versions(period), rows=rows, files=store.files(period),
+                      versions=current, rows=rows, files=store.files(period),
                       issues=snapshot.issues(period, lang), history=history, earlier_cases=earlier,
                       win_rates=win_rates(store, settings, until=selected))
     data.changes = month_changes(store, spec, settings, history, data.versions, data.today)
