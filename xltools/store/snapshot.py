@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 import sqlalchemy as sa
 
 from xltools.messages import Label
-from xltools.spec.periods import parse_period
 from xltools.store.base import StoreError
 from xltools.store.schema import CONTEXT_KEYS, db_table_name
 
@@ -50,16 +49,6 @@ class Snapshot:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @staticmethod
-    def _period(q: Any, column: Any, period: str | None, unplaced: Any = None) -> Any:
-        """``FY2026Q3`` matches that quarter; ``FY2026`` the year and its quarters (like the
-        store's own queries); rows whose ``unplaced`` column is NULL always match."""
-        if period is None:
-            return q
-        p = parse_period(period)
-        cond = column == str(p) if p.quarter is not None else sa.or_(column == str(p), column.like(f"{p}Q_"))
-        return q.where(cond if unplaced is None else sa.or_(cond, unplaced.is_(None)))
-
     def rows(self, table: str, period: str | None) -> Stream:
         """Rows of a spec table of the current plan versions: plan context, ``version_id``,
         ``row_index`` and the spec columns, in workbook order."""
@@ -69,7 +58,7 @@ class Snapshot:
             t.c[c.key] for c in st.spec.table(table).columns]
         q = (sa.select(*cols).select_from(t.join(pv, t.c.version_id == pv.c.id))
              .where(pv.c.is_current.is_(True)).order_by(pv.c.id, t.c.row_index, t.c.id))
-        return Stream(self, self._period(q, pv.c.period, period))
+        return Stream(self, st._in_period(q, pv.c.period, period))
 
     def issues(self, period: str | None, lang: str) -> Stream:
         """The issues of the current versions and of the rejected or conflicting files that
@@ -89,7 +78,7 @@ class Snapshot:
              .where(sa.or_(pv.c.is_current.is_(True),
                            sa.and_(files.c.result.in_(("rejected", "conflict")), files.c.id == latest_at_path)))
              .order_by(rank, pv.c.rep, pv.c.account_name, files.c.id, issues.c.id))
-        return Stream(self, self._period(q, pv.c.period, period, issues.c.version_id))
+        return Stream(self, st._in_period(q, pv.c.period, period, issues.c.version_id))
 
     def run(self, q: Any, *, stream: bool = False) -> sa.CursorResult[Any]:
         try:
