@@ -134,7 +134,8 @@ def plan_changes(spec: Spec, before: PlanData, after: PlanData, settings: Settin
     """(what, subject, before, after) rows from ``before`` to ``after``: the stored history's
     changes (:func:`xltools.reports.history.diff_plans`) plus deals that slipped to a later
     fiscal quarter or changed amount."""
-    from xltools.reports.history import diff_plans, name_key
+    from xltools.reports.history import diff_plans
+    from xltools.reports.rollup.figures import deal_moves
 
     ch = diff_plans(before, after, spec=spec)
     stance = spec.choices(spec.table(T.CONTACTS).column("stance").choices)
@@ -162,35 +163,9 @@ def plan_changes(spec: Spec, before: PlanData, after: PlanData, settings: Settin
         for o in items:
             rows.append((TEXTS[key](lang), o.get("opportunity") or o.get("opp_id") or "", lbl(stage, o.get("stage"))
                          if key == "c_dropped" else None, o.get("amount")))
-    start = settings.fiscal_year_start_month
-    old = {}
-    for r in before.rows(T.OPPORTUNITIES):
-        for k in (("id", r.get("opp_id")), ("name", r.get("opportunity"))):
-            if k[1] is not None and name_key(k[1]):
-                old.setdefault((k[0], name_key(k[1])), r)
-    for r in after.rows(T.OPPORTUNITIES):
-        o = None
-        if r.get("opp_id") is not None:
-            o = old.get(("id", name_key(r.get("opp_id"))))
-        if o is None and r.get("opportunity"):
-            o = old.get(("name", name_key(r.get("opportunity"))))
-        if o is None:
-            continue
-        name = r.get("opportunity") or r.get("opp_id")
-        q_old, q_new = _quarter(o.get("expected_close"), start), _quarter(r.get("expected_close"), start)
-        if q_old and q_new and q_new > q_old:
-            rows.append((TEXTS["c_slipped"](lang), name, q_old, q_new))
-        a_old, a_new = o.get("amount"), r.get("amount")
-        if isinstance(a_old, (int, Decimal)) and isinstance(a_new, (int, Decimal)) and a_old != a_new:
-            rows.append((TEXTS["c_resized"](lang), name, a_old, a_new))
+    for m in deal_moves(before, after, settings.fiscal_year_start_month):
+        rows.append((TEXTS["c_slipped" if m.kind == "slipped" else "c_resized"](lang), m.name, m.old, m.new))
     return rows
-
-
-def _quarter(value: Any, start_month: int) -> str | None:
-    from xltools.spec.periods import fiscal_quarter_of
-
-    d = day(value)
-    return str(fiscal_quarter_of(d, start_month)) if d else None
 
 
 def _choice_label(spec: Spec, table: str, column: str, key: Any, lang: str) -> Any:

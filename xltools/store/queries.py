@@ -18,6 +18,7 @@ from xltools.spec.contract import T
 from xltools.spec.periods import parse_period
 from xltools.store import schema as sch
 from xltools.store.base import UnknownTableError, aware, norm_key
+from xltools.store.snapshot import Snapshot as Snapshot  # big row sets from one read snapshot
 
 if TYPE_CHECKING:
     from typing import Unpack

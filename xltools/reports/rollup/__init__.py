@@ -43,11 +43,11 @@ chosen language (spec labels where the spec has them); yen formats; frozen heade
 The file is written atomically: a failed run leaves the previous roll-up intact.
 
 Scale: the big row sets are streamed from one read snapshot of the database straight
-into the sheets (openpyxl only lays out the skeleton), so 10,000 plans -- 300,000
-opportunities and 370,000 issues -- take about a minute and well under 1 GB.
+into the sheets (openpyxl only lays out the skeleton); CPU and memory grow with the number
+of cells (about 1,300 per plan: 13 million at 10,000 plans).
 
-Modules: :mod:`.common` (texts, formats, columns), :mod:`.data` (reading the store, the
-streamed snapshot), :mod:`.figures` (the figures every sheet shows), :mod:`.book` (the
+Modules: :mod:`.common` (texts, formats, columns), :mod:`.data` (reading the store through its read
+API, :mod:`xltools.store.queries`, big row sets from one snapshot), :mod:`.figures` (the figures every sheet shows), :mod:`.book` (the
 streaming writer), :mod:`.sheets_dashboard` (dashboard, changes, page setup),
 :mod:`.sheets_lists` (the list sheets), :mod:`.sheets_submissions`, :mod:`.sheets_portfolio` and :mod:`.build` (:func:`write_rollup`).
 """
@@ -86,7 +86,7 @@ from xltools.reports.rollup.common import (
     Unit,
     amount_unit,
 )
-from xltools.reports.rollup.data import STREAM_BATCH, STREAMED, RollupData, _Snapshot, _Stream, gather, latest_period
+from xltools.reports.rollup.data import STREAMED, RollupData, gather, latest_period
 from xltools.reports.rollup.figures import (
     account_rows,
     biggest_changes,
@@ -102,10 +102,10 @@ from xltools.reports.rollup.sheets_dashboard import change_subject, change_value
 
 __all__ = [
     "CHART_MAX_ACCOUNTS", "DATE_FORMAT", "DATETIME_FORMAT", "FRACTION_FORMAT", "INT_FORMAT", "MAX_WIDTH",
-    "NUMBER_FORMAT", "PERCENT_FORMAT", "RATIO_FORMATS", "SCORE_FORMAT", "SHEETS", "STREAM_BATCH", "STREAMED",
+    "NUMBER_FORMAT", "PERCENT_FORMAT", "RATIO_FORMATS", "SCORE_FORMAT", "SHEETS", "STREAMED",
     "TABLE_STYLE", "TEXTS", "WIDTH_SAMPLE", "YEN_FORMAT", "ZIP_LEVEL", "Col", "RollupData", "RollupError", "Unit",
     "account_rows", "amount_unit", "biggest_changes", "build_rollup", "change_subject", "change_value",
     "dashboard_lists", "gather", "latest_period", "month_changes", "new_cases", "pipeline_row", "quarter_rows",
     "rep_rows", "trend_rows", "won_in_period", "write_rollup",
-    "_Block", "_Book", "_Snapshot", "_Stream", "_cell", "_clean", "_encode", "_label_of", "_row", "_severity",
+    "_Block", "_Book", "_cell", "_clean", "_encode", "_label_of", "_row", "_severity",
 ]

@@ -7,7 +7,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Callable, Iterable
+from functools import lru_cache
+from typing import Any, Callable, Iterable, Iterator
 
 from xltools.reports.rollup.common import (
     DATE_FORMAT,
@@ -216,23 +217,47 @@ class _Book:
             letters = [_letter(i + 1) for i in range(len(b.cols))]
             r = b.top
             buf.append(_row(r, [_cell(letters[i], r, h, 0) for i, h in enumerate(b.headers)]))
-            cols = b.cols
-            for rec in b.records:
-                r += 1
-                cells = []
-                for i, c in enumerate(cols):
-                    v = c.get(rec)
-                    if v is None:
-                        continue
-                    fmt = c.fmt(rec) if callable(c.fmt) else c.fmt
-                    tone = c.tone(rec) if c.tone is not None else None
-                    cells.append(_encode(letters[i], r, v, fmt, tone, self))
+            for r, cells in self._record_cells(b.records, b.cols, letters, r + 1):
                 buf.append(_row(r, cells))
                 if len(buf) >= 2000:
                     yield "".join(buf)
                     buf.clear()
         yield "".join(buf)
 
+
+    def _record_cells(self, records: Iterable[dict], cols: list[Col], letters: list[str],
+                      first: int) -> Iterator[tuple[int, list[str]]]:
+        """(row number, ``<c>`` elements) of each record from row ``first``: what
+        :func:`_encode` writes, with text, whole numbers and finite floats encoded inline
+        (the bulk of a big roll-up's cells) and every other value through :func:`_encode`."""
+        styles, style = self._styles, self.style
+        plan = [(letters[i], c.get, c.fmt if callable(c.fmt) else None, c.fmt, c.tone) for i, c in enumerate(cols)]
+        r = first - 1
+        for rec in records:
+            r += 1
+            cells = []
+            for letter, get, fmt_of, fmt, tone_of in plan:
+                v = get(rec)
+                if v is None:
+                    continue
+                if fmt_of is not None:
+                    fmt = fmt_of(rec)
+                tone = tone_of(rec) if tone_of is not None else None
+                kind = type(v)
+                if kind is str:
+                    quote = v.startswith(FORMULA_TRIGGERS)
+                    sid = styles.get((None, tone, quote, None))
+                    if sid is None:
+                        sid = style(None, tone, quote)
+                    cells.append(f'<c r="{letter}{r}" s="{sid}" t="inlineStr"><is>{_xml_text(v)}</is></c>')
+                elif kind is int or (kind is float and math.isfinite(v)):
+                    sid = styles.get((fmt, tone, False, None))
+                    if sid is None:
+                        sid = style(fmt, tone)
+                    cells.append(f'<c r="{letter}{r}" s="{sid}"><v>{v!r}</v></c>')
+                else:
+                    cells.append(_encode(letter, r, v, fmt, tone, self))
+            yield r, cells
 
     def _merged_rows(self, blocks: list[_Block]) -> list[str]:
         """The rows of blocks that share rows (the dashboard), cells in column order."""
@@ -306,6 +331,7 @@ def _clean(text: str) -> str:
     return stored_text(text)
 
 
+@lru_cache(maxsize=1 << 14)  # names, stages and messages repeat on every row of a big roll-up
 def _xml_text(text: str) -> str:
     text = _clean(text)
     esc = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -4,11 +4,10 @@ from __future__ import annotations
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from xltools.reports.rollup.book import _Book
 from xltools.reports.rollup.common import RollupError
-from xltools.reports.rollup.data import RollupData, _Snapshot, gather
+from xltools.reports.rollup.data import RollupData, gather
 from xltools.reports.rollup.figures import account_rows, pipeline_row
 from xltools.reports.rollup.sheets_dashboard import _changes, _dashboard, _page_setup
 from xltools.reports.rollup.sheets_lists import (
@@ -27,6 +26,7 @@ from xltools.reports.rollup.sheets_submissions import file_log_sheet, submission
 from xltools.reports.rollup.sheets_whitespace import whitespace_sheets
 from xltools.spec.config import Settings
 from xltools.spec.spec import LANGS, Spec
+from xltools.store.queries import Queries, Snapshot
 
 
 def build_rollup(data: RollupData, spec: Spec, settings: Settings, lang: str = "ja") -> _Book:
@@ -58,7 +58,7 @@ def build_rollup(data: RollupData, spec: Spec, settings: Settings, lang: str = "
 
 # -- public API --------------------------------------------------------------------------------
 
-def write_rollup(store: Any, spec: Spec, settings: Settings, out_path: str | os.PathLike, *,
+def write_rollup(store: Queries, spec: Spec, settings: Settings, out_path: str | os.PathLike, *,
                  period: str | None = None, lang: str = "ja", roster: str | os.PathLike | None = None,
                  now: datetime | None = None) -> Path:
     """Write the roll-up workbook of ``period`` (default: the latest period with a plan)
@@ -75,7 +75,7 @@ def write_rollup(store: Any, spec: Spec, settings: Settings, out_path: str | os.
         raise RollupError(f"{out.parent}: 出力先のフォルダがありません / output folder does not exist")
     from xltools.workbook.generate import save_atomic
 
-    with _Snapshot(store) as snapshot:
+    with Snapshot(store) as snapshot:
         data = gather(store, spec, settings, snapshot, period=period, roster=roster, now=now, lang=lang)
         book = build_rollup(data, spec, settings, lang)
         del data  # the book keeps the rows it shows; the rest can go before the big write

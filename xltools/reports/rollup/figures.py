@@ -3,13 +3,16 @@ changes and the new success cases -- all from the figures collect stored."""
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from xltools.checking.validate import name_key
 from xltools.reports.rollup.common import _day, _local, _ratio, _t
 from xltools.spec.config import Settings
 from xltools.spec.derive import Deriver
+from xltools.spec.model import PlanData
 from xltools.spec.periods import fiscal_quarter_of, parse_period
 from xltools.spec.spec import Spec
 
@@ -120,13 +123,61 @@ def trend_rows(data: RollupData) -> list[dict]:
     return out
 
 
-def _prev_version(history: list[dict], v: dict, before: date) -> dict | None:
+def _prev_version(versions_of_plan: list[dict], v: dict, before: date) -> dict | None:
     """The plan's version as it stood at the end of the month before ``before``: the latest
-    of its versions collected before that day (conflicting ones left out)."""
-    older = [h for h in history if h.get("plan_id") == v.get("plan_id") and h["version_id"] != v["version_id"]
+    of its versions (``versions_of_plan``) collected before that day (conflicting ones left out)."""
+    older = [h for h in versions_of_plan if h["version_id"] != v["version_id"]
              and h.get("collected_at") is not None and not h.get("conflict_with")
              and _local(h["collected_at"]).date() < before]
     return max(older, key=lambda h: (_local(h["collected_at"]), h["version_id"]), default=None)
+
+
+@dataclass(frozen=True)
+class DealMove:
+    """A deal in both versions of a plan that moved: ``slipped`` (``old`` / ``new``: fiscal
+    quarters, the new one later) or ``resized`` (``old`` / ``new``: amounts)."""
+
+    kind: str
+    name: Any  # the deal's name, else its ID
+    old: Any
+    new: Any
+    row: dict  # the deal's row in the newer version
+
+
+def deal_moves(before: PlanData, after: PlanData, start_month: int, *,
+               closed: Iterable[Any] = ()) -> list[DealMove]:
+    """Deals of ``after`` found in ``before`` (by opportunity ID, else by name; the first
+    row of a key counts) whose expected close moved to a later fiscal quarter or whose
+    amount changed, in ``after``'s row order (a deal's slip before its resize).  Deals whose
+    stage is in ``closed`` in either version are left out.  The roll-up's month changes and
+    the APS pack's change list both read this."""
+    closed = set(closed)
+    old: dict[tuple[str, str], dict] = {}
+    for r in before.rows("Opportunities"):
+        for k in (("id", r.get("opp_id")), ("name", r.get("opportunity"))):
+            if k[1] is not None and name_key(k[1]):
+                old.setdefault((k[0], name_key(k[1])), r)
+    out: list[DealMove] = []
+    for r in after.rows("Opportunities"):
+        o = old.get(("id", name_key(r.get("opp_id")))) if r.get("opp_id") is not None else None
+        if o is None and r.get("opportunity"):
+            o = old.get(("name", name_key(r.get("opportunity"))))
+        if o is None or r.get("stage") in closed or o.get("stage") in closed:
+            continue
+        name = r.get("opportunity") or r.get("opp_id")
+        d_old, d_new = _day(o.get("expected_close")), _day(r.get("expected_close"))
+        if d_old and d_new:
+            q_old, q_new = fiscal_quarter_of(d_old, start_month), fiscal_quarter_of(d_new, start_month)
+            if q_new.start > q_old.start:
+                out.append(DealMove("slipped", name, str(q_old), str(q_new), r))
+        a_old, a_new = o.get("amount"), r.get("amount")
+        if _is_amount(a_old) and _is_amount(a_new) and a_old != a_new:
+            out.append(DealMove("resized", name, a_old, a_new, r))
+    return out
+
+
+def _is_amount(v: Any) -> bool:
+    return isinstance(v, (int, float, Decimal)) and not isinstance(v, bool)
 
 
 def month_changes(store: Any, spec: Spec, settings: Settings, history: list[dict], current: list[dict],
@@ -141,11 +192,14 @@ def month_changes(store: Any, spec: Spec, settings: Settings, history: list[dict
     from xltools.reports.history import diff_plans, load_plans
 
     first = today.replace(day=1)
+    by_plan: dict[Any, list[dict]] = defaultdict(list)
+    for h in history:
+        by_plan[h.get("plan_id")].append(h)
     pairs = []
     for v in current:
         if v.get("collected_at") is None or _local(v["collected_at"]).date() < first:
             continue  # not updated this month
-        prev = _prev_version(history, v, first)
+        prev = _prev_version(by_plan.get(v.get("plan_id"), []), v, first)
         if prev is not None:
             pairs.append((prev, v))
     plans = load_plans(store, [x["version_id"] for pair in pairs for x in pair])
@@ -172,25 +226,11 @@ def month_changes(store: Any, spec: Spec, settings: Settings, history: list[dict
                             ("chg_added", ch.opportunities_added), ("chg_dropped", ch.opportunities_dropped)):
             for o in items:
                 add(kind, o.get("opportunity") or o.get("opp_id"), None, o.get("amount"), o.get("amount"), "amount")
-        # deals in both versions, still open: a later close quarter, a new amount
-        old_rows = before.rows("Opportunities")
-        by_id = {name_key(r.get("opp_id")): r for r in old_rows if r.get("opp_id") is not None}
-        by_name = {name_key(r.get("opportunity")): r for r in old_rows if r.get("opportunity")}
-        for r in after.rows("Opportunities"):
-            o = by_id.get(name_key(r.get("opp_id"))) if r.get("opp_id") is not None else None
-            if o is None and r.get("opportunity"):
-                o = by_name.get(name_key(r.get("opportunity")))
-            if o is None or r.get("stage") in (won, lost) or o.get("stage") in (won, lost):
-                continue
-            name = r.get("opportunity") or r.get("opp_id")
-            d_old, d_new = _day(o.get("expected_close")), _day(r.get("expected_close"))
-            if d_old and d_new:
-                q_old, q_new = fiscal_quarter_of(d_old, start), fiscal_quarter_of(d_new, start)
-                if q_new.start > q_old.start:
-                    add("chg_slipped", name, str(q_old), str(q_new), r.get("amount"))
-            a_old, a_new = o.get("amount"), r.get("amount")
-            if isinstance(a_old, (int, float)) and isinstance(a_new, (int, float)) and a_old != a_new:
-                add("chg_resized", name, a_old, a_new, a_new - a_old, "amount")
+        for m in deal_moves(before, after, start, closed=(won, lost)):
+            if m.kind == "slipped":
+                add("chg_slipped", m.name, m.old, m.new, m.row.get("amount"))
+            else:
+                add("chg_resized", m.name, m.old, m.new, m.new - m.old, "amount")
         for c in ch.stance_changes:
             add("chg_stance", c["name"], c["old"], c["new"])
         for c in ch.contacts_added:

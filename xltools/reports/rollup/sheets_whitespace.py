@@ -43,13 +43,15 @@ def _t(b: _Book, key: str) -> str:
 
 
 def account_statuses(rows: Any, spec, solutions: list[str]) -> dict[str, dict[str, str]]:
-    """plan_id -> {solution: whitespace status key} for the given opportunity records."""
-    by_plan: dict[str, list[Row]] = defaultdict(list)
+    """plan_id -> {solution: whitespace status key} for the given opportunity records
+    (one pass; a plan's map depends only on which solution and stage pairs it has)."""
+    by_plan: dict[str, set[tuple[Any, Any]]] = defaultdict(set)
     for r in rows:
-        values = {"department": ALL, "solution": r.get("solution"), "stage": r.get("stage")}
-        by_plan[r.get("plan_id")].append(Row(values=values, sheet="", row=0, index=0))
-    return {pid: {sol: status for (_, sol), status in whitespace(opps, spec, [ALL], solutions).items()}
-            for pid, opps in by_plan.items()}
+        by_plan[r.get("plan_id")].add((r.get("solution"), r.get("stage")))
+    return {pid: {sol: status for (_, sol), status in whitespace(
+                [Row(values={"department": ALL, "solution": sol, "stage": stage}, sheet="", row=0, index=0)
+                 for sol, stage in sorted(pairs, key=repr)], spec, [ALL], solutions).items()}
+            for pid, pairs in by_plan.items()}
 
 
 def whitespace_sheets(b: _Book, data: RollupData) -> None:

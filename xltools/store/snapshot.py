@@ -1,0 +1,125 @@
+"""Big row sets read from one snapshot of the store: :class:`Snapshot` and :class:`Stream`.
+
+A report that lays out a workbook first (how many rows each table has) and fills it
+afterwards reads both from one read transaction, so every table holds exactly the rows it
+was sized for even while a collect runs.  The rows are streamed (a server-side cursor on
+PostgreSQL, batches of :data:`STREAM_BATCH`), never loaded as a whole.  Exposed by
+:mod:`xltools.store.queries`, the store's read API.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+import sqlalchemy as sa
+
+from xltools.messages import Label
+from xltools.store.base import StoreError
+from xltools.store.schema import CONTEXT_KEYS, db_table_name
+
+if TYPE_CHECKING:
+    from xltools.store.queries import Queries
+
+#: rows fetched at a time from a streamed query
+STREAM_BATCH = 2000
+
+Record = dict[str, Any]
+
+
+class Snapshot:
+    """One read transaction over ``store`` (REPEATABLE READ on PostgreSQL; SQLite's read
+    transaction is a snapshot already).  Use it as a context manager; nothing is written."""
+
+    def __init__(self, store: Queries):
+        store.ensure_schema()
+        self.store = store
+        self.conn = store.engine.connect()
+        if self.conn.dialect.name == "postgresql":
+            self.conn.execution_options(isolation_level="REPEATABLE READ")
+        self.tx = self.conn.begin()
+
+    def close(self) -> None:
+        try:
+            self.tx.rollback()  # read only
+        finally:
+            self.conn.close()
+
+    def __enter__(self) -> Snapshot:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def rows(self, table: str, period: str | None) -> Stream:
+        """Rows of a spec table of the current plan versions: plan context, ``version_id``,
+        ``row_index`` and the spec columns, in workbook order."""
+        st = self.store
+        t, pv = st.t[db_table_name(table)], st.t["plan_versions"]
+        cols = [pv.c[k] for k in CONTEXT_KEYS] + [pv.c.id.label("version_id"), t.c.row_index] + [
+            t.c[c.key] for c in st.spec.table(table).columns]
+        q = (sa.select(*cols).select_from(t.join(pv, t.c.version_id == pv.c.id))
+             .where(pv.c.is_current.is_(True)).order_by(pv.c.id, t.c.row_index, t.c.id))
+        return Stream(self, st._in_period(q, pv.c.period, period))
+
+    def issues(self, period: str | None, lang: str) -> Stream:
+        """The issues of the current versions and of the rejected or conflicting files that
+        are the latest file at their path (as :meth:`Queries.issues`), errors first, then
+        by rep and account; ``message`` in ``lang``."""
+        st = self.store
+        issues, files, pv = st.t["issues"], st.t["files"], st.t["plan_versions"]
+        f2 = files.alias("f2")
+        latest_at_path = sa.select(sa.func.max(f2.c.id)).where(f2.c.path == files.c.path).scalar_subquery()
+        rank = sa.case({"error": 0, "warning": 1}, value=issues.c.severity, else_=2)
+        q = (sa.select(pv.c.account_id, pv.c.account_name, pv.c.rep, pv.c.period,
+                       files.c.path.label("source_file"), issues.c.code, issues.c.severity, issues.c.sheet,
+                       issues.c.cell, issues.c.field, issues.c.table_name.label("table"), issues.c.row,
+                       issues.c.raw, issues.c["message_en" if lang == "en" else "message_ja"].label("message"))
+             .select_from(issues.join(files, issues.c.file_id == files.c.id)
+                          .outerjoin(pv, issues.c.version_id == pv.c.id))
+             .where(sa.or_(pv.c.is_current.is_(True),
+                           sa.and_(files.c.result.in_(("rejected", "conflict")), files.c.id == latest_at_path)))
+             .order_by(rank, pv.c.rep, pv.c.account_name, files.c.id, issues.c.id))
+        return Stream(self, st._in_period(q, pv.c.period, period, issues.c.version_id))
+
+    def run(self, q: Any, *, stream: bool = False) -> sa.CursorResult[Any]:
+        try:
+            if stream:
+                q = q.execution_options(stream_results=True, yield_per=STREAM_BATCH)
+            return self.conn.execute(q)
+        except sa.exc.SQLAlchemyError as e:
+            detail = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
+            raise StoreError(Label(f"データベースを読めません: {detail}", f"Cannot read the database: {detail}")) from None
+
+
+class Stream:
+    """A query's rows as dicts, read again on every iteration; ``len()`` is counted once.
+    ``map`` adds a function applied to each row (computed columns)."""
+
+    def __init__(self, snapshot: Snapshot, q: Any, fn: Callable[[Record], Record] | None = None,
+                 n: int | None = None):
+        self.snapshot, self.q, self.fn = snapshot, q, fn
+        if n is None:
+            n = int(snapshot.run(sa.select(sa.func.count()).select_from(q.order_by(None).subquery())).scalar() or 0)
+        self.n = n
+
+    def map(self, fn: Callable[[Record], Record]) -> Stream:
+        return Stream(self.snapshot, self.q, fn, self.n)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def head(self, n: int) -> list[Record]:
+        return list(self._records(self.snapshot.run(self.q.limit(n)), n))
+
+    def __iter__(self) -> Iterator[Record]:
+        result = self.snapshot.run(self.q, stream=True)
+        try:
+            yield from self._records(result, self.n)  # more rows cannot happen inside one snapshot
+        finally:
+            result.close()
+
+    def _records(self, result: sa.CursorResult[Any], n: int) -> Iterator[Record]:
+        keys, fn = list(result.keys()), self.fn
+        for i, row in enumerate(result):
+            if i >= n:
+                break
+            yield fn(dict(zip(keys, row))) if fn else dict(zip(keys, row))
