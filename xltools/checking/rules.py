@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from xltools import clock
 from xltools.checking.validate import name_key, plan_period
-from xltools.errors import XltoolsError
+from xltools.errors import SpecRulesTableError, XltoolsError
 from xltools.messages import Bilingual
 from xltools.spec.config import Settings, Thresholds
 from xltools.spec.contract import T
@@ -27,7 +27,7 @@ from xltools.spec.derive import day as _day
 from xltools.spec.issues import ISSUE_TYPES, Issue
 from xltools.spec.model import PlanData, Row
 from xltools.spec.periods import Period
-from xltools.spec.spec import Spec, SpecError
+from xltools.spec.spec import Spec
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class RuleContext:
         try:
             self.spec.table(table)
         except KeyError:
-            raise SpecError(f"rules ask for table {table!r}, which the spec does not have") from None
+            raise SpecRulesTableError(table=table) from None
         return self.plan.rows(table)
 
     def choice_label(self, list_name: str, key: str | None) -> Bilingual | str:
