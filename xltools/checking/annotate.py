@@ -30,11 +30,12 @@ _RANK = {s: i for i, s in enumerate(SEVERITIES)}
 _AUTHOR = "xltools"
 _TABLE = "xltoolsIssues"
 
-_HEADERS = (
+#: the columns of the issue list (the annotated copy's sheet and ``xltools live``'s) and their widths
+ISSUE_HEADERS = (
     Label("No.", "No."), Label("重要度", "Severity"), Label("コード", "Code"), Label("シート", "Sheet"),
     Label("セル", "Cell"), Label("項目", "Field"), Label("入力値", "Value"), Label("内容", "Message"),
 )
-_WIDTHS = (6, 10, 28, 18, 8, 26, 24, 80)
+ISSUE_WIDTHS = (6, 10, 28, 18, 8, 26, 24, 80)
 _SEVERITY = {"error": Label("エラー", "Error"), "warning": Label("警告", "Warning"), "info": Label("情報", "Info")}
 _TITLE = Label("xltools のチェック結果", "xltools check results")
 _CHECKED = Label("チェック日時", "Checked at")
@@ -69,6 +70,23 @@ def unique_name(name: str, used: set[str]) -> str:
         cand = f"{stem} ({n}){suffix}"
     used.add(cand.casefold())
     return cand
+
+
+def results_heading(name: str, checked_at: datetime, lang: str) -> tuple[str, str]:
+    """The two heading lines of an issue list: its title with the workbook's ``name``, and
+    the time it was checked."""
+    return f"{_TITLE(lang)}: {name}", f"{_CHECKED(lang)}: {checked_at:%Y-%m-%d %H:%M}"
+
+
+IssueRow = tuple[int, str, str, "str | None", "str | None", "str | None", "str | int | float | None", str]
+
+
+def issue_rows(issues: Sequence[Issue], spec: Spec | None, lang: str) -> list[IssueRow]:
+    """One row per issue under :data:`ISSUE_HEADERS`: number, severity, code, sheet, cell,
+    field label (with its key), the value as entered and the message, in ``lang``."""
+    return [(n, _SEVERITY[i.severity](lang), i.code, i.sheet, i.cell, _field_label(spec, i, lang) or None,
+             i.raw if isinstance(i.raw, (str, int, float)) or i.raw is None else str(i.raw), i.message(lang))
+            for n, i in enumerate(issues, 1)]
 
 
 def _field_label(spec: Spec | None, i: Issue, lang: str) -> str:
@@ -137,14 +155,12 @@ def annotate_workbook(report: FileReport, dest: str | os.PathLike, *, spec: Spec
         other.sheet_view.tabSelected = False
     ws.sheet_view.tabSelected = True
     wb.active = 0
-    write_value(ws["A1"], f"{_TITLE(lang)}: {src.name}")
+    title, checked = results_heading(src.name, checked_at, lang)
+    write_value(ws["A1"], title)
     ws["A1"].font = Font(bold=True, size=12)
-    write_value(ws["A2"], f"{_CHECKED(lang)}: {checked_at:%Y-%m-%d %H:%M}")
-    rows = [(n, _SEVERITY[i.severity](lang), i.code, i.sheet, i.cell, _field_label(spec, i, lang) or None,
-             i.raw if isinstance(i.raw, (str, int, float)) or i.raw is None else str(i.raw), i.message(lang))
-            for n, i in enumerate(issues, 1)]
-    write_table(ws, _TABLE, [h(lang) for h in _HEADERS], rows, top=4, left=1,
-                widths=dict(enumerate(_WIDTHS)))
+    write_value(ws["A2"], checked)
+    write_table(ws, _TABLE, [h(lang) for h in ISSUE_HEADERS], issue_rows(issues, spec, lang), top=4, left=1,
+                widths=dict(enumerate(ISSUE_WIDTHS)))
     for n, i in enumerate(issues, 1):
         if (i.sheet, i.cell) in by_cell:
             assert i.sheet is not None  # by_cell holds only issues with a sheet
