@@ -21,6 +21,7 @@ from typing import Sequence
 from xltools import clock
 from xltools.checking.validate import ANNOTATION_SHEET
 from xltools.errors import UsageError, XltoolsError
+from xltools.spec.config import Settings
 from xltools.spec.issues import SEVERITIES, FileReport, Issue, sort_issues
 from xltools.spec.spec import Label, Spec
 
@@ -101,8 +102,8 @@ def _field_label(spec: Spec | None, i: Issue, lang: str) -> str:
     return f"{label(lang)} ({i.field})" if label else i.field
 
 
-def annotate_workbook(report: FileReport, dest: str | os.PathLike, *, spec: Spec | None = None,
-                      lang: str = "ja", now: datetime | None = None, settings=None) -> Path:
+def annotate_workbook(report: FileReport, dest: str | os.PathLike[str], *, spec: Spec | None = None,
+                      lang: str = "ja", now: datetime | None = None, settings: Settings | None = None) -> Path:
     """Write an annotated copy of ``report.file`` to ``dest`` and return its path.
     ``now`` (default: :func:`xltools.clock.now`): the "checked at" time, in local time, and
     the day the relationship map (:mod:`xltools.checking.relmap`, redrawn from the checked data

@@ -23,7 +23,7 @@ import os
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 from xltools import clock
 from xltools.errors import EXIT_DATA, EXIT_FAILED, EXIT_OK, UsageError
@@ -51,7 +51,7 @@ def _lang(lang: str) -> str:
     return lang
 
 
-def check_file(path: str | os.PathLike, spec: Spec, settings: Settings, *, lang: str = "ja",
+def check_file(path: str | os.PathLike[str], spec: Spec, settings: Settings, *, lang: str = "ja",
                now: datetime | None = None, win_rate: float | None = None,
                static_texts: Iterable[str] | None = None) -> FileReport:
     """Check one workbook: safety -> read -> validate -> rules.
@@ -98,7 +98,7 @@ def check_file(path: str | os.PathLike, spec: Spec, settings: Settings, *, lang:
     return report
 
 
-def internal_report(path: str, detail: str | dict, exc: BaseException | None = None) -> FileReport:
+def internal_report(path: str, detail: str | dict[str, str], exc: BaseException | None = None) -> FileReport:
     """The report of a file xltools failed on (``E-INTERNAL``).  Under the ``CI``
     environment variable it raises instead (``exc``, or a RuntimeError): a bug must
     fail the test run, not hide in a report."""
@@ -116,8 +116,8 @@ def _secs(since: float) -> float:
     return round(time.perf_counter() - since, 4)
 
 
-def check_files(paths: Iterable[str | os.PathLike], spec: Spec, settings: Settings, *, lang: str = "ja",
-                annotate_dir: str | os.PathLike | None = None, now: datetime | None = None,
+def check_files(paths: Iterable[str | os.PathLike[str]], spec: Spec, settings: Settings, *, lang: str = "ja",
+                annotate_dir: str | os.PathLike[str] | None = None, now: datetime | None = None,
                 win_rate: float | None = None) -> list[FileReport]:
     """Check every file, in order, each in a worker process (:mod:`xltools.workbook.workers`): a
     file that kills its reader gets one ``E-INTERNAL`` issue, the others their real
@@ -165,7 +165,7 @@ def worker_report(path: str, value: "FileReport | BaseException") -> FileReport:
     return internal_report(path, f"{type(value).__name__}: {value}", value)
 
 
-_WORKER: dict = {}
+_WORKER: dict[str, Any] = {}
 
 
 def _init_check_worker(spec: Spec, settings: Settings, now: datetime, win_rate: float | None,
@@ -179,7 +179,7 @@ def _check_in_worker(path: str) -> FileReport:
                       static_texts=w["texts"])
 
 
-def _annotated(report: FileReport, p: str | os.PathLike, out_dir: Path | None, used: set[str], spec: Spec,
+def _annotated(report: FileReport, p: str | os.PathLike[str], out_dir: Path | None, used: set[str], spec: Spec,
                lang: str, now: datetime, settings: Settings | None = None) -> FileReport:
     """With ``out_dir``: write the annotated copy of a readable workbook there."""
     if out_dir is None or not report.readable:
@@ -272,7 +272,7 @@ def _figures(r: FileReport, lang: str) -> str | None:
     spec = load_spec()
     target = r.plan.fields.get("sales_target")
 
-    def yen(v):
+    def yen(v: int | None) -> str:
         return "-" if v is None else (f"{v:,}円" if lang == "ja" else f"JPY {v:,}")
 
     ratio = d.get("coverage_ratio")

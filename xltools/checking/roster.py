@@ -64,14 +64,15 @@ class RosterEntry:
     team_members: str | None = None
 
 
-class Roster(list):
+class Roster(list[RosterEntry]):
     """The usable rows (a ``list`` of :class:`RosterEntry`) plus ``errors`` for the rows
     that were left out, ``path`` and the ``sheet`` that was read."""
 
     #: when the roster was stored (UTC); set only on a roster loaded from the store
     stored_at: datetime | None
 
-    def __init__(self, entries=(), errors=None, path: str = "", sheet: str | None = None):
+    def __init__(self, entries: Iterable[RosterEntry] = (), errors: Iterable[Issue] | None = None, path: str = "",
+                 sheet: str | None = None):
         super().__init__(entries)
         self.errors: list[Issue] = list(errors or [])
         self.path = path
@@ -157,7 +158,7 @@ def parse_lang(value: Any) -> str | None:
 
 # -- files -------------------------------------------------------------------------------
 
-def _xlsx_rows(path: Path) -> tuple[str, Iterator[tuple]]:
+def _xlsx_rows(path: Path) -> tuple[str, Iterator[tuple[Any, ...]]]:
     import zipfile
 
     from openpyxl import load_workbook
@@ -172,7 +173,7 @@ def _xlsx_rows(path: Path) -> tuple[str, Iterator[tuple]]:
     return ws.title, iter(rows)
 
 
-def _csv_rows(path: Path) -> Iterator[tuple]:
+def _csv_rows(path: Path) -> Iterator[tuple[Any, ...]]:
     raw = path.read_bytes()
     for enc in CSV_ENCODINGS:
         try:
@@ -244,7 +245,7 @@ def account_key(account_id: str | None, account_name: str) -> str:
     return f"id:{name_key(account_id)}" if account_id else f"name:{name_key(account_name)}"
 
 
-def _entry(spec: Spec, roster: Roster, n: int, row: tuple, columns: dict[str, int]) -> RosterEntry | None:
+def _entry(spec: Spec, roster: Roster, n: int, row: tuple[Any, ...], columns: dict[str, int]) -> RosterEntry | None:
     def raw(key: str) -> Any:
         i = columns.get(key)
         return row[i] if i is not None and i < len(row) else None

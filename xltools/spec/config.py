@@ -43,6 +43,7 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from xltools.errors import XltoolsError
 from xltools.spec.spec import Choice, ChoiceList, Label, Spec, SpecError
@@ -174,10 +175,10 @@ class Settings:
     fiscal_year_start_month: int = 4
     thresholds: Thresholds = field(default_factory=Thresholds)
     report: ReportSettings = field(default_factory=ReportSettings)
-    stage_probabilities: dict = field(default_factory=dict)
-    selection_weights: dict = field(default_factory=dict)  # overrides of the spec's weights
-    industries: tuple = ()
-    solutions: tuple = ()  # replaces the spec's ``solution`` list when set
+    stage_probabilities: dict[str, int] = field(default_factory=dict)
+    selection_weights: dict[str, float] = field(default_factory=dict)  # overrides of the spec's weights
+    industries: tuple[dict[str, Any], ...] = ()
+    solutions: tuple[dict[str, Any], ...] = ()  # replaces the spec's ``solution`` list when set
     path: str | None = None
 
     def cfg_value(self, name: str) -> float:
@@ -186,7 +187,8 @@ class Settings:
             return self.fiscal_year_start_month
         if not hasattr(self.thresholds, name):
             raise UnknownSettingError(name=name)
-        return getattr(self.thresholds, name)
+        value: float = getattr(self.thresholds, name)  # an int stays an int in the formula
+        return value
 
     def apply(self, spec: Spec) -> Spec:
         """The spec with this company's lists: industries, solutions, stage probabilities, weights."""
@@ -207,13 +209,13 @@ class Settings:
         return dataclasses.replace(spec, choice_lists=lists)
 
 
-def _check_keys(section: str, raw: dict, allowed: set[str]) -> None:
+def _check_keys(section: str, raw: dict[str, Any], allowed: set[str]) -> None:
     unknown = set(raw) - allowed
     if unknown:
         raise ConfigUnknownKeyError(where=section, unknown=sorted(unknown), allowed=sorted(allowed))
 
 
-def _choice_items(items: object, where: str) -> tuple:
+def _choice_items(items: object, where: str) -> tuple[dict[str, Any], ...]:
     """A company list (``[[industries]]``, ``[[solutions]]``): key, ja and en on every
     entry, optional aliases, keys and labels unique."""
     if not isinstance(items, (list, tuple)):
@@ -234,7 +236,7 @@ def _choice_items(items: object, where: str) -> tuple:
     return tuple(dict(item) for item in items)
 
 
-def settings_from_dict(raw: dict, path: str | None = None) -> Settings:
+def settings_from_dict(raw: dict[str, Any], path: str | None = None) -> Settings:
     where = path or "settings"
     _check_keys(where, raw, {"language", "fiscal_year_start_month", "thresholds",
                              "stage_probabilities", "selection_weights", "industries", "solutions",
@@ -276,7 +278,7 @@ def settings_from_dict(raw: dict, path: str | None = None) -> Settings:
                     industries=industries, solutions=solutions, path=path)
 
 
-def load_settings(path: str | os.PathLike | None = None) -> Settings:
+def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
     """Settings from ``path``, else ``./xltools.toml`` if present, else defaults."""
     if path is None:
         env = os.environ.get("XLTOOLS_CONFIG")

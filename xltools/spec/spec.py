@@ -17,7 +17,8 @@ from typing import Any, Iterator
 
 from xltools import errors as E
 from xltools.errors import SpecError as SpecError  # re-exported: the name every stage catches
-from xltools.messages import LANGS, Label
+from xltools.messages import LANGS as LANGS  # re-exported: every stage takes them from here
+from xltools.messages import Label as Label
 
 #: value types of fields and columns
 INPUT_TYPES = {
@@ -133,7 +134,7 @@ class Table:
     columns: tuple[Field, ...]
     rows: int = 10
     id_column: str | None = None
-    prefill: dict | None = None
+    prefill: dict[str, Any] | None = None
     handover: Handover = field(default_factory=Handover)
 
     def column(self, key: str) -> Field:
@@ -247,10 +248,10 @@ class Spec:
         for t in self.tables:
             yield from t.columns
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """The JSON shape of ``xltools spec --format json``."""
 
-        def fdict(f: Field) -> dict:
+        def fdict(f: Field) -> dict[str, Any]:
             d = {"key": f.key, "label": {"ja": f.label.ja, "en": f.label.en}, "type": f.type,
                  "required": f.required}
             if f.choices:
@@ -304,7 +305,7 @@ _FIELD_ATTRS = {"key", "label", "type", "required", "choices", "open", "source",
 TONES = ("good", "bad", "warn", "muted")
 
 
-def _field(raw: dict, where: str, section: str, choice_lists: dict, *, table: str | None = None,
+def _field(raw: dict[str, Any], where: str, section: str, choice_lists: dict[str, ChoiceList], *, table: str | None = None,
            group: str | None = None) -> Field:
     if not isinstance(raw, dict):
         raise E.SpecMappingError(where=where, value=raw)
@@ -404,7 +405,7 @@ def _search_weight(raw: object, where: str) -> int | None:
     return raw
 
 
-def _handover(raw: object, where: str, cols: list[Field], choice_lists: dict) -> Handover:
+def _handover(raw: object, where: str, cols: list[Field], choice_lists: dict[str, ChoiceList]) -> Handover:
     if raw is None:
         return Handover()
     where = _where(where, "handover")
@@ -427,7 +428,7 @@ def _handover(raw: object, where: str, cols: list[Field], choice_lists: dict) ->
     return Handover(carry=bool(raw.get("carry", True)), drop_if=tuple(drop_if), drop_before=before)
 
 
-def build_spec(data: dict, path: str = "") -> Spec:
+def build_spec(data: Any, path: str = "") -> Spec:
     """Validate a parsed YAML document into a :class:`Spec`."""
     if not isinstance(data, dict):
         raise E.SpecDocumentError()
@@ -563,7 +564,7 @@ def _cached(path: str) -> Spec:
     return load_spec_file(path)
 
 
-def load_spec(path: str | os.PathLike | None = None) -> Spec:
+def load_spec(path: str | os.PathLike[str] | None = None) -> Spec:
     """The template spec (cached).  ``path`` defaults to the packaged one."""
     return _cached(str(path or default_spec_path()))
 
