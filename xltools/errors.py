@@ -77,6 +77,23 @@ class UsageError(XltoolsError):
     exit_code = EXIT_USAGE
 
 
+class UnknownLanguageError(UsageError):
+    code = "unknown-language"
+    template = Label("言語は {allowed} のいずれかにしてください（指定: {value!r}）",
+                     "language must be one of {allowed}, got {value!r}")
+
+
+class WinRateError(UsageError):
+    code = "bad-win-rate"
+    template = Label("勝率は 0 より大きく 1 以下の割合にしてください（指定: {value!r}）",
+                     "win rate must be a fraction between 0 and 1, got {value!r}")
+
+
+class UnknownFormatError(UsageError):
+    code = "unknown-format"
+    template = Label("形式 {value!r} は使えません（{allowed}）", "unknown format {value!r}: {allowed}")
+
+
 # -- the template spec ------------------------------------------------------------------------
 # What can be wrong with a template spec (xltools.spec.spec builds it): ``where`` names the
 # entry (``sections > overview > account_name``).  SpecError itself still takes a plain text

@@ -42,11 +42,33 @@ _TITLE = Label("xltools のチェック結果", "xltools check results")
 _CHECKED = Label("チェック日時", "Checked at")
 
 
+class AnnotateDirError(UsageError):
+    code = "annotate-not-a-folder"
+    template = Label("{path}: フォルダではありません", "{path}: not a directory")
+
+
+class AnnotateSameFolderError(UsageError):
+    code = "annotate-same-folder"
+    template = Label("{path}: チェックしたファイル {file} があるフォルダです。注記付きのコピーには別のフォルダを指定してください",
+                     "{path}: choose another folder for the annotated copies; it holds the checked file {file}")
+
+
+class AnnotateMkdirError(XltoolsError):
+    code = "annotate-folder"
+    template = Label("{path}: フォルダを作成できません（{reason}）", "{path}: cannot create the folder ({reason})")
+
+
+class AnnotateOverwriteError(UsageError):
+    code = "annotate-overwrite"
+    template = Label("{path}: 注記付きのコピーがチェックしたファイルを上書きしてしまいます",
+                     "{path}: the annotated copy would overwrite the checked file")
+
+
 def prepare_dir(out_dir: Path, checked: Sequence[str | os.PathLike[str]] = ()) -> None:
     """Create the annotation directory; refuse the folder of a checked file (a copy
     must never replace the file the rep sent)."""
     if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError(f"{out_dir}: not a directory")
+        raise AnnotateDirError(path=str(out_dir))
     target = out_dir.resolve()
     for p in checked:
         try:
@@ -54,12 +76,11 @@ def prepare_dir(out_dir: Path, checked: Sequence[str | os.PathLike[str]] = ()) -
         except (OSError, RuntimeError):  # a symlink loop: no file there to overwrite
             continue
         if where == target:
-            raise UsageError(f"{out_dir}: choose another folder for the annotated copies; "
-                               f"it holds the checked file {Path(p).name}")
+            raise AnnotateSameFolderError(path=str(out_dir), file=Path(p).name)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise XltoolsError(f"{out_dir}: cannot create the folder ({e.strerror})") from None
+        raise AnnotateMkdirError(path=str(out_dir), reason=e.strerror or str(e)) from None
 
 
 def unique_name(name: str, used: set[str]) -> str:
@@ -119,7 +140,7 @@ def annotate_workbook(report: FileReport, dest: str | os.PathLike[str], *, spec:
 
     src, dest = Path(report.file), Path(dest)
     if dest.exists() and dest.resolve() == src.resolve():
-        raise UsageError(f"{dest}: the annotated copy would overwrite the checked file")
+        raise AnnotateOverwriteError(path=str(dest))
     wb = load_workbook(src, keep_vba=src.suffix.lower() == ".xlsm", keep_links=True)
     for name in ANNOTATION_SHEET.all():  # a copy of an annotated copy: replace the old list
         if name in wb.sheetnames:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from xltools import clock
-from xltools.errors import EXIT_DATA, EXIT_FAILED, EXIT_OK, UsageError
+from xltools.errors import EXIT_DATA, EXIT_FAILED, EXIT_OK, UnknownFormatError, UnknownLanguageError, WinRateError
 from xltools.spec.config import Settings
 from xltools.spec.issues import INTERNAL, SEVERITIES, FileReport, Issue, sort_issues
 from xltools.spec.spec import LANGS, Label, Spec
@@ -47,7 +47,7 @@ _UI = {
 
 def _lang(lang: str) -> str:
     if lang not in LANGS:
-        raise UsageError(f"language must be one of {', '.join(LANGS)}, got {lang!r}")
+        raise UnknownLanguageError(allowed=", ".join(LANGS), value=lang)
     return lang
 
 
@@ -69,7 +69,7 @@ def check_file(path: str | os.PathLike[str], spec: Spec, settings: Settings, *, 
     _lang(lang)
     today = clock.today(clock.resolve(now))
     if win_rate is not None and not (0 < win_rate <= 1):
-        raise UsageError(f"win rate must be a fraction between 0 and 1, got {win_rate!r}")
+        raise WinRateError(value=win_rate)
     from xltools.checking.rules import run_rules
     from xltools.checking.validate import plan_stats, validate
     from xltools.workbook.reader import FileProblem, Limits, read_workbook
@@ -138,7 +138,7 @@ def check_files(paths: Iterable[str | os.PathLike[str]], spec: Spec, settings: S
     except Exception:  # noqa: BLE001 - check_file then reports the failure on each file
         texts = None
     if win_rate is not None and not (0 < win_rate <= 1):
-        raise UsageError(f"win rate must be a fraction between 0 and 1, got {win_rate!r}")
+        raise WinRateError(value=win_rate)
     used: set[str] = set()
     reports: list[FileReport] = []
     if not paths:
@@ -211,7 +211,7 @@ def render(reports: list[FileReport], fmt: str = "text", lang: str = "ja") -> st
     if fmt == "json":
         return json.dumps({"files": [r.to_dict(lang) for r in reports]}, ensure_ascii=False, indent=2)
     if fmt != "text":
-        raise UsageError(f"unknown format {fmt!r}: text or json")
+        raise UnknownFormatError(value=fmt, allowed="text or json")
     return render_text(reports, lang)
 
 

@@ -57,7 +57,8 @@ from xltools.collect.discovery import (
     resolved,
 )
 from xltools.collect.summary import FAILED, RESULTS, UI, CollectSummary, FileResult, render_summary, summary_tables
-from xltools.errors import UsageError
+from xltools.errors import UnknownLanguageError, UsageError
+from xltools.messages import Label
 from xltools.spec.config import Settings
 from xltools.spec.issues import SEVERITIES, FileReport
 from xltools.spec.periods import parse_period
@@ -74,6 +75,21 @@ MAX_PENDING = 64
 
 class CollectError(UsageError):
     """The collection cannot start: a path that does not exist, a bad option."""
+
+
+class CollectLanguageError(CollectError, UnknownLanguageError):
+    code = UnknownLanguageError.code
+
+
+class CollectJobsError(CollectError):
+    code = "bad-jobs"
+    template = Label("--jobs は 1 以上にしてください（指定: {value}）", "--jobs must be 1 or more, got {value}")
+
+
+class CollectPeriodError(CollectError):
+    code = "no-period"
+    template = Label("名簿と突き合わせる対象期間がわかりません。--period を指定してください。",
+                     "Cannot tell which period to check the roster against: give --period.")
 
 
 # -- hashing -------------------------------------------------------------------------------
@@ -248,9 +264,9 @@ def collect_paths(paths: Iterable[str | os.PathLike], store: Any, spec: Spec, se
     file is stamped ``collected_at`` = ``now``, the business rules compare against its
     local date."""
     if lang not in LANGS:
-        raise CollectError(f"language must be one of {', '.join(LANGS)}, got {lang!r}")
+        raise CollectLanguageError(allowed=", ".join(LANGS), value=lang)
     if jobs is not None and jobs < 1:
-        raise CollectError(f"--jobs must be 1 or more, got {jobs}")
+        raise CollectJobsError(value=jobs)
     started = time.perf_counter()
     collected_at = now = clock.resolve(now)
     period = resolve_period(period, settings)
@@ -327,8 +343,7 @@ def collect_paths(paths: Iterable[str | os.PathLike], store: Any, spec: Spec, se
         summary.roster_errors = list(entries.errors)
         summary.period = period or _main_period(summary.files)
         if summary.period is None:
-            raise CollectError("名簿と突き合わせる対象期間がわかりません。--period を指定してください。 / "
-                               "Cannot tell which period to check the roster against: give --period.")
+            raise CollectPeriodError()
         received = store.versions(summary.period, all_versions=True)
         summary.missing = missing_submissions(entries, received, summary.period)
         from xltools.store.rosters import save_roster
