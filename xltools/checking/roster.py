@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -222,7 +223,7 @@ def _csv_rows(path: Path) -> Iterator[tuple[Any, ...]]:
     return (tuple(r) for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
 
 
-def read_roster(path: str | Path, spec: Spec) -> Roster:
+def read_roster(path: str | os.PathLike[str], spec: Spec) -> Roster:
     """Read a roster file.  See the module docs for the accepted layouts."""
     p = Path(path)
     if not p.is_file():

@@ -116,7 +116,7 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(spec: Spec, settings: Settings, now: datetime, rates: Any = None) -> None:
-    from xltools.checking.check import workbook_texts
+    from xltools.workbook.statictexts import workbook_texts
 
     _WORKER.update(spec=spec, settings=settings, now=now, rates=rates, texts=workbook_texts(spec, settings))
 
@@ -165,7 +165,7 @@ def _wrong_format(fid: FileId) -> FileReport:
     return report
 
 
-def _unreadable_result(path: str, detail: dict) -> FileResult:
+def _unreadable_result(path: str, detail: dict[str, str]) -> FileResult:
     """A path that could not even be opened: rejected, and not in the ledger (no content)."""
     report = FileReport(file=path)
     report.add("E-FILE-UNREADABLE", params={"detail": detail})
@@ -249,8 +249,8 @@ class _Progress:
             self.bar.stop()
 
 
-def collect_paths(paths: Iterable[str | os.PathLike], store: Any, spec: Spec, settings: Settings, *,
-                  roster: str | os.PathLike | None = None, period: str | None = None, jobs: int | None = None,
+def collect_paths(paths: Iterable[str | os.PathLike[str]], store: Any, spec: Spec, settings: Settings, *,
+                  roster: str | os.PathLike[str] | None = None, period: str | None = None, jobs: int | None = None,
                   progress: bool = False, lang: str = "ja", now: datetime | None = None) -> CollectSummary:
     """Collect every plan under ``paths`` into ``store`` and return the summary.
 

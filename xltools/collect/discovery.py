@@ -76,7 +76,7 @@ def _classify(path: Path, out: Discovery) -> None:
         out.ignored.append(path)
 
 
-def discover(paths: Iterable[str | os.PathLike]) -> Discovery:
+def discover(paths: Iterable[str | os.PathLike[str]]) -> Discovery:
     """Sort ``paths`` (files and folders, walked recursively) into a :class:`Discovery`.
 
     A file named explicitly is taken even when hidden; lock and temporary files are

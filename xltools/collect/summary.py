@@ -177,12 +177,12 @@ def summary_tables(summary: CollectSummary, lang: str = "ja") -> list[Any]:
         out.append(p)
     odd = [(path, why) for path, why in summary.skip_reasons.items() if why not in ("lock", "hidden")]
     if odd:
-        n = Table(title=UI["not_read"](lang))
+        nr = Table(title=UI["not_read"](lang))
         for key in ("file", "reason"):
-            n.add_column(UI[key](lang))
+            nr.add_column(UI[key](lang))
         for path, why in odd:
-            n.add_row(path, UI[why](lang))
-        out.append(n)
+            nr.add_row(path, UI[why](lang))
+        out.append(nr)
     if summary.missing:
         m = Table(title=f"{UI['missing_title'](lang)} {summary.period}")
         for key in ("rep", "account", "period"):
