@@ -124,3 +124,79 @@ def test_bad_config_is_a_clean_error(tmp_path):
     p.write_text("language = 'fr'\n", encoding="utf-8")
     res = CliRunner().invoke(cli, ["spec", "--config", str(p)])
     assert res.exit_code == 3 and "language" in res.output and "Traceback" not in res.output
+
+
+def test_a_broken_spec_is_an_error_class_with_a_code_parameters_and_both_languages():
+    data = copy.deepcopy(RAW)
+    data["sections"][2]["tables"][0]["columns"][5]["type"] = "money"
+    with pytest.raises(SpecError) as e:
+        build_spec(data)
+    err = e.value
+    assert err.code == "spec-type" and err.params["type"] == "money"
+    assert "'money' is not one of" in err.message("en") and "のいずれでもありません" in err.message("ja")
+    assert "のいずれでもありません" not in err.message("en") and "is not one of" not in err.message("ja")
+    assert err.to_dict("en")["params"]["where"] == err.params["where"]
+    data = copy.deepcopy(RAW)
+    del data["meta_keys"]
+    with pytest.raises(SpecError) as e:
+        build_spec(data)
+    assert e.value.code == "spec-missing-key" and e.value.message("en") == "spec: missing top-level key 'meta_keys'"
+    assert e.value.message("ja") == "spec: 最上位のキー 'meta_keys' がありません"
+
+
+@pytest.mark.parametrize("toml, code, en, ja", [
+    ("language = 'fr'\n", "config-bad-value", "language must be 'ja' or 'en', got 'fr'", "language は 'ja' か 'en'"),
+    ("[thresholds]\ncoverage_lo = 2\n", "config-unknown-setting", "unknown setting(s) ['coverage_lo']",
+     "不明な設定があります ['coverage_lo']"),
+    ("[thresholds]\ncoverage_low = 6\ncoverage_high = 5\n", "config-coverage-range",
+     "coverage_low must not exceed coverage_high", "coverage_low は coverage_high 以下"),
+    ("[[industries]]\nkey = 'x'\n", "config-list-entry", "industries[0]: needs key, ja and en", "key・ja・en が必要です"),
+    ("language = \n", "config-not-toml", "not valid TOML", "TOML として正しくありません"),
+])
+def test_a_broken_settings_file_gives_its_code_in_both_languages_and_exit_3(tmp_path, toml, code, en, ja):
+    p = tmp_path / "bad.toml"
+    p.write_text(toml, encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        load_settings(p)
+    assert e.value.code == code and e.value.params["where"].startswith(str(p))
+    assert en in e.value.message("en") and ja in e.value.message("ja") and ja not in e.value.message("en")
+    for lang, text in (("en", en), ("ja", ja)):
+        res = CliRunner().invoke(cli, ["spec", "--config", str(p), "--format", "json"], env={"XLTOOLS_LANG": lang})
+        error = json.loads(res.stdout)["error"]
+        assert res.exit_code == 3 and error["code"] == code and text in error["message"]
+    res = CliRunner().invoke(cli, ["check", "x.xlsx", "--config", str(p)])
+    assert res.exit_code == 3 and en in res.output and ja in res.output and "Traceback" not in res.output
+
+
+def test_the_parsed_spec_is_cached_as_json_and_never_used_for_another_template(tmp_path, monkeypatch):
+    import sys
+
+    from xltools.spec import spec as speccache
+    from xltools.spec.spec import load_spec_file
+
+    monkeypatch.setenv("XLTOOLS_CACHE_DIR", str(tmp_path / "cache"))
+    src = tmp_path / "plan.yaml"
+    src.write_bytes(default_spec_path().read_bytes())
+    first = load_spec_file(src)
+    (cached,) = (tmp_path / "cache").glob("spec-*.json")
+    assert json.loads(cached.read_text(encoding="utf-8"))["spec"] == RAW
+    monkeypatch.setitem(sys.modules, "yaml", None)  # a cached document is read without PyYAML
+    assert load_spec_file(src) == first
+    monkeypatch.undo()
+    monkeypatch.setenv("XLTOOLS_CACHE_DIR", str(tmp_path / "cache"))
+    other = copy.deepcopy(RAW)
+    other["version"] = "9.9"
+    src.write_text(yaml.safe_dump(other, allow_unicode=True), encoding="utf-8")
+    assert load_spec_file(src).version == "9.9"  # another template: another key
+    assert len(list((tmp_path / "cache").glob("spec-*.json"))) == 2
+    for damaged in ("", "not json", '{"key": "other", "spec": {}}', "[1]"):
+        for f in (tmp_path / "cache").glob("spec-*.json"):
+            f.write_text(damaged, encoding="utf-8")
+        assert load_spec_file(src).version == "9.9"
+    src.write_text("template: x\nversion: 1\nwhen: 2026-01-01\n", encoding="utf-8")
+    speccache._store_cached(src.read_bytes(), yaml.safe_load(src.read_text(encoding="utf-8")))  # a date: not cached
+    assert speccache._load_cached(src.read_bytes()) is None
+    src.write_bytes(b"\xff\xfe not utf-8")
+    with pytest.raises(SpecError) as e:
+        load_spec_file(src)
+    assert e.value.code == "spec-unreadable"

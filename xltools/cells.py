@@ -18,14 +18,19 @@ def _col_letter(idx: int) -> str:
     return s
 
 
-_LETTERS = [_col_letter(i) for i in range(1, MAX_COL + 1)]  # A .. XFD, Excel's last column
+#: column letters computed so far (filled on first use: start-up builds none of the 16,384)
+_LETTERS: dict[int, str] = {}
 
 
 def col_letter(idx: int) -> str:
     """1 -> A, 27 -> AA."""
-    if 0 < idx <= MAX_COL:
-        return _LETTERS[idx - 1]
-    return _col_letter(idx)
+    try:
+        return _LETTERS[idx]
+    except KeyError:
+        letters = _col_letter(idx)
+        if 0 < idx <= MAX_COL:
+            _LETTERS[idx] = letters
+        return letters
 
 
 def col_index(letters: str) -> int:

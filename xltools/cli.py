@@ -23,13 +23,30 @@ import sys
 import click
 
 from xltools import __version__
-from xltools.errors import EXIT_FAILED, EXIT_USAGE, XltoolsError
+from xltools.errors import EXIT_FAILED, EXIT_USAGE, UsageError, XltoolsError
 from xltools.messages import Label
 
 _WRITTEN = Label("{n} 件を {path} に書き出しました", "{n} records written to {path}")
 _INTERRUPTED = Label("中断しました", "interrupted")
+#: what is wrong with a command line beyond what click checks (exit 2, code ``usage``)
+_ROSTER_WITH_ONE = Label("--roster は1件用のオプション（--account など）と一緒には使えません",
+                         "--roster cannot be combined with the one-plan options")
+_ROSTER_OUT_DIR = Label("--roster には --out-dir が必要です", "--roster needs --out-dir")
+_ONE_OR_ROSTER = Label("1件なら --account と --rep を、名簿からなら --roster と --out-dir を指定してください",
+                       "give --account and --rep for one plan, or --roster and --out-dir")
+_NOT_XLSX = Label("-o: ブックは .xlsx です。.xlsx で終わるファイル名を指定してください",
+                  "-o: the workbook is .xlsx: give a file name ending in .xlsx")
+_FILES_OR_DB = Label("--period / --account はデータベースからプランを選びます。プランのファイルか、"
+                     "--db と --period / --account のどちらかを指定してください",
+                     "--period / --account select plans from the database: give either plan files "
+                     "or --db with --period / --account")
 _INTERNAL = Label("xltools の内部エラーです。お手数ですが報告してください: {error}",
                   "internal error, please report it: {error}")
+
+
+class CommandLineError(UsageError):
+    """Options that do not go together (click checks each option alone); the text is a
+    :class:`Label`, shown in the command's language."""
 
 
 def _option(args: list[str], name: str) -> str | None:
@@ -294,9 +311,9 @@ def generate_cmd(period, account, rep, account_id, target, team_members, output,
     spec, settings = load_context(config_path)
     if roster:
         if account or rep or output or account_id or target or team_members:
-            raise click.UsageError("--roster cannot be combined with the one-plan options")
+            raise CommandLineError(_ROSTER_WITH_ONE)
         if not out_dir:
-            raise click.UsageError("--roster needs --out-dir")
+            raise CommandLineError(_ROSTER_OUT_DIR)
         from xltools.generation import generate_plans
 
         msg_lang = lang or settings.language
@@ -312,9 +329,9 @@ def generate_cmd(period, account, rep, account_id, target, team_members, output,
             click.echo(result.summary(msg_lang, out_dir))
         click.get_current_context().exit(0 if result.ok else 1)
     if not account or not rep:
-        raise click.UsageError("give --account and --rep for one plan, or --roster and --out-dir")
+        raise CommandLineError(_ONE_OR_ROSTER)
     if output and not output.lower().endswith(".xlsx"):
-        raise click.BadParameter("the workbook is .xlsx: give a file name ending in .xlsx", param_hint="-o")
+        raise CommandLineError(_NOT_XLSX)
     from xltools.generation import generate_plan
 
     plan = generate_plan(spec, settings, account=account, rep=rep, period=period, account_id=account_id,
@@ -538,8 +555,7 @@ def pack_cmd(plans, out_dir, db_url, period, account, pdf, fmt, lang, config_pat
     lang = lang or settings.language
     if plans:
         if period or account:
-            raise click.UsageError("--period / --account select plans from the database: give either plan files "
-                                   "or --db with --period / --account")
+            raise CommandLineError(_FILES_OR_DB)
         result = pack_files(plans, spec, settings, out_dir, lang=lang, db_url=db_url, pdf=pdf, now=now)
     else:
         from xltools.store.engine import Store

@@ -39,7 +39,7 @@ from typing import Any, Callable
 
 from xltools import clock
 from xltools.cells import a1, parse_range
-from xltools.checking.annotate import _CHECKED, _HEADERS, _SEVERITY, _TITLE, _WIDTHS, FILLS, _field_label
+from xltools.checking.annotate import FILLS, ISSUE_HEADERS, ISSUE_WIDTHS, issue_rows, results_heading
 from xltools.checking.relmap import SHEET
 from xltools.checking.validate import ANNOTATION_SHEET
 from xltools.errors import EXIT_FAILED, EXIT_USAGE, XltoolsError
@@ -486,17 +486,13 @@ def mark(book, report: FileReport, spec: Spec | None = None, *, lang: str = "ja"
 def _results_sheet(book, name: str, issues: list[Issue], sheet_names: set[str], spec: Spec | None, lang: str,
                    checked_at: datetime) -> None:
     ws = book.sheets.add(name, before=book.sheets[0])
-    ws.range("A1").value = [[_text(f"{_TITLE(lang)}: {book.name}")], [_text(f"{_CHECKED(lang)}: "
-                                                                           f"{checked_at:%Y-%m-%d %H:%M}")]]
+    ws.range("A1").value = [[_text(line)] for line in results_heading(book.name, checked_at, lang)]
     ws.range("A1").font.bold = True
-    rows = [[_text(h(lang)) for h in _HEADERS]]
-    for n, i in enumerate(issues, 1):
-        raw = i.raw if isinstance(i.raw, (str, int, float)) or i.raw is None else str(i.raw)
-        rows.append([n, _text(_SEVERITY[i.severity](lang)), _text(i.code), _text(i.sheet), _text(i.cell),
-                     _text(_field_label(spec, i, lang) or None), _text(raw), _text(i.message(lang))])
+    rows = [[_text(h(lang)) for h in ISSUE_HEADERS]]
+    rows += [[n, *(_text(v) for v in rest)] for n, *rest in issue_rows(issues, spec, lang)]
     ws.range("A4").value = rows
-    ws.range((4, 1), (4, len(_HEADERS))).font.bold = True
-    for k, width in enumerate(_WIDTHS, 1):
+    ws.range((4, 1), (4, len(ISSUE_HEADERS))).font.bold = True
+    for k, width in enumerate(ISSUE_WIDTHS, 1):
         ws.range((4, k)).column_width = width
     for n, i in enumerate(issues, 1):
         ws.range((4 + n, 2)).color = _rgb(FILLS[i.severity])

@@ -21,6 +21,7 @@ from typing import Sequence
 from xltools import clock
 from xltools.checking.validate import ANNOTATION_SHEET
 from xltools.errors import UsageError, XltoolsError
+from xltools.spec.config import Settings
 from xltools.spec.issues import SEVERITIES, FileReport, Issue, sort_issues
 from xltools.spec.spec import Label, Spec
 
@@ -30,21 +31,44 @@ _RANK = {s: i for i, s in enumerate(SEVERITIES)}
 _AUTHOR = "xltools"
 _TABLE = "xltoolsIssues"
 
-_HEADERS = (
+#: the columns of the issue list (the annotated copy's sheet and ``xltools live``'s) and their widths
+ISSUE_HEADERS = (
     Label("No.", "No."), Label("重要度", "Severity"), Label("コード", "Code"), Label("シート", "Sheet"),
     Label("セル", "Cell"), Label("項目", "Field"), Label("入力値", "Value"), Label("内容", "Message"),
 )
-_WIDTHS = (6, 10, 28, 18, 8, 26, 24, 80)
+ISSUE_WIDTHS = (6, 10, 28, 18, 8, 26, 24, 80)
 _SEVERITY = {"error": Label("エラー", "Error"), "warning": Label("警告", "Warning"), "info": Label("情報", "Info")}
 _TITLE = Label("xltools のチェック結果", "xltools check results")
 _CHECKED = Label("チェック日時", "Checked at")
+
+
+class AnnotateDirError(UsageError):
+    code = "annotate-not-a-folder"
+    template = Label("{path}: フォルダではありません", "{path}: not a directory")
+
+
+class AnnotateSameFolderError(UsageError):
+    code = "annotate-same-folder"
+    template = Label("{path}: チェックしたファイル {file} があるフォルダです。注記付きのコピーには別のフォルダを指定してください",
+                     "{path}: choose another folder for the annotated copies; it holds the checked file {file}")
+
+
+class AnnotateMkdirError(XltoolsError):
+    code = "annotate-folder"
+    template = Label("{path}: フォルダを作成できません（{reason}）", "{path}: cannot create the folder ({reason})")
+
+
+class AnnotateOverwriteError(UsageError):
+    code = "annotate-overwrite"
+    template = Label("{path}: 注記付きのコピーがチェックしたファイルを上書きしてしまいます",
+                     "{path}: the annotated copy would overwrite the checked file")
 
 
 def prepare_dir(out_dir: Path, checked: Sequence[str | os.PathLike[str]] = ()) -> None:
     """Create the annotation directory; refuse the folder of a checked file (a copy
     must never replace the file the rep sent)."""
     if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError(f"{out_dir}: not a directory")
+        raise AnnotateDirError(path=str(out_dir))
     target = out_dir.resolve()
     for p in checked:
         try:
@@ -52,12 +76,11 @@ def prepare_dir(out_dir: Path, checked: Sequence[str | os.PathLike[str]] = ()) -
         except (OSError, RuntimeError):  # a symlink loop: no file there to overwrite
             continue
         if where == target:
-            raise UsageError(f"{out_dir}: choose another folder for the annotated copies; "
-                               f"it holds the checked file {Path(p).name}")
+            raise AnnotateSameFolderError(path=str(out_dir), file=Path(p).name)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise XltoolsError(f"{out_dir}: cannot create the folder ({e.strerror})") from None
+        raise AnnotateMkdirError(path=str(out_dir), reason=e.strerror or str(e)) from None
 
 
 def unique_name(name: str, used: set[str]) -> str:
@@ -69,6 +92,23 @@ def unique_name(name: str, used: set[str]) -> str:
         cand = f"{stem} ({n}){suffix}"
     used.add(cand.casefold())
     return cand
+
+
+def results_heading(name: str, checked_at: datetime, lang: str) -> tuple[str, str]:
+    """The two heading lines of an issue list: its title with the workbook's ``name``, and
+    the time it was checked."""
+    return f"{_TITLE(lang)}: {name}", f"{_CHECKED(lang)}: {checked_at:%Y-%m-%d %H:%M}"
+
+
+IssueRow = tuple[int, str, str, "str | None", "str | None", "str | None", "str | int | float | None", str]
+
+
+def issue_rows(issues: Sequence[Issue], spec: Spec | None, lang: str) -> list[IssueRow]:
+    """One row per issue under :data:`ISSUE_HEADERS`: number, severity, code, sheet, cell,
+    field label (with its key), the value as entered and the message, in ``lang``."""
+    return [(n, _SEVERITY[i.severity](lang), i.code, i.sheet, i.cell, _field_label(spec, i, lang) or None,
+             i.raw if isinstance(i.raw, (str, int, float)) or i.raw is None else str(i.raw), i.message(lang))
+            for n, i in enumerate(issues, 1)]
 
 
 def _field_label(spec: Spec | None, i: Issue, lang: str) -> str:
@@ -83,8 +123,8 @@ def _field_label(spec: Spec | None, i: Issue, lang: str) -> str:
     return f"{label(lang)} ({i.field})" if label else i.field
 
 
-def annotate_workbook(report: FileReport, dest: str | os.PathLike, *, spec: Spec | None = None,
-                      lang: str = "ja", now: datetime | None = None, settings=None) -> Path:
+def annotate_workbook(report: FileReport, dest: str | os.PathLike[str], *, spec: Spec | None = None,
+                      lang: str = "ja", now: datetime | None = None, settings: Settings | None = None) -> Path:
     """Write an annotated copy of ``report.file`` to ``dest`` and return its path.
     ``now`` (default: :func:`xltools.clock.now`): the "checked at" time, in local time, and
     the day the relationship map (:mod:`xltools.checking.relmap`, redrawn from the checked data
@@ -100,7 +140,7 @@ def annotate_workbook(report: FileReport, dest: str | os.PathLike, *, spec: Spec
 
     src, dest = Path(report.file), Path(dest)
     if dest.exists() and dest.resolve() == src.resolve():
-        raise UsageError(f"{dest}: the annotated copy would overwrite the checked file")
+        raise AnnotateOverwriteError(path=str(dest))
     wb = load_workbook(src, keep_vba=src.suffix.lower() == ".xlsm", keep_links=True)
     for name in ANNOTATION_SHEET.all():  # a copy of an annotated copy: replace the old list
         if name in wb.sheetnames:
@@ -137,14 +177,12 @@ def annotate_workbook(report: FileReport, dest: str | os.PathLike, *, spec: Spec
         other.sheet_view.tabSelected = False
     ws.sheet_view.tabSelected = True
     wb.active = 0
-    write_value(ws["A1"], f"{_TITLE(lang)}: {src.name}")
+    title, checked = results_heading(src.name, checked_at, lang)
+    write_value(ws["A1"], title)
     ws["A1"].font = Font(bold=True, size=12)
-    write_value(ws["A2"], f"{_CHECKED(lang)}: {checked_at:%Y-%m-%d %H:%M}")
-    rows = [(n, _SEVERITY[i.severity](lang), i.code, i.sheet, i.cell, _field_label(spec, i, lang) or None,
-             i.raw if isinstance(i.raw, (str, int, float)) or i.raw is None else str(i.raw), i.message(lang))
-            for n, i in enumerate(issues, 1)]
-    write_table(ws, _TABLE, [h(lang) for h in _HEADERS], rows, top=4, left=1,
-                widths=dict(enumerate(_WIDTHS)))
+    write_value(ws["A2"], checked)
+    write_table(ws, _TABLE, [h(lang) for h in ISSUE_HEADERS], issue_rows(issues, spec, lang), top=4, left=1,
+                widths=dict(enumerate(ISSUE_WIDTHS)))
     for n, i in enumerate(issues, 1):
         if (i.sheet, i.cell) in by_cell:
             assert i.sheet is not None  # by_cell holds only issues with a sheet

@@ -23,10 +23,10 @@ import os
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 from xltools import clock
-from xltools.errors import EXIT_DATA, EXIT_FAILED, EXIT_OK, UsageError
+from xltools.errors import EXIT_DATA, EXIT_FAILED, EXIT_OK, UnknownFormatError, UnknownLanguageError, WinRateError
 from xltools.spec.config import Settings
 from xltools.spec.issues import INTERNAL, SEVERITIES, FileReport, Issue, sort_issues
 from xltools.spec.spec import LANGS, Label, Spec
@@ -47,11 +47,11 @@ _UI = {
 
 def _lang(lang: str) -> str:
     if lang not in LANGS:
-        raise UsageError(f"language must be one of {', '.join(LANGS)}, got {lang!r}")
+        raise UnknownLanguageError(allowed=", ".join(LANGS), value=lang)
     return lang
 
 
-def check_file(path: str | os.PathLike, spec: Spec, settings: Settings, *, lang: str = "ja",
+def check_file(path: str | os.PathLike[str], spec: Spec, settings: Settings, *, lang: str = "ja",
                now: datetime | None = None, win_rate: float | None = None,
                static_texts: Iterable[str] | None = None) -> FileReport:
     """Check one workbook: safety -> read -> validate -> rules.
@@ -69,7 +69,7 @@ def check_file(path: str | os.PathLike, spec: Spec, settings: Settings, *, lang:
     _lang(lang)
     today = clock.today(clock.resolve(now))
     if win_rate is not None and not (0 < win_rate <= 1):
-        raise UsageError(f"win rate must be a fraction between 0 and 1, got {win_rate!r}")
+        raise WinRateError(value=win_rate)
     from xltools.checking.rules import run_rules
     from xltools.checking.validate import plan_stats, validate
     from xltools.workbook.reader import FileProblem, Limits, read_workbook
@@ -98,7 +98,7 @@ def check_file(path: str | os.PathLike, spec: Spec, settings: Settings, *, lang:
     return report
 
 
-def internal_report(path: str, detail: str | dict, exc: BaseException | None = None) -> FileReport:
+def internal_report(path: str, detail: str | dict[str, str], exc: BaseException | None = None) -> FileReport:
     """The report of a file xltools failed on (``E-INTERNAL``).  Under the ``CI``
     environment variable it raises instead (``exc``, or a RuntimeError): a bug must
     fail the test run, not hide in a report."""
@@ -116,8 +116,8 @@ def _secs(since: float) -> float:
     return round(time.perf_counter() - since, 4)
 
 
-def check_files(paths: Iterable[str | os.PathLike], spec: Spec, settings: Settings, *, lang: str = "ja",
-                annotate_dir: str | os.PathLike | None = None, now: datetime | None = None,
+def check_files(paths: Iterable[str | os.PathLike[str]], spec: Spec, settings: Settings, *, lang: str = "ja",
+                annotate_dir: str | os.PathLike[str] | None = None, now: datetime | None = None,
                 win_rate: float | None = None) -> list[FileReport]:
     """Check every file, in order, each in a worker process (:mod:`xltools.workbook.workers`): a
     file that kills its reader gets one ``E-INTERNAL`` issue, the others their real
@@ -138,7 +138,7 @@ def check_files(paths: Iterable[str | os.PathLike], spec: Spec, settings: Settin
     except Exception:  # noqa: BLE001 - check_file then reports the failure on each file
         texts = None
     if win_rate is not None and not (0 < win_rate <= 1):
-        raise UsageError(f"win rate must be a fraction between 0 and 1, got {win_rate!r}")
+        raise WinRateError(value=win_rate)
     used: set[str] = set()
     reports: list[FileReport] = []
     if not paths:
@@ -165,7 +165,7 @@ def worker_report(path: str, value: "FileReport | BaseException") -> FileReport:
     return internal_report(path, f"{type(value).__name__}: {value}", value)
 
 
-_WORKER: dict = {}
+_WORKER: dict[str, Any] = {}
 
 
 def _init_check_worker(spec: Spec, settings: Settings, now: datetime, win_rate: float | None,
@@ -179,7 +179,7 @@ def _check_in_worker(path: str) -> FileReport:
                       static_texts=w["texts"])
 
 
-def _annotated(report: FileReport, p: str | os.PathLike, out_dir: Path | None, used: set[str], spec: Spec,
+def _annotated(report: FileReport, p: str | os.PathLike[str], out_dir: Path | None, used: set[str], spec: Spec,
                lang: str, now: datetime, settings: Settings | None = None) -> FileReport:
     """With ``out_dir``: write the annotated copy of a readable workbook there."""
     if out_dir is None or not report.readable:
@@ -211,7 +211,7 @@ def render(reports: list[FileReport], fmt: str = "text", lang: str = "ja") -> st
     if fmt == "json":
         return json.dumps({"files": [r.to_dict(lang) for r in reports]}, ensure_ascii=False, indent=2)
     if fmt != "text":
-        raise UsageError(f"unknown format {fmt!r}: text or json")
+        raise UnknownFormatError(value=fmt, allowed="text or json")
     return render_text(reports, lang)
 
 
@@ -272,7 +272,7 @@ def _figures(r: FileReport, lang: str) -> str | None:
     spec = load_spec()
     target = r.plan.fields.get("sales_target")
 
-    def yen(v):
+    def yen(v: int | None) -> str:
         return "-" if v is None else (f"{v:,}円" if lang == "ja" else f"JPY {v:,}")
 
     ratio = d.get("coverage_ratio")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -51,6 +52,40 @@ class RosterError(XltoolsError):
     code = "roster"
 
 
+class RosterNotFoundError(RosterError):
+    code = "roster-not-found"
+    template = Label("{path}: 名簿のファイルがありません", "{path}: roster file not found")
+
+
+class RosterFormatError(RosterError):
+    code = "roster-format"
+    template = Label("{path}: 名簿は .xlsx か .csv にしてください（{suffix}）",
+                     "{path}: a roster must be .xlsx or .csv (got {suffix})")
+
+
+class RosterUnreadableError(RosterError):
+    code = "roster-unreadable"
+    template = Label("{path}: 名簿のブックを読み込めません（{reason}）", "{path}: cannot read the roster workbook ({reason})")
+
+
+class RosterEncodingError(RosterError):
+    code = "roster-encoding"
+    template = Label("{path}: CSV が UTF-8 でも Shift_JIS でもありません。CSV UTF-8 で保存してください",
+                     "{path}: the CSV is neither UTF-8 nor Shift_JIS; save it as CSV UTF-8")
+
+
+class RosterColumnTwiceError(RosterError):
+    code = "roster-column-twice"
+    template = Label("{path}: {row} 行目に「{ja}」の列が二つあります（{first} と {second}）",
+                     "{path}: row {row} has two columns for '{en}' ({first} and {second})")
+
+
+class RosterHeaderError(RosterError):
+    code = "roster-no-header"
+    template = Label("{path}: 最初の {rows} 行に {ja} の列がある見出し行がありません",
+                     "{path}: no header row with the columns {en} in the first {rows} rows")
+
+
 @dataclass(frozen=True)
 class RosterEntry:
     """One roster row that can be generated."""
@@ -64,14 +99,15 @@ class RosterEntry:
     team_members: str | None = None
 
 
-class Roster(list):
+class Roster(list[RosterEntry]):
     """The usable rows (a ``list`` of :class:`RosterEntry`) plus ``errors`` for the rows
     that were left out, ``path`` and the ``sheet`` that was read."""
 
     #: when the roster was stored (UTC); set only on a roster loaded from the store
     stored_at: datetime | None
 
-    def __init__(self, entries=(), errors=None, path: str = "", sheet: str | None = None):
+    def __init__(self, entries: Iterable[RosterEntry] = (), errors: Iterable[Issue] | None = None, path: str = "",
+                 sheet: str | None = None):
         super().__init__(entries)
         self.errors: list[Issue] = list(errors or [])
         self.path = path
@@ -157,7 +193,7 @@ def parse_lang(value: Any) -> str | None:
 
 # -- files -------------------------------------------------------------------------------
 
-def _xlsx_rows(path: Path) -> tuple[str, Iterator[tuple]]:
+def _xlsx_rows(path: Path) -> tuple[str, Iterator[tuple[Any, ...]]]:
     import zipfile
 
     from openpyxl import load_workbook
@@ -165,14 +201,14 @@ def _xlsx_rows(path: Path) -> tuple[str, Iterator[tuple]]:
     try:
         wb = load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as e:
-        raise RosterError(f"{path}: cannot read the roster workbook ({e})") from None
+        raise RosterUnreadableError(path=str(path), reason=str(e)) from None
     ws = next((w for w in wb.worksheets if w.sheet_state == "visible"), wb.worksheets[0])
     rows = [tuple(r) for r in ws.iter_rows(values_only=True)]
     wb.close()
     return ws.title, iter(rows)
 
 
-def _csv_rows(path: Path) -> Iterator[tuple]:
+def _csv_rows(path: Path) -> Iterator[tuple[Any, ...]]:
     raw = path.read_bytes()
     for enc in CSV_ENCODINGS:
         try:
@@ -181,24 +217,24 @@ def _csv_rows(path: Path) -> Iterator[tuple]:
         except UnicodeDecodeError:
             continue
     else:
-        raise RosterError(f"{path}: the CSV is neither UTF-8 nor Shift_JIS; save it as CSV UTF-8")
+        raise RosterEncodingError(path=str(path))
     first = text.split("\n", 1)[0]
     delimiter = "\t" if first.count("\t") > first.count(",") else ","
     return (tuple(r) for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
 
 
-def read_roster(path: str | Path, spec: Spec) -> Roster:
+def read_roster(path: str | os.PathLike[str], spec: Spec) -> Roster:
     """Read a roster file.  See the module docs for the accepted layouts."""
     p = Path(path)
     if not p.is_file():
-        raise RosterError(f"{p}: roster file not found")
+        raise RosterNotFoundError(path=str(p))
     suffix = p.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
         sheet, rows = _xlsx_rows(p)
     elif suffix in (".csv", ".txt", ".tsv"):
         sheet, rows = None, _csv_rows(p)
     else:
-        raise RosterError(f"{p}: a roster must be .xlsx or .csv (got {suffix or 'no extension'})")
+        raise RosterFormatError(path=str(p), suffix=suffix or "-")
     aliases = header_aliases(spec)
     columns: dict[str, int] = {}
     header_row = 0
@@ -209,8 +245,9 @@ def read_roster(path: str | Path, spec: Spec) -> Roster:
             if key is None:
                 continue
             if key in found:
-                raise RosterError(f"{p}: row {n} has two columns for '{column_label(spec, key).ja}' "
-                                  f"/ '{column_label(spec, key).en}' ({a1(n, found[key] + 1)} and {a1(n, i + 1)})")
+                raise RosterColumnTwiceError(path=str(p), row=n, ja=column_label(spec, key).ja,
+                                             en=column_label(spec, key).en, first=a1(n, found[key] + 1),
+                                             second=a1(n, i + 1))
             found[key] = i
         if all(k in found for k in REQUIRED):
             columns, header_row = found, n
@@ -218,8 +255,9 @@ def read_roster(path: str | Path, spec: Spec) -> Roster:
         if n >= HEADER_SEARCH_ROWS:
             break
     if not header_row:
-        need = " / ".join(f"{column_label(spec, k).ja} ({column_label(spec, k).en})" for k in REQUIRED)
-        raise RosterError(f"{p}: no header row with the columns {need} in the first {HEADER_SEARCH_ROWS} rows")
+        raise RosterHeaderError(path=str(p), rows=HEADER_SEARCH_ROWS,
+                                ja="・".join(column_label(spec, k).ja for k in REQUIRED),
+                                en=", ".join(column_label(spec, k).en for k in REQUIRED))
     roster = Roster(path=str(p), sheet=sheet)
     first_row: dict[tuple[str, str], int] = {}
     for n, row in enumerate(rows, header_row + 1):
@@ -244,7 +282,7 @@ def account_key(account_id: str | None, account_name: str) -> str:
     return f"id:{name_key(account_id)}" if account_id else f"name:{name_key(account_name)}"
 
 
-def _entry(spec: Spec, roster: Roster, n: int, row: tuple, columns: dict[str, int]) -> RosterEntry | None:
+def _entry(spec: Spec, roster: Roster, n: int, row: tuple[Any, ...], columns: dict[str, int]) -> RosterEntry | None:
     def raw(key: str) -> Any:
         i = columns.get(key)
         return row[i] if i is not None and i < len(row) else None

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from xltools import clock
 from xltools.checking.validate import name_key, plan_period
-from xltools.errors import XltoolsError
+from xltools.errors import SpecRulesTableError, WinRateError
 from xltools.messages import Bilingual
 from xltools.spec.config import Settings, Thresholds
 from xltools.spec.contract import T
@@ -27,7 +27,7 @@ from xltools.spec.derive import day as _day
 from xltools.spec.issues import ISSUE_TYPES, Issue
 from xltools.spec.model import PlanData, Row
 from xltools.spec.periods import Period
-from xltools.spec.spec import Spec, SpecError
+from xltools.spec.spec import Spec
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class RuleContext:
         try:
             self.spec.table(table)
         except KeyError:
-            raise SpecError(f"rules ask for table {table!r}, which the spec does not have") from None
+            raise SpecRulesTableError(table=table) from None
         return self.plan.rows(table)
 
     def choice_label(self, list_name: str, key: str | None) -> Bilingual | str:
@@ -94,7 +94,7 @@ def run_rules(plan: PlanData, spec: Spec, settings: Settings, *, today: date | N
               win_rate: float | None = None) -> list[Issue]:
     """Every rule's issues for ``plan`` (``win_rate``: historical, 0 < rate <= 1)."""
     if win_rate is not None and not (0 < win_rate <= 1):
-        raise XltoolsError(f"win rate must be a fraction between 0 and 1, got {win_rate!r}")
+        raise WinRateError(value=win_rate)
     today = today if today is not None else clock.today(clock.now())
     ctx = RuleContext(plan=plan, spec=spec, settings=settings, today=today,
                       period=plan_period(plan, settings.fiscal_year_start_month), win_rate=win_rate)

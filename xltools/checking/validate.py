@@ -419,7 +419,7 @@ def validate(raw: RawPlan, spec: Spec, settings: Settings) -> tuple[PlanData, li
     return _Validation(raw, spec, settings).run()
 
 
-def plan_stats(plan: PlanData, spec: Spec) -> dict:
+def plan_stats(plan: PlanData, spec: Spec) -> dict[str, Any]:
     """Counts for ``FileReport.stats``: rows per table and input fields filled."""
     inputs = [f for f in spec.fields if f.is_input]
     return {"rows": {t.name: len(plan.rows(t.name)) for t in spec.tables},

@@ -168,9 +168,8 @@ def contract_problems(spec: "Spec") -> list[str]:
 
 def check_contract(spec: "Spec") -> None:
     """Raise :class:`~xltools.spec.SpecError` naming everything the code needs and the spec lacks."""
-    from xltools.spec.spec import SpecError
+    from xltools.errors import SpecContractError
 
     problems = contract_problems(spec)
     if problems:
-        where = spec.path or "spec"
-        raise SpecError(f"{where}: the spec does not give what xltools relies on: " + "; ".join(problems))
+        raise SpecContractError(where=spec.path or "spec", problems="; ".join(problems))

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from xltools.spec.config import Settings
 from xltools.spec.contract import T
@@ -68,7 +68,7 @@ def _period(value: Any, start_month: int) -> Period | None:
         return None
 
 
-def target_period(fields: dict, plan_period: Any, start_month: int) -> Period | None:
+def target_period(fields: dict[str, Any], plan_period: Any, start_month: int) -> Period | None:
     """``target_period`` when filled (and readable), else the plan period."""
     return _period(fields.get("target_period"), start_month) or _period(plan_period, start_month)
 
@@ -109,7 +109,8 @@ class Deriver:
         if not _is_number(amount) or amount == 0:
             return None
         if row["recurring"] != self.recurring:
-            return amount
+            one_off: int = amount
+            return one_off
         years = row["contract_years"] if _is_number(row["contract_years"]) else 0
         return round_yen(Decimal(str(amount)) * max(Decimal(1), Decimal(str(years))))
 
@@ -139,7 +140,7 @@ class Deriver:
             return self.verdicts["above"]
         return self.verdicts["within"]
 
-    def plan(self, fields: dict, tables: dict[str, list[Row]], plan_period: Any) -> dict[str, Any]:
+    def plan(self, fields: dict[str, Any], tables: dict[str, list[Row]], plan_period: Any) -> dict[str, Any]:
         """Plan-level figures (``derived``); row figures are written into the rows."""
         opps = tables.get(T.OPPORTUNITIES, [])
         weights = {}
@@ -272,7 +273,7 @@ def whitespace(rows: Iterable[Row], spec: Spec, departments_: Iterable[str] | No
 
 # -- what the summary sheet lists -------------------------------------------------------------
 
-def _ranked(rows: Iterable[Row], key, n: int | None) -> list[Row]:
+def _ranked(rows: Iterable[Row], key: Callable[[Row], Any], n: int | None) -> list[Row]:
     """The rows with a key (``key(row)`` not None), smallest key first, ties in table order."""
     keyed = [(k, i, r) for i, r in enumerate(rows) if (k := key(r)) is not None]
     keyed.sort(key=lambda t: (t[0], t[1]))
@@ -294,7 +295,7 @@ def key_persons(rows: Iterable[Row], spec: Spec, n: int = 8) -> list[Row]:
     key_roles = spec.meaning("role", "decision_maker") | spec.meaning("role", "champion")
     levels = spec.choices("level").keys()
 
-    def key(r: Row):
+    def key(r: Row) -> int | None:
         if r.get("name") in (None, "") or r.get("status") in gone:
             return None
         level = levels.index(r["influence"]) + 1 if r.get("influence") in levels else len(levels) + 1
@@ -307,7 +308,7 @@ def executive_pairings(rows: Iterable[Row], spec: Spec, n: int = 5) -> list[Row]
     planned date (a blank date last); ties in table order."""
     closed = spec.meaning("activity_status", "closed")
 
-    def key(r: Row):
+    def key(r: Row) -> int | None:
         if r.get("executive") in (None, "") or r.get("status") in closed:
             return None
         d = day(r.get("planned_date"))
@@ -321,7 +322,7 @@ def upcoming_activities(rows: Iterable[Row], spec: Spec, today: date, days: int 
     closed = spec.meaning("activity_status", "closed")
     end = today + timedelta(days=days)
 
-    def key(r: Row):
+    def key(r: Row) -> int | None:
         d = day(r.get("planned_date"))
         if d is None or r.get("status") in closed or not today <= d <= end:
             return None
@@ -333,7 +334,7 @@ def open_asks(rows: Iterable[Row], spec: Spec, n: int = 5) -> list[Row]:
     """Asks to management whose status is not closed, by due date (blank last)."""
     closed = spec.meaning("ask_status", "closed")
 
-    def key(r: Row):
+    def key(r: Row) -> int | None:
         if r.get("ask") in (None, "") or r.get("status") in closed:
             return None
         d = day(r.get("due"))

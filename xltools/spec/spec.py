@@ -6,17 +6,19 @@ and documentation all iterate over a :class:`Spec`.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
-import yaml
-
-from xltools.errors import XltoolsError
-from xltools.messages import LANGS, Label
+from xltools import errors as E
+from xltools.errors import SpecError as SpecError  # re-exported: the name every stage catches
+from xltools.messages import LANGS as LANGS  # re-exported: every stage takes them from here
+from xltools.messages import Label as Label
 
 #: value types of fields and columns
 INPUT_TYPES = {
@@ -33,10 +35,6 @@ _TABLE_RE = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 _FORMULA_COLUMN = re.compile(r"\[([A-Z][A-Za-z0-9]*)\.([a-z][a-z0-9_]*)\]")
 _FORMULA_THIS_ROW = re.compile(r"\[@([a-z][a-z0-9_]*)\]")
 _FORMULA_WORD = re.compile(r"(?<![\w.@\[{:])([a-z][a-z0-9_]*)(?![\w(\]])")
-
-
-class SpecError(XltoolsError, ValueError):
-    """The template spec (or a config that modifies it) is malformed."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +75,7 @@ class ChoiceList:
         """The one key that means ``tag`` (the contract guarantees exactly one)."""
         keys = [c.key for c in self.choices if tag in c.means]
         if len(keys) != 1:
-            raise SpecError(f"choices > {self.name}: exactly one choice must mean {tag!r}, found {keys}")
+            raise E.SpecMeaningCountError(name=self.name, tag=tag, found=keys)
         return keys[0]
 
 
@@ -136,7 +134,7 @@ class Table:
     columns: tuple[Field, ...]
     rows: int = 10
     id_column: str | None = None
-    prefill: dict | None = None
+    prefill: dict[str, Any] | None = None
     handover: Handover = field(default_factory=Handover)
 
     def column(self, key: str) -> Field:
@@ -250,10 +248,10 @@ class Spec:
         for t in self.tables:
             yield from t.columns
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """The JSON shape of ``xltools spec --format json``."""
 
-        def fdict(f: Field) -> dict:
+        def fdict(f: Field) -> dict[str, Any]:
             d = {"key": f.key, "label": {"ja": f.label.ja, "en": f.label.en}, "type": f.type,
                  "required": f.required}
             if f.choices:
@@ -289,15 +287,15 @@ def _where(*parts: object) -> str:
 
 def _label(raw: object, where: str) -> Label:
     if not isinstance(raw, dict) or not all(isinstance(raw.get(k), str) and raw.get(k) for k in LANGS):
-        raise SpecError(f"{where}: needs a label with non-empty 'ja' and 'en' texts, got {raw!r}")
+        raise E.SpecLabelError(where=where, value=raw)
     return Label(ja=raw["ja"], en=raw["en"])
 
 
 def _key(raw: object, where: str) -> str:
     if not isinstance(raw, str) or not _KEY_RE.match(raw):
-        raise SpecError(f"{where}: key {raw!r} must be lower snake_case")
+        raise E.SpecKeyCaseError(where=where, value=raw)
     if _CELL_LIKE_RE.match(raw):
-        raise SpecError(f"{where}: key {raw!r} looks like a cell reference")
+        raise E.SpecKeyCellError(where=where, value=raw)
     return raw
 
 
@@ -307,42 +305,42 @@ _FIELD_ATTRS = {"key", "label", "type", "required", "choices", "open", "source",
 TONES = ("good", "bad", "warn", "muted")
 
 
-def _field(raw: dict, where: str, section: str, choice_lists: dict, *, table: str | None = None,
+def _field(raw: dict[str, Any], where: str, section: str, choice_lists: dict[str, ChoiceList], *, table: str | None = None,
            group: str | None = None) -> Field:
     if not isinstance(raw, dict):
-        raise SpecError(f"{where}: expected a mapping, got {raw!r}")
+        raise E.SpecMappingError(where=where, value=raw)
     key = _key(raw.get("key"), where)
     where = _where(where, key)
     unknown = set(raw) - _FIELD_ATTRS
     if unknown:
-        raise SpecError(f"{where}: unknown attribute(s) {sorted(unknown)}")
+        raise E.SpecUnknownAttributeError(where=where, unknown=sorted(unknown))
     ftype = raw.get("type")
     if ftype not in TYPES:
-        raise SpecError(f"{where}: type {ftype!r} is not one of {sorted(TYPES)}")
+        raise E.SpecTypeError(where=where, type=ftype, allowed=sorted(TYPES))
     choices = raw.get("choices")
     if ftype == "choice":
         if choices not in choice_lists:
-            raise SpecError(f"{where}: choice list {choices!r} is not declared under 'choices'")
+            raise E.SpecUndeclaredListError(where=where, choices=choices)
     elif choices is not None:
-        raise SpecError(f"{where}: 'choices' given but type is {ftype!r}")
+        raise E.SpecChoicesNotChoiceError(where=where, type=ftype)
     if ftype in FORMULA_TYPES and not raw.get("formula"):
-        raise SpecError(f"{where}: type {ftype!r} needs a formula")
+        raise E.SpecFormulaMissingError(where=where, type=ftype)
     formula = raw.get("formula")
     if formula is not None and (not isinstance(formula, str) or not formula.startswith("=")):
-        raise SpecError(f"{where}: formula must be a string starting with '='")
+        raise E.SpecFormulaTextError(where=where)
     if formula and raw.get("required"):
-        raise SpecError(f"{where}: a formula cannot be required input")
+        raise E.SpecFormulaRequiredError(where=where)
     if formula and not raw.get("definition"):
-        raise SpecError(f"{where}: a formula field needs a 'definition' {{ja, en}} (the one definition of the figure)")
+        raise E.SpecDefinitionError(where=where)
     overdue = raw.get("overdue_unless")
     if overdue is not None:
         if (table is None or ftype != "date" or not isinstance(overdue, dict)
                 or not isinstance(overdue.get("column"), str) or not isinstance(overdue.get("keys"), list)):
-            raise SpecError(f"{where}: overdue_unless needs a date column and {{column: ..., keys: [...]}}")
+            raise E.SpecOverdueError(where=where)
         overdue = (overdue["column"], tuple(str(k) for k in overdue["keys"]))
     default = raw.get("default")
     if default is not None and choices and default not in choice_lists[choices].keys():
-        raise SpecError(f"{where}: default {default!r} is not a key of {choices!r}")
+        raise E.SpecDefaultError(where=where, default=default, choices=choices)
     return Field(
         key=key,
         label=_label(raw.get("label"), where),
@@ -369,24 +367,24 @@ def _field(raw: dict, where: str, section: str, choice_lists: dict, *, table: st
 
 def _choice_lists(raw: object) -> dict[str, ChoiceList]:
     if not isinstance(raw, dict) or not raw:
-        raise SpecError("choices: expected a mapping of list name -> entries")
+        raise E.SpecChoicesError()
     out = {}
     for name, entries in raw.items():
         if not isinstance(entries, list) or not entries:
-            raise SpecError(f"choices > {name}: expected a non-empty list")
+            raise E.SpecChoiceListEmptyError(name=name)
         items, seen = [], set()
         for i, e in enumerate(entries):
             where = _where("choices", name, i)
             if not isinstance(e, dict) or not isinstance(e.get("key"), str):
-                raise SpecError(f"{where}: each choice needs a 'key'")
+                raise E.SpecChoiceKeyError(where=where)
             if e["key"] in seen:
-                raise SpecError(f"{where}: duplicate choice key {e['key']!r}")
+                raise E.SpecDuplicateChoiceError(where=where, key=e["key"])
             seen.add(e["key"])
             if e.get("tone") is not None and e["tone"] not in TONES:
-                raise SpecError(f"{where}: tone {e['tone']!r} is not one of {list(TONES)}")
+                raise E.SpecToneError(where=where, tone=e["tone"], allowed=list(TONES))
             means = e.get("means") or []
             if not isinstance(means, list) or not all(isinstance(m, str) and _KEY_RE.match(m) for m in means):
-                raise SpecError(f"{where}: means must be a list of lower snake_case words, got {means!r}")
+                raise E.SpecMeansError(where=where, value=means)
             items.append(Choice(key=e["key"], label=_label({"ja": e.get("ja"), "en": e.get("en")}, where),
                                 aliases=tuple(e.get("aliases") or ()),
                                 probability=e.get("probability"), factor=e.get("factor"),
@@ -397,46 +395,46 @@ def _choice_lists(raw: object) -> dict[str, ChoiceList]:
 
 def _field_handover(raw: object, where: str) -> str:
     if raw not in HANDOVER_FIELD:
-        raise SpecError(f"{where}: handover must be one of {list(HANDOVER_FIELD)}, got {raw!r}")
+        raise E.SpecHandoverValueError(where=where, allowed=list(HANDOVER_FIELD), value=raw)
     return raw
 
 
 def _search_weight(raw: object, where: str) -> int | None:
     if raw is not None and (not isinstance(raw, int) or isinstance(raw, bool) or raw < 1):
-        raise SpecError(f"{where}: search_weight must be a positive integer, got {raw!r}")
+        raise E.SpecSearchWeightError(where=where, value=raw)
     return raw
 
 
-def _handover(raw: object, where: str, cols: list[Field], choice_lists: dict) -> Handover:
+def _handover(raw: object, where: str, cols: list[Field], choice_lists: dict[str, ChoiceList]) -> Handover:
     if raw is None:
         return Handover()
     where = _where(where, "handover")
     if not isinstance(raw, dict) or set(raw) - {"carry", "drop_if", "drop_before"}:
-        raise SpecError(f"{where}: expected a mapping with carry / drop_if / drop_before, got {raw!r}")
+        raise E.SpecHandoverError(where=where, value=raw)
     by_key = {c.key: c for c in cols}
     drop_if = []
     for ckey, keys in (raw.get("drop_if") or {}).items():
         col = by_key.get(ckey)
         if col is None or col.choices is None:
-            raise SpecError(f"{where}: drop_if column {ckey!r} is not a choice column of the table")
+            raise E.SpecDropIfColumnError(where=where, column=ckey)
         keys = tuple(str(k) for k in (keys or ()))
         bad = [k for k in keys if k not in choice_lists[col.choices].keys()]
         if bad or not keys:
-            raise SpecError(f"{where}: drop_if {ckey}: {bad or list(keys)} are not keys of {col.choices!r}")
+            raise E.SpecDropIfKeysError(where=where, column=ckey, keys=bad or list(keys), choices=col.choices)
         drop_if.append((ckey, keys))
     before = raw.get("drop_before")
     if before is not None and (before not in by_key or by_key[before].type != "date"):
-        raise SpecError(f"{where}: drop_before {before!r} is not a date column of the table")
+        raise E.SpecDropBeforeError(where=where, column=before)
     return Handover(carry=bool(raw.get("carry", True)), drop_if=tuple(drop_if), drop_before=before)
 
 
-def build_spec(data: dict, path: str = "") -> Spec:
+def build_spec(data: Any, path: str = "") -> Spec:
     """Validate a parsed YAML document into a :class:`Spec`."""
     if not isinstance(data, dict):
-        raise SpecError("spec: the document must be a mapping")
+        raise E.SpecDocumentError()
     for k in ("template", "version", "sections", "choices", "meta_keys"):
         if k not in data:
-            raise SpecError(f"spec: missing top-level key {k!r}")
+            raise E.SpecMissingKeyError(key=k)
     choice_lists = _choice_lists(data["choices"])
     seen_keys: dict[str, str]  # field key -> where it was first defined
     sections, seen_keys, seen_tables, seen_sections = [], {}, set(), set()
@@ -445,7 +443,7 @@ def build_spec(data: dict, path: str = "") -> Spec:
         skey = _key(s.get("key") if isinstance(s, dict) else None, where)
         where = _where("sections", skey)
         if skey in seen_sections:
-            raise SpecError(f"{where}: duplicate section")
+            raise E.SpecDuplicateSectionError(where=where)
         seen_sections.add(skey)
         groups = []
         for g in s.get("groups") or []:
@@ -455,7 +453,7 @@ def build_spec(data: dict, path: str = "") -> Spec:
             for f in g.get("fields") or []:
                 fld = _field(f, gwhere, skey, choice_lists, group=gkey)
                 if fld.key in seen_keys:
-                    raise SpecError(f"{gwhere} > {fld.key}: duplicate field key (also in {seen_keys[fld.key]})")
+                    raise E.SpecDuplicateFieldError(where=_where(gwhere, fld.key), other=seen_keys[fld.key])
                 seen_keys[fld.key] = gwhere
                 fields.append(fld)
             groups.append(Group(key=gkey, title=_label(g.get("title"), gwhere), fields=tuple(fields)))
@@ -464,26 +462,26 @@ def build_spec(data: dict, path: str = "") -> Spec:
             name = t.get("name") if isinstance(t, dict) else None
             twhere = _where(where, "tables", name)
             if not isinstance(name, str) or not _TABLE_RE.match(name):
-                raise SpecError(f"{twhere}: table name must be CamelCase letters and digits")
+                raise E.SpecTableNameError(where=twhere)
             if name in seen_tables:
-                raise SpecError(f"{twhere}: duplicate table name")
+                raise E.SpecDuplicateTableError(where=twhere)
             seen_tables.add(name)
             cols, ckeys = [], set()
             for c in t.get("columns") or []:
                 col = _field(c, twhere, skey, choice_lists, table=name)
                 if col.key in ckeys:
-                    raise SpecError(f"{twhere} > {col.key}: duplicate column key")
+                    raise E.SpecDuplicateColumnError(where=_where(twhere, col.key))
                 ckeys.add(col.key)
                 cols.append(col)
             if not cols:
-                raise SpecError(f"{twhere}: a table needs columns")
+                raise E.SpecNoColumnsError(where=twhere)
             for lang in LANGS:
                 labels = [c.label(lang) for c in cols]
                 if len(set(labels)) != len(labels):
-                    raise SpecError(f"{twhere}: duplicate {lang} header labels")
+                    raise E.SpecDuplicateHeaderError(where=twhere, lang=lang)
             idc = t.get("id_column")
             if idc is not None and idc not in ckeys:
-                raise SpecError(f"{twhere}: id_column {idc!r} is not a column")
+                raise E.SpecIdColumnError(where=twhere, column=idc)
             tables.append(Table(name=name, label=_label(t.get("label"), twhere), section=skey,
                                 columns=tuple(cols), rows=int(t.get("rows", 10)), id_column=idc,
                                 prefill=t.get("prefill"),
@@ -501,28 +499,25 @@ def build_spec(data: dict, path: str = "") -> Spec:
             try:
                 spec.table(tname).column(ckey)
             except KeyError:
-                raise SpecError(f"{f.table or f.section} > {f.key}: source {f.source!r} "
-                                f"does not name a table column") from None
+                raise E.SpecSourceError(where=_where(f.table or f.section, f.key), source=f.source) from None
         if f.overdue_unless:
             ocol, okeys = f.overdue_unless
             assert f.table is not None  # _field allows overdue_unless only on table columns
             try:
                 other = spec.table(f.table).column(ocol)
             except KeyError:
-                raise SpecError(f"{f.table} > {f.key}: overdue_unless column {ocol!r} is not a column "
-                                f"of the table") from None
+                raise E.SpecOverdueColumnError(where=_where(f.table, f.key), column=ocol) from None
             if other.choices is None or set(okeys) - set(spec.choice_lists[other.choices].keys()):
-                raise SpecError(f"{f.table} > {f.key}: overdue_unless keys {list(okeys)} are not choices "
-                                f"of column {ocol!r}")
+                raise E.SpecOverdueKeysError(where=_where(f.table, f.key), keys=list(okeys), column=ocol)
     from xltools.spec.contract import check_contract  # the tables, columns and meanings the code relies on
 
     check_contract(spec)
     for lang in LANGS:
         names = [s.label(lang) for s in spec.sections]
         if len(set(names)) != len(names):
-            raise SpecError(f"sections: duplicate {lang} sheet names")
+            raise E.SpecSheetNamesError(lang=lang)
         if any(len(n) > 31 or set(n) & set("[]:*?/\\") for n in names):
-            raise SpecError(f"sections: a {lang} sheet name is too long or has a forbidden character")
+            raise E.SpecSheetNameError(lang=lang)
     return spec
 
 
@@ -535,19 +530,33 @@ def default_spec_path() -> Path:
                  here.parent / "workbook_templates" / "account_plan.yaml"):
         if cand.exists():
             return cand
-    raise SpecError("cannot find workbook_templates/account_plan.yaml")
+    raise E.SpecNotFoundError()
 
 
-def load_spec_file(path: str | os.PathLike) -> Spec:
+def load_spec_file(path: str | os.PathLike[str]) -> Spec:
+    """The spec of a YAML file; its parsed document is cached (see "The parsed spec's cache")."""
     p = Path(path)
     try:
-        # libyaml's safe loader when PyYAML has it (ten times faster, the same data)
-        data = yaml.load(p.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError as e:
-        raise SpecError(f"{p}: not valid YAML: {e}") from None
+        source = p.read_bytes()
     except OSError as e:
-        raise SpecError(f"{p}: cannot read: {e.strerror}") from None
+        raise E.SpecReadError(path=str(p), reason=e.strerror or str(e)) from None
+    data = _load_cached(source)
+    if data is None:
+        data = _parse_yaml(source, p)
+        _store_cached(source, data)
     return build_spec(data, str(p))
+
+
+def _parse_yaml(source: bytes, p: Path) -> object:
+    import yaml  # only when the document is not cached
+
+    try:
+        # libyaml's safe loader when PyYAML has it (ten times faster, the same data)
+        return yaml.load(source.decode("utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as e:
+        raise E.SpecYamlError(path=str(p), reason=str(e)) from None
+    except UnicodeDecodeError as e:
+        raise E.SpecReadError(path=str(p), reason=str(e)) from None
 
 
 @lru_cache(maxsize=4)
@@ -555,6 +564,71 @@ def _cached(path: str) -> Spec:
     return load_spec_file(path)
 
 
-def load_spec(path: str | os.PathLike | None = None) -> Spec:
+def load_spec(path: str | os.PathLike[str] | None = None) -> Spec:
     """The template spec (cached).  ``path`` defaults to the packaged one."""
     return _cached(str(path or default_spec_path()))
+
+
+# -- the parsed spec's cache ------------------------------------------------------------------
+# The parsed YAML kept as JSON in the user's cache folder, so that a command's start-up neither
+# imports PyYAML nor parses the YAML (about a tenth of a second of ``check``).  The key is the
+# SHA-256 of the YAML file's bytes: a changed template gives another key, so a stale entry is
+# never used, and the cached document still goes through build_spec, which validates it as it
+# does the YAML.  A missing, damaged or foreign cache file only means the YAML is parsed again
+# (and the file rewritten atomically); a document JSON cannot carry exactly (a YAML date) is
+# not cached; a cache folder that cannot be written is not an error.  The folder is
+# ``$XLTOOLS_CACHE_DIR``, else ``$XDG_CACHE_HOME/xltools``, else ``~/.cache/xltools`` (the one
+# of the generator's cached texts).
+
+_CACHE_FORMAT = 1
+
+
+def cache_dir() -> Path:
+    """Where xltools keeps its caches (see the comment above)."""
+    env = os.environ.get("XLTOOLS_CACHE_DIR")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "xltools"
+
+
+def spec_key(source: bytes) -> str:
+    """The cache key of a YAML document's bytes."""
+    return hashlib.sha256(f"spec-{_CACHE_FORMAT}\0".encode() + source).hexdigest()
+
+
+def spec_cache_path(key: str) -> Path:
+    return cache_dir() / f"spec-{key[:32]}.json"
+
+
+def _load_cached(source: bytes) -> Any | None:
+    """The parsed document of ``source`` from the cache, or None."""
+    key = spec_key(source)
+    try:
+        data = json.loads(spec_cache_path(key).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("key") != key or "spec" not in data:
+        return None
+    return data["spec"]
+
+
+def _store_cached(source: bytes, document: Any) -> None:
+    """Keep ``document`` (the YAML parsed) for ``source`` when JSON carries it exactly."""
+    try:
+        text = json.dumps({"key": spec_key(source), "spec": document}, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return
+    if json.loads(text)["spec"] != document:
+        return
+    path = spec_cache_path(spec_key(source))
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass

@@ -25,6 +25,9 @@ worker processes and stores the results through :class:`~xltools.store.Store`:
 * **missing submissions** -- with a roster, every rep x account of the period for which
   no plan was received (:func:`missing_submissions`).
 
+The package: :mod:`~xltools.collect.discovery` (what the paths hold),
+:mod:`~xltools.collect.summary` (the results and their tables) and, here, the run.
+
 A bad file never stops the run.  :attr:`CollectSummary.exit_code` is 0 when every file
 is stored (warnings and validation errors inside a stored plan allowed), 1 when any
 file given to the run is rejected or in conflict -- also when the ledger already knew it
@@ -34,33 +37,34 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
-import sys
 import time
 from collections import Counter, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from xltools import clock
-from xltools.checking.roster import MissingSubmission, missing_submissions  # noqa: F401 (re-exported)
-from xltools.errors import EXIT_DATA, EXIT_FAILED, EXIT_OK, UsageError
+from xltools.checking.roster import MissingSubmission, missing_submissions
+from xltools.collect.discovery import (
+    PLAN_SUFFIXES,
+    SKIP_REASONS,
+    WRONG_FORMAT_SUFFIXES,
+    Discovery,
+    discover,
+    is_hidden,
+    is_lock_or_temp,
+    resolved,
+)
+from xltools.collect.summary import FAILED, RESULTS, UI, CollectSummary, FileResult, render_summary, summary_tables
+from xltools.errors import UnknownLanguageError, UsageError
+from xltools.messages import Label
 from xltools.spec.config import Settings
-from xltools.spec.issues import INTERNAL, SEVERITIES, FileReport, Issue
+from xltools.spec.issues import SEVERITIES, FileReport
 from xltools.spec.periods import parse_period
-from xltools.spec.spec import LANGS, Label, Spec
-from xltools.store.schema import FILE_RESULTS
+from xltools.spec.spec import LANGS, Spec
 from xltools.workbook.safety import not_a_file
 
-#: workbook formats xltools reads
-PLAN_SUFFIXES = (".xlsx", ".xlsm")
-#: spreadsheets saved in a format xltools does not read: a plan in the wrong format
-WRONG_FORMAT_SUFFIXES = (".xls", ".xlsb", ".xlt", ".xltx", ".xltm", ".ods", ".fods", ".numbers", ".et")
-#: results of a file in one run, in summary order
-RESULTS = ("stored", "superseded", "unchanged", "conflict", "rejected")
-#: a result (or ledger status) that makes the run exit 1
-FAILED = ("rejected", "conflict")
 #: the rule that needs the rep's historical win rate
 WIN_RATE_CODE = "W-WIN-RATE-COVERAGE"
 #: below this many files to parse, checking in the parent is faster than starting workers
@@ -69,267 +73,23 @@ MIN_PARALLEL = 4
 MAX_PENDING = 64
 
 
-#: words of the summary (results are also the roll-up's status labels)
-UI: dict[str, Label] = {
-    **FILE_RESULTS,
-    "missing": Label("未提出", "Missing"),
-    "files": Label("ファイル", "Files"),
-    "plans_stored": Label("保存したプラン", "Plans stored"),
-    "ignored": Label("対象外のファイル", "Other files ignored"),
-    "skipped": Label("スキップ（ロック・一時・隠し・ファイル以外）", "Skipped (lock, temp, hidden, no file)"),
-    "error": Label("エラー", "Errors"),
-    "warning": Label("警告", "Warnings"),
-    "info": Label("情報", "Info"),
-    "seconds": Label("所要時間（秒）", "Seconds"),
-    "item": Label("項目", "Item"),
-    "count": Label("件数", "Count"),
-    "title": Label("取り込み結果", "Collection summary"),
-    "problems": Label("対応が必要なファイル", "Files that need attention"),
-    "missing_title": Label("未提出（名簿との突き合わせ）", "Missing submissions (against the roster)"),
-    "progress": Label("取り込み中", "Collecting"),
-    "rep": Label("担当営業", "Account manager"),
-    "account": Label("顧客名", "Account"),
-    "period": Label("対象期間", "Period"),
-    "file": Label("ファイル", "File"),
-    "result": Label("結果", "Result"),
-    "codes": Label("エラー", "Errors"),
-    "not_read": Label("読み込まなかったもの（通常のファイルではない）", "Not read (no regular file)"),
-    "reason": Label("理由", "Reason"),
-    "fifo": Label("名前付きパイプ（FIFO）", "named pipe (FIFO)"),
-    "socket": Label("ソケット", "socket"),
-    "device": Label("デバイス", "device"),
-    "broken-link": Label("リンク切れのシンボリックリンク", "broken symbolic link"),
-    "link-loop": Label("循環しているシンボリックリンク", "symbolic link loop"),
-    "dir-link": Label("フォルダへのリンク（たどりません）", "link to a folder (not followed)"),
-    "denied": Label("読み取り権限がありません", "permission denied"),
-    "other": Label("通常のファイルではありません", "not a regular file"),
-}
-
-
 class CollectError(UsageError):
     """The collection cannot start: a path that does not exist, a bad option."""
 
 
-# -- discovery -----------------------------------------------------------------------------
-
-#: why a path was skipped (keys of ``Discovery.reasons``; see ``UI`` for the words)
-SKIP_REASONS = ("lock", "hidden", "fifo", "socket", "device", "broken-link", "link-loop", "dir-link", "denied",
-                "other")
+class CollectLanguageError(CollectError, UnknownLanguageError):
+    code = UnknownLanguageError.code
 
 
-@dataclass
-class Discovery:
-    """What the paths hold: plans to read, plans in the wrong format, the rest."""
-
-    plans: list[Path] = field(default_factory=list)
-    wrong_format: list[Path] = field(default_factory=list)
-    ignored: list[Path] = field(default_factory=list)  # unrelated files (counted)
-    skipped: list[Path] = field(default_factory=list)  # lock, temp and hidden files; what is no file
-    reasons: dict[Path, str] = field(default_factory=dict)  # skipped path -> one of SKIP_REASONS
-    #: paths named explicitly that are no readable file or folder -> what they are
-    #: (:func:`xltools.workbook.safety.path_kind`): each gets a result of its own
-    unreadable: list[tuple[Path, str]] = field(default_factory=list)
-
-    def skip(self, path: Path, reason: str) -> None:
-        self.skipped.append(path)
-        self.reasons[path] = reason if reason in SKIP_REASONS else "other"
+class CollectJobsError(CollectError):
+    code = "bad-jobs"
+    template = Label("--jobs は 1 以上にしてください（指定: {value}）", "--jobs must be 1 or more, got {value}")
 
 
-def is_lock_or_temp(name: str) -> bool:
-    """Excel's ``~$book.xlsx``, LibreOffice's ``.~lock.book.xlsx#``, ``*.tmp`` files."""
-    low = name.lower()
-    return (name.startswith("~$") or low.startswith(".~lock.") or low.endswith(".tmp")
-            or (name.startswith("~") and "." not in name))
-
-
-def is_hidden(path: Path) -> bool:
-    """A dot file, or a file with the Windows hidden attribute."""
-    if path.name.startswith("."):
-        return True
-    attrs = getattr(_lstat(path), "st_file_attributes", 0) if sys.platform == "win32" else 0
-    return bool(attrs & getattr(stat, "FILE_ATTRIBUTE_HIDDEN", 0))
-
-
-def _lstat(path: Path) -> os.stat_result | None:
-    try:
-        return path.lstat()
-    except OSError:
-        return None
-
-
-def _classify(path: Path, out: Discovery) -> None:
-    suffix = path.suffix.lower()
-    if is_lock_or_temp(path.name):
-        out.skip(path, "lock")
-    elif suffix in PLAN_SUFFIXES:
-        out.plans.append(path)
-    elif suffix in WRONG_FORMAT_SUFFIXES:
-        out.wrong_format.append(path)
-    else:
-        out.ignored.append(path)
-
-
-def discover(paths: Iterable[str | os.PathLike]) -> Discovery:
-    """Sort ``paths`` (files and folders, walked recursively) into a :class:`Discovery`.
-
-    A file named explicitly is taken even when hidden; lock and temporary files are
-    skipped wherever they come from (an Excel lock file is not a plan).  A named path
-    that is no readable file or folder (missing, a broken link, a symlink loop, a
-    FIFO...) is listed in ``unreadable``: it gets a result, the run goes on.  In a
-    folder, what is no regular file (FIFOs, sockets, devices, broken links, symlink
-    loops, links to folders -- never followed -- and folders that cannot be read) is
-    skipped with its reason, never silently dropped."""
-    from xltools.workbook.safety import path_kind
-
-    out = Discovery()
-    seen: set[Path] = set()
-
-    def take(p: Path, explicit: bool) -> None:
-        key = _resolved(p)
-        if key in seen:
-            return
-        seen.add(key)
-        if not explicit and is_hidden(p) and not is_lock_or_temp(p.name):
-            out.skip(p, "hidden")
-        else:
-            _classify(p, out)
-
-    for raw in paths:
-        top = Path(raw)
-        try:
-            mode = top.stat().st_mode
-        except OSError as e:
-            out.unreadable.append((top, path_kind(top, e)))
-            continue
-        if stat.S_ISREG(mode):
-            take(top, explicit=True)
-            continue
-        if not stat.S_ISDIR(mode):
-            out.unreadable.append((top, path_kind(top, mode=mode)))
-            continue
-        for dirpath, dirnames, filenames in os.walk(top, followlinks=False,
-                                                    onerror=lambda e: out.skip(Path(e.filename), "denied")):
-            base = Path(dirpath)
-            keep = []
-            for d in sorted(dirnames):
-                if is_hidden(base / d):
-                    continue  # hidden folders are not entered
-                if (base / d).is_symlink():
-                    out.skip(base / d, "dir-link")
-                else:
-                    keep.append(d)
-            dirnames[:] = keep
-            for name in sorted(filenames):
-                p = base / name
-                try:
-                    mode = p.stat().st_mode
-                except OSError as e:
-                    out.skip(p, path_kind(p, e))
-                    continue
-                if stat.S_ISREG(mode):
-                    take(p, explicit=False)
-                else:
-                    out.skip(p, path_kind(p, mode=mode))
-    return out
-
-
-def _resolved(p: Path) -> Path:
-    try:
-        return p.resolve()
-    except (OSError, RuntimeError):
-        return Path(os.path.abspath(p))
-
-
-# -- results -------------------------------------------------------------------------------
-
-@dataclass
-class FileResult:
-    """What one run did with one file.
-
-    ``result``: what this run did (``stored``, ``superseded``, ``unchanged``, ``conflict``,
-    ``rejected``); ``status``: what the ledger says about the file (for a file seen
-    before, the result it got then).  ``counts`` are the issues of the file by severity,
-    ``codes`` its error codes."""
-
-    path: str
-    result: str
-    status: str
-    sha256: str | None = None
-    plan_id: str | None = None
-    version_no: int | None = None
-    account_name: str | None = None
-    account_id: str | None = None
-    rep: str | None = None
-    period: str | None = None
-    counts: dict[str, int] = field(default_factory=lambda: {s: 0 for s in SEVERITIES})
-    codes: tuple[str, ...] = ()
-    conflict_with: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "result": self.result, "status": self.status, "sha256": self.sha256,
-                "plan_id": self.plan_id,
-                "version_no": self.version_no, "account_name": self.account_name,
-                "account_id": self.account_id, "rep": self.rep, "period": self.period,
-                "errors": self.counts["error"], "warnings": self.counts["warning"],
-                "infos": self.counts["info"], "codes": list(self.codes), "conflict_with": self.conflict_with}
-
-
-@dataclass
-class CollectSummary:
-    """The outcome of :func:`collect_paths`."""
-
-    files: list[FileResult] = field(default_factory=list)
-    ignored: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    skip_reasons: dict[str, str] = field(default_factory=dict)  # skipped path -> one of SKIP_REASONS
-    missing: list[MissingSubmission] | None = None  # None: no roster given
-    roster_errors: list[Issue] = field(default_factory=list)
-    period: str | None = None
-    jobs: int = 1
-    seconds: float = 0.0
-
-    def count(self, result: str) -> int:
-        return sum(1 for f in self.files if f.result == result)
-
-    @property
-    def results(self) -> dict[str, int]:
-        return {r: self.count(r) for r in RESULTS}
-
-    @property
-    def plans_stored(self) -> int:
-        """Distinct plans that got a new current version in this run."""
-        return len({f.plan_id for f in self.files if f.result == "stored" and f.plan_id})
-
-    @property
-    def issue_counts(self) -> dict[str, int]:
-        """Issues by severity of the files read in this run (unchanged files not counted)."""
-        c = {s: 0 for s in SEVERITIES}
-        for f in self.files:
-            if f.result != "unchanged":
-                for s in SEVERITIES:
-                    c[s] += f.counts[s]
-        return c
-
-    @property
-    def failed(self) -> list[FileResult]:
-        """Files that are rejected or in conflict (now or in the ledger already)."""
-        return [f for f in self.files if f.result in FAILED or f.status in FAILED]
-
-    @property
-    def exit_code(self) -> int:
-        """0 every file stored, 1 a file rejected or in conflict, 3 xltools failed on a file."""
-        if any(INTERNAL in f.codes for f in self.files):
-            return EXIT_FAILED
-        return EXIT_DATA if self.failed else EXIT_OK
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"files": [f.to_dict() for f in self.files], "results": self.results,
-                "plans_stored": self.plans_stored, "ignored": self.ignored, "skipped": self.skipped,
-                "skipped_reasons": self.skip_reasons,
-                "issues": self.issue_counts, "period": self.period,
-                "missing": None if self.missing is None else [m.to_dict() for m in self.missing],
-                "roster_errors": [i.to_dict() for i in self.roster_errors],
-                "exit_code": self.exit_code, "seconds": round(self.seconds, 3)}
+class CollectPeriodError(CollectError):
+    code = "no-period"
+    template = Label("名簿と突き合わせる対象期間がわかりません。--period を指定してください。",
+                     "Cannot tell which period to check the roster against: give --period.")
 
 
 # -- hashing -------------------------------------------------------------------------------
@@ -356,7 +116,7 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(spec: Spec, settings: Settings, now: datetime, rates: Any = None) -> None:
-    from xltools.checking.check import workbook_texts
+    from xltools.workbook.statictexts import workbook_texts
 
     _WORKER.update(spec=spec, settings=settings, now=now, rates=rates, texts=workbook_texts(spec, settings))
 
@@ -405,7 +165,7 @@ def _wrong_format(fid: FileId) -> FileReport:
     return report
 
 
-def _unreadable_result(path: str, detail: dict) -> FileResult:
+def _unreadable_result(path: str, detail: dict[str, str]) -> FileResult:
     """A path that could not even be opened: rejected, and not in the ledger (no content)."""
     report = FileReport(file=path)
     report.add("E-FILE-UNREADABLE", params={"detail": detail})
@@ -489,8 +249,8 @@ class _Progress:
             self.bar.stop()
 
 
-def collect_paths(paths: Iterable[str | os.PathLike], store: Any, spec: Spec, settings: Settings, *,
-                  roster: str | os.PathLike | None = None, period: str | None = None, jobs: int | None = None,
+def collect_paths(paths: Iterable[str | os.PathLike[str]], store: Any, spec: Spec, settings: Settings, *,
+                  roster: str | os.PathLike[str] | None = None, period: str | None = None, jobs: int | None = None,
                   progress: bool = False, lang: str = "ja", now: datetime | None = None) -> CollectSummary:
     """Collect every plan under ``paths`` into ``store`` and return the summary.
 
@@ -504,9 +264,9 @@ def collect_paths(paths: Iterable[str | os.PathLike], store: Any, spec: Spec, se
     file is stamped ``collected_at`` = ``now``, the business rules compare against its
     local date."""
     if lang not in LANGS:
-        raise CollectError(f"language must be one of {', '.join(LANGS)}, got {lang!r}")
+        raise CollectLanguageError(allowed=", ".join(LANGS), value=lang)
     if jobs is not None and jobs < 1:
-        raise CollectError(f"--jobs must be 1 or more, got {jobs}")
+        raise CollectJobsError(value=jobs)
     started = time.perf_counter()
     collected_at = now = clock.resolve(now)
     period = resolve_period(period, settings)
@@ -522,7 +282,7 @@ def collect_paths(paths: Iterable[str | os.PathLike], store: Any, spec: Spec, se
     results: dict[str, FileResult] = {}
     order: list[str] = []
     for p, kind in found.unreadable:  # named, but no file: a result of its own, not stored
-        path = str(_resolved(p) if kind not in ("link-loop", "broken-link") else Path(os.path.abspath(p)))
+        path = str(resolved(p) if kind not in ("link-loop", "broken-link") else Path(os.path.abspath(p)))
         if path not in results:
             order.append(path)
             results[path] = _unreadable_result(path, not_a_file(p, kind=kind).params["detail"])
@@ -545,7 +305,7 @@ def collect_paths(paths: Iterable[str | os.PathLike], store: Any, spec: Spec, se
             try:
                 fid = file_id(p)
             except OSError as e:
-                path = str(_resolved(p))
+                path = str(resolved(p))
                 order.append(path)
                 results[path] = _unreadable_result(path, not_a_file(p, e).params["detail"])
                 bar.advance()
@@ -583,8 +343,7 @@ def collect_paths(paths: Iterable[str | os.PathLike], store: Any, spec: Spec, se
         summary.roster_errors = list(entries.errors)
         summary.period = period or _main_period(summary.files)
         if summary.period is None:
-            raise CollectError("名簿と突き合わせる対象期間がわかりません。--period を指定してください。 / "
-                               "Cannot tell which period to check the roster against: give --period.")
+            raise CollectPeriodError()
         received = store.versions(summary.period, all_versions=True)
         summary.missing = missing_submissions(entries, received, summary.period)
         from xltools.store.rosters import save_roster
@@ -669,62 +428,7 @@ def _main_period(files: list[FileResult]) -> str | None:
     return periods.most_common(1)[0][0] if periods else None
 
 
-# -- output --------------------------------------------------------------------------------
-
-def summary_tables(summary: CollectSummary, lang: str = "ja") -> list[Any]:
-    """Rich renderables: the counts table, the files that need attention and the missing
-    submissions (the last two only when there are any)."""
-    from rich.table import Table
-
-    t = Table(title=UI["title"](lang))
-    t.add_column(UI["item"](lang))
-    t.add_column(UI["count"](lang), justify="right")
-    rows = [("files", len(summary.files)), ("plans_stored", summary.plans_stored)]
-    rows += [(r, summary.count(r)) for r in RESULTS]
-    rows += [(s, summary.issue_counts[s]) for s in SEVERITIES]
-    rows += [("ignored", len(summary.ignored)), ("skipped", len(summary.skipped))]
-    if summary.missing is not None:
-        rows.append(("missing", len(summary.missing)))
-    for key, n in rows:
-        t.add_row(UI[key](lang), str(n))
-    out: list[Any] = [t]
-    if summary.failed:
-        p = Table(title=UI["problems"](lang))
-        for key in ("file", "result", "rep", "account", "codes"):
-            p.add_column(UI[key](lang))
-        for f in summary.failed:
-            status = f.result if f.result != "unchanged" else f.status
-            p.add_row(f.path, UI[status](lang), f.rep or "", f.account_name or "", ", ".join(f.codes))
-        out.append(p)
-    odd = [(path, why) for path, why in summary.skip_reasons.items() if why not in ("lock", "hidden")]
-    if odd:
-        n = Table(title=UI["not_read"](lang))
-        for key in ("file", "reason"):
-            n.add_column(UI[key](lang))
-        for path, why in odd:
-            n.add_row(path, UI[why](lang))
-        out.append(n)
-    if summary.missing:
-        m = Table(title=f"{UI['missing_title'](lang)} {summary.period}")
-        for key in ("rep", "account", "period"):
-            m.add_column(UI[key](lang))
-        for s in summary.missing:
-            m.add_row(s.rep, s.account_name + (f" ({s.account_id})" if s.account_id else ""), s.period)
-        out.append(m)
-    return out
-
-
-def render_summary(summary: CollectSummary, lang: str = "ja", *, width: int | None = None) -> str:
-    """The summary tables as plain text (what the command prints when not on a terminal)."""
-    from rich.console import Console
-
-    if width is None:
-        import shutil
-
-        width = shutil.get_terminal_size((120, 24)).columns if sys.stdout.isatty() else 120
-    console = Console(width=max(60, width), record=True, file=open(os.devnull, "w"), color_system=None)
-    for r in summary_tables(summary, lang):
-        console.print(r)
-    text = console.export_text()
-    console.file.close()
-    return text
+__all__ = ["PLAN_SUFFIXES", "SKIP_REASONS", "WRONG_FORMAT_SUFFIXES", "Discovery", "discover", "is_hidden",
+           "is_lock_or_temp", "resolved", "FAILED", "RESULTS", "UI", "CollectSummary", "FileResult", "render_summary",
+           "summary_tables", "MissingSubmission", "missing_submissions", "CollectError", "collect_paths", "file_id",
+           "FileId", "resolve_period"]
