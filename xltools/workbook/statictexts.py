@@ -24,7 +24,7 @@ from pathlib import Path
 
 from xltools import __version__
 from xltools.spec.config import Settings
-from xltools.spec.spec import LANGS, Spec
+from xltools.spec.spec import LANGS, Spec, cache_dir
 
 #: the modules whose code decides what the generator writes (tests/test_statictexts.py checks
 #: that every xltools module the generator imports is listed)
@@ -38,15 +38,6 @@ GENERATOR_SOURCES = ("workbook/generate/__init__.py", "workbook/generate/builder
                      "errors.py", "clock.py", "messages.py", "textwidth.py", "__init__.py")
 _FORMAT = 1
 _memo: dict[str, frozenset[str]] = {}
-
-
-def cache_dir() -> Path:
-    """Where the cached texts live (see the module docs)."""
-    env = os.environ.get("XLTOOLS_CACHE_DIR")
-    if env:
-        return Path(env)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "xltools"
 
 
 def _source_digest() -> bytes:
