@@ -239,13 +239,19 @@ def appointment_late(ctx: RuleContext) -> Iterator[Issue]:
             yield row_issue("W-APPOINTMENT-LATE", T.ACTIVITIES, a, "appointment", raw=_iso(d), detail=days)
 
 
+def _past_due(ctx: RuleContext, code: str, table: str, date_key: str, status_key: str) -> Iterator[Issue]:
+    """Rows of ``table`` whose ``date_key`` is before today while their ``status_key`` (a
+    choice list of the same name) is not one the spec tags ``closed``."""
+    closed = ctx.spec.meaning(status_key, "closed")
+    for r in ctx.rows(table):
+        d = _day(r[date_key])
+        if d is not None and d < ctx.today and r[status_key] not in closed:
+            yield row_issue(code, table, r, date_key, raw=_iso(d))
+
+
 @rule("W-OPP-STALE")
 def opportunity_stale(ctx: RuleContext) -> Iterator[Issue]:
-    closed = ctx.spec.meaning("stage", "closed")
-    for o in ctx.rows(T.OPPORTUNITIES):
-        d = _day(o["expected_close"])
-        if d is not None and d < ctx.today and o["stage"] not in closed:
-            yield row_issue("W-OPP-STALE", T.OPPORTUNITIES, o, "expected_close", raw=_iso(d))
+    return _past_due(ctx, "W-OPP-STALE", T.OPPORTUNITIES, "expected_close", "stage")
 
 
 @rule("I-INITIATIVE-NO-OPP")
@@ -261,8 +267,4 @@ def initiative_without_opportunity(ctx: RuleContext) -> Iterator[Issue]:
 
 @rule("W-ACTION-OVERDUE")
 def action_overdue(ctx: RuleContext) -> Iterator[Issue]:
-    closed = ctx.spec.meaning("done", "closed")
-    for r in ctx.rows(T.REVIEWS):
-        d = _day(r["due"])
-        if d is not None and d < ctx.today and r["done"] not in closed:
-            yield row_issue("W-ACTION-OVERDUE", T.REVIEWS, r, "due", raw=_iso(d))
+    return _past_due(ctx, "W-ACTION-OVERDUE", T.REVIEWS, "due", "done")
