@@ -8,10 +8,11 @@ FUZZ_EXAMPLES ?= 1000
 
 .PHONY: venv lint test fuzz demo bench docs mutation clean
 
+# the editable install in compat mode: a path entry, not setuptools' import finder (which
+# costs every start-up of xltools about 20 ms)
 $(STAMP): pyproject.toml requirements.lock
 	$(PY) tools/bootstrap_venv.py $(VENV)
 	$(BIN)/python -m pip install -q -r requirements.lock
-	# compat: a path entry instead of setuptools' import finder (which costs every start-up ~20 ms)
 	$(BIN)/python -m pip install -q --no-deps -e . --config-settings editable_mode=compat
 	touch $@
 
