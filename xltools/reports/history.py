@@ -25,6 +25,7 @@ from typing import Any
 from xltools import clock
 from xltools.checking.validate import name_key
 from xltools.errors import UsageError, XltoolsError
+from xltools.spec.contract import T
 from xltools.spec.model import PlanData, Row
 from xltools.spec.periods import PeriodError, parse_period
 from xltools.spec.spec import Label, Spec, load_spec
@@ -289,8 +290,8 @@ def diff_plans(before: PlanData, after: PlanData, *, before_id: int = 0, after_i
     if (old_rep or new_rep) and name_key(old_rep or "") != name_key(new_rep or ""):
         ch.rep = (old_rep, new_rep)
 
-    old_c = {name_key(r.get("name")): r for r in before.rows("Contacts") if r.get("name")}
-    new_c = {name_key(r.get("name")): r for r in after.rows("Contacts") if r.get("name")}
+    old_c = {name_key(r.get("name")): r for r in before.rows(T.CONTACTS) if r.get("name")}
+    new_c = {name_key(r.get("name")): r for r in after.rows(T.CONTACTS) if r.get("name")}
     for k, r in new_c.items():
         o = old_c.get(k)
         if o is None:
@@ -306,11 +307,11 @@ def diff_plans(before: PlanData, after: PlanData, *, before_id: int = 0, after_i
         if k not in new_c:
             ch.contacts_left.append({"name": o.get("name"), "reason": "removed"})
 
-    old_rows = before.rows("Opportunities")
+    old_rows = before.rows(T.OPPORTUNITIES)
     by_id = {name_key(r.get("opp_id")): r for r in old_rows if r.get("opp_id") is not None}
     by_name = {name_key(r.get("opportunity")): r for r in old_rows if r.get("opportunity")}
     matched: set[int] = set()
-    for r in after.rows("Opportunities"):
+    for r in after.rows(T.OPPORTUNITIES):
         o = None
         if r.get("opp_id") is not None:
             o = by_id.get(name_key(r.get("opp_id")))
@@ -349,7 +350,7 @@ def account_history(store, account: str) -> AccountHistory:
             rep=v.get("rep"), collected_at=_aware(v.get("collected_at")), source_file=v.get("source_file"),
             is_current=bool(v.get("is_current")), sales_target=v.get("sales_target"),
             plan_total=v.get("plan_total"), coverage_ratio=v.get("coverage_ratio"),
-            contacts=len(p.rows("Contacts")), opportunities=len(p.rows("Opportunities")),
+            contacts=len(p.rows(T.CONTACTS)), opportunities=len(p.rows(T.OPPORTUNITIES)),
             errors=v.get("error_count") or 0, warnings=v.get("warning_count") or 0,
             infos=v.get("info_count") or 0))
     changes = [diff_plans(plans[a["version_id"]], plans[b["version_id"]], before_id=a["version_id"],
@@ -437,7 +438,7 @@ def format_history(spec: Spec, h: AccountHistory, lang: str = "ja") -> str:
         for p in c.contacts_added:
             out.append(f"  {ui['added']}: {p['name']} ({_label(spec, 'Contacts', 'stance', p['stance'], lang)})")
         for p in c.contacts_left:
-            why = ui["removed"] if p["reason"] == "removed" else _label(spec, "Contacts", "status", p["reason"], lang)
+            why = ui["removed"] if p["reason"] == "removed" else _label(spec, T.CONTACTS, "status", p["reason"], lang)
             out.append(f"  {ui['left']}: {p['name']} ({why})")
         for key, items in (("won", c.opportunities_won), ("lost", c.opportunities_lost),
                            ("opp_added", c.opportunities_added), ("dropped", c.opportunities_dropped)):
