@@ -13,8 +13,8 @@ position (reps rename sheets, move columns, insert rows, move tables):
 
 Values come from python-calamine (cell values as typed: ``str``, ``float``,
 ``int``, ``bool``, ``datetime``/``date``/``time``; empty cells are ``None``).
-Defined names, sheets and tables come from the package XML (parsed with defusedxml
-after :mod:`xltools.workbook.safety` has checked the file).  Which cells hold formulas is
+Defined names, sheets and tables come from the package XML (parsed once
+:mod:`xltools.workbook.safety` has checked every part: no DTD, no entity).  Which cells hold formulas is
 found by scanning each worksheet's XML for ``<f>`` elements: formula fields and
 formula columns never carry a value in the RawPlan (derived figures are
 recomputed; cached results are never trusted), and a formula field or column

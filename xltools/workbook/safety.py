@@ -40,7 +40,9 @@ Every member is decompressed here with a bounded decompressor that stops as soon
 as the output would exceed the size the zip declares, so a later parser (the
 Rust zip reader inside python-calamine) only ever sees members whose real size is
 known and bounded.  Every XML part is checked with expat (DTDs refused, nothing
-expanded); every XML part this package parses goes through defusedxml.
+expanded); the parts this package then parses as trees are read by ElementTree's
+expat parser (C) -- they hold no DTD, so no entity can be declared -- and any other
+XML (:func:`parse_xml`) goes through defusedxml.
 
 ``.xlsm`` is accepted: macro-enabled workbooks are read like ``.xlsx`` (cell values
 only; the VBA project is never opened, let alone run).
@@ -61,7 +63,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from xml.etree.ElementTree import Element, ParseError
+from xml.etree.ElementTree import Element, ParseError, XMLParser
 from xml.parsers import expat
 
 from defusedxml import DefusedXmlException
@@ -187,6 +189,8 @@ class Package:
     cells: dict[str, dict[tuple[int, int], Any]] = field(default_factory=dict)
     #: part -> the XML python-calamine reads instead of the original
     reader_parts: dict[str, bytes] = field(default_factory=dict)
+    #: part -> its relationships, parsed once
+    _rels: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict, repr=False)
 
     def reader_data(self, replace: dict[str, bytes] | None = None) -> bytes:
         """The file for python-calamine: the checked bytes, or -- when parts must be
@@ -204,11 +208,14 @@ class Package:
         if name not in self.parts:
             raise _problem("E-FILE-UNREADABLE", f"part {name} is missing",
                            f"パーツ {name} がありません")
-        return parse_xml(self.parts[name], name)
+        return _parse_checked(self.parts[name], name)
 
     def rels(self, part: str) -> list[tuple[str, str, str]]:
-        """(id, type suffix, target member) of ``part``'s relationships."""
-        return _rels(self.parts, part)
+        """(id, type suffix, target member) of ``part``'s relationships (parsed once)."""
+        found = self._rels.get(part)
+        if found is None:
+            found = self._rels[part] = _rels(self.parts, part)
+        return found
 
 
 def parse_xml(data: bytes, name: str = "") -> Element:
@@ -219,6 +226,22 @@ def parse_xml(data: bytes, name: str = "") -> Element:
     except DefusedXmlException as e:
         raise _problem("E-FILE-UNSAFE", f"{name}: {type(e).__name__}",
                        f"{name}：{type(e).__name__}") from None
+    except (ParseError, ValueError, UnicodeError) as e:
+        raise _problem("E-FILE-UNREADABLE", f"{name}: invalid XML ({e})",
+                       f"{name}：XML が壊れています（{e}）") from None
+
+
+def _parse_checked(data: bytes, name: str) -> Element:
+    """Parse a part that passed :func:`_check_xml` (expat, namespaces bound, no DOCTYPE and
+    so no entity declared): ElementTree's own expat parser in C reads it as defusedxml
+    would, without its Python handlers.  Legacy VML drawings were only checked for
+    declarations, so they still go through :func:`parse_xml`."""
+    if name.lower().endswith(".vml"):
+        return parse_xml(data, name)
+    parser = XMLParser()
+    try:
+        parser.feed(data)
+        return parser.close()
     except (ParseError, ValueError, UnicodeError) as e:
         raise _problem("E-FILE-UNREADABLE", f"{name}: invalid XML ({e})",
                        f"{name}：XML が壊れています（{e}）") from None
@@ -258,7 +281,7 @@ def _rels(parts: dict[str, bytes], part: str) -> list[tuple[str, str, str]]:
         return []
     out = []
     base = posixpath.dirname(part)
-    for r in parse_xml(parts[name], name):
+    for r in _parse_checked(parts[name], name):
         if local(r.tag) != "Relationship" or attr(r, "TargetMode") == "External":
             continue
         target = attr(r, "Target") or ""
@@ -310,7 +333,7 @@ def _check_package(path: str, data: bytes, limits: Limits) -> Package:
             parts[info.filename] = content
     types = _content_types(parts)
     wb_part = _workbook_part(parts, types)
-    workbook = parse_xml(parts[wb_part], wb_part)
+    workbook = _parse_checked(parts[wb_part], wb_part)
     pkg = Package(path=path, data=data, parts=parts, workbook_part=wb_part, workbook=workbook)
     pkg.sheets = _sheet_parts(pkg, types)
     _check_layout(pkg)
@@ -655,7 +678,7 @@ def _content_types(parts: dict[str, bytes]) -> _ContentTypes:
     if CONTENT_TYPES not in parts:
         raise _unreadable(f"no {CONTENT_TYPES}: not a valid Office package",
                           f"{CONTENT_TYPES} がありません（正しい Office ファイルではありません）")
-    root = parse_xml(parts[CONTENT_TYPES], CONTENT_TYPES)
+    root = _parse_checked(parts[CONTENT_TYPES], CONTENT_TYPES)
     if local(root.tag) != "Types":
         raise _unreadable(f"{CONTENT_TYPES}: not a content type list", f"{CONTENT_TYPES}：内容が正しくありません")
     return _ContentTypes(root)
@@ -756,7 +779,7 @@ class _SharedStrings:
             part = _shared_strings_part(self.pkg)
             self.strings = []
             if part is not None:
-                for si in parse_xml(self.pkg.parts[part], part):
+                for si in _parse_checked(self.pkg.parts[part], part):
                     if local(si.tag) == "si":
                         self.strings.append("".join(_item_texts(si)))
         return self.strings
