@@ -696,12 +696,19 @@ class _Reader:
 
     # everything else ------------------------------------------------------------------
     def collect_stray(self, plan: RawPlan) -> None:
+        static = self.static
         for sheet in self.sheets.values():
             if sheet.name.casefold() == META_SHEET or self.is_helper(sheet):
                 continue
-            for (r, c) in sorted(sheet.grid):
-                if self.is_loose_value(sheet, r, c):
-                    plan.stray.append(sheet.raw(r, c, sheet.grid[(r, c)]))
+            grid, tables = sheet.grid, sheet.tables
+            # what is_loose_value asks of each cell, the set lookups done at once
+            for pos in sorted(grid.keys() - sheet.consumed - sheet.formulas):
+                v = grid[pos]
+                if v is None or (isinstance(v, str) and v in static):
+                    continue
+                r, c = pos
+                if not any(t.contains(r, c) for t in tables):
+                    plan.stray.append(sheet.raw(r, c, v))
 
     @staticmethod
     def is_helper(sheet: _Sheet) -> bool:

@@ -46,9 +46,10 @@ class TagPatterns:
 
     def __init__(self, prefix: bytes):
         p = prefix
-        # every <c> start tag: (quote of r or b"", column letters, row digits, rest of r, "/" if empty)
+        # every <c> start tag: (quote of r or b"", column letters, row digits, rest of r, "/" if empty);
+        # the tail matches what ``[^>]*?(/?)>`` matches, without trying ``/?>`` at every byte
         self.cell = re.compile(rb"<" + p + rb"c(?=[\s/>])(?:\s[^>]*?\br\s*=\s*([\"'])([A-Za-z]*)(\d*)([^\"']*)[\"'])?"
-                               rb"[^>]*?(/?)>")
+                               rb"(?:[^>]*(/)|[^>]*)>")
         # every <row> start tag: (quote of r or b"", r)
         self.row = re.compile(rb"<" + p + rb"row(?=[\s/>])(?:\s[^>]*?\br\s*=\s*([\"'])([^\"']*)[\"'])?")
         self.dimension = re.compile(rb"<" + p + rb"dimension\s[^>]*?\bref\s*=\s*[\"']([^\"']*)[\"']")
