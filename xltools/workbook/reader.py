@@ -33,6 +33,7 @@ everything above), a workbook open in Excel another (:mod:`xltools.live`).
 from __future__ import annotations
 
 import bisect
+import functools
 import io
 import os
 import re
@@ -164,7 +165,13 @@ def _add_array(out: set[tuple[int, int]], attrs: bytes) -> None:
 
 def header_key(text: Any) -> str:
     """Comparison key of a header label: NFKC, no whitespace, case-folded."""
-    return "".join(unicodedata.normalize("NFKC", str(text)).split()).casefold()
+    return _header_key(text if isinstance(text, str) else str(text))
+
+
+@functools.lru_cache(maxsize=4096)
+def _header_key(text: str) -> str:
+    # every plan has the same labels and headers: each is normalised once
+    return "".join(unicodedata.normalize("NFKC", text).split()).casefold()
 
 
 def spec_texts(spec: Spec) -> set[str]:
@@ -546,6 +553,10 @@ class _PackageView:
         return {k: copies.setdefault(id(t), TableRef.of(t)) for k, t in _table_defs(self.pkg).items()}
 
 
+#: column letters of the columns plans use, looked up instead of computed per cell
+_COL_LETTERS = {c: col_letter(c) for c in range(1, 703)}
+
+
 class _Reader:
     """The reader core: a plan from any :class:`~xltools.workbook.view.WorkbookView`."""
 
@@ -672,8 +683,9 @@ class _Reader:
                 has_input = True
         if not has_input:  # most rows of a template's table are still empty: no cells made
             return None
-        name, row_text = sheet.name, str(r)
-        cells = {key: RawCell(name, col_letter(col) + row_text, None if key in formula_keys else value)
+        name, row_text, letters = sheet.name, str(r), _COL_LETTERS
+        cells = {key: RawCell(name, (letters.get(col) or col_letter(col)) + row_text,
+                              None if key in formula_keys else value)
                  for col, key, value in values}
         return RawRow(index=index, cells=cells, below_table=below)
 
