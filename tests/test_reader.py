@@ -855,3 +855,26 @@ def test_every_cell_the_rep_wrote_is_read_somewhere(generated, tmp_path, data, l
                                                and any(f.computed for f in GSPEC.fields
                                                        if (plan.fields[f.key].sheet, plan.fields[f.key].cell) == key)), \
             f"{key}: wrote {value!r}, read {got!r}"
+
+
+def test_formula_cells_are_the_same_with_or_without_prefixes():
+    """A part without prefixed tags is scanned with patterns that skip the prefix; a part
+    with one is scanned as before: the same formula cells either way."""
+    import re
+
+    from xltools.workbook.reader import _impossible_dates
+    from xltools.workbook.sheetscan import has_prefixed_tags
+
+    xml = (b'<worksheet><sheetData>'
+           b'<row r="2"><c r="B2"><f>1+1</f><v>2</v></c><c r="C2" s="1"><v>-5</v></c></row>'
+           b'<row r="3"><c r="B3"><f t="shared" ref="B3:B4" si="0">A3</f></c></row>'
+           b'<row r="4"><c r="B4"><f t="shared" si="0"/></c></row>'
+           b'<row r="5"><c r="A5"><f t="array" ref="A5:B5">A1:B1</f></c></row>'
+           b'<row><c><v>1</v></c><c><f>9</f></c></row>'
+           b'</sheetData></worksheet>')
+    prefixed = re.sub(rb"<(/?)([A-Za-z])", rb"<\1x:\2", xml).replace(b"<x:worksheet", b'<x:worksheet xmlns:x="m"', 1)
+    assert not has_prefixed_tags(xml) and has_prefixed_tags(prefixed)
+    assert formula_cells(xml) == formula_cells(prefixed) == {(2, 2), (3, 2), (4, 2), (5, 1), (5, 2), (6, 2)}
+    # a negative number in a date-formatted cell is found either way
+    assert _impossible_dates(xml, {1}) and _impossible_dates(prefixed, {1})
+    assert not _impossible_dates(xml, {2}) and not _impossible_dates(prefixed, {2})

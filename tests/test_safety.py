@@ -583,3 +583,66 @@ def test_a_layout_python_calamine_would_misread_is_refused(tmp_path):
     """python-calamine looks for <dir>/workbook.xml, sharedStrings.xml and styles.xml by name."""
     p = with_shared_strings(small_xlsx(tmp_path / "a.xlsx"), tmp_path / "layout.xlsx", target="strings.xml")
     expect("E-FILE-FORMAT", p)
+
+
+def _prefixed(xml: bytes, prefix: bytes = b"x") -> bytes:
+    """The same worksheet with every element tag written with a namespace prefix."""
+    out = re.sub(rb"<(/?)([A-Za-z])", lambda m: b"<" + m.group(1) + prefix + b":" + m.group(2), xml)
+    return out.replace(b"<" + prefix + b":worksheet", b"<" + prefix + b":worksheet xmlns:" + prefix + b'="m"', 1)
+
+
+def test_a_prefixed_worksheet_is_scanned_as_the_same_worksheet_without_prefixes():
+    """Parts without a prefixed tag are scanned with patterns that skip the prefix: both
+    ways find the same cells, rows, far cells and error values."""
+    from xltools.workbook.sheetscan import _cells_in_order, has_prefixed_tags
+
+    rows = "".join(f'<row r="{r}"><c r="A{r}" s="1"/><c r="B{r}"><v>{r}</v></c></row>' for r in range(1, 60))
+    xml = (f'<worksheet><dimension ref="A1:C900000"/><sheetData>{rows}'
+           '<row r="60"><c r="C60" t="e"><v>#SPILL!</v></c><c r="D60" t="e"><v>#N/A</v></c></row>'
+           '<row r="900000"><c r="C900000" t="inlineStr"><is><t>far</t></is></c></row>'
+           '</sheetData></worksheet>').encode()
+    pxml = _prefixed(xml)
+    assert not has_prefixed_tags(xml) and has_prefixed_tags(pxml)
+    limits = Limits(max_sheet_rows=1000)
+    plain, prefixed = check_sheet_size(xml, "S", limits), check_sheet_size(pxml, "S", limits)
+    assert plain.far == prefixed.far == {(900000, 3)}
+    assert plain.cells == prefixed.cells == {(900000, 3): "far", (60, 3): "#SPILL!", (60, 4): "#N/A"}
+    assert b"far" not in plain.reader_xml and b"#SPILL!" not in plain.reader_xml and b"#N/A" in plain.reader_xml
+    assert _prefixed(plain.reader_xml) == prefixed.reader_xml
+    # cells without an address: numbered the same way with or without prefixes
+    noaddr = b'<worksheet><sheetData><row r="3"><c><v>1</v></c><c/><c r="E3"><v>2</v></c></row></sheetData></worksheet>'
+    assert ([p for p, _, _ in _cells_in_order(noaddr, "S")] == [p for p, _, _ in _cells_in_order(_prefixed(noaddr), "S")]
+            == [(3, 1), (3, 5)])
+    # a damaged reference is refused either way
+    bad = xml.replace(b'r="B7"', b'r="B07"')
+    for part in (bad, _prefixed(bad)):
+        with pytest.raises(FileProblem) as ei:
+            check_sheet_size(part, "S", limits)
+        assert ei.value.code == "E-FILE-UNREADABLE" and "B07" in ei.value.message("en")
+
+
+def test_one_prefixed_tag_makes_the_whole_part_scanned_with_prefixes():
+    from xltools.workbook.sheetscan import has_prefixed_tags
+
+    mixed = (b'<worksheet xmlns:x="m"><sheetData><row r="1"><c r="A1"><v>1</v></c><c r="B1"><v>1</v></c>'
+             b'<x:c r="XFD1000000"><v>2</v></x:c></row></sheetData></worksheet>')
+    plain = mixed.replace(b"<x:c ", b"<c ").replace(b"</x:c>", b"</c>")
+    assert has_prefixed_tags(mixed) and not has_prefixed_tags(plain)
+    limits = Limits(max_sheet_rows=100)
+    scan, same = check_sheet_size(mixed, "S", limits), check_sheet_size(plain, "S", limits)
+    assert scan.far == same.far == {(1_000_000, 16384)} and scan.cells == same.cells == {(1_000_000, 16384): 2.0}
+    # text that only looks like a prefixed tag (in a formula or a string) just takes the slower patterns
+    assert has_prefixed_tags(b"<worksheet><sheetData><row r='1'><c r='A1' t='str'><v>a:c b</v></c></row></sheetData></worksheet>")
+
+
+def test_checked_parts_are_parsed_once_and_vml_stays_with_defusedxml(tmp_path):
+    import xltools.workbook.safety as safety
+
+    pkg = open_package(small_xlsx(tmp_path / "a.xlsx"))
+    first = pkg.rels(pkg.workbook_part)
+    assert first and pkg.rels(pkg.workbook_part) is first  # parsed once, then shared
+    assert [kind for _, kind, _ in first].count("worksheet") == len([s for s in pkg.sheets if s.part])
+    vml = b'<!DOCTYPE x [<!ENTITY a "b">]><xml><shape/></xml>'
+    with pytest.raises(FileProblem) as ei:
+        safety._parse_checked(vml, "xl/drawings/vmlDrawing1.vml")
+    assert ei.value.code == "E-FILE-UNSAFE"

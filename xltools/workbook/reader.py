@@ -13,8 +13,8 @@ position (reps rename sheets, move columns, insert rows, move tables):
 
 Values come from python-calamine (cell values as typed: ``str``, ``float``,
 ``int``, ``bool``, ``datetime``/``date``/``time``; empty cells are ``None``).
-Defined names, sheets and tables come from the package XML (parsed with defusedxml
-after :mod:`xltools.workbook.safety` has checked the file).  Which cells hold formulas is
+Defined names, sheets and tables come from the package XML (parsed once
+:mod:`xltools.workbook.safety` has checked every part: no DTD, no entity).  Which cells hold formulas is
 found by scanning each worksheet's XML for ``<f>`` elements: formula fields and
 formula columns never carry a value in the RawPlan (derived figures are
 recomputed; cached results are never trusted), and a formula field or column
@@ -33,6 +33,7 @@ everything above), a workbook open in Excel another (:mod:`xltools.live`).
 from __future__ import annotations
 
 import bisect
+import functools
 import io
 import os
 import re
@@ -54,7 +55,7 @@ from xltools.workbook.safety import (
     local,
     open_package,
 )
-from xltools.workbook.sheetscan import valid_range
+from xltools.workbook.sheetscan import has_prefixed_tags, valid_range
 from xltools.workbook.view import NameRef, SheetView, TableRef, WorkbookView
 
 __all__ = ["FileProblem", "Limits", "read_workbook", "spec_texts", "header_key",
@@ -67,19 +68,36 @@ VERSION_KEY = "template_version"
 
 # -- formula cells: a fast scan of the worksheet XML ------------------------------------
 
-_SHEETDATA_OPEN = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?sheetData(?=[\s/>])[^>]*?(/?)>")
-_SHEETDATA_CLOSE = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?sheetData\s*>")
-_TOKEN = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(row|c|f)(?=[\s/>])([^>]*)>")
 _ATTR_R = re.compile(rb'\sr\s*=\s*"([^"]*)"')
 _ATTR_T = re.compile(rb'\st\s*=\s*"([^"]*)"')
 _ATTR_REF = re.compile(rb'\sref\s*=\s*"([^"]*)"')
 _A1_PARTS = re.compile(r"^\$?([A-Za-z]{1,3})\$?(\d+)$")
 
 
-# a cell with an address whose first child is a formula (CT_Cell: f, v, is, extLst)
-_CELL_F = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?c\s[^>]*?\br\s*=\s*"\$?([A-Za-z]{1,3})\$?(\d+)"[^>]*>'
-                     rb"\s*<(?:[A-Za-z_][\w.-]*:)?f(?=[\s/>])([^>]*)>")
-_F_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f(?=[\s/>])")
+class _Patterns:
+    """The worksheet patterns of the reader, with an optional namespace prefix before
+    each tag name or -- for a part where no tag of these names has one
+    (:func:`~xltools.workbook.sheetscan.has_prefixed_tags`) -- without it."""
+
+    def __init__(self, p: bytes):
+        self.sheetdata_open = re.compile(rb"<" + p + rb"sheetData(?=[\s/>])[^>]*?(/?)>")
+        self.sheetdata_close = re.compile(rb"</" + p + rb"sheetData\s*>")
+        self.token = re.compile(rb"<" + p + rb"(row|c|f)(?=[\s/>])([^>]*)>")
+        # a cell with an address whose first child is a formula (CT_Cell: f, v, is, extLst)
+        self.cell_f = re.compile(rb"<" + p + rb'c\s[^>]*?\br\s*=\s*"\$?([A-Za-z]{1,3})\$?(\d+)"[^>]*>'
+                                 rb"\s*<" + p + rb"f(?=[\s/>])([^>]*)>")
+        self.f_tag = re.compile(rb"<" + p + rb"f(?=[\s/>])")
+        self.value_cell = re.compile(rb"<" + p + rb"c\s([^>]*?)(?<!/)>(.*?)</" + p + rb"c\s*>", re.S)
+        self.v = re.compile(rb"<" + p + rb"v>([^<]*)<")
+        self.negative_v = re.compile(rb"<" + p + rb"v>\s*-")
+
+
+_ANY_PREFIX = _Patterns(rb"(?:[A-Za-z_][\w.-]*:)?")
+_NO_PREFIX = _Patterns(b"")
+
+
+def _patterns(xml: bytes) -> _Patterns:
+    return _ANY_PREFIX if has_prefixed_tags(xml) else _NO_PREFIX
 
 
 def formula_cells(xml: bytes) -> set[tuple[int, int]]:
@@ -90,22 +108,27 @@ def formula_cells(xml: bytes) -> set[tuple[int, int]]:
     Files that give every formula cell its address (Excel, LibreOffice, openpyxl all
     do) take a single regex pass; anything else the token-by-token scan.
     """
-    m = _SHEETDATA_OPEN.search(xml)
+    pat = _patterns(xml)
+    m = pat.sheetdata_open.search(xml)
     if not m or m.group(1) == b"/":
         return set()
-    end = _SHEETDATA_CLOSE.search(xml, m.end())
+    end = pat.sheetdata_close.search(xml, m.end())
     body_end = end.start() if end else len(xml)
     out: set[tuple[int, int]] = set()
-    hits = _CELL_F.findall(xml, m.end(), body_end)
-    if len(hits) == len(_F_TAG.findall(xml, m.end(), body_end)):
+    hits = pat.cell_f.findall(xml, m.end(), body_end)
+    if len(hits) == len(pat.f_tag.findall(xml, m.end(), body_end)):
+        cols: dict[bytes, int] = {}
         for letters, row_text, attrs in hits:
-            out.add((int(row_text), col_index(letters.decode("ascii"))))
+            col = cols.get(letters)
+            if col is None:
+                col = cols[letters] = col_index(letters.decode("ascii"))
+            out.add((int(row_text), col))
             if b"array" in attrs:
                 _add_array(out, attrs)
         return out
     row = 0
     col = 0
-    for tm in _TOKEN.finditer(xml, m.end(), body_end):
+    for tm in pat.token.finditer(xml, m.end(), body_end):
         kind, attrs = tm.group(1), tm.group(2)
         if kind == b"row":
             r = _ATTR_R.search(attrs)
@@ -142,7 +165,13 @@ def _add_array(out: set[tuple[int, int]], attrs: bytes) -> None:
 
 def header_key(text: Any) -> str:
     """Comparison key of a header label: NFKC, no whitespace, case-folded."""
-    return "".join(unicodedata.normalize("NFKC", str(text)).split()).casefold()
+    return _header_key(text if isinstance(text, str) else str(text))
+
+
+@functools.lru_cache(maxsize=4096)
+def _header_key(text: str) -> str:
+    # every plan has the same labels and headers: each is normalised once
+    return "".join(unicodedata.normalize("NFKC", text).split()).casefold()
 
 
 def spec_texts(spec: Spec) -> set[str]:
@@ -294,10 +323,7 @@ _NUMFMT_ID = re.compile(rb'\bnumFmtId\s*=\s*"\d+"')
 
 _DATE_BUILTIN_FORMATS = set(range(14, 23)) | set(range(27, 37)) | {45, 46, 47} | set(range(50, 59))
 _FORMAT_LITERALS = re.compile(r'"[^"]*"|\\.|_.|\*.|\[(?![hms]+\])[^\]]*\]', re.IGNORECASE)
-_VALUE_CELL = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c\s([^>]*?)(?<!/)>(.*?)</(?:[A-Za-z_][\w.-]*:)?c\s*>", re.S)
 _ATTR_S = re.compile(rb'\ss\s*=\s*"(\d+)"')
-_V = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?v>([^<]*)<")
-_NEGATIVE_V = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?v>\s*-")
 
 
 def _date_styles(pkg: Package) -> set[int]:
@@ -337,9 +363,12 @@ def _parse_date_styles(root) -> set[int]:
 def _impossible_dates(xml: bytes, date_styles: set[int]) -> bool:
     """Whether a date-formatted cell holds a negative number, which is no date:
     python-calamine turns it into 00:00 (losing it) or panics (a large one)."""
-    if not date_styles or not _NEGATIVE_V.search(xml):
+    if not date_styles:
         return False
-    for m in _VALUE_CELL.finditer(xml):
+    pat = _patterns(xml)
+    if not pat.negative_v.search(xml):
+        return False
+    for m in pat.value_cell.finditer(xml):
         attrs = m.group(1)
         s = _ATTR_S.search(attrs)
         if not s or int(s.group(1)) not in date_styles:
@@ -347,7 +376,7 @@ def _impossible_dates(xml: bytes, date_styles: set[int]) -> bool:
         t = _ATTR_T.search(attrs)
         if t and t.group(1) != b"n":
             continue
-        v = _V.search(m.group(2))
+        v = pat.v.search(m.group(2))
         try:
             number = float(v.group(1)) if v else None
         except ValueError:
@@ -524,6 +553,10 @@ class _PackageView:
         return {k: copies.setdefault(id(t), TableRef.of(t)) for k, t in _table_defs(self.pkg).items()}
 
 
+#: column letters of the columns plans use, looked up instead of computed per cell
+_COL_LETTERS = {c: col_letter(c) for c in range(1, 703)}
+
+
 class _Reader:
     """The reader core: a plan from any :class:`~xltools.workbook.view.WorkbookView`."""
 
@@ -650,8 +683,9 @@ class _Reader:
                 has_input = True
         if not has_input:  # most rows of a template's table are still empty: no cells made
             return None
-        name, row_text = sheet.name, str(r)
-        cells = {key: RawCell(name, col_letter(col) + row_text, None if key in formula_keys else value)
+        name, row_text, letters = sheet.name, str(r), _COL_LETTERS
+        cells = {key: RawCell(name, (letters.get(col) or col_letter(col)) + row_text,
+                              None if key in formula_keys else value)
                  for col, key, value in values}
         return RawRow(index=index, cells=cells, below_table=below)
 
@@ -674,12 +708,19 @@ class _Reader:
 
     # everything else ------------------------------------------------------------------
     def collect_stray(self, plan: RawPlan) -> None:
+        static = self.static
         for sheet in self.sheets.values():
             if sheet.name.casefold() == META_SHEET or self.is_helper(sheet):
                 continue
-            for (r, c) in sorted(sheet.grid):
-                if self.is_loose_value(sheet, r, c):
-                    plan.stray.append(sheet.raw(r, c, sheet.grid[(r, c)]))
+            grid, tables = sheet.grid, sheet.tables
+            # what is_loose_value asks of each cell, the set lookups done at once
+            for pos in sorted(grid.keys() - sheet.consumed - sheet.formulas):
+                v = grid[pos]
+                if v is None or (isinstance(v, str) and v in static):
+                    continue
+                r, c = pos
+                if not any(t.contains(r, c) for t in tables):
+                    plan.stray.append(sheet.raw(r, c, v))
 
     @staticmethod
     def is_helper(sheet: _Sheet) -> bool:

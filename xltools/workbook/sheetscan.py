@@ -26,6 +26,7 @@ follows the previous cell of its row; self-closing ``<c/>`` holds nothing).
 """
 from __future__ import annotations
 
+import functools
 import html
 import re
 from dataclasses import dataclass, field
@@ -35,17 +36,51 @@ from xltools.cells import MAX_COL, MAX_ROW, a1, col_index, col_letter, in_grid
 from xltools.spec.model import CellError
 
 _P = rb"(?:[A-Za-z_][\w.-]*:)?"  # an optional namespace prefix
-# every <c> start tag: (quote of r or b"", column letters, row digits, rest of r, "/" if empty)
-_CELL = re.compile(rb"<" + _P + rb"c(?=[\s/>])(?:\s[^>]*?\br\s*=\s*([\"'])([A-Za-z]*)(\d*)([^\"']*)[\"'])?[^>]*?(/?)>")
-# every <row> start tag: (quote of r or b"", r)
-_ROW = re.compile(rb"<" + _P + rb"row(?=[\s/>])(?:\s[^>]*?\br\s*=\s*([\"'])([^\"']*)[\"'])?")
-_DIMENSION = re.compile(rb"<" + _P + rb"dimension\s[^>]*?\bref\s*=\s*[\"']([^\"']*)[\"']")
+
+
+class TagPatterns:
+    """The patterns of the worksheet scans, for tags written with an optional namespace
+    prefix (``prefix`` = :data:`_P`) or without one (``prefix`` = ``b""``): the second
+    set finds the same tags in a part where no tag of these names has a prefix, without
+    trying a prefix at every ``<``."""
+
+    def __init__(self, prefix: bytes):
+        p = prefix
+        # every <c> start tag: (quote of r or b"", column letters, row digits, rest of r, "/" if empty);
+        # the tail matches what ``[^>]*?(/?)>`` matches, without trying ``/?>`` at every byte
+        self.cell = re.compile(rb"<" + p + rb"c(?=[\s/>])(?:\s[^>]*?\br\s*=\s*([\"'])([A-Za-z]*)(\d*)([^\"']*)[\"'])?"
+                               rb"(?:[^>]*(/)|[^>]*)>")
+        # every <row> start tag: (quote of r or b"", r)
+        self.row = re.compile(rb"<" + p + rb"row(?=[\s/>])(?:\s[^>]*?\br\s*=\s*([\"'])([^\"']*)[\"'])?")
+        self.dimension = re.compile(rb"<" + p + rb"dimension\s[^>]*?\bref\s*=\s*[\"']([^\"']*)[\"']")
+        self.sheet_data = re.compile(rb"<" + p + rb"sheetData(?=[\s/>])")
+        # a cell with content: (attributes, content)
+        self.value_cell = re.compile(rb"<" + p + rb"c\s([^>]*?)(?<!/)>(.*?)</" + p + rb"c\s*>", re.S)
+        self.token = re.compile(rb"<(/?)" + p + rb"(row|c)(?=[\s/>])([^>]*?)(/?)>")
+        self.cell_end = re.compile(rb"</" + p + rb"c\s*>")
+
+
+_ANY_PREFIX = TagPatterns(_P)
+_NO_PREFIX = TagPatterns(b"")
+#: a tag of the names the scans look for (c, row, f, v, sheetData, dimension) written with a
+#: prefix: every such tag has one of these byte sequences, so a part without any is scanned
+#: with the patterns without a prefix (same matches, found faster)
+_PREFIXED_TAG = re.compile(rb":(?:c|row|f|v|sheetData|dimension)[\s/>]")
+
+
+@functools.lru_cache(maxsize=16)
+def has_prefixed_tags(xml: bytes) -> bool:
+    """Whether a tag the scans look for may carry a namespace prefix in ``xml`` (the
+    safety scan, the formula scan and the date check of one part ask it once)."""
+    return _PREFIXED_TAG.search(xml) is not None
+
+
+def tag_patterns(xml: bytes) -> TagPatterns:
+    """The scan patterns for ``xml``: without the optional prefix when no tag needs it."""
+    return _ANY_PREFIX if has_prefixed_tags(xml) else _NO_PREFIX
+
+
 _ROOT = re.compile(rb"(?:\xef\xbb\xbf)?(?:\s|<\?.*?\?>|<!--.*?-->)*<(?:[A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)", re.S)
-_SHEET_DATA = re.compile(rb"<" + _P + rb"sheetData(?=[\s/>])")
-# a cell with content: (attributes, content)
-_VALUE_CELL = re.compile(rb"<" + _P + rb"c\s([^>]*?)(?<!/)>(.*?)</" + _P + rb"c\s*>", re.S)
-_TOKEN = re.compile(rb"<(/?)" + _P + rb"(row|c)(?=[\s/>])([^>]*?)(/?)>")
-_CELL_END = re.compile(rb"</" + _P + rb"c\s*>")
 _ATTR_R = re.compile(rb"\sr\s*=\s*[\"']([^\"']*)[\"']")
 _ATTR_T = re.compile(rb"\st\s*=\s*[\"']([^\"']*)[\"']")
 _V = re.compile(rb"<" + _P + rb"v(?:\s[^>]*)?>([^<]*)</", re.S)
@@ -116,20 +151,21 @@ def scan_worksheet(xml: bytes, sheet: str, *, max_rows: int, max_cells: int, max
     if not root or root.group(1) != b"worksheet":
         found = root.group(1).decode("utf-8", "replace") if root else "-"
         raise _damaged(sheet, f"the part is not a worksheet (<{found}>)", f"ワークシートではありません（<{found}>）")
-    if not _SHEET_DATA.search(xml):
+    pat = tag_patterns(xml)
+    if not pat.sheet_data.search(xml):
         raise _damaged(sheet, "no cell container <sheetData> (the sheet's cells are missing)",
                        "セルの入れ物 <sheetData> がありません（セルのデータが失われています）")
-    dim = _DIMENSION.search(xml)
+    dim = pat.dimension.search(xml)
     if dim and not valid_range(dim.group(1).decode("ascii", "replace")):
         raise _bad_ref(sheet, "the dimension", dim.group(1))
-    rows = _ROW.findall(xml)
+    rows = pat.row.findall(xml)
     if len(rows) > max_rows:
         raise SheetXmlError("too-large", f"sheet {sheet}: {len(rows):,} rows > {max_rows:,}",
                             f"シート {sheet}：{len(rows):,} 行（上限 {max_rows:,}）", value=len(rows))
     for r in {r for q, r in rows if q}:
         if not (r.isdigit() and r[:1] != b"0" and int(r) <= MAX_ROW):
             raise _bad_ref(sheet, "row number", r)
-    hits = _CELL.findall(xml)
+    hits = pat.cell.findall(xml)
     if not hits:
         return SheetScan()
     quotes, letters, digits, rest, empty = zip(*hits)
@@ -230,7 +266,8 @@ def _cells_in_order(xml: bytes, sheet: str) -> Iterator[tuple[Pos, int, int]]:
     python-calamine does: ``<row r>`` sets the row, ``</row>`` moves to the next one; a
     cell without ``r`` follows the previous cell; ``<c/>`` and ``<row/>`` count for nothing."""
     row = col = 0
-    for m in _TOKEN.finditer(xml):
+    pat = tag_patterns(xml)
+    for m in pat.token.finditer(xml):
         closing, kind, attrs, empty = m.groups()
         if kind == b"row":
             if closing:
@@ -252,7 +289,7 @@ def _cells_in_order(xml: bytes, sheet: str) -> Iterator[tuple[Pos, int, int]]:
             pos = (row + 1, col + 1)
             if not in_grid(*pos):
                 raise _bad_ref(sheet, "cell position", a1(*pos).encode())
-        end = _CELL_END.search(xml, m.end())
+        end = pat.cell_end.search(xml, m.end())
         if end is None:
             raise _damaged(sheet, "a cell is not closed", "閉じていないセルがあります")
         yield pos, m.end(), end.start()
@@ -263,7 +300,8 @@ def _decode(xml: bytes, sheet: str, scan: SheetScan, by_position: bool,
             shared_strings: Callable[[], list[str]]) -> None:
     """Decode the far cells and the error values; blank them in python-calamine's copy."""
     if by_position:
-        found = ((_position(m.group(1)), m.start(2), m.end(2), m.group(1)) for m in _VALUE_CELL.finditer(xml))
+        found = ((_position(m.group(1)), m.start(2), m.end(2), m.group(1))
+                 for m in tag_patterns(xml).value_cell.finditer(xml))
     else:
         found = ((pos, start, end, _start_tag_attrs(xml, start)) for pos, start, end in _cells_in_order(xml, sheet))
     blank: list[tuple[int, int]] = []
