@@ -25,7 +25,7 @@ from xltools.cells import a1, parse_a1, parse_range
 from xltools.spec.issues import ISSUE_TYPES
 from xltools.spec.spec import load_spec
 from xltools.workbook import reader as reader_module
-from xltools.workbook.reader import FileProblem, _split_ref, formula_cells, header_key, read_workbook, spec_texts
+from xltools.workbook.reader import FileProblem, formula_cells, header_key, read_workbook, spec_texts, split_ref
 
 SPEC = load_spec()
 META = {"template": "account_plan", "template_version": SPEC.version, "plan_id": "p-1",
@@ -513,8 +513,8 @@ def test_header_key_tolerates_width_space_and_case(label, pre, post, wide, upper
 def test_split_ref_round_trips_quoted_sheet_names(sheet, row, col):
     ref = a1(row, col)
     quoted = "'" + sheet.replace("'", "''") + "'!$" + ref.rstrip("0123456789") + "$" + str(row)
-    assert _split_ref(quoted) == (sheet, "$" + ref.rstrip("0123456789") + "$" + str(row))
-    assert _split_ref("=" + quoted + ",'x'!$A$1")[0] == sheet
+    assert split_ref(quoted) == (sheet, "$" + ref.rstrip("0123456789") + "$" + str(row))
+    assert split_ref("=" + quoted + ",'x'!$A$1")[0] == sheet
 
 
 # -- damaged content behind a valid zip: only FileProblem ---------------------------------------------

@@ -47,7 +47,7 @@ from xltools.spec.contract import T
 from xltools.spec.issues import SEVERITIES, FileReport, Issue, sort_issues
 from xltools.spec.model import CellError
 from xltools.spec.spec import Label, Spec
-from xltools.workbook.safety import FileProblem, Limits, _problem
+from xltools.workbook.safety import FileProblem, Limits, file_problem
 from xltools.workbook.view import MemoryView, NameRef, SheetView, TableRef
 
 __all__ = ["LiveError", "LiveUnavailable", "STATE_SHEET", "MAP_SHEET", "connect", "snapshot", "live_check",
@@ -212,7 +212,7 @@ def _read_sheet(sh, limits: Limits) -> SheetView:
         ref = f"{a1(top, left)}:{a1(top + rows - 1, left + cols - 1)}"
         params = dict(sheet=sh.name, ref=ref, rows=rows, cells=rows * cols, max_rows=limits.max_sheet_rows,
                       max_cells=limits.max_sheet_cells)
-        raise _problem("E-SHEET-TOO-LARGE", message("used_range", "en", **params),
+        raise file_problem("E-SHEET-TOO-LARGE", message("used_range", "en", **params),
                        message("used_range", "ja", **params), value=rows)
     values = used.options(ndim=2, err_to_str=True).value
     formulas = _grid2d(used.formula, rows, cols)
@@ -266,7 +266,7 @@ def _value(v: Any) -> Any:
 def _read_names(book, sheet_names: list[str]) -> dict[str, NameRef]:
     """Lower-cased name -> first cell, as the file reader resolves ``definedName``:
     workbook-scoped names win over sheet-scoped ones."""
-    from xltools.workbook.reader import _split_ref
+    from xltools.workbook.reader import split_ref
 
     wb_scoped: dict[str, NameRef] = {}
     sheet_scoped: dict[str, NameRef] = {}
@@ -277,7 +277,7 @@ def _read_names(book, sheet_names: list[str]) -> dict[str, NameRef]:
         bare = full.rsplit("!", 1)[-1].casefold()
         if not bare or bare.startswith("_xlnm.") or (scoped and bare in _BUILTIN_NAMES):
             continue
-        split = _split_ref(nm.refers_to or "")
+        split = split_ref(nm.refers_to or "")
         if split is None:
             continue
         sheet = by_lower.get(split[0].casefold())

@@ -50,8 +50,8 @@ from xltools.workbook.safety import (
     Limits,
     Package,
     SheetPart,
-    _problem,
     attr,
+    file_problem,
     local,
     open_package,
 )
@@ -208,7 +208,7 @@ class _Name:
 _TableDef = TableRef
 
 
-def _split_ref(text: str) -> tuple[str, str] | None:
+def split_ref(text: str) -> tuple[str, str] | None:
     """``'Sheet ''x'''!$C$5`` -> ``("Sheet 'x'", "$C$5")``; None when it is not a sheet
     reference.  A name over several areas gives its first area."""
     text = text.strip().lstrip("=")
@@ -241,7 +241,7 @@ def _defined_names(pkg: Package, sheet_names: list[str]) -> dict[str, _Name]:
         name = (attr(el, "name") or "").casefold()
         if not name or name.startswith("_xlnm."):
             continue
-        split = _split_ref(el.text or "")
+        split = split_ref(el.text or "")
         if split is None:
             continue
         sheet, cell = split
@@ -269,7 +269,7 @@ def _table_defs(pkg: Package) -> dict[str, _TableDef]:
             el = pkg.xml(target)
             ref = attr(el, "ref") or ""
             if not valid_range(ref):
-                raise _problem("E-FILE-UNREADABLE", f"{target}: table range {ref[:40]!r} is not in Excel's grid",
+                raise file_problem("E-FILE-UNREADABLE", f"{target}: table range {ref[:40]!r} is not in Excel's grid",
                                f"{target}：テーブルの範囲 {ref[:40]!r} が Excel のシートの範囲外です")
             top, left, bottom, right = parse_range(ref)
             names = [attr(c, "name") or "" for c in el.iter() if local(c.tag) == "tableColumn"]
@@ -305,10 +305,10 @@ def _calamine(call, where: str = ""):
     except (KeyboardInterrupt, SystemExit, MemoryError):
         raise
     except PasswordError as e:
-        raise _problem("E-FILE-ENCRYPTED", str(e), str(e)) from None
+        raise file_problem("E-FILE-ENCRYPTED", str(e), str(e)) from None
     except BaseException as e:  # CalamineError, XmlError, ZipError, pyo3's PanicException, ...
         kind = "" if isinstance(e, CalamineError) and str(e) else f"{type(e).__name__}: "
-        raise _problem("E-FILE-UNREADABLE", f"{prefix}{kind}{e}", f"{prefix}{kind}{e}") from None
+        raise file_problem("E-FILE-UNREADABLE", f"{prefix}{kind}{e}", f"{prefix}{kind}{e}") from None
 
 
 def _open_calamine(data: bytes):
@@ -446,17 +446,17 @@ def _same_version(a: str, b: str) -> bool:
 
 def _check_meta(meta: dict[str, str] | None, spec: Spec) -> None:
     if meta is None:
-        raise _problem("E-NOT-A-PLAN", f"no {META_SHEET} sheet", f"{META_SHEET} シートがありません")
+        raise file_problem("E-NOT-A-PLAN", f"no {META_SHEET} sheet", f"{META_SHEET} シートがありません")
     template = meta.get(TEMPLATE_KEY, "")
     if template != spec.template:
         shown = template or "-"
-        raise _problem("E-NOT-A-PLAN", f"{META_SHEET}.{TEMPLATE_KEY} = {shown}",
+        raise file_problem("E-NOT-A-PLAN", f"{META_SHEET}.{TEMPLATE_KEY} = {shown}",
                        f"{META_SHEET}.{TEMPLATE_KEY} = {shown}", value=template or None)
     version = meta.get(VERSION_KEY, "")
     supported = supported_versions(spec)
     if not any(_same_version(version, v) for v in supported):
         shown = ", ".join(supported)
-        raise _problem("E-TEMPLATE-VERSION", shown, shown, value=version or "-")
+        raise file_problem("E-TEMPLATE-VERSION", shown, shown, value=version or "-")
 
 
 def supported_versions(spec: Spec) -> tuple[str, ...]:

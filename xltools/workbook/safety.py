@@ -79,9 +79,9 @@ from xltools.workbook.zipsafety import (
     _is_utf16,
     _is_xml_part,
     _not_zip,
-    _problem,
     _read_bounded,
     _to_utf8,
+    file_problem,
     not_a_file,
     path_kind,
 )
@@ -152,7 +152,7 @@ class Package:
 
     def xml(self, name: str) -> Element:
         if name not in self.parts:
-            raise _problem("E-FILE-UNREADABLE", f"part {name} is missing",
+            raise file_problem("E-FILE-UNREADABLE", f"part {name} is missing",
                            f"パーツ {name} がありません")
         return _parse_checked(self.parts[name], name)
 
@@ -170,10 +170,10 @@ def parse_xml(data: bytes, name: str = "") -> Element:
         return _defused_fromstring(data, forbid_dtd=True, forbid_entities=True,
                                    forbid_external=True)
     except DefusedXmlException as e:
-        raise _problem("E-FILE-UNSAFE", f"{name}: {type(e).__name__}",
+        raise file_problem("E-FILE-UNSAFE", f"{name}: {type(e).__name__}",
                        f"{name}：{type(e).__name__}") from None
     except (ParseError, ValueError, UnicodeError) as e:
-        raise _problem("E-FILE-UNREADABLE", f"{name}: invalid XML ({e})",
+        raise file_problem("E-FILE-UNREADABLE", f"{name}: invalid XML ({e})",
                        f"{name}：XML が壊れています（{e}）") from None
 
 
@@ -189,7 +189,7 @@ def _parse_checked(data: bytes, name: str) -> Element:
         parser.feed(data)
         return parser.close()
     except (ParseError, ValueError, UnicodeError) as e:
-        raise _problem("E-FILE-UNREADABLE", f"{name}: invalid XML ({e})",
+        raise file_problem("E-FILE-UNREADABLE", f"{name}: invalid XML ({e})",
                        f"{name}：XML が壊れています（{e}）") from None
 
 
@@ -249,7 +249,7 @@ def open_package(path: str | os.PathLike, limits: Limits | None = None) -> Packa
     limits = limits or Limits()
     p = Path(path)
     if p.name.startswith("~$"):
-        raise _problem("E-FILE-LOCK", p.name, p.name)
+        raise file_problem("E-FILE-LOCK", p.name, p.name)
     data = _read_bounded(p, limits)
     return _check_package(str(p), data, limits)
 
@@ -264,7 +264,7 @@ def _check_package(path: str, data: bytes, limits: Limits) -> Package:
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
     except Exception as e:  # zipfile raises many kinds on damaged directories (IndexError, ...)
-        raise _problem("E-FILE-UNREADABLE", f"damaged or truncated zip ({e})",
+        raise file_problem("E-FILE-UNREADABLE", f"damaged or truncated zip ({e})",
                        f"ZIP が壊れているか途中で切れています（{e}）") from None
     _check_directory(infos, limits)
     names = {i.filename for i in infos}
@@ -300,7 +300,7 @@ def _check_package(path: str, data: bytes, limits: Limits) -> Package:
 # -- the package as Excel judges it ---------------------------------------------------------
 
 def _unreadable(en: str, ja: str) -> FileProblem:
-    return _problem("E-FILE-UNREADABLE", en, ja)
+    return file_problem("E-FILE-UNREADABLE", en, ja)
 
 
 class _ContentTypes:
@@ -348,7 +348,7 @@ def _workbook_part(parts: dict[str, bytes], types: _ContentTypes) -> str:
     if ctype in WORKBOOK_TYPES:
         return part
     if ctype.endswith(".main+xml"):  # another Office document (Word, PowerPoint...)
-        raise _problem("E-FILE-FORMAT", f"{part} is {ctype}, not an Excel workbook",
+        raise file_problem("E-FILE-FORMAT", f"{part} is {ctype}, not an Excel workbook",
                        f"{part} は {ctype} で、Excel ブックではありません")
     raise _unreadable(f"{part} is not declared as a workbook in {CONTENT_TYPES} ({ctype})",
                       f"{part} が {CONTENT_TYPES} でブックとして宣言されていません（{ctype}）")
@@ -402,7 +402,7 @@ def _check_layout(pkg: Package) -> None:
             found.setdefault(kind, target)
     for kind, target in found.items():
         if target != posixpath.join(folder, expected[kind]):
-            raise _problem("E-FILE-FORMAT", f"unusual package layout ({target}); open it in Excel and save it again",
+            raise file_problem("E-FILE-FORMAT", f"unusual package layout ({target}); open it in Excel and save it again",
                            f"パッケージの構成が標準と異なります（{target}）。Excel で開いて保存し直してください")
     sst = posixpath.join(folder, expected[REL_SHARED_STRINGS])
     if REL_SHARED_STRINGS not in found and sst in pkg.parts:  # Excel ignores it; python-calamine would not
@@ -470,4 +470,4 @@ def check_sheet_size(xml: bytes, sheet: str, limits: Limits, shared_strings=None
                               max_far=limits.max_far_cells, shared_strings=shared_strings or (lambda: []))
     except SheetXmlError as e:
         code = "E-SHEET-TOO-LARGE" if e.kind == "too-large" else "E-FILE-UNREADABLE"
-        raise _problem(code, e.en, e.ja, value=e.value) from None
+        raise file_problem(code, e.en, e.ja, value=e.value) from None

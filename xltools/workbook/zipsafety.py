@@ -69,7 +69,8 @@ class FileProblem(XltoolsError):
         return Issue(self.code, file=file, raw=self.value, params=self.params)
 
 
-def _problem(code: str, en: str, ja: str, value: object = None) -> FileProblem:
+def file_problem(code: str, en: str, ja: str, value: object = None) -> FileProblem:
+    """A :class:`FileProblem` of issue ``code`` with its English and Japanese detail."""
     return FileProblem(code, en, detail_ja=ja, value=value)
 
 
@@ -115,13 +116,13 @@ def _read_bounded(p: Path, limits: Limits) -> bytes:
         with os.fdopen(os.dup(fd), "rb") as f:
             data = f.read(max_bytes + 1)
     except OSError as e:
-        raise _problem("E-FILE-UNREADABLE", e.strerror or str(e), e.strerror or str(e)) from None
+        raise file_problem("E-FILE-UNREADABLE", e.strerror or str(e), e.strerror or str(e)) from None
     finally:
         os.close(fd)
     if len(data) > max_bytes:  # grew while we looked
         raise _too_large(len(data), max_bytes)
     if not data:
-        raise _problem("E-FILE-UNREADABLE", "empty file (0 bytes)", "空のファイルです（0 バイト）")
+        raise file_problem("E-FILE-UNREADABLE", "empty file (0 bytes)", "空のファイルです（0 バイト）")
     return data
 
 
@@ -175,7 +176,7 @@ def not_a_file(p: Path, error: OSError | None = None, mode: int | None = None,
     en, ja = _NOT_A_FILE.get(kind, _NOT_A_FILE["other"])
     if kind == "other" and error is not None:
         en = ja = error.strerror or str(error)
-    return _problem("E-FILE-UNREADABLE", en, ja)
+    return file_problem("E-FILE-UNREADABLE", en, ja)
 
 
 def _mb(n: float) -> str:
@@ -183,7 +184,7 @@ def _mb(n: float) -> str:
 
 
 def _too_large(size: int, limit: int) -> FileProblem:
-    return _problem("E-FILE-TOO-LARGE", f"{_mb(size)} > {_mb(limit)}",
+    return file_problem("E-FILE-TOO-LARGE", f"{_mb(size)} > {_mb(limit)}",
                     f"{_mb(size)}（上限 {_mb(limit)}）")
 
 
@@ -193,9 +194,9 @@ _ENCRYPTION_INFO = ("EncryptionInfo".encode("utf-16-le"), b"EncryptionInfo")
 def _cfb_problem(data: bytes) -> FileProblem:
     """An OLE2/CFB file: a password-protected .xlsx (EncryptionInfo stream) or a legacy file."""
     if any(marker in data for marker in _ENCRYPTION_INFO):
-        return _problem("E-FILE-ENCRYPTED", "encrypted workbook (EncryptionInfo)",
+        return file_problem("E-FILE-ENCRYPTED", "encrypted workbook (EncryptionInfo)",
                         "暗号化されたブック（EncryptionInfo）")
-    return _problem("E-FILE-FORMAT", "Excel 97-2003 .xls or another OLE2 compound file",
+    return file_problem("E-FILE-FORMAT", "Excel 97-2003 .xls or another OLE2 compound file",
                     "Excel 97-2003 形式（.xls）などの OLE2 ファイル")
 
 
@@ -209,41 +210,41 @@ def _not_zip(data: bytes) -> FileProblem:
         except UnicodeDecodeError:
             continue
     if text is not None and text.lstrip("\ufeff").lstrip().lower().startswith(("<html", "<!doctype html", "<?xml")):
-        return _problem("E-FILE-UNREADABLE", "HTML/XML text, not an .xlsx workbook",
+        return file_problem("E-FILE-UNREADABLE", "HTML/XML text, not an .xlsx workbook",
                         "HTML/XML のテキストで、.xlsx ブックではありません")
     if text is not None and "\x00" not in text:
-        return _problem("E-FILE-UNREADABLE", "a text file (CSV?), not an .xlsx workbook",
+        return file_problem("E-FILE-UNREADABLE", "a text file (CSV?), not an .xlsx workbook",
                         "テキストファイル（CSV など）で、.xlsx ブックではありません")
-    return _problem("E-FILE-UNREADABLE", "not a zip archive", "ZIP 形式ではありません")
+    return file_problem("E-FILE-UNREADABLE", "not a zip archive", "ZIP 形式ではありません")
 
 
 def _check_directory(infos: list[zipfile.ZipInfo], limits: Limits) -> None:
     if len(infos) > limits.max_members:
-        raise _problem("E-FILE-UNSAFE", f"{len(infos):,} zip members > {limits.max_members:,}",
+        raise file_problem("E-FILE-UNSAFE", f"{len(infos):,} zip members > {limits.max_members:,}",
                        f"ZIP のメンバー数 {len(infos):,}（上限 {limits.max_members:,}）")
     seen: set[str] = set()
     total = 0
     max_total = int(limits.max_uncompressed_mb * _MB)
     for info in infos:
         if info.filename in seen:
-            raise _problem("E-FILE-UNSAFE", f"duplicate zip member {info.filename}",
+            raise file_problem("E-FILE-UNSAFE", f"duplicate zip member {info.filename}",
                            f"ZIP メンバー {info.filename} が重複しています")
         seen.add(info.filename)
         if info.flag_bits & 0x1:
-            raise _problem("E-FILE-ENCRYPTED", f"encrypted zip member {info.filename}",
+            raise file_problem("E-FILE-ENCRYPTED", f"encrypted zip member {info.filename}",
                            f"暗号化された ZIP メンバー {info.filename}")
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            raise _problem("E-FILE-UNREADABLE",
+            raise file_problem("E-FILE-UNREADABLE",
                            f"{info.filename}: unsupported compression method {info.compress_type}",
                            f"{info.filename}：未対応の圧縮方式 {info.compress_type}")
         total += info.file_size
         if total > max_total:
-            raise _problem("E-FILE-TOO-LARGE", f"uncompressed content > {_mb(max_total)}",
+            raise file_problem("E-FILE-TOO-LARGE", f"uncompressed content > {_mb(max_total)}",
                            f"展開後のサイズが上限 {_mb(max_total)} を超えます")
         if info.file_size >= limits.ratio_min_bytes:
             ratio = info.file_size / max(info.compress_size, 1)
             if ratio > limits.max_ratio:
-                raise _problem("E-FILE-TOO-LARGE",
+                raise file_problem("E-FILE-TOO-LARGE",
                                f"{info.filename}: compression ratio {ratio:,.0f}:1 > {limits.max_ratio:,.0f}:1",
                                f"{info.filename}：圧縮率 {ratio:,.0f}:1（上限 {limits.max_ratio:,.0f}:1）")
 
@@ -251,15 +252,15 @@ def _check_directory(infos: list[zipfile.ZipInfo], limits: Limits) -> None:
 def _check_kind(names: set[str], data: bytes, infos: list[zipfile.ZipInfo]) -> None:
     """Name the format of a zip that is not an .xlsx/.xlsm workbook."""
     if "xl/workbook.bin" in names:
-        raise _problem("E-FILE-FORMAT", "Excel binary workbook (.xlsb)", "Excel バイナリブック（.xlsb）")
+        raise file_problem("E-FILE-FORMAT", "Excel binary workbook (.xlsb)", "Excel バイナリブック（.xlsb）")
     if "mimetype" in names and b"opendocument" in data[:200]:
-        raise _problem("E-FILE-FORMAT", "OpenDocument file (.ods)", "OpenDocument 形式（.ods）")
+        raise file_problem("E-FILE-FORMAT", "OpenDocument file (.ods)", "OpenDocument 形式（.ods）")
     if "word/document.xml" in names:
-        raise _problem("E-FILE-FORMAT", "Word document (.docx)", "Word 文書（.docx）")
+        raise file_problem("E-FILE-FORMAT", "Word document (.docx)", "Word 文書（.docx）")
     if "ppt/presentation.xml" in names:
-        raise _problem("E-FILE-FORMAT", "PowerPoint file (.pptx)", "PowerPoint ファイル（.pptx）")
+        raise file_problem("E-FILE-FORMAT", "PowerPoint file (.pptx)", "PowerPoint ファイル（.pptx）")
     if "_rels/.rels" not in names and "xl/workbook.xml" not in names:
-        raise _problem("E-FILE-UNREADABLE", "a zip archive without a workbook",
+        raise file_problem("E-FILE-UNREADABLE", "a zip archive without a workbook",
                        "ブックを含まない ZIP ファイルです")
 
 
@@ -272,11 +273,11 @@ def _inflate(data: bytes, info: zipfile.ZipInfo) -> bytes:
     except struct.error:
         sig = b""
     if sig != b"PK\x03\x04":
-        raise _problem("E-FILE-UNREADABLE", f"{name}: bad local header", f"{name}：ローカルヘッダーが壊れています")
+        raise file_problem("E-FILE-UNREADABLE", f"{name}: bad local header", f"{name}：ローカルヘッダーが壊れています")
     start = off + _LOCAL_HEADER.size + n_len + x_len
     raw = data[start:start + info.compress_size]
     if len(raw) != info.compress_size:
-        raise _problem("E-FILE-UNREADABLE", f"{name}: truncated", f"{name}：途中で切れています")
+        raise file_problem("E-FILE-UNREADABLE", f"{name}: truncated", f"{name}：途中で切れています")
     declared = info.file_size
     if info.compress_type == zipfile.ZIP_STORED:
         out = raw
@@ -296,21 +297,21 @@ def _inflate(data: bytes, info: zipfile.ZipInfo) -> bytes:
                 if d.eof:
                     break
                 if not buf and not piece:
-                    raise _problem("E-FILE-UNREADABLE", f"{name}: truncated data",
+                    raise file_problem("E-FILE-UNREADABLE", f"{name}: truncated data",
                                    f"{name}：データが途中で切れています")
         except zlib.error as e:
-            raise _problem("E-FILE-UNREADABLE", f"{name}: damaged data ({e})",
+            raise file_problem("E-FILE-UNREADABLE", f"{name}: damaged data ({e})",
                            f"{name}：データが壊れています（{e}）") from None
         out = b"".join(chunks)
         if total != declared:
             raise _lying(name)
     if zlib.crc32(out) != info.CRC:
-        raise _problem("E-FILE-UNREADABLE", f"{name}: CRC mismatch", f"{name}：CRC が一致しません")
+        raise file_problem("E-FILE-UNREADABLE", f"{name}: CRC mismatch", f"{name}：CRC が一致しません")
     return out
 
 
 def _lying(name: str) -> FileProblem:
-    return _problem("E-FILE-UNSAFE", f"{name}: real size differs from the zip header",
+    return file_problem("E-FILE-UNSAFE", f"{name}: real size differs from the zip header",
                     f"{name}：実サイズが ZIP ヘッダーの記載と異なります")
 
 
@@ -347,12 +348,12 @@ def _check_xml(name: str, content: bytes) -> None:
     try:
         parser.Parse(content, True)
     except _Declaration:
-        raise _problem("E-FILE-UNSAFE", f"{name}: XML DOCTYPE declaration",
+        raise file_problem("E-FILE-UNSAFE", f"{name}: XML DOCTYPE declaration",
                        f"{name}：XML の DOCTYPE 宣言") from None
     except (expat.ExpatError, ValueError) as e:
         where = f"line {e.lineno}, column {e.offset}: " if isinstance(e, expat.ExpatError) else ""
         what = expat.ErrorString(e.code) if isinstance(e, expat.ExpatError) else str(e)
-        raise _problem("E-FILE-UNREADABLE", f"{name}: not well-formed XML ({where}{what})",
+        raise file_problem("E-FILE-UNREADABLE", f"{name}: not well-formed XML ({where}{what})",
                        f"{name}：XML が壊れています（{where}{what}）") from None
 
 
@@ -393,5 +394,5 @@ def _refuse_dtd(name: str, content: bytes) -> None:
     m = _DTD_RE.search(text)
     if m:
         kind = m.group(1).decode().upper()
-        raise _problem("E-FILE-UNSAFE", f"{name}: XML {kind} declaration",
+        raise file_problem("E-FILE-UNSAFE", f"{name}: XML {kind} declaration",
                        f"{name}：XML の {kind} 宣言")
