@@ -23,7 +23,7 @@ from xltools.spec.config import Settings
 from xltools.spec.issues import Issue
 from xltools.spec.model import PlanData
 from xltools.spec.spec import LANGS, Label, Spec
-from xltools.workbook.generate import GenerateError, PlanInfo, generate_workbook, plan_period
+from xltools.workbook.generate import GenerateError, PlanInfo, generate_workbook, plan_period, save_atomic
 from xltools.workbook.naming import plan_filename, unique_filename
 
 #: serial generation below this many workbooks (a process pool costs more than it saves)
@@ -144,13 +144,29 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(spec: Spec, settings: Settings) -> None:
+    _WORKER.clear()
     _WORKER["spec"], _WORKER["settings"] = spec, settings
+
+
+def _blank_plan(info: PlanInfo) -> Any:
+    """This worker's blank plan for ``info`` (built on first use per language, period and
+    generation time; :mod:`xltools.workbook.generate.stamp`)."""
+    from xltools.workbook.generate.stamp import BlankPlan, blank_key
+
+    blanks = _WORKER.setdefault("blanks", {})
+    key = blank_key(info)
+    if key not in blanks:
+        blanks[key] = BlankPlan(_WORKER["spec"], _WORKER["settings"], info)
+    return blanks[key]
 
 
 def _generate_one(task: tuple) -> tuple[int, str | None, str | None]:
     row, info, path, prefill = task
     try:
-        write_plan(_WORKER["spec"], _WORKER["settings"], info, path, prefill)
+        if prefill is None and info.generated_at is not None:  # a blank plan: re-stamp the worker's own
+            save_atomic(_blank_plan(info).stamp(info), path)
+        else:
+            write_plan(_WORKER["spec"], _WORKER["settings"], info, path, prefill)
     except (XltoolsError, OSError) as e:
         return row, None, str(e)
     return row, str(path), None
