@@ -809,6 +809,7 @@ def _odd_cells_book():
     from openpyxl.worksheet.formula import ArrayFormula
 
     wb = openpyxl.Workbook()
+    wb.properties.created = datetime(2026, 10, 1, 9, 0)  # not the real clock: both copies made alike
     ws = wb.active
     values = ["plain", " leading", "trailing ", "   ", "", "a & b < c > d \"q\" 'x'", "行\n改行", "=text?", 0, -1,
               1.5, 1e20, 1 / 3, 10 ** 18, float("nan"), True, False, date(2026, 10, 1), datetime(2026, 10, 1, 9, 30)]

@@ -22,8 +22,9 @@ from xltools.errors import UsageError, XltoolsError
 from xltools.spec.config import Settings
 from xltools.spec.issues import Issue
 from xltools.spec.model import PlanData
-from xltools.spec.spec import LANGS, Label, Spec
-from xltools.workbook.generate import GenerateError, PlanInfo, generate_workbook, plan_period
+from xltools.spec.spec import Label, Spec
+from xltools.workbook.generate import PlanInfo, generate_workbook, plan_period, save_atomic
+from xltools.workbook.generate.plan import OutputFolderError, check_lang
 from xltools.workbook.naming import plan_filename, unique_filename
 
 #: serial generation below this many workbooks (a process pool costs more than it saves)
@@ -117,8 +118,7 @@ def generate_plan(spec: Spec, settings: Settings, *, account: str, rep: str, per
 
     now = clock.resolve(now)
     lang = lang or settings.language
-    if lang not in LANGS:
-        raise GenerateError(f"lang must be one of {', '.join(LANGS)}, got {lang!r}")
+    check_lang(lang)
     try:
         target_yen = None if target is None else parse_yen(target)
     except ValueError:
@@ -144,13 +144,29 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(spec: Spec, settings: Settings) -> None:
+    _WORKER.clear()
     _WORKER["spec"], _WORKER["settings"] = spec, settings
+
+
+def _blank_plan(info: PlanInfo) -> Any:
+    """This worker's blank plan for ``info`` (built on first use per language, period and
+    generation time; :mod:`xltools.workbook.generate.stamp`)."""
+    from xltools.workbook.generate.stamp import BlankPlan, blank_key
+
+    blanks = _WORKER.setdefault("blanks", {})
+    key = blank_key(info)
+    if key not in blanks:
+        blanks[key] = BlankPlan(_WORKER["spec"], _WORKER["settings"], info)
+    return blanks[key]
 
 
 def _generate_one(task: tuple) -> tuple[int, str | None, str | None]:
     row, info, path, prefill = task
     try:
-        write_plan(_WORKER["spec"], _WORKER["settings"], info, path, prefill)
+        if prefill is None and info.generated_at is not None:  # a blank plan: re-stamp the worker's own
+            save_atomic(_blank_plan(info).stamp(info), path)
+        else:
+            write_plan(_WORKER["spec"], _WORKER["settings"], info, path, prefill)
     except (XltoolsError, OSError) as e:
         return row, None, str(e)
     return row, str(path), None
@@ -188,14 +204,14 @@ def generate_from_roster(spec: Spec, settings: Settings, roster_path: str | os.P
     generated_at = clock.resolve(now).replace(microsecond=0)
     spec = settings.apply(spec)
     per = plan_period(period, settings)
-    if lang is not None and lang not in LANGS:
-        raise GenerateError(f"lang must be one of {', '.join(LANGS)}, got {lang!r}")
+    if lang is not None:
+        check_lang(lang)
     roster = read_roster(roster_path, spec)
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise GenerateError(f"{out}: cannot create the output folder ({e.strerror})") from None
+        raise OutputFolderError(path=out, reason=e.strerror or str(e)) from None
     result = GenerateResult(errors=list(roster.errors), rows=len(roster) + len(roster.errors))
     taken: set[str] = set()
     tasks = []

@@ -29,7 +29,7 @@ from xltools.spec.model import PlanData
 from xltools.spec.spec import Spec
 from xltools.workbook.generate.builder import _Builder, _check_names
 from xltools.workbook.generate.formulas import _excel_string, _number, escape_header, translate_formula
-from xltools.workbook.generate.plan import GenerateError, PlanInfo, plan_period
+from xltools.workbook.generate.plan import GenerateError, NoOutputFolderError, PlanInfo, plan_period
 from xltools.workbook.generate.rules import NUMERIC_CHECKS, TYPE_CHECKS
 from xltools.workbook.generate.styles import (
     BORDER_COLOUR,
@@ -87,7 +87,7 @@ def save_atomic(wb, path: str | os.PathLike) -> Path:
 
     p = Path(path)
     if not p.parent.is_dir():
-        raise GenerateError(f"{p.parent}: output folder does not exist")
+        raise NoOutputFolderError(path=p.parent)
     return save_workbook(wb, p)
 
 

@@ -24,6 +24,9 @@ from xltools.workbook.generate.texts import LIST_NAME_PREFIX, LISTS_SHEET, META_
 from xltools.workbook.layout import HINT_ROW, TITLE_ROW, SheetLayout, TablePos, sheet_layout
 from xltools.workbook.xlwrite import clean_text, write_formula, write_text, write_value
 
+#: the fields whose value comes from the plan's :class:`PlanInfo`
+INFO_FIELDS = ("account_name", "rep", "period", "account_id", "team_members", "sales_target")
+
 
 def _check_names(spec: Spec, lang: str) -> None:
     """Names Excel compares case-insensitively must be unique, or Excel repairs the file
@@ -63,6 +66,9 @@ class _Builder(_Tables, _Rules, _Guide):
         self.sheet_names: dict[str, str] = {}
         self.table_pos: dict[str, TablePos] = {}
         self.input_ranges: dict[str, list[str]] = {}  # sheet -> table input ranges (yellow)
+        #: per section sheet, the row heights before the fit to wrapped text (what a re-stamp starts from)
+        self.prefit_heights: dict[str, dict[int, float | None]] = {}
+        self.hf_sheets: list[Any] = []  # the sheets whose print header names the account
         self.unit_factor = self._unit_factor()
 
     # -- small helpers -----------------------------------------------------------------------
@@ -97,7 +103,7 @@ class _Builder(_Tables, _Rules, _Guide):
             return 1
 
     # -- workbook ----------------------------------------------------------------------------
-    def build(self):
+    def build(self) -> Any:
         _check_names(self.spec, self.lang)
         wb = self.wb
         first = wb.active
@@ -140,9 +146,13 @@ class _Builder(_Tables, _Rules, _Guide):
         self.generated_at = iso
         p.creator = "xltools"
         p.lastModifiedBy = "xltools"
-        p.title = clean_text(f"{self.info.account_name} {self.period}")[:255]
+        p.title = self.doc_title()
         p.subject = self.spec.template
         p.created = dt.astimezone(timezone.utc).replace(tzinfo=None) if dt.tzinfo else dt  # core.xml is UTC
+
+    def doc_title(self) -> str:
+        """The title in the document properties: account and period."""
+        return clean_text(f"{self.info.account_name} {self.period}")[:255]
 
     # -- hidden sheets -----------------------------------------------------------------------
     def _lists(self) -> None:
@@ -159,11 +169,10 @@ class _Builder(_Tables, _Rules, _Guide):
             self.define(f"{LIST_NAME_PREFIX}{name}", f"'{LISTS_SHEET}'!${letter}$2:${letter}${len(labels) + 1}")
         ws.protection.sheet = True
 
-    def _meta(self) -> None:
-        ws = self.wb.create_sheet(META_SHEET)
-        ws.sheet_state = "veryHidden"
+    def meta_values(self) -> dict[str, Any]:
+        """The ``_meta`` values of this plan, by key (a new plan id unless ``info.plan_id``)."""
         info = self.info
-        values = {
+        return {
             "template": self.spec.template, "template_version": self.spec.version,
             "plan_id": info.plan_id or str(uuid.uuid4()), "account_id": info.account_id,
             "account_name": info.account_name, "rep": info.rep, "period": str(self.period),
@@ -173,6 +182,11 @@ class _Builder(_Tables, _Rules, _Guide):
             "predecessor_plan_id": info.predecessor_plan_id
             or (self.prefill.meta.get("predecessor_plan_id") if self.prefill is not None else None),
         }
+
+    def _meta(self) -> None:
+        ws = self.wb.create_sheet(META_SHEET)
+        ws.sheet_state = "veryHidden"
+        values = self.meta_values()
         self.meta = values
         for r, key in enumerate(self.spec.meta_keys, 1):
             write_text(ws.cell(row=r, column=1), key)
@@ -199,6 +213,7 @@ class _Builder(_Tables, _Rules, _Guide):
             ws.column_dimensions[col_letter(col)].width = w
         for row, h in layout.heights.items():
             ws.row_dimensions[row].height = h
+        self.prefit_heights[ws.title] = {r: d.height for r, d in ws.row_dimensions.items()}
         printing.fit_row_heights(ws)  # prefilled long text is never cut
         self._input_fill(ws)
         ws.freeze_panes = layout.freeze
@@ -244,9 +259,8 @@ class _Builder(_Tables, _Rules, _Guide):
 
     def _field_value(self, f: Field) -> Any:
         info = self.info
-        from_info = {"account_name": info.account_name, "rep": info.rep, "period": str(self.period),
-                     "account_id": info.account_id, "team_members": info.team_members,
-                     "sales_target": info.target}
+        from_info = dict(zip(INFO_FIELDS, (info.account_name, info.rep, str(self.period), info.account_id,
+                                           info.team_members, info.target)))
         if from_info.get(f.key) is not None:
             return from_info[f.key]
         if self.prefill is not None and self.prefill.fields.get(f.key) is not None:
@@ -269,8 +283,13 @@ class _Builder(_Tables, _Rules, _Guide):
 
     # -- sheet setup ------------------------------------------------------------------------
     def _page_setup(self, ws, portrait: bool = False) -> None:
+        self.hf_sheets.append(ws)
         printing.page_setup(ws, lang=self.lang, account=clean_text(self.info.account_name), period=str(self.period),
                             portrait=portrait)
+
+    def header_left(self) -> str:
+        """The left part of every print header: account and period (as :func:`printing.page_setup` writes it)."""
+        return printing.HF_FONT[self.lang] + printing.hf_text(f"{clean_text(self.info.account_name)}　{self.period}")
 
     def _print_area(self, ws, layout: SheetLayout) -> None:
         """Print only the used rows (a formula print area, see :mod:`xltools.workbook.printing`)."""
