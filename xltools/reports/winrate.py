@@ -226,13 +226,19 @@ def observations(store: ReadStore, snapshot: Snapshot | None = None) -> Iterator
             yield from observations(store, own)
         return
     states = snapshot.opportunity_states() if snapshot is not None else store.opportunity_states()
+    vid: Any = object()
+    account: str | None = None
+    when: tuple = ()
     for r in states:
-        account = _account_key(r["account_id"], r["account_name"])
+        if r["vid"] != vid:  # a version's rows come together: its account and time once
+            vid = r["vid"]
+            account = _account_key(r["account_id"], r["account_name"])
+            when = (period_key(r["period"]), time_key(r), vid)
         opp = (("id:" + name_key(r["opp_id"])) if r["opp_id"] is not None and name_key(r["opp_id"])
                else ("name:" + name_key(r["opportunity"])) if r["opportunity"] else None)
         if account is None or opp is None:
             continue
-        seen = (period_key(r["period"]), time_key(r), r["vid"], r["row_index"])
+        seen = (*when, r["row_index"])
         close = r["expected_close"]
         if isinstance(close, datetime):
             close = close.date()

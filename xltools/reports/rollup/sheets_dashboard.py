@@ -173,7 +173,7 @@ def dashboard_lists(b: _Book, data: RollupData, accounts: list[dict]) -> dict[st
     return {"thin": thin, "dms": top_dms, "visits": top_visits, "plans": plans, "changes": biggest_changes(data.changes)}
 
 
-def _dashboard(b: _Book, data: RollupData, accounts: list[dict]) -> None:
+def _dashboard(b: _Book, data: RollupData, accounts: list[dict], won: int | None = None) -> None:
     from openpyxl.chart import BarChart, LineChart, Reference
 
     ws = b.sheet("dashboard")
@@ -183,7 +183,8 @@ def _dashboard(b: _Book, data: RollupData, accounts: list[dict]) -> None:
     b.title(ws, 2, b.t("dash_sub", period=data.period or b.t("all_periods"), unit=b.unit.label(b.lang), made=made),
             size=10)
     target, inside = _sum(accounts, "sales_target"), _sum(accounts, "period_pipeline")
-    won = won_in_period(data, b.spec)
+    if won is None:  # not read with the other opportunity figures
+        won = won_in_period(data, b.spec)
     rag = Counter(b.cols.choice_tone("verdict", a.get("coverage_verdict")) for a in accounts)
     results = Counter(x.get("result") for x in data.files)
     totals = {"sales_target": target, "period_pipeline": inside, "coverage_ratio": _ratio(inside, target),

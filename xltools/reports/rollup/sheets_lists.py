@@ -24,7 +24,7 @@ from xltools.reports.rollup.common import (
     _text,
 )
 from xltools.reports.rollup.data import RollupData, _Chain, picked, with_ids
-from xltools.reports.rollup.figures import _overdue, _sum, new_cases, quarter_rows, rep_rows, trend_rows
+from xltools.reports.rollup.figures import _overdue, _sum, new_cases, rep_rows, trend_rows
 from xltools.reports.rollup.sheets_submissions import missing_count
 from xltools.spec.derive import breakdown_quarters
 from xltools.spec.spec import Label
@@ -46,7 +46,7 @@ def _money_cols(b: _Book) -> list[Col]:
                 tone=lambda r: b.cols.choice_tone("verdict", r.get("coverage_verdict")))]
 
 
-def _summary(b: _Book, data: RollupData, accounts: list[dict], pipeline: Iterable[dict]) -> None:
+def _summary(b: _Book, data: RollupData, accounts: list[dict], quarters: list[dict]) -> None:
     from openpyxl.chart import BarChart, Reference
 
     ws = b.sheet("summary")
@@ -83,7 +83,7 @@ def _summary(b: _Book, data: RollupData, accounts: list[dict], pipeline: Iterabl
                      [Col(TEXTS["quarter"], _text("quarter")), Col(TEXTS["count"], _text("count"), INT_FORMAT),
                       b.cols.money(TEXTS["amount"], _text("amount")),
                       b.cols.money(TEXTS["weighted"], _text("weighted"))],
-                     quarter_rows(pipeline, b.lang), row)
+                     quarters, row)
     top = row
     cols = b.cols.context("account_name", "rep") + _money_cols(b)[:2]
     _, row = b.table(ws, "ByAccount", b.t("by_account"), cols, accounts, top)
