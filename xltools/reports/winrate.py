@@ -228,7 +228,7 @@ def observations(store: ReadStore, snapshot: Snapshot | None = None) -> Iterator
     states = snapshot.opportunity_states() if snapshot is not None else store.opportunity_states()
     vid: Any = object()
     account: str | None = None
-    when: tuple = ()
+    when: tuple[Any, ...] = ()
     for r in states:
         if r["vid"] != vid:  # a version's rows come together: its account and time once
             vid = r["vid"]
