@@ -19,14 +19,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from xltools.checking.validate import name_key
 from xltools.errors import XltoolsError
 from xltools.spec.config import Settings
 from xltools.spec.periods import Period, PeriodError, fiscal_quarter_of, parse_period
 from xltools.spec.spec import Label, Spec, load_spec
-from xltools.store.queries import ReadStore
+from xltools.store.queries import Queries, ReadStore, Snapshot
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ class WinRates:
         return headers, rows
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Observation:
     """One stored state of one opportunity."""
 
@@ -215,31 +215,44 @@ def _account_key(account_id: Any, account_name: Any) -> str | None:
     return None
 
 
-def observations(store: ReadStore) -> list[Observation]:
-    """Every stored state of every opportunity (all versions of all plans)."""
+def observations(store: ReadStore, snapshot: Snapshot | None = None) -> Iterator[Observation]:
+    """Every stored state of every opportunity (all versions of all plans), one at a time:
+    streamed from ``snapshot`` (default: a read snapshot of ``store`` of its own when it
+    has one, else the store's list)."""
     from xltools.reports.history import period_key, time_key
 
-    out = []
-    for r in store.opportunity_states():
-        account = _account_key(r["account_id"], r["account_name"])
+    if snapshot is None and isinstance(store, Queries):
+        with Snapshot(store) as own:
+            yield from observations(store, own)
+        return
+    states = snapshot.opportunity_states() if snapshot is not None else store.opportunity_states()
+    vid: Any = object()
+    account: str | None = None
+    when: tuple[Any, ...] = ()
+    for r in states:
+        if r["vid"] != vid:  # a version's rows come together: its account and time once
+            vid = r["vid"]
+            account = _account_key(r["account_id"], r["account_name"])
+            when = (period_key(r["period"]), time_key(r), vid)
         opp = (("id:" + name_key(r["opp_id"])) if r["opp_id"] is not None and name_key(r["opp_id"])
                else ("name:" + name_key(r["opportunity"])) if r["opportunity"] else None)
         if account is None or opp is None:
             continue
-        seen = (period_key(r["period"]), time_key(dict(r)), r["vid"], r["row_index"])
+        seen = (*when, r["row_index"])
         close = r["expected_close"]
         if isinstance(close, datetime):
             close = close.date()
-        out.append(Observation(account, opp, r["rep"], r["period"], seen, r["stage"], r["amount"], close))
-    return out
+        yield Observation(account, opp, r["rep"], r["period"], seen, r["stage"], r["amount"], close)
 
 
 def win_rates(store: ReadStore, settings: Settings, *, until: Period | str | None = None,
-              periods: int | None = None) -> WinRates:
+              periods: int | None = None, snapshot: Snapshot | None = None) -> WinRates:
     """Each rep's and the team's win rate from the store, over the last
     ``win_rate_periods`` quarters ending with ``until`` (default: the latest stored
-    period).  For the roll-up's Coverage sheet and ``xltools check --db``."""
-    return compute_win_rates(observations(store), settings, until=until, periods=periods, spec=store.spec)
+    period).  For the roll-up's Coverage sheet and ``xltools check --db``; ``snapshot``:
+    the read snapshot to stream the opportunities from (the roll-up's)."""
+    return compute_win_rates(observations(store, snapshot), settings, until=until, periods=periods,
+                             spec=store.spec)
 
 
 # -- text ------------------------------------------------------------------------------------

@@ -49,16 +49,56 @@ class Snapshot:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def rows(self, table: str, period: str | None) -> Stream:
-        """Rows of a spec table of the current plan versions: plan context, ``version_id``,
-        ``row_index`` and the spec columns, in workbook order."""
+    def _rows_select(self, table: str) -> tuple[Any, sa.Table, sa.Table]:
         st = self.store
         t, pv = st.t[db_table_name(table)], st.t["plan_versions"]
         cols = [pv.c[k] for k in CONTEXT_KEYS] + [pv.c.id.label("version_id"), t.c.row_index] + [
             t.c[c.key] for c in st.spec.table(table).columns]
-        q = (sa.select(*cols).select_from(t.join(pv, t.c.version_id == pv.c.id))
+        return sa.select(*cols).select_from(t.join(pv, t.c.version_id == pv.c.id)), t, pv
+
+    def rows(self, table: str, period: str | None) -> Stream:
+        """Rows of a spec table of the current plan versions: plan context, ``version_id``,
+        ``row_index`` and the spec columns, in workbook order."""
+        q, t, pv = self._rows_select(table)
+        q = q.where(pv.c.is_current.is_(True)).order_by(pv.c.id, t.c.row_index, t.c.id)
+        return Stream(self, self.store._in_period(q, pv.c.period, period))
+
+    def row_ids(self, table: str, period: str | None) -> Iterator[int]:
+        """The row IDs of :meth:`rows` (same rows, same order), for :meth:`picked`."""
+        st = self.store
+        t, pv = st.t[db_table_name(table)], st.t["plan_versions"]
+        q = (sa.select(t.c.id).select_from(t.join(pv, t.c.version_id == pv.c.id))
              .where(pv.c.is_current.is_(True)).order_by(pv.c.id, t.c.row_index, t.c.id))
-        return Stream(self, st._in_period(q, pv.c.period, period))
+        result = self.run(st._in_period(q, pv.c.period, period), stream=True)
+        try:
+            for (rid,) in result:
+                yield int(rid)
+        finally:
+            result.close()
+
+    def picked(self, table: str, ids: list[int]) -> Picked:
+        """The rows of ``table`` with these row IDs (from :meth:`row_ids`), as :meth:`rows`
+        gives them, in the order of ``ids``: a list chosen and sorted in one pass holds
+        only the IDs, and the rows are read again in batches when the sheet is written."""
+        q, t, _ = self._rows_select(table)
+        return Picked(self, q, t.c.id, ids)
+
+    def opportunity_states(self) -> Iterator[Record]:
+        """Every stored state of every opportunity (all versions of all plans), streamed:
+        the records of :meth:`Queries.opportunity_states` (timestamps as stored, naive UTC)."""
+        st = self.store
+        t, pv = st.t[db_table_name("Opportunities")], st.t["plan_versions"]
+        q = (sa.select(pv.c.id.label("vid"), pv.c.account_id, pv.c.account_name, pv.c.rep, pv.c.period,
+                       pv.c.file_mtime, pv.c.collected_at, t.c.row_index, t.c.opp_id, t.c.opportunity, t.c.stage,
+                       t.c.amount, t.c.expected_close)
+             .select_from(t.join(pv, t.c.version_id == pv.c.id)))
+        result = self.run(q, stream=True)
+        try:
+            keys = list(result.keys())
+            for row in result:
+                yield dict(zip(keys, row))
+        finally:
+            result.close()
 
     def issues(self, period: str | None, lang: str) -> Stream:
         """The issues of the current versions and of the rejected or conflicting files that
@@ -123,3 +163,36 @@ class Stream:
             if i >= n:
                 break
             yield fn(dict(zip(keys, row))) if fn else dict(zip(keys, row))
+
+
+class Picked:
+    """Rows chosen by ID (see :meth:`Snapshot.picked`), read in batches of
+    :data:`STREAM_BATCH` in the order of the IDs; ``map`` as :class:`Stream`."""
+
+    def __init__(self, snapshot: Snapshot, q: Any, id_col: Any, ids: list[int],
+                 fn: Callable[[Record], Record] | None = None):
+        self.snapshot, self.q, self.id_col, self.ids, self.fn = snapshot, q, id_col, ids, fn
+
+    def map(self, fn: Callable[[Record], Record]) -> Picked:
+        return Picked(self.snapshot, self.q, self.id_col, self.ids, fn)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def head(self, n: int) -> list[Record]:
+        return list(self._batches(self.ids[:n]))
+
+    def __iter__(self) -> Iterator[Record]:
+        return self._batches(self.ids)
+
+    def _batches(self, ids: list[int]) -> Iterator[Record]:
+        fn = self.fn
+        for i in range(0, len(ids), STREAM_BATCH):
+            batch = ids[i:i + STREAM_BATCH]
+            result = self.snapshot.run(self.q.add_columns(self.id_col.label("_picked_id"))
+                                       .where(self.id_col.in_(batch)))
+            keys = list(result.keys())[:-1]
+            found = {row[-1]: dict(zip(keys, row[:-1])) for row in result}
+            for rid in batch:
+                rec = found[rid]
+                yield fn(rec) if fn else rec

@@ -8,7 +8,7 @@ from pathlib import Path
 from xltools.reports.rollup.book import _Book
 from xltools.reports.rollup.common import RollupError
 from xltools.reports.rollup.data import RollupData, gather
-from xltools.reports.rollup.figures import account_rows, pipeline_row
+from xltools.reports.rollup.figures import account_rows, opportunity_figures, pipeline_row
 from xltools.reports.rollup.sheets_dashboard import _changes, _dashboard, _page_setup
 from xltools.reports.rollup.sheets_lists import (
     _activities,
@@ -36,11 +36,12 @@ def build_rollup(data: RollupData, spec: Spec, settings: Settings, lang: str = "
     b = _Book(spec, settings, lang)
     accounts = account_rows(data, spec, settings)
     pipeline = data.rows["Opportunities"].map(pipeline_row(spec, settings))
-    _dashboard(b, data, accounts)
+    opps = opportunity_figures(data, spec, settings, lang)  # one pass for the three sheets below
+    _dashboard(b, data, accounts, opps.won)
     _changes(b, data)
-    _summary(b, data, accounts, pipeline)
+    _summary(b, data, accounts, opps.quarters)
     portfolio_sheet(b, data, accounts)
-    whitespace_sheets(b, data)
+    whitespace_sheets(b, data, opps.pairs)
     submissions_sheet(b, data)
     file_log_sheet(b, data)
     _pipeline(b, pipeline)

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from xltools import clock
 from xltools.checking.roster import MissingSubmission, missing_submissions
@@ -19,7 +19,7 @@ from xltools.spec.spec import Spec
 from xltools.store.queries import ReadStore, Snapshot
 
 if TYPE_CHECKING:
-    from xltools.store.snapshot import Stream
+    from xltools.store.snapshot import Picked, Stream
 
 
 @dataclass
@@ -93,7 +93,7 @@ def gather(store: ReadStore, spec: Spec, settings: Settings, snapshot: Snapshot,
     data = RollupData(period=period, today=clock.today(now), generated_at=_local(now),
                       versions=current, rows=rows, files=store.files(period),
                       issues=snapshot.issues(period, lang), history=history, earlier_cases=earlier,
-                      win_rates=win_rates(store, settings, until=selected))
+                      win_rates=win_rates(store, settings, until=selected, snapshot=snapshot))
     data.changes = month_changes(store, spec, settings, history, data.versions, data.today)
     if entries is None and period is not None:
         from xltools.store.rosters import stored_roster
@@ -111,6 +111,18 @@ def gather(store: ReadStore, spec: Spec, settings: Settings, snapshot: Snapshot,
 
 
 # -- streamed rows -----------------------------------------------------------------------------
+
+def with_ids(data: RollupData, table: str) -> Iterator[tuple[int, dict]]:
+    """The streamed rows of ``table`` with their row IDs, for :func:`picked`."""
+    stream = data.rows[table]
+    return zip(stream.snapshot.row_ids(table, data.period), stream)
+
+
+def picked(data: RollupData, table: str, ids: list[int]) -> Picked:
+    """The rows of ``table`` with these row IDs (:func:`with_ids`), in this order, read
+    again from the snapshot when they are written (a long list holds only the IDs)."""
+    return data.rows[table].snapshot.picked(table, ids)
+
 
 class _Chain:
     """A short list followed by a stream, as one sequence of records."""

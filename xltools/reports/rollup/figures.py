@@ -76,16 +76,53 @@ def pipeline_row(spec: Spec, settings: Settings) -> Callable[[dict], dict]:
 
 def quarter_rows(pipeline: Iterable[dict], lang: str) -> list[dict]:
     """Count, amount and weighted amount per close quarter (lost opportunities left out)."""
-    groups: dict[str | None, list[int]] = defaultdict(lambda: [0, 0, 0])
+    groups = _quarter_groups()
     for r in pipeline:
-        if r["live"]:
-            g = groups[r["quarter"]]
-            g[0] += 1
-            g[1] += r.get("amount") or 0
-            g[2] += r["weighted"]
+        _count_quarter(groups, r)
+    return _quarter_list(groups, lang)
+
+
+def _quarter_groups() -> dict[str | None, list[int]]:
+    return defaultdict(lambda: [0, 0, 0])
+
+
+def _count_quarter(groups: dict[str | None, list[int]], r: dict) -> None:
+    if r["live"]:
+        g = groups[r["quarter"]]
+        g[0] += 1
+        g[1] += r.get("amount") or 0
+        g[2] += r["weighted"]
+
+
+def _quarter_list(groups: dict[str | None, list[int]], lang: str) -> list[dict]:
     keys = sorted((k for k in groups if k), key=lambda k: parse_period(k)) + ([None] if None in groups else [])
     return [{"quarter": k or _t("no_date", lang), "count": groups[k][0], "amount": groups[k][1],
              "weighted": groups[k][2]} for k in keys]
+
+
+@dataclass
+class OpportunityFigures:
+    """What the dashboard, the summary and the whitespace sheets take from the
+    opportunities, read in one pass (:func:`opportunity_figures`)."""
+
+    won: int  # :func:`won_in_period`
+    quarters: list[dict]  # :func:`quarter_rows`
+    pairs: dict[Any, set[tuple[Any, Any]]]  # plan_id -> its (solution, stage) pairs
+
+
+def opportunity_figures(data: RollupData, spec: Spec, settings: Settings, lang: str) -> OpportunityFigures:
+    """:func:`won_in_period`, :func:`quarter_rows` of the pipeline and each plan's
+    (solution, stage) pairs, from one pass over the streamed opportunities."""
+    add = pipeline_row(spec, settings)
+    won_stage, window = spec.the("stage", "won"), _target_windows(data)
+    groups = _quarter_groups()
+    pairs: dict[Any, set[tuple[Any, Any]]] = defaultdict(set)
+    won = 0
+    for r in data.rows["Opportunities"]:
+        pairs[r.get("plan_id")].add((r.get("solution"), r.get("stage")))
+        won += _won_amount(r, won_stage, window)
+        _count_quarter(groups, add(r))
+    return OpportunityFigures(won, _quarter_list(groups, lang), pairs)
 
 
 def _overdue(table: str, spec: Spec, row: dict, today: date) -> date | None:
@@ -268,17 +305,25 @@ def new_cases(data: RollupData, spec: Spec) -> list[dict]:
 def won_in_period(data: RollupData, spec: Spec) -> int:
     """Σ amount of the won opportunities closing in their plan's target period (the same
     window as ``period_pipeline``, whose won part this is)."""
-    won = spec.the("stage", "won")
-    window = {v["version_id"]: (_day(v.get("target_start")), _day(v.get("target_end"))) for v in data.versions}
+    won, window = spec.the("stage", "won"), _target_windows(data)
     total = 0
     for r in data.rows["Opportunities"]:
-        if r.get("stage") != won or not isinstance(r.get("amount"), (int, float)):
-            continue
-        start, end = window.get(r.get("version_id"), (None, None))
-        d = _day(r.get("expected_close"))
-        if start and end and d and start <= d <= end:
-            total += r["amount"]
+        total += _won_amount(r, won, window)
     return total
+
+
+def _target_windows(data: RollupData) -> dict[Any, tuple[date | None, date | None]]:
+    return {v["version_id"]: (_day(v.get("target_start")), _day(v.get("target_end"))) for v in data.versions}
+
+
+def _won_amount(r: dict, won: str, window: dict[Any, tuple[date | None, date | None]]) -> Any:
+    if r.get("stage") != won or not isinstance(r.get("amount"), (int, float)):
+        return 0
+    start, end = window.get(r.get("version_id"), (None, None))
+    d = _day(r.get("expected_close"))
+    if start and end and d and start <= d <= end:
+        return r["amount"]
+    return 0
 
 
 def biggest_changes(changes: list[dict]) -> list[dict]:

@@ -1,9 +1,10 @@
 """The dashboard, the changes sheet and the page setup of every sheet."""
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from xltools.checking.validate import name_key
 from xltools.reports.rollup.book import _Book
@@ -87,8 +88,42 @@ def _change_cols(b: _Book, *, full: bool) -> list[Col]:
     return cols
 
 
-def dashboard_lists(b: _Book, data: RollupData, accounts: list[dict]) -> dict[str, list[dict]]:
-    """The dashboard's exception lists, each in its order (worst / soonest first)."""
+class _Top:
+    """The first ``len(rows)`` of a longer list in its order, and how long the whole list is
+    (``len``): what a dashboard band shows of a list that can be as long as a table."""
+
+    def __init__(self, rows: list[dict], total: int):
+        self.rows, self.total = rows, total
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __getitem__(self, i: slice) -> list[dict]:
+        return self.rows[i]
+
+
+def _top(keyed: Iterable[tuple[Any, dict]], n: int) -> _Top:
+    """The ``n`` first of ``(sort key, record)`` pairs in key order (ties in their order),
+    holding no more than ``n`` records at a time."""
+    total = 0
+
+    def numbered() -> Iterable[tuple[Any, int, dict]]:
+        nonlocal total
+        for key, rec in keyed:
+            yield key, total, rec
+            total += 1
+
+    it = numbered()
+    first = [rec for _, _, rec in heapq.nsmallest(n, it, key=lambda x: (x[0], x[1]))] if n > 0 else []
+    for _ in it:  # n < 1: still count (and read) every record
+        pass
+    return _Top(first, total)
+
+
+def dashboard_lists(b: _Book, data: RollupData, accounts: list[dict]) -> dict[str, Any]:
+    """The dashboard's exception lists, each in its order (worst / soonest first); the
+    decision makers and visits, read from streamed tables, as their first
+    ``dashboard_rows`` and their length."""
     spec, today, rs = b.spec, data.today, b.settings.report
     below = spec.the("verdict", "below")
     thin = sorted((a for a in accounts if a.get("coverage_verdict") == below),
@@ -99,24 +134,28 @@ def dashboard_lists(b: _Book, data: RollupData, accounts: list[dict]) -> dict[st
     closed = spec.meaning("activity_status", "closed")
     unbooked = spec.meaning("appointment", "unbooked")
     planned: set[tuple] = set()
-    visits = []
     horizon = today + timedelta(days=rs.visit_days)
-    for a in data.rows["Activities"]:
-        if a.get("contact") and a.get("status") in open_status:
-            planned.add((a["version_id"], name_key(a["contact"])))
-        d = _day(a.get("planned_date"))
-        if (a.get("executive") and a.get("appointment") in unbooked and a.get("status") not in closed
-                and d is not None and today <= d <= horizon):
-            visits.append(a)
-    visits.sort(key=lambda a: (name_key(a["executive"]), _day(a["planned_date"])))
-    dms = []
-    for c in data.rows["Contacts"]:
-        if c.get("status") in gone or c.get("role") not in deciders:
-            continue
-        if c.get("stance") in risky or c.get("stance") is None:
-            c["_planned"] = bool(c.get("name")) and (c["version_id"], name_key(c["name"])) in planned
-            dms.append(c)
-    dms.sort(key=lambda c: (c["_planned"], name_key(c.get("account_name") or ""), name_key(c.get("name") or "")))
+
+    def visits() -> Iterable[tuple[Any, dict]]:
+        for a in data.rows["Activities"]:
+            if a.get("contact") and a.get("status") in open_status:
+                planned.add((a["version_id"], name_key(a["contact"])))
+            d = _day(a.get("planned_date"))
+            if (a.get("executive") and a.get("appointment") in unbooked and a.get("status") not in closed
+                    and d is not None and today <= d <= horizon):
+                yield (name_key(a["executive"]), d), a
+
+    def dms() -> Iterable[tuple[Any, dict]]:
+        for c in data.rows["Contacts"]:
+            if c.get("status") in gone or c.get("role") not in deciders:
+                continue
+            if c.get("stance") in risky or c.get("stance") is None:
+                c["_planned"] = bool(c.get("name")) and (c["version_id"], name_key(c["name"])) in planned
+                yield (c["_planned"], name_key(c.get("account_name") or ""), name_key(c.get("name") or "")), c
+
+    n = rs.dashboard_rows
+    top_visits = _top(visits(), n)  # reads every activity first: ``planned`` is complete before the contacts
+    top_dms = _top(dms(), n)
     # plans to chase: the Submissions sheet's missing lines, then its rejected ones
     plans = []
     for r in sorted(submission_rows(data), key=lambda r: r["status"] != "missing"):
@@ -131,10 +170,10 @@ def dashboard_lists(b: _Book, data: RollupData, accounts: list[dict]) -> dict[st
             plans.append({"rep": v.get("rep"), "account_name": v.get("account_name"),
                           "status": b.t("stale_plan", days=(today - at.date()).days),
                           "file": _basename(v.get("source_file")), "collected_at": at, "_tone": "warn"})
-    return {"thin": thin, "dms": dms, "visits": visits, "plans": plans, "changes": biggest_changes(data.changes)}
+    return {"thin": thin, "dms": top_dms, "visits": top_visits, "plans": plans, "changes": biggest_changes(data.changes)}
 
 
-def _dashboard(b: _Book, data: RollupData, accounts: list[dict]) -> None:
+def _dashboard(b: _Book, data: RollupData, accounts: list[dict], won: int | None = None) -> None:
     from openpyxl.chart import BarChart, LineChart, Reference
 
     ws = b.sheet("dashboard")
@@ -144,7 +183,8 @@ def _dashboard(b: _Book, data: RollupData, accounts: list[dict]) -> None:
     b.title(ws, 2, b.t("dash_sub", period=data.period or b.t("all_periods"), unit=b.unit.label(b.lang), made=made),
             size=10)
     target, inside = _sum(accounts, "sales_target"), _sum(accounts, "period_pipeline")
-    won = won_in_period(data, b.spec)
+    if won is None:  # not read with the other opportunity figures
+        won = won_in_period(data, b.spec)
     rag = Counter(b.cols.choice_tone("verdict", a.get("coverage_verdict")) for a in accounts)
     results = Counter(x.get("result") for x in data.files)
     totals = {"sales_target": target, "period_pipeline": inside, "coverage_ratio": _ratio(inside, target),

@@ -3,7 +3,7 @@ activities, reviews, success cases, data issues and trend."""
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter, defaultdict
+from collections import Counter
 from datetime import date, timedelta
 from typing import Any, Iterable
 
@@ -23,8 +23,8 @@ from xltools.reports.rollup.common import (
     _ratio,
     _text,
 )
-from xltools.reports.rollup.data import RollupData, _Chain
-from xltools.reports.rollup.figures import _overdue, _sum, new_cases, quarter_rows, rep_rows, trend_rows
+from xltools.reports.rollup.data import RollupData, _Chain, picked, with_ids
+from xltools.reports.rollup.figures import _overdue, _sum, new_cases, rep_rows, trend_rows
 from xltools.reports.rollup.sheets_submissions import missing_count
 from xltools.spec.derive import breakdown_quarters
 from xltools.spec.spec import Label
@@ -46,7 +46,7 @@ def _money_cols(b: _Book) -> list[Col]:
                 tone=lambda r: b.cols.choice_tone("verdict", r.get("coverage_verdict")))]
 
 
-def _summary(b: _Book, data: RollupData, accounts: list[dict], pipeline: Iterable[dict]) -> None:
+def _summary(b: _Book, data: RollupData, accounts: list[dict], quarters: list[dict]) -> None:
     from openpyxl.chart import BarChart, Reference
 
     ws = b.sheet("summary")
@@ -83,7 +83,7 @@ def _summary(b: _Book, data: RollupData, accounts: list[dict], pipeline: Iterabl
                      [Col(TEXTS["quarter"], _text("quarter")), Col(TEXTS["count"], _text("count"), INT_FORMAT),
                       b.cols.money(TEXTS["amount"], _text("amount")),
                       b.cols.money(TEXTS["weighted"], _text("weighted"))],
-                     quarter_rows(pipeline, b.lang), row)
+                     quarters, row)
     top = row
     cols = b.cols.context("account_name", "rep") + _money_cols(b)[:2]
     _, row = b.table(ws, "ByAccount", b.t("by_account"), cols, accounts, top)
@@ -141,7 +141,6 @@ def _coverage(b: _Book, data: RollupData, accounts: list[dict]) -> None:
 
 def _relationships(b: _Book, data: RollupData) -> None:
     ws = b.sheet("relationships")
-    contacts = data.rows["Contacts"]
     stance = b.spec.table("Contacts").column("stance")
     choices = b.spec.choices(stance.choices).choices
     counts: dict[str, dict] = {}
@@ -150,12 +149,14 @@ def _relationships(b: _Book, data: RollupData) -> None:
                                 "account_id": v.get("account_id"), **{c.key: 0 for c in choices},
                                 "_blank": 0, "_total": 0}
     days = b.settings.thresholds.contact_stale_days
-    limit = data.today - timedelta(days=days)
-    risk, stale = [], []
+    today = data.today
+    limit = today - timedelta(days=days)
+    risk: list[int] = []  # row IDs: the lists are read again when written
+    stale: list[tuple[bool, int, int, int]] = []  # sort key, position, row ID
     # meanings from the spec: people gone, decision makers, stances that are a risk
     gone, deciders = b.spec.meaning("employment", "gone"), b.spec.meaning("role", "decision_maker")
     risky = b.spec.meaning("stance", "risk")
-    for c in contacts:  # one pass over a streamed table
+    for i, (rid, c) in enumerate(with_ids(data, "Contacts")):  # one pass over a streamed table
         rec = counts.get(c["plan_id"])
         if rec is not None:
             rec[c.get("stance") if c.get("stance") in rec else "_blank"] += 1
@@ -163,11 +164,10 @@ def _relationships(b: _Book, data: RollupData) -> None:
         if c.get("status") in gone:
             continue
         if c.get("role") in deciders and (c.get("stance") in risky or c.get("stance") is None):
-            risk.append(c)
+            risk.append(rid)
         last = _day(c.get("last_contact"))
         if c.get("name") and (last is None or last <= limit):
-            c["_days"] = (data.today - last).days if last else None
-            stale.append(c)
+            stale.append((last is not None, -((today - last).days if last else 0), i, rid))
     stance_cols = [Col(ch.label, _text(ch.key), INT_FORMAT,
                        tone=(lambda r, k=ch.key, t=ch.tone: t if r.get(k) else None)) for ch in choices]
     cols = (b.cols.context("account_name", "account_id", "rep") + stance_cols
@@ -176,57 +176,68 @@ def _relationships(b: _Book, data: RollupData) -> None:
     _, row = b.table(ws, "StanceCounts", b.t("stance_counts"), cols, records, 1)
 
     cols = b.cols.context("account_name", "rep") + b.cols.table("Contacts", skip=("note",), tone=("stance",))
-    _, row = b.table(ws, "DecisionMakersAtRisk", b.t("dm_risk"), cols, risk, row)
+    _, row = b.table(ws, "DecisionMakersAtRisk", b.t("dm_risk"), cols, picked(data, "Contacts", risk), row)
 
-    stale.sort(key=lambda c: (c["_days"] is not None, -(c["_days"] or 0)))
+    def days_since(c: dict) -> dict:
+        last = _day(c.get("last_contact"))
+        c["_days"] = (today - last).days if last else None
+        return c
+
+    stale.sort()
     cols = (b.cols.context("account_name", "rep")
             + b.cols.table("Contacts", skip=("note", "reports_to", "contact_id"), tone=("stance",))
             + [Col(TEXTS["days_since"], _text("_days"), INT_FORMAT)])
-    b.table(ws, "StaleContacts", b.t("stale_contacts", days=days), cols, stale, row)
+    b.table(ws, "StaleContacts", b.t("stale_contacts", days=days), cols,
+            picked(data, "Contacts", [k[-1] for k in stale]).map(days_since), row)
     b.freeze(ws, 3)
 
 
 def _activities(b: _Book, data: RollupData) -> None:
     ws = b.sheet("activities")
-    acts = data.rows["Activities"]
+    today = data.today
     closed = set()
     for c in b.spec.table("Activities").columns:
         if c.overdue_unless:
             closed |= set(c.overdue_unless[1])
-    visits, overdue = [], []
-    for a in acts:  # one pass over a streamed table
+    # per row kept: sort key, position, row ID (and what the summary needs); the rows are read again when written
+    visits: list[tuple[str, date, int, int, str, date | None, bool]] = []
+    overdue: list[tuple[int, int, int]] = []
+    for i, (rid, a) in enumerate(with_ids(data, "Activities")):  # one pass over a streamed table
         if a.get("executive"):
-            visits.append(a)
-        d = _overdue("Activities", b.spec, a, data.today)
+            planned = _day(a.get("planned_date"))
+            visits.append((name_key(a["executive"]), planned or date.max, i, rid, a["executive"], planned,
+                           a.get("status") not in closed))
+        d = _overdue("Activities", b.spec, a, today)
         if d is not None:
-            a["_days"] = (data.today - d).days
-            overdue.append(a)
-    visits.sort(key=lambda a: (name_key(a["executive"]), _day(a.get("planned_date")) or date.max))
-    groups: dict[str, list[dict]] = defaultdict(list)
-    names: dict[str, str] = {}
-    for a in visits:
-        k = name_key(a["executive"])
-        groups[k].append(a)
-        names.setdefault(k, a["executive"])
-    summary = []
-    for k, items in groups.items():
-        upcoming = [d for a in items if (d := _day(a.get("planned_date"))) is not None and d >= data.today
-                    and a.get("status") not in closed]
-        summary.append({"executive": names[k], "count": len(items), "upcoming": len(upcoming),
-                        "next": min(upcoming) if upcoming else None})
+            overdue.append((-(today - d).days, i, rid))
+    visits.sort()
+    summary: dict[str, dict] = {}
+    for k, _, _, _, name, planned, still_open in visits:
+        s = summary.setdefault(k, {"executive": name, "count": 0, "upcoming": 0, "next": None})
+        s["count"] += 1
+        if planned is not None and planned >= today and still_open:
+            s["upcoming"] += 1
+            s["next"] = planned if s["next"] is None else min(s["next"], planned)
     exec_col = b.spec.table("Activities").column("executive")
     cols = [b.cols.field(exec_col), Col(TEXTS["count"], _text("count"), INT_FORMAT),
             Col(TEXTS["upcoming"], _text("upcoming"), INT_FORMAT), Col(TEXTS["next_date"], _text("next"), DATE_FORMAT)]
-    _, row = b.table(ws, "ExecutiveSummary", b.t("exec_summary"), cols, summary, 1)
+    _, row = b.table(ws, "ExecutiveSummary", b.t("exec_summary"), cols, list(summary.values()), 1)
 
     act_cols = b.cols.table("Activities", skip=("act_id", "executive"), tone=("appointment", "status"))
     cols = [b.cols.field(exec_col)] + b.cols.context("account_name", "rep") + act_cols
-    _, row = b.table(ws, "ExecutiveVisits", b.t("exec_visits"), cols, visits, row)
+    _, row = b.table(ws, "ExecutiveVisits", b.t("exec_visits"), cols,
+                     picked(data, "Activities", [v[3] for v in visits]), row)
 
-    overdue.sort(key=lambda a: -a["_days"])
+    def days_overdue(a: dict) -> dict:
+        d = _overdue("Activities", b.spec, a, today)
+        a["_days"] = (today - d).days if d is not None else None
+        return a
+
+    overdue.sort()
     cols = (b.cols.context("account_name", "rep") + b.cols.table("Activities", tone=("status",))
             + [Col(TEXTS["days_overdue"], _text("_days"), INT_FORMAT, tone=lambda r: "bad")])
-    b.table(ws, "OverdueActivities", b.t("overdue_activities"), cols, overdue, row)
+    b.table(ws, "OverdueActivities", b.t("overdue_activities"), cols,
+            picked(data, "Activities", [k[-1] for k in overdue]).map(days_overdue), row)
     b.freeze(ws, 3)
 
 

@@ -48,18 +48,26 @@ def account_statuses(rows: Any, spec, solutions: list[str]) -> dict[str, dict[st
     by_plan: dict[str, set[tuple[Any, Any]]] = defaultdict(set)
     for r in rows:
         by_plan[r.get("plan_id")].add((r.get("solution"), r.get("stage")))
+    return statuses_of(by_plan, spec, solutions)
+
+
+def statuses_of(by_plan: dict[Any, set[tuple[Any, Any]]], spec, solutions: list[str]) -> dict[Any, dict[str, str]]:
+    """plan_id -> {solution: whitespace status key} from each plan's (solution, stage) pairs."""
     return {pid: {sol: status for (_, sol), status in whitespace(
                 [Row(values={"department": ALL, "solution": sol, "stage": stage}, sheet="", row=0, index=0)
                  for sol, stage in sorted(pairs, key=repr)], spec, [ALL], solutions).items()}
             for pid, pairs in by_plan.items()}
 
 
-def whitespace_sheets(b: _Book, data: RollupData) -> None:
+def whitespace_sheets(b: _Book, data: RollupData, pairs: dict[Any, set[tuple[Any, Any]]] | None = None) -> None:
+    """The whitespace sheets; ``pairs``: each plan's (solution, stage) pairs when already
+    read (:func:`xltools.reports.rollup.figures.opportunity_figures`), else read here."""
     spec = b.spec
     solutions = spec.choices("solution").keys()
     statuses = spec.choices("whitespace").choices
     none = spec.the("whitespace", "none")
-    per_plan = account_statuses(data.rows[T.OPPORTUNITIES], spec, solutions)
+    per_plan = (statuses_of(pairs, spec, solutions) if pairs is not None
+                else account_statuses(data.rows[T.OPPORTUNITIES], spec, solutions))
     plans = sorted(data.versions, key=lambda v: (name_key(v.get("industry") or ""),
                                                  name_key(v.get("account_name") or "")))
     sol_label = {c.key: c.label for c in spec.choices("solution").choices}
