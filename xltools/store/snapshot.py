@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 import sqlalchemy as sa
 
 from xltools.messages import Label
+from xltools.spec.contract import T
 from xltools.store.base import StoreError
 from xltools.store.schema import CONTEXT_KEYS, db_table_name
 
@@ -87,7 +88,7 @@ class Snapshot:
         """Every stored state of every opportunity (all versions of all plans), streamed:
         the records of :meth:`Queries.opportunity_states` (timestamps as stored, naive UTC)."""
         st = self.store
-        t, pv = st.t[db_table_name("Opportunities")], st.t["plan_versions"]
+        t, pv = st.t[db_table_name(T.OPPORTUNITIES)], st.t["plan_versions"]
         q = (sa.select(pv.c.id.label("vid"), pv.c.account_id, pv.c.account_name, pv.c.rep, pv.c.period,
                        pv.c.file_mtime, pv.c.collected_at, t.c.row_index, t.c.opp_id, t.c.opportunity, t.c.stage,
                        t.c.amount, t.c.expected_close)

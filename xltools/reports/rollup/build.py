@@ -25,6 +25,7 @@ from xltools.reports.rollup.sheets_portfolio import portfolio_sheet
 from xltools.reports.rollup.sheets_submissions import file_log_sheet, submissions_sheet
 from xltools.reports.rollup.sheets_whitespace import whitespace_sheets
 from xltools.spec.config import Settings
+from xltools.spec.contract import T
 from xltools.spec.spec import LANGS, Spec
 from xltools.store.queries import Queries, Snapshot
 
@@ -35,7 +36,7 @@ def build_rollup(data: RollupData, spec: Spec, settings: Settings, lang: str = "
         raise RollupError(f"language must be one of {', '.join(LANGS)}, got {lang!r}")
     b = _Book(spec, settings, lang)
     accounts = account_rows(data, spec, settings)
-    pipeline = data.rows["Opportunities"].map(pipeline_row(spec, settings))
+    pipeline = data.rows[T.OPPORTUNITIES].map(pipeline_row(spec, settings))
     opps = opportunity_figures(data, spec, settings, lang)  # one pass for the three sheets below
     _dashboard(b, data, accounts, opps.won)
     _changes(b, data)

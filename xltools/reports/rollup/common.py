@@ -40,7 +40,7 @@ SHEETS: dict[str, Label] = {
     "relationships": Label("リレーション", "Relationships"),
     "activities": Label("活動", "Activities"),
     "reviews": Label("改善アクション", "Reviews"),
-    "success_cases": Label("成功事例", "SuccessCases"),
+    "success_cases": Label("成功事例", "Success cases"),
     "issues": Label("データ品質", "Issues"),
     "trend": Label("推移", "Trend"),
 }

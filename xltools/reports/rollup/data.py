@@ -14,6 +14,7 @@ from xltools.checking.roster import MissingSubmission, missing_submissions
 from xltools.reports.rollup.common import RollupError, _local, _period_or_none
 from xltools.reports.rollup.figures import month_changes
 from xltools.spec.config import Settings
+from xltools.spec.contract import T
 from xltools.spec.periods import parse_period
 from xltools.spec.spec import Spec
 from xltools.store.queries import ReadStore, Snapshot
@@ -56,7 +57,7 @@ def latest_period(store: ReadStore, settings: Settings) -> str | None:
 
 
 #: spec tables with many rows per plan: streamed, never held in memory as a whole
-STREAMED = ("Opportunities", "Contacts", "Activities")
+STREAMED = (T.OPPORTUNITIES, T.CONTACTS, T.ACTIVITIES)
 
 
 def gather(store: ReadStore, spec: Spec, settings: Settings, snapshot: Snapshot, *, period: str | None = None,
@@ -78,11 +79,11 @@ def gather(store: ReadStore, spec: Spec, settings: Settings, snapshot: Snapshot,
 
         entries = read_roster(roster, spec)
     rows: dict[str, Any] = {t: snapshot.rows(t, period) for t in STREAMED}
-    rows.update({t: store.rows(t, period) for t in ("Reviews", "SuccessCases", "KPIs")})
+    rows.update({t: store.rows(t, period) for t in (T.REVIEWS, T.SUCCESS_CASES, T.KPIS)})
     selected = _period_or_none(period, start)
     earlier: list[dict] = []
     if selected is not None:
-        for r in store.rows("SuccessCases", None, all_versions=True):
+        for r in store.rows(T.SUCCESS_CASES, None, all_versions=True):
             p = _period_or_none(r.get("period"), start)
             if p is not None and p.start < selected.start:
                 earlier.append(r)

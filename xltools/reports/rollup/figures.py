@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from xltools.checking.validate import name_key
 from xltools.reports.rollup.common import _day, _local, _ratio, _t
 from xltools.spec.config import Settings
+from xltools.spec.contract import T
 from xltools.spec.derive import Deriver
 from xltools.spec.model import PlanData
 from xltools.spec.periods import fiscal_quarter_of, parse_period
@@ -118,7 +119,7 @@ def opportunity_figures(data: RollupData, spec: Spec, settings: Settings, lang: 
     groups = _quarter_groups()
     pairs: dict[Any, set[tuple[Any, Any]]] = defaultdict(set)
     won = 0
-    for r in data.rows["Opportunities"]:
+    for r in data.rows[T.OPPORTUNITIES]:
         pairs[r.get("plan_id")].add((r.get("solution"), r.get("stage")))
         won += _won_amount(r, won_stage, window)
         _count_quarter(groups, add(r))
@@ -190,12 +191,12 @@ def deal_moves(before: PlanData, after: PlanData, start_month: int, *,
     the APS pack's change list both read this."""
     closed = set(closed)
     old: dict[tuple[str, str], dict] = {}
-    for r in before.rows("Opportunities"):
+    for r in before.rows(T.OPPORTUNITIES):
         for k in (("id", r.get("opp_id")), ("name", r.get("opportunity"))):
             if k[1] is not None and name_key(k[1]):
                 old.setdefault((k[0], name_key(k[1])), r)
     out: list[DealMove] = []
-    for r in after.rows("Opportunities"):
+    for r in after.rows(T.OPPORTUNITIES):
         o = old.get(("id", name_key(r.get("opp_id")))) if r.get("opp_id") is not None else None
         if o is None and r.get("opportunity"):
             o = old.get(("name", name_key(r.get("opportunity"))))
@@ -293,7 +294,7 @@ def new_cases(data: RollupData, spec: Spec) -> list[dict]:
     private = spec.meaning("shareable", "private")
     seen: set[tuple[str, str]] = set()
     out = []
-    for r in data.rows["SuccessCases"]:
+    for r in data.rows[T.SUCCESS_CASES]:
         k = key(r)
         if r.get("shareable") in private or k in before or k in seen:
             continue
@@ -307,7 +308,7 @@ def won_in_period(data: RollupData, spec: Spec) -> int:
     window as ``period_pipeline``, whose won part this is)."""
     won, window = spec.the("stage", "won"), _target_windows(data)
     total = 0
-    for r in data.rows["Opportunities"]:
+    for r in data.rows[T.OPPORTUNITIES]:
         total += _won_amount(r, won, window)
     return total
 

@@ -23,6 +23,7 @@ from xltools.reports.rollup.common import (
 from xltools.reports.rollup.data import RollupData
 from xltools.reports.rollup.figures import _sum, _verdict, biggest_changes, rep_rows, won_in_period
 from xltools.reports.rollup.sheets_submissions import STATUS, missing_count, submission_rows
+from xltools.spec.contract import T
 
 # -- the dashboard and the page setup ------------------------------------------------------------
 
@@ -59,7 +60,7 @@ def change_value(b: _Book, r: dict, side: str) -> Any:
     v = r.get(side)
     if v is None:
         return None
-    contacts = b.spec.table("Contacts")
+    contacts = b.spec.table(T.CONTACTS)
     if r["kind"] == "chg_stance":
         return b.cols.choice_label(contacts.column("stance").choices, v)
     if r["kind"] == "chg_person_gone":
@@ -137,7 +138,7 @@ def dashboard_lists(b: _Book, data: RollupData, accounts: list[dict]) -> dict[st
     horizon = today + timedelta(days=rs.visit_days)
 
     def visits() -> Iterable[tuple[Any, dict]]:
-        for a in data.rows["Activities"]:
+        for a in data.rows[T.ACTIVITIES]:
             if a.get("contact") and a.get("status") in open_status:
                 planned.add((a["version_id"], name_key(a["contact"])))
             d = _day(a.get("planned_date"))
@@ -146,7 +147,7 @@ def dashboard_lists(b: _Book, data: RollupData, accounts: list[dict]) -> dict[st
                 yield (name_key(a["executive"]), d), a
 
     def dms() -> Iterable[tuple[Any, dict]]:
-        for c in data.rows["Contacts"]:
+        for c in data.rows[T.CONTACTS]:
             if c.get("status") in gone or c.get("role") not in deciders:
                 continue
             if c.get("stance") in risky or c.get("stance") is None:
@@ -216,7 +217,7 @@ def _dashboard(b: _Book, data: RollupData, accounts: list[dict], won: int | None
                                                                            r["coverage_ratio"] or 0))
     f_t, f_p = b.cols.field(f("sales_target")), b.cols.field(f("period_pipeline"))
     ratio = Col(f("coverage_ratio").label, _text("coverage_ratio"), RATIO_FORMATS[b.lang])
-    contacts, acts = b.spec.table("Contacts"), b.spec.table("Activities")
+    contacts, acts = b.spec.table(T.CONTACTS), b.spec.table(T.ACTIVITIES)
     plan_cols = b.cols.context("rep", "account_name") + [
         Col(TEXTS["status"], _text("status"), tone=lambda r: r.get("_tone")), Col(TEXTS["file"], _text("file")),
         Col(TEXTS["collected_at"], _text("collected_at"), DATE_FORMAT)]

@@ -26,6 +26,7 @@ from xltools.reports.rollup.common import (
 from xltools.reports.rollup.data import RollupData, _Chain, picked, with_ids
 from xltools.reports.rollup.figures import _overdue, _sum, new_cases, rep_rows, trend_rows
 from xltools.reports.rollup.sheets_submissions import missing_count
+from xltools.spec.contract import T
 from xltools.spec.derive import breakdown_quarters
 from xltools.spec.spec import Label
 
@@ -109,7 +110,7 @@ def _summary(b: _Book, data: RollupData, accounts: list[dict], quarters: list[di
 def _pipeline(b: _Book, pipeline: Iterable[dict]) -> None:
     ws = b.sheet("pipeline")
     cols = (b.cols.context("rep", "account_name", "account_id", "period")
-            + b.cols.table("Opportunities", tone=("stage",))
+            + b.cols.table(T.OPPORTUNITIES, tone=("stage",))
             + [b.cols.money(TEXTS["weighted"], _text("weighted")), Col(TEXTS["quarter"], _text("quarter"))])
     b.table(ws, "Pipeline", b.t("pipeline"), cols, pipeline, 1)
     b.freeze(ws, 3)
@@ -141,7 +142,7 @@ def _coverage(b: _Book, data: RollupData, accounts: list[dict]) -> None:
 
 def _relationships(b: _Book, data: RollupData) -> None:
     ws = b.sheet("relationships")
-    stance = b.spec.table("Contacts").column("stance")
+    stance = b.spec.table(T.CONTACTS).column("stance")
     choices = b.spec.choices(stance.choices).choices
     counts: dict[str, dict] = {}
     for v in data.versions:
@@ -156,7 +157,7 @@ def _relationships(b: _Book, data: RollupData) -> None:
     # meanings from the spec: people gone, decision makers, stances that are a risk
     gone, deciders = b.spec.meaning("employment", "gone"), b.spec.meaning("role", "decision_maker")
     risky = b.spec.meaning("stance", "risk")
-    for i, (rid, c) in enumerate(with_ids(data, "Contacts")):  # one pass over a streamed table
+    for i, (rid, c) in enumerate(with_ids(data, T.CONTACTS)):  # one pass over a streamed table
         rec = counts.get(c["plan_id"])
         if rec is not None:
             rec[c.get("stance") if c.get("stance") in rec else "_blank"] += 1
@@ -175,8 +176,8 @@ def _relationships(b: _Book, data: RollupData) -> None:
     records = sorted(counts.values(), key=lambda r: (name_key(r["rep"] or ""), name_key(r["account_name"] or "")))
     _, row = b.table(ws, "StanceCounts", b.t("stance_counts"), cols, records, 1)
 
-    cols = b.cols.context("account_name", "rep") + b.cols.table("Contacts", skip=("note",), tone=("stance",))
-    _, row = b.table(ws, "DecisionMakersAtRisk", b.t("dm_risk"), cols, picked(data, "Contacts", risk), row)
+    cols = b.cols.context("account_name", "rep") + b.cols.table(T.CONTACTS, skip=("note",), tone=("stance",))
+    _, row = b.table(ws, "DecisionMakersAtRisk", b.t("dm_risk"), cols, picked(data, T.CONTACTS, risk), row)
 
     def days_since(c: dict) -> dict:
         last = _day(c.get("last_contact"))
@@ -185,10 +186,10 @@ def _relationships(b: _Book, data: RollupData) -> None:
 
     stale.sort()
     cols = (b.cols.context("account_name", "rep")
-            + b.cols.table("Contacts", skip=("note", "reports_to", "contact_id"), tone=("stance",))
+            + b.cols.table(T.CONTACTS, skip=("note", "reports_to", "contact_id"), tone=("stance",))
             + [Col(TEXTS["days_since"], _text("_days"), INT_FORMAT)])
     b.table(ws, "StaleContacts", b.t("stale_contacts", days=days), cols,
-            picked(data, "Contacts", [k[-1] for k in stale]).map(days_since), row)
+            picked(data, T.CONTACTS, [k[-1] for k in stale]).map(days_since), row)
     b.freeze(ws, 3)
 
 
@@ -196,18 +197,18 @@ def _activities(b: _Book, data: RollupData) -> None:
     ws = b.sheet("activities")
     today = data.today
     closed = set()
-    for c in b.spec.table("Activities").columns:
+    for c in b.spec.table(T.ACTIVITIES).columns:
         if c.overdue_unless:
             closed |= set(c.overdue_unless[1])
     # per row kept: sort key, position, row ID (and what the summary needs); the rows are read again when written
     visits: list[tuple[str, date, int, int, str, date | None, bool]] = []
     overdue: list[tuple[int, int, int]] = []
-    for i, (rid, a) in enumerate(with_ids(data, "Activities")):  # one pass over a streamed table
+    for i, (rid, a) in enumerate(with_ids(data, T.ACTIVITIES)):  # one pass over a streamed table
         if a.get("executive"):
             planned = _day(a.get("planned_date"))
             visits.append((name_key(a["executive"]), planned or date.max, i, rid, a["executive"], planned,
                            a.get("status") not in closed))
-        d = _overdue("Activities", b.spec, a, today)
+        d = _overdue(T.ACTIVITIES, b.spec, a, today)
         if d is not None:
             overdue.append((-(today - d).days, i, rid))
     visits.sort()
@@ -218,26 +219,26 @@ def _activities(b: _Book, data: RollupData) -> None:
         if planned is not None and planned >= today and still_open:
             s["upcoming"] += 1
             s["next"] = planned if s["next"] is None else min(s["next"], planned)
-    exec_col = b.spec.table("Activities").column("executive")
+    exec_col = b.spec.table(T.ACTIVITIES).column("executive")
     cols = [b.cols.field(exec_col), Col(TEXTS["count"], _text("count"), INT_FORMAT),
             Col(TEXTS["upcoming"], _text("upcoming"), INT_FORMAT), Col(TEXTS["next_date"], _text("next"), DATE_FORMAT)]
     _, row = b.table(ws, "ExecutiveSummary", b.t("exec_summary"), cols, list(summary.values()), 1)
 
-    act_cols = b.cols.table("Activities", skip=("act_id", "executive"), tone=("appointment", "status"))
+    act_cols = b.cols.table(T.ACTIVITIES, skip=("act_id", "executive"), tone=("appointment", "status"))
     cols = [b.cols.field(exec_col)] + b.cols.context("account_name", "rep") + act_cols
     _, row = b.table(ws, "ExecutiveVisits", b.t("exec_visits"), cols,
-                     picked(data, "Activities", [v[3] for v in visits]), row)
+                     picked(data, T.ACTIVITIES, [v[3] for v in visits]), row)
 
     def days_overdue(a: dict) -> dict:
-        d = _overdue("Activities", b.spec, a, today)
+        d = _overdue(T.ACTIVITIES, b.spec, a, today)
         a["_days"] = (today - d).days if d is not None else None
         return a
 
     overdue.sort()
-    cols = (b.cols.context("account_name", "rep") + b.cols.table("Activities", tone=("status",))
+    cols = (b.cols.context("account_name", "rep") + b.cols.table(T.ACTIVITIES, tone=("status",))
             + [Col(TEXTS["days_overdue"], _text("_days"), INT_FORMAT, tone=lambda r: "bad")])
     b.table(ws, "OverdueActivities", b.t("overdue_activities"), cols,
-            picked(data, "Activities", [k[-1] for k in overdue]).map(days_overdue), row)
+            picked(data, T.ACTIVITIES, [k[-1] for k in overdue]).map(days_overdue), row)
     b.freeze(ws, 3)
 
 
@@ -245,13 +246,13 @@ def _reviews(b: _Book, data: RollupData) -> None:
     ws = b.sheet("reviews")
     closed = b.spec.meaning("done", "closed")
     open_rows = []
-    for r in data.rows["Reviews"]:
+    for r in data.rows[T.REVIEWS]:
         if r.get("done") in closed:
             continue
-        d = _overdue("Reviews", b.spec, r, data.today)
+        d = _overdue(T.REVIEWS, b.spec, r, data.today)
         open_rows.append({**r, "_days": (data.today - d).days if d else None})
     open_rows.sort(key=lambda r: (_day(r.get("due")) or date.max, name_key(r.get("account_name") or "")))
-    cols = (b.cols.context("account_name", "rep") + b.cols.table("Reviews")
+    cols = (b.cols.context("account_name", "rep") + b.cols.table(T.REVIEWS)
             + [Col(TEXTS["days_overdue"], _text("_days"), INT_FORMAT, tone=lambda r: "bad" if r.get("_days") else None)])
     b.table(ws, "OpenActions", b.t("open_actions"), cols, open_rows, 1)
     b.freeze(ws, 3)
@@ -259,7 +260,7 @@ def _reviews(b: _Book, data: RollupData) -> None:
 
 def _success_cases(b: _Book, data: RollupData) -> None:
     ws = b.sheet("success_cases")
-    cols = b.cols.context("rep", "period") + b.cols.table("SuccessCases")
+    cols = b.cols.context("rep", "period") + b.cols.table(T.SUCCESS_CASES)
     b.table(ws, "NewSuccessCases", b.t("new_cases"), cols, new_cases(data, b.spec), 1)
     b.freeze(ws, 3)
 

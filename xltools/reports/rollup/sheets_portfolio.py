@@ -22,6 +22,7 @@ from xltools.checking.validate import name_key
 from xltools.reports.rollup.book import _Book
 from xltools.reports.rollup.common import FRACTION_FORMAT, INT_FORMAT, RATIO_FORMATS, SCORE_FORMAT, TEXTS, Col, _text
 from xltools.reports.rollup.data import RollupData
+from xltools.spec.contract import T
 from xltools.spec.spec import Label
 
 PF_TEXTS: dict[str, Label] = {
@@ -137,8 +138,8 @@ def portfolio_sheet(b: _Book, data: RollupData, accounts: list[dict]) -> None:
         row += CHART_ROWS  # the scatter chart sits below the tier table, on the same page
 
     # KPI achievement per account manager, from the stored achievement of each KPI row
-    kpis = list(data.rows.get("KPIs") or [])
-    kpi_col = spec.table("KPIs").column("kpi")
+    kpis = list(data.rows.get(T.KPIS) or [])
+    kpi_col = spec.table(T.KPIS).column("kpi")
     kcols = b.cols.context("rep") + [b.cols.field(kpi_col), Col(PF_TEXTS["kpi_count"], _text("count"), INT_FORMAT),
                                      Col(PF_TEXTS["mean_achievement"], _text("mean"), FRACTION_FORMAT,
                                          tone=lambda r: _achieved_tone(r.get("mean"))),
@@ -148,8 +149,8 @@ def portfolio_sheet(b: _Book, data: RollupData, accounts: list[dict]) -> None:
     _, row = b.table(ws, "KpiByRep", _t(b, "pf_kpi_rep"), kcols, kpi_by_rep(kpis), row)
     kpis.sort(key=lambda r: (name_key(r.get("rep") or ""), name_key(r.get("account_name") or ""),
                              r.get("row_index") or 0))
-    dcols = b.cols.context("rep", "account_name") + b.cols.table("KPIs")
-    dcols = [c if c.header != spec.table("KPIs").column("achievement").label
+    dcols = b.cols.context("rep", "account_name") + b.cols.table(T.KPIS)
+    dcols = [c if c.header != spec.table(T.KPIS).column("achievement").label
              else Col(c.header, c.get, c.fmt, tone=lambda r: _achieved_tone(r.get("achievement"))) for c in dcols]
     b.table(ws, "KpiRows", _t(b, "pf_kpi_rows"), dcols, kpis, row)
     b.freeze(ws, 3)
