@@ -113,8 +113,9 @@ def test_the_next_run_removes_what_a_killed_run_left(db, tmp_path, command):
 
 
 def test_a_full_disk_during_report_names_the_file(db, tmp_path, monkeypatch):
-    from click.testing import CliRunner
     import zipfile
+
+    from click.testing import CliRunner
 
     from xltools.cli import cli
 
