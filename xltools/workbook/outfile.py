@@ -25,7 +25,7 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from xltools.errors import XltoolsError
 from xltools.messages import Label
@@ -150,17 +150,30 @@ def save_workbook(wb, path: str | os.PathLike) -> Path:
 
 # -- openpyxl's save, without its per-sheet temporary files and its per-cell element trees -----
 
-def write_xlsx(wb, path: str | os.PathLike) -> None:
+def stream_rows(ws, rows: Iterable[str], dimension: str) -> None:
+    """Have :func:`write_xlsx` write ``rows`` as the ``<sheetData>`` of ``ws`` instead of its
+    openpyxl cells: ``<row>`` XML chunks made with :mod:`xltools.workbook.cellxml`, consumed
+    once, as the sheet is written (so a sheet of millions of cells is never held in memory;
+    the styles the rows refer to must be registered in the workbook by then).  ``dimension``
+    is the sheet's used range (``A1:K1200``)."""
+    ws._xltools_stream = (rows, dimension)
+
+
+def write_xlsx(wb, path: str | os.PathLike, compresslevel: int | None = None) -> None:
     """What ``wb.save(path)`` writes, part for part, at a fraction of the cost: each sheet's
     XML is built in memory instead of a temporary file (openpyxl creates, copies and removes
-    one per sheet), and the cells of ``<sheetData>`` are written as text instead of an
-    element tree per cell.  Cells of a kind the fast path does not know (rich text, array
-    formulas, comments, hyperlinks, merged cells) go through openpyxl's own cell writer, in
-    place.  A read-only or write-only workbook, openpyxl on lxml, or anything else with a ``save(path)``
-    method (the roll-up's streaming book) saves itself."""
+    one per sheet), and the cells of ``<sheetData>`` are written as text
+    (:mod:`xltools.workbook.cellxml`) instead of an element tree per cell.  Cells of a kind
+    the fast path does not know (rich text, array formulas, comments, hyperlinks, merged
+    cells) go through openpyxl's own cell writer, in place.  A sheet given rows by
+    :func:`stream_rows` is written straight into the package with those rows.  A read-only
+    or write-only workbook, openpyxl on lxml, or anything else with a ``save(path)`` method
+    saves itself.  ``compresslevel``: the deflate level (default zlib's)."""
     from openpyxl import LXML, Workbook
 
     if not isinstance(wb, Workbook) or wb.read_only or wb.write_only or LXML:
+        if any(getattr(ws, "_xltools_stream", None) for ws in getattr(wb, "worksheets", ())):
+            raise ValueError("streamed rows need an ordinary openpyxl workbook without lxml")
         wb.save(path)
         return
     import datetime
@@ -177,13 +190,18 @@ def write_xlsx(wb, path: str | os.PathLike) -> None:
             ws._drawing = SpreadsheetDrawing()
             ws._drawing.charts = ws._charts
             ws._drawing.images = ws._images
-            writer = _sheet_writer()(ws, dxf_ids)
-            writer.write()
+            if getattr(ws, "_xltools_stream", None):
+                with self._archive.open(ws.path[1:], "w", force_zip64=True) as fh:
+                    writer = _sheet_writer()(ws, dxf_ids, out=fh)
+                    writer.write()
+            else:
+                writer = _sheet_writer()(ws, dxf_ids)
+                writer.write()
+                self._archive.writestr(ws.path[1:], writer.out.getvalue())
             ws._rels = writer._rels
-            self._archive.writestr(ws.path[1:], writer.out.getvalue())
             self.manifest.append(ws)
 
-    with ZipFile(path, "w", ZIP_DEFLATED, allowZip64=True) as archive:
+    with ZipFile(path, "w", ZIP_DEFLATED, allowZip64=True, compresslevel=compresslevel) as archive:
         wb.properties.modified = datetime.datetime.now(tz=datetime.timezone.utc).replace(tzinfo=None)
         Writer(wb, archive).write_data()
 
@@ -201,7 +219,7 @@ def _sheet_writer():
 
 def _define_sheet_writer():
     from io import BytesIO
-    from xml.etree.ElementTree import _escape_attrib, _escape_cdata  # type: ignore[attr-defined]
+    from xml.etree.ElementTree import _escape_attrib  # type: ignore[attr-defined]
 
     from openpyxl.cell._writer import write_cell
     from openpyxl.cell.cell import Cell
@@ -209,14 +227,26 @@ def _define_sheet_writer():
     from openpyxl.compat import safe_string
     from openpyxl.styles.differential import DifferentialStyle
     from openpyxl.worksheet._writer import WorksheetWriter
+    from openpyxl.worksheet.dimensions import SheetDimension
+
+    from xltools.workbook.cellxml import empty_cell, formula_cell, head, inline_cell, value_cell
 
     class SheetWriter(WorksheetWriter):
-        """openpyxl's worksheet writer into memory, with ``<sheetData>`` written as text
-        (byte for byte what :func:`openpyxl.cell._writer.etree_write_cell` writes)."""
+        """openpyxl's worksheet writer (into memory unless given ``out``), with
+        ``<sheetData>`` written as text: a streamed sheet's rows, or the cells encoded by
+        :mod:`xltools.workbook.cellxml` (openpyxl's bytes but for the two text cases it
+        names)."""
 
-        def __init__(self, ws, dxf_ids: dict[int, tuple[Any, int | None]]):
-            super().__init__(ws, out=BytesIO())
+        def __init__(self, ws, dxf_ids: dict[int, tuple[Any, int | None]], out=None):
+            super().__init__(ws, out=BytesIO() if out is None else out)
             self.dxf_ids = dxf_ids  # id(differential style) -> (it, its index in the workbook's), per save
+            self.stream = getattr(ws, "_xltools_stream", None)
+
+        def write_dimensions(self):
+            if self.stream is None:
+                super().write_dimensions()
+            else:
+                self.xf.send(SheetDimension(self.stream[1]).to_tree())
 
         def write_formatting(self):
             """openpyxl's, with each differential style looked up once per save (rules share
@@ -235,46 +265,47 @@ def _define_sheet_writer():
 
         def write_rows(self):
             xf = self.xf.send(True)
-            ws = self.ws
-            dims = ws.row_dimensions
             with xf.element("sheetData"):
                 write = xf._file
-                for row_idx, row in self.rows():
-                    attrs = {"r": f"{row_idx}"}
-                    attrs.update(dims.get(row_idx, {}))
-                    write("<row" + "".join(f' {k}="{_escape_attrib(v)}"' for k, v in attrs.items()) + ">")
-                    for cell in row:
-                        if cell._comment is not None:
-                            ws._comments.append(CommentRecord.from_cell(cell))
-                        value = cell._value
-                        styled = cell.has_style
-                        if value is None and not styled and cell._comment is None:
-                            continue
-                        kind = cell.data_type
-                        if (type(cell) is not Cell or cell._comment is not None or cell._hyperlink is not None
-                                or not (kind in ("n", "f", "b") or kind == "s" and (value is None or type(value) is str))
-                                or kind == "f" and value is not None and type(value) is not str):
-                            write_cell(xf, ws, cell, styled)
-                            continue
-                        head = f'<c r="{cell.coordinate}"'
-                        if styled:
-                            head += f' s="{cell.style_id}"'
-                        if kind == "s":
-                            head += ' t="inlineStr"'
-                        elif kind != "f":
-                            head += f' t="{kind}"'
-                        if value is None or value == "":
-                            write(head + " />")
-                        elif kind == "f":
-                            write(f"{head}><f>{_escape_cdata(value[1:])}</f><v /></c>")
-                        elif kind == "s":
-                            stripped = value.strip()
-                            space = ' xml:space="preserve"' if stripped and value != stripped else ""
-                            write(f"{head}><is><t{space}>{_escape_cdata(value)}</t></is></c>")
-                        else:
-                            text = safe_string(value)
-                            write(f"{head}><v>{_escape_cdata(text)}</v></c>" if text else f"{head}><v /></c>")
-                    write("</row>")
+                if self.stream is not None:
+                    for chunk in self.stream[0]:
+                        write(chunk)
+                else:
+                    self.write_cells(xf, write)
             self.xf.send(None)
+
+        def write_cells(self, xf, write):
+            """The workbook's own cells, row by row."""
+            ws = self.ws
+            dims = ws.row_dimensions
+            for row_idx, row in self.rows():
+                attrs = {"r": f"{row_idx}"}
+                attrs.update(dims.get(row_idx, {}))
+                write("<row" + "".join(f' {k}="{_escape_attrib(v)}"' for k, v in attrs.items()) + ">")
+                for cell in row:
+                    if cell._comment is not None:
+                        ws._comments.append(CommentRecord.from_cell(cell))
+                    value = cell._value
+                    styled = cell.has_style
+                    if value is None and not styled and cell._comment is None:
+                        continue
+                    kind = cell.data_type
+                    if (type(cell) is not Cell or cell._comment is not None or cell._hyperlink is not None
+                            or not (kind in ("n", "f", "b") or kind == "s" and (value is None or type(value) is str))
+                            or kind == "f" and value is not None and type(value) is not str):
+                        write_cell(xf, ws, cell, styled)
+                        continue
+                    ref, style = cell.coordinate, cell.style_id if styled else None
+                    if kind == "f" and value:
+                        write(formula_cell(ref, style, value))
+                        continue
+                    h = head(ref, style, "inlineStr" if kind == "s" else None if kind == "f" else kind)
+                    if value is None or value == "":
+                        write(empty_cell(h))
+                    elif kind == "s":
+                        write(inline_cell(h, value))
+                    else:  # numbers as openpyxl formats them (see xltools.workbook.cellxml)
+                        write(value_cell(h, safe_string(value)))
+                write("</row>")
 
     return SheetWriter

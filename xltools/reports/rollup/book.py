@@ -7,7 +7,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any, Callable, Iterable, Iterator
 
 from xltools.reports.rollup.common import (
@@ -23,7 +22,8 @@ from xltools.reports.rollup.common import (
 )
 from xltools.spec.config import Settings
 from xltools.spec.spec import Spec
-from xltools.workbook.xlwrite import FORMULA_TRIGGERS
+from xltools.workbook.cellxml import bool_cell, date_serial, number_cell, row, stored_inline, text_cell
+from xltools.workbook.xlwrite import FORMULA_TRIGGERS, stored_text
 
 # -- writing -----------------------------------------------------------------------------------
 
@@ -46,9 +46,11 @@ class _Book:
     """The workbook being written, with the helpers every sheet uses.
 
     openpyxl holds the structure -- sheets, column widths, frozen panes, Excel tables,
-    charts and the styles -- but no cells; :meth:`save` writes that skeleton and then
-    streams every sheet's rows straight into the package (inline strings, never a
-    formula), which keeps a roll-up of thousands of plans fast and its memory small."""
+    charts and the styles -- but no cells; :meth:`save` writes it with
+    :func:`~xltools.workbook.outfile.write_xlsx`, every sheet's rows streamed into the
+    package as they are made (cells of :mod:`xltools.workbook.cellxml`: text as inline
+    strings, never a formula), which keeps a roll-up of thousands of plans fast and its
+    memory small."""
 
     def __init__(self, spec: Spec, settings: Settings, lang: str):
         from openpyxl import Workbook
@@ -150,42 +152,22 @@ class _Book:
 
     # -- writing ---------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:
-        """Write the workbook: the openpyxl skeleton, with each sheet's rows streamed in."""
-        import io
-        import zipfile
+        """Write the workbook through :func:`xltools.workbook.outfile.write_xlsx`, each sheet's
+        rows streamed into it (:func:`~xltools.workbook.outfile.stream_rows`)."""
+        from xltools.workbook.outfile import stream_rows, write_xlsx
 
-        for block_list in self.blocks.values():  # register every style before the skeleton is written
+        for block_list in self.blocks.values():  # register every style before any row is written
             for b in block_list:
                 if b.text is not None:
                     self.style(bold_size=b.size)
                 if b.wrap:
                     self.style(wrap=True)
         self._prepare_styles()
-        skeleton = io.BytesIO()
-        self.wb.save(skeleton)
         self._sealed = True
-        with zipfile.ZipFile(skeleton) as src:
-            paths = _sheet_paths(src)
-            with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL) as out:
-                for info in src.infolist():
-                    title = paths.get(info.filename)
-                    if title is None:
-                        out.writestr(info, src.read(info.filename))
-                        continue
-                    head, sep, tail = src.read(info.filename).decode("utf-8").partition("<sheetData></sheetData>")
-                    if not sep:
-                        head, sep, tail = head.partition("<sheetData />")
-                    if not sep:
-                        raise AssertionError(f"unexpected worksheet layout in {info.filename}")
-                    blocks = sorted(self.blocks.get(title, []), key=lambda b: b.top)
-                    head = head.replace('<dimension ref="A1:A1" />', f'<dimension ref="{_dimension(blocks)}" />', 1)
-                    with out.open(info.filename, "w", force_zip64=True) as fh:
-                        fh.write(head.encode("utf-8"))
-                        fh.write(b"<sheetData>")
-                        for chunk in self._sheet_rows(blocks):
-                            fh.write(chunk.encode("utf-8"))
-                        fh.write(b"</sheetData>")
-                        fh.write(tail.encode("utf-8"))
+        for ws in self.wb.worksheets:
+            blocks = sorted(self.blocks.get(ws.title, []), key=lambda b: b.top)
+            stream_rows(ws, self._sheet_rows(blocks), _dimension(blocks))
+        write_xlsx(self.wb, path, compresslevel=ZIP_LEVEL)
 
     def _prepare_styles(self) -> None:
         """Every style a data cell can need (formats x tones x quote prefix), so that the
@@ -229,7 +211,10 @@ class _Book:
                       first: int) -> Iterator[tuple[int, list[str]]]:
         """(row number, ``<c>`` elements) of each record from row ``first``: what
         :func:`_encode` writes, with text, whole numbers and finite floats encoded inline
-        (the bulk of a big roll-up's cells) and every other value through :func:`_encode`."""
+        (the bulk of a big roll-up's cells: :mod:`xltools.workbook.cellxml`'s cells, its
+        cached :func:`~xltools.workbook.cellxml.stored_inline` and
+        :func:`~xltools.workbook.cellxml.number` written out here, a call less per cell) and
+        every other value through :func:`_encode`."""
         styles, style = self._styles, self.style
         plan = [(letters[i], c.get, c.fmt if callable(c.fmt) else None, c.fmt, c.tone) for i, c in enumerate(cols)]
         r = first - 1
@@ -249,7 +234,7 @@ class _Book:
                     sid = styles.get((None, tone, quote, None))
                     if sid is None:
                         sid = style(None, tone, quote)
-                    cells.append(f'<c r="{letter}{r}" s="{sid}" t="inlineStr"><is>{_xml_text(v)}</is></c>')
+                    cells.append(f'<c r="{letter}{r}" s="{sid}" t="inlineStr">{stored_inline(v)}</c>')
                 elif kind is int or (kind is float and math.isfinite(v)):
                     sid = styles.get((fmt, tone, False, None))
                     if sid is None:
@@ -286,7 +271,6 @@ class _Book:
 WIDTH_SAMPLE = 300
 #: deflate level of the roll-up package (speed over size: the XML compresses well anyway)
 ZIP_LEVEL = 5
-_EXCEL_EPOCH = datetime(1899, 12, 30)
 
 
 def _letter(col: int) -> str:
@@ -303,73 +287,42 @@ def _dimension(blocks: list[_Block]) -> str:
     return f"A1:{_letter(width)}{rows}"
 
 
-def _sheet_paths(z) -> dict[str, str]:
-    """Worksheet part name in the package -> sheet title (from workbook.xml and its rels)."""
-    import xml.etree.ElementTree as ET
-
-    ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
-          "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
-          "p": "http://schemas.openxmlformats.org/package/2006/relationships"}
-    rels = {}
-    for rel in ET.fromstring(z.read("xl/_rels/workbook.xml.rels")).findall("p:Relationship", ns):
-        target = rel.get("Target")
-        rels[rel.get("Id")] = target.lstrip("/") if target.startswith("/") else "xl/" + target
-    out = {}
-    for sh in ET.fromstring(z.read("xl/workbook.xml")).find("m:sheets", ns).findall("m:sheet", ns):
-        out[rels[sh.get(f"{{{ns['r']}}}id")]] = sh.get("name")
-    return out
-
-
 def _row(r: int, cells: list[str]) -> str:
-    return f'<row r="{r}">{"".join(cells)}</row>'
+    return row(r, cells)
 
 
 def _clean(text: str) -> str:
     """The text-safety rules of :func:`xltools.workbook.xlwrite.stored_text` (one place)."""
-    from xltools.workbook.xlwrite import stored_text
-
     return stored_text(text)
-
-
-@lru_cache(maxsize=1 << 14)  # names, stages and messages repeat on every row of a big roll-up
-def _xml_text(text: str) -> str:
-    text = _clean(text)
-    esc = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    if "\r" in esc:  # a literal CR would be read back as LF
-        esc = esc.replace("\r", "&#13;")
-    if text != text.strip() or "\n" in text or "  " in text:
-        return f'<t xml:space="preserve">{esc}</t>'
-    return f"<t>{esc}</t>"
 
 
 def _cell(letter: str, r: int, text: str, sid: int) -> str:
     """A text cell (inline string: never a formula, whatever it begins with)."""
-    return f'<c r="{letter}{r}" s="{sid}" t="inlineStr"><is>{_xml_text(text)}</is></c>'
+    return text_cell(f"{letter}{r}", sid, text)
 
 
 def _encode(letter: str, r: int, v: Any, fmt: str | None, tone: str | None, book: _Book) -> str:
     """One cell the way :func:`xltools.workbook.xlwrite.write_value` writes it: text as text (quote
     prefix on ``= + - @``), numbers as numbers, dates as date serials with a date format."""
+    ref = f"{letter}{r}"
     if isinstance(v, str):
-        return _cell(letter, r, v, book.style(None, tone, v.startswith(FORMULA_TRIGGERS)))
+        return text_cell(ref, book.style(None, tone, v.startswith(FORMULA_TRIGGERS)), v)
     if isinstance(v, bool):
-        return f'<c r="{letter}{r}" s="{book.style(None, tone)}" t="b"><v>{int(v)}</v></c>'
+        return bool_cell(ref, book.style(None, tone), v)
     if isinstance(v, Decimal):
         v = float(v)
     if isinstance(v, (int, float)):
         if isinstance(v, float) and not math.isfinite(v):
-            return _cell(letter, r, str(v), book.style(None, tone))
-        return f'<c r="{letter}{r}" s="{book.style(fmt, tone)}"><v>{v!r}</v></c>'
+            return text_cell(ref, book.style(None, tone), str(v))
+        return number_cell(ref, book.style(fmt, tone), v)
     if isinstance(v, datetime):
         if v.tzinfo is not None:
             v = v.astimezone().replace(tzinfo=None)
-        serial = (v - _EXCEL_EPOCH).total_seconds() / 86400
         dfmt = fmt if fmt and fmt != DATE_FORMAT else (DATETIME_FORMAT if v.time() != datetime.min.time() else DATE_FORMAT)
-        return f'<c r="{letter}{r}" s="{book.style(dfmt, tone)}"><v>{serial!r}</v></c>'
+        return number_cell(ref, book.style(dfmt, tone), date_serial(v))
     if isinstance(v, date):
-        serial = (v - _EXCEL_EPOCH.date()).days
-        return f'<c r="{letter}{r}" s="{book.style(fmt or DATE_FORMAT, tone)}"><v>{serial}</v></c>'
-    return _cell(letter, r, str(v), book.style(None, tone, str(v).startswith(FORMULA_TRIGGERS)))
+        return number_cell(ref, book.style(fmt or DATE_FORMAT, tone), date_serial(v))
+    return text_cell(ref, book.style(None, tone, str(v).startswith(FORMULA_TRIGGERS)), str(v))
 
 
 def _shown_width(value: Any) -> int:
