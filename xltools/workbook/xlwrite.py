@@ -54,8 +54,8 @@ def stored_text(text: str) -> str:
     """The text-safety rules of every text xltools writes into a workbook, in one place:
     :func:`clean_text`, and ``_xHHHH_`` escaped so that it reads back as typed.  (A text
     starting with ``=`` is kept text by the cell type, see :func:`write_text`.)  The
-    generator, annotate, the case library, the pack and the roll-up's streaming writer all
-    write text through this function."""
+    generator, annotate, the case library, the pack and the streamed cells of
+    :mod:`xltools.workbook.cellxml` (the roll-up) all write text through this function."""
     return _EXCEL_ESCAPE.sub(r"_x005F_\1", clean_text(text))
 
 
