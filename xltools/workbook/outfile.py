@@ -193,7 +193,16 @@ def write_xlsx(wb, path: str | os.PathLike, compresslevel: int | None = None) ->
             if getattr(ws, "_xltools_stream", None):
                 with self._archive.open(ws.path[1:], "w", force_zip64=True) as fh:
                     writer = _sheet_writer()(ws, dxf_ids, out=fh)
-                    writer.write()
+                    try:
+                        writer.write()
+                    except BaseException:
+                        # end the sheet's XML stream while its zip entry is still open: left for
+                        # the garbage collector, it would write into a closed file
+                        try:
+                            writer.xf.close()
+                        except Exception:
+                            pass  # the first error is the one to report
+                        raise
             else:
                 writer = _sheet_writer()(ws, dxf_ids)
                 writer.write()
