@@ -338,8 +338,9 @@ def _module_of(filename: str, name: str) -> str:
     parts = p.parts
     if "site-packages" in parts:
         return parts[parts.index("site-packages") + 1].split(".")[0]
-    if "xltools" in parts:
-        return "xltools/" + p.name
+    if "xltools" in parts:  # the package folder: the last "xltools" (the checkout may be named so too)
+        i = len(parts) - 1 - parts[::-1].index("xltools")
+        return "/".join(parts[i:])
     return p.name
 
 
