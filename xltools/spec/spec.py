@@ -621,7 +621,12 @@ def _store_cached(source: bytes, document: Any) -> None:
         return
     if json.loads(text)["spec"] != document:
         return
-    path = spec_cache_path(spec_key(source))
+    write_cache(spec_cache_path(spec_key(source)), text)
+
+
+def write_cache(path: Path, text: str) -> None:
+    """Write a cache file atomically (a temporary file, then a rename); a cache that cannot
+    be written is simply not kept."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

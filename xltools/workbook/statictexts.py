@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 from xltools import __version__
 from xltools.spec.config import Settings
-from xltools.spec.spec import LANGS, Spec, cache_dir
+from xltools.spec.spec import LANGS, Spec, cache_dir, write_cache
 
 #: the modules whose code decides what the generator writes (tests/test_statictexts.py checks
 #: that every xltools module the generator imports is listed)
@@ -90,17 +89,7 @@ def _load(key: str) -> set[str] | None:
 
 
 def _store(key: str, texts: set[str]) -> None:
-    path = _path(key)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps({"key": key, "texts": sorted(texts)}, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
+    write_cache(_path(key), json.dumps({"key": key, "texts": sorted(texts)}, ensure_ascii=False))
 
 
 def workbook_texts(spec: Spec, settings: Settings) -> set[str]:
