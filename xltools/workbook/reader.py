@@ -41,9 +41,10 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from xltools.cells import a1, col_index, col_letter, parse_range
+from xltools.cells import a1, col_letter, parse_range
 from xltools.spec.model import RawCell, RawPlan, RawRow, RawTable
 from xltools.spec.spec import Spec, Table
+from xltools.workbook.cellscan import ATTR_T, formula_cells, patterns
 from xltools.workbook.safety import (
     REL_TABLE,
     FileProblem,
@@ -55,7 +56,7 @@ from xltools.workbook.safety import (
     local,
     open_package,
 )
-from xltools.workbook.sheetscan import has_prefixed_tags, valid_range
+from xltools.workbook.sheetscan import valid_range
 from xltools.workbook.view import NameRef, SheetView, TableRef, WorkbookView
 
 __all__ = ["FileProblem", "Limits", "read_workbook", "spec_texts", "header_key",
@@ -64,101 +65,6 @@ __all__ = ["FileProblem", "Limits", "read_workbook", "spec_texts", "header_key",
 META_SHEET = "_meta"
 TEMPLATE_KEY = "template"
 VERSION_KEY = "template_version"
-
-
-# -- formula cells: a fast scan of the worksheet XML ------------------------------------
-
-_ATTR_R = re.compile(rb'\sr\s*=\s*"([^"]*)"')
-_ATTR_T = re.compile(rb'\st\s*=\s*"([^"]*)"')
-_ATTR_REF = re.compile(rb'\sref\s*=\s*"([^"]*)"')
-_A1_PARTS = re.compile(r"^\$?([A-Za-z]{1,3})\$?(\d+)$")
-
-
-class _Patterns:
-    """The worksheet patterns of the reader, with an optional namespace prefix before
-    each tag name or -- for a part where no tag of these names has one
-    (:func:`~xltools.workbook.sheetscan.has_prefixed_tags`) -- without it."""
-
-    def __init__(self, p: bytes):
-        self.sheetdata_open = re.compile(rb"<" + p + rb"sheetData(?=[\s/>])[^>]*?(/?)>")
-        self.sheetdata_close = re.compile(rb"</" + p + rb"sheetData\s*>")
-        self.token = re.compile(rb"<" + p + rb"(row|c|f)(?=[\s/>])([^>]*)>")
-        # a cell with an address whose first child is a formula (CT_Cell: f, v, is, extLst)
-        self.cell_f = re.compile(rb"<" + p + rb'c\s[^>]*?\br\s*=\s*"\$?([A-Za-z]{1,3})\$?(\d+)"[^>]*>'
-                                 rb"\s*<" + p + rb"f(?=[\s/>])([^>]*)>")
-        self.f_tag = re.compile(rb"<" + p + rb"f(?=[\s/>])")
-        self.value_cell = re.compile(rb"<" + p + rb"c\s([^>]*?)(?<!/)>(.*?)</" + p + rb"c\s*>", re.S)
-        self.v = re.compile(rb"<" + p + rb"v>([^<]*)<")
-        self.negative_v = re.compile(rb"<" + p + rb"v>\s*-")
-
-
-_ANY_PREFIX = _Patterns(rb"(?:[A-Za-z_][\w.-]*:)?")
-_NO_PREFIX = _Patterns(b"")
-
-
-def _patterns(xml: bytes) -> _Patterns:
-    return _ANY_PREFIX if has_prefixed_tags(xml) else _NO_PREFIX
-
-
-def formula_cells(xml: bytes) -> set[tuple[int, int]]:
-    """(row, column) of every cell of a worksheet part that holds a formula (1-based).
-
-    Scans ``<sheetData>`` for ``<c>`` elements with an ``<f>`` child; cells without an
-    ``r`` attribute are numbered as Excel does; an array formula covers its ``ref``.
-    Files that give every formula cell its address (Excel, LibreOffice, openpyxl all
-    do) take a single regex pass; anything else the token-by-token scan.
-    """
-    pat = _patterns(xml)
-    m = pat.sheetdata_open.search(xml)
-    if not m or m.group(1) == b"/":
-        return set()
-    end = pat.sheetdata_close.search(xml, m.end())
-    body_end = end.start() if end else len(xml)
-    out: set[tuple[int, int]] = set()
-    hits = pat.cell_f.findall(xml, m.end(), body_end)
-    if len(hits) == len(pat.f_tag.findall(xml, m.end(), body_end)):
-        cols: dict[bytes, int] = {}
-        for letters, row_text, attrs in hits:
-            col = cols.get(letters)
-            if col is None:
-                col = cols[letters] = col_index(letters.decode("ascii"))
-            out.add((int(row_text), col))
-            if b"array" in attrs:
-                _add_array(out, attrs)
-        return out
-    row = 0
-    col = 0
-    for tm in pat.token.finditer(xml, m.end(), body_end):
-        kind, attrs = tm.group(1), tm.group(2)
-        if kind == b"row":
-            r = _ATTR_R.search(attrs)
-            row = int(r.group(1)) if r and r.group(1).isdigit() else row + 1
-            col = 0
-        elif kind == b"c":
-            r = _ATTR_R.search(attrs)
-            cm = _A1_PARTS.match(r.group(1).decode("ascii", "replace")) if r else None
-            if cm:
-                col = col_index(cm.group(1))
-                row = int(cm.group(2))
-            else:
-                col += 1
-        elif row and col:  # <f>
-            out.add((row, col))
-            _add_array(out, attrs)
-    return out
-
-
-def _add_array(out: set[tuple[int, int]], attrs: bytes) -> None:
-    """An array formula (``<f t="array" ref="A5:B5">``) covers every cell of its ref."""
-    t = _ATTR_T.search(attrs)
-    ref = _ATTR_REF.search(attrs)
-    if t and t.group(1) == b"array" and ref:
-        try:
-            r1, c1, r2, c2 = parse_range(ref.group(1).decode("ascii", "replace"))
-        except ValueError:
-            return
-        if (r2 - r1 + 1) * (c2 - c1 + 1) <= 100_000:
-            out.update((r, c) for r in range(r1, r2 + 1) for c in range(c1, c2 + 1))
 
 
 # -- header labels ------------------------------------------------------------------------
@@ -365,7 +271,7 @@ def _impossible_dates(xml: bytes, date_styles: set[int]) -> bool:
     python-calamine turns it into 00:00 (losing it) or panics (a large one)."""
     if not date_styles:
         return False
-    pat = _patterns(xml)
+    pat = patterns(xml)
     if not pat.negative_v.search(xml):
         return False
     for m in pat.value_cell.finditer(xml):
@@ -373,7 +279,7 @@ def _impossible_dates(xml: bytes, date_styles: set[int]) -> bool:
         s = _ATTR_S.search(attrs)
         if not s or int(s.group(1)) not in date_styles:
             continue
-        t = _ATTR_T.search(attrs)
+        t = ATTR_T.search(attrs)
         if t and t.group(1) != b"n":
             continue
         v = pat.v.search(m.group(2))
