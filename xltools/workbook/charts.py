@@ -1,4 +1,4 @@
-"""Live native charts in the plan, fed by the plan's own formula cells (issue 12 §2).
+"""Live native charts in the plan, fed by the plan's own formula cells.
 
 * ③ sales plan: the pipeline by fiscal quarter of expected close (``close_q1`` ..
   ``close_q8``, categories labelled with the real quarters, FY2026Q3 ...) as columns, and
