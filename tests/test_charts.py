@@ -1,4 +1,4 @@
-"""Live native charts fed by the plan's own formula cells (issue 12 §2)."""
+"""Live native charts fed by the plan's own formula cells."""
 from __future__ import annotations
 
 import re

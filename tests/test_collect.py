@@ -469,7 +469,7 @@ def test_coverage_is_also_judged_by_the_reps_historical_win_rate(tmp_path, ctx):
     assert hits == {("alpha.xlsx", "3.5")}
 
 
-# -- a file that kills its reader (issue 11 #1) ----------------------------------------------------
+# -- a file that kills its reader -----------------------------------------------------
 
 #: collect_paths as if the safety checks had missed a file that kills python-calamine
 CRASH_COLLECT = """

@@ -1,4 +1,4 @@
-"""Boundaries of the reading rules (issue 9: what mutation testing found unguarded).
+"""Boundaries of the reading rules: what mutation testing found unguarded.
 
 The ends of the date window and of the Excel-serial window, numeric months and
 ratings as python-calamine returns them, the fiscal-year bounds, the one-sen rounding

@@ -1,4 +1,4 @@
-"""The plan prints like a deliverable (issue 12 §3).
+"""The plan prints like a deliverable.
 
 Print setup is asserted on the generated parts; a filled 33-deal plan is then printed to
 PDF by headless LibreOffice and its pages are counted and read back (``pdfinfo``,

@@ -1,4 +1,4 @@
-"""Boundaries of the business rules (issue 9: what mutation testing found unguarded).
+"""Boundaries of the business rules: what mutation testing found unguarded.
 
 Through :func:`run_rules` on plans validated like the real ones: the exact ends of
 every threshold, a win rate of exactly 1.0, a fiscal year that does not start in

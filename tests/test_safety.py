@@ -400,7 +400,7 @@ def test_damaged_files_raise_only_file_problems(tmp_path, data):
     assert p.read_bytes() == bytes(raw)
 
 
-# -- references beyond Excel's grid never reach python-calamine (issue 11 #1) ---------------------
+# -- references beyond Excel's grid never reach python-calamine ----------------------
 
 SHEET = "xl/worksheets/sheet1.xml"
 
@@ -492,7 +492,7 @@ def test_a_lying_shared_string_count_is_not_handed_to_the_reader(tmp_path):
     assert _grid(_open_calamine(pkg.reader_data()), "Data")[(3, 1)] == "row 3"
 
 
-# -- well-formed XML and a cell container (issue 11 #2) -----------------------------------------------
+# -- well-formed XML and a cell container ------------------------------------------------
 
 @pytest.mark.parametrize("edit", [
     lambda x: x.replace(b"</row>", b"</rox>", 1),
@@ -527,7 +527,7 @@ def test_an_empty_worksheet_is_still_a_worksheet(tmp_path):
     check_file(p)
 
 
-# -- a package as Excel judges it (issue 11 #6) ---------------------------------------------------------
+# -- a package as Excel judges it ----------------------------------------------------------
 
 def without(src: Path, dst: Path, *names: str) -> Path:
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
