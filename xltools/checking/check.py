@@ -143,10 +143,10 @@ def check_files(paths: Iterable[str | os.PathLike[str]], spec: Spec, settings: S
     reports: list[FileReport] = []
     if not paths:
         return reports
-    from xltools.workbook.workers import ReadPool
+    from xltools.workbook.workers import one_worker
 
-    with ReadPool(_check_in_worker, 1, initializer=_init_check_worker,
-                  initargs=(spec, settings, now, win_rate, texts)) as pool:
+    with one_worker(_check_in_worker, initializer=_init_check_worker,
+                    initargs=(spec, settings, now, win_rate, texts)) as pool:
         for p in paths:
             reports.append(_annotated(worker_report(str(p), pool.run(str(p))), p, out_dir, used, spec, lang, now,
                                       settings))

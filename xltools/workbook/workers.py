@@ -15,14 +15,23 @@ file in a worker process (:class:`ReadPool`, over ``concurrent.futures``):
   ``forkserver`` with the reader preloaded (or ``spawn`` where neither exists).
   Before a fork the store closes its pooled database connections
   (:mod:`xltools.store`), so no connection is shared with a worker.
+
+``check`` reads its files one after another in ONE worker: :func:`one_worker` gives a
+:class:`ForkedWorker` (``os.fork`` and two pipes, no ``multiprocessing``: importing
+``concurrent.futures`` and ``multiprocessing`` costs more than the read of a plan) where
+the process may fork, else a :class:`ReadPool` of one.  Both keep the rule above: the
+file that kills its worker gets :class:`WorkerDied`, and the next file a new worker.
 """
 from __future__ import annotations
 
+import os
 import signal
+import struct
 from collections import deque
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
 
 #: modules a forkserver imports once, so that each worker starts warm
 PRELOAD = ("xltools.checking.check", "xltools.workbook.reader", "xltools.checking.validate", "xltools.checking.rules")
@@ -55,9 +64,12 @@ class WorkerDied(Exception):
 def _start_worker(initializer: Callable | None, initargs: tuple) -> None:
     """In each worker: native code dying there must not write on the user's terminal
     (a Rust allocation failure prints its message and backtrace to fd 2), so fd 2
-    goes to the null device; Python errors come back to the parent as results."""
-    import os
+    goes to the null device, and so does Python's fault handler if it is on (it writes on
+    its own copy of fd 2); Python errors come back to the parent as results."""
+    import sys
 
+    if "faulthandler" in sys.modules:
+        sys.modules["faulthandler"].disable()
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     os.close(devnull)
@@ -126,6 +138,8 @@ class ReadPool:
     def results(self, block: bool = True) -> list[tuple[Any, Any]]:
         """Finished reads; with ``block``, waits until at least one is finished (or none
         is left in flight)."""
+        from concurrent.futures import FIRST_COMPLETED, wait
+
         out: list[tuple[Any, Any]] = []
         while not out:
             self._feed()
@@ -150,6 +164,8 @@ class ReadPool:
 
     # -- internals --------------------------------------------------------------------
     def _finished(self, done: set[Future]) -> list[tuple[Any, Any]]:
+        from concurrent.futures.process import BrokenProcessPool
+
         out, broken = [], []
         for fut in done:
             item = self.running.pop(fut)
@@ -186,6 +202,9 @@ class ReadPool:
             self._send(self.waiting.popleft(), workers=self.jobs)
 
     def _send(self, item: tuple[Any, Any], workers: int) -> None:
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
+
         for attempt in (1, 2):
             if self.executor is not None and self.workers != workers and not self.running:
                 self._restart()
@@ -219,3 +238,133 @@ class ReadPool:
         if self.executor is not None:
             self.executor.shutdown(wait=True, cancel_futures=True)
             self.executor = None
+
+
+#: a message on a worker's pipe: its length, then that many bytes of pickle
+_LENGTH = struct.Struct("!Q")
+
+
+def _read_exactly(fd: int, n: int) -> bytes | None:
+    """``n`` bytes from ``fd``, or None at the end of the stream before them."""
+    chunks, left = [], n
+    while left:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _receive(fd: int) -> bytes | None:
+    head = _read_exactly(fd, _LENGTH.size)
+    return None if head is None else _read_exactly(fd, _LENGTH.unpack(head)[0])
+
+
+def _send_message(fd: int, data: bytes) -> None:
+    view = memoryview(_LENGTH.pack(len(data)) + data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+class ForkedWorker:
+    """Run ``fn(arg)`` in one worker process made by ``os.fork`` (POSIX), one read at a
+    time; :meth:`run` returns what ``fn`` returned, the exception it raised (an instance,
+    not raised here) or :class:`WorkerDied` when the worker died during that read.  The
+    worker is made on the first read and again after one dies; ``initializer(*initargs)``
+    runs in each.  Arguments and results cross two pipes as pickles.
+
+    The parent must run a single thread (:func:`one_worker` checks): only the forking
+    thread goes on in the child."""
+
+    def __init__(self, fn: Callable[[Any], Any], *, initializer: Callable | None = None, initargs: tuple = ()):
+        self.fn, self.initializer, self.initargs = fn, initializer, initargs
+        self.pid: int | None = None
+        self.to_worker = self.from_worker = -1
+        self.deaths = 0
+
+    def __enter__(self) -> "ForkedWorker":
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.close()
+
+    def run(self, arg: Any) -> Any:
+        import pickle
+
+        if self.pid is None:
+            self._start()
+        try:
+            _send_message(self.to_worker, pickle.dumps(arg))
+            data = _receive(self.from_worker)
+        except BrokenPipeError:  # it died before it read the argument
+            data = None
+        if data is None:
+            return self._died()
+        try:
+            return pickle.loads(data)
+        except Exception as exc:  # noqa: BLE001 - the result of fn could not be rebuilt here
+            return exc
+
+    def close(self) -> None:
+        """End the worker: it exits when its pipe closes."""
+        if self.pid is None:
+            return
+        for fd in (self.to_worker, self.from_worker):
+            os.close(fd)
+        os.waitpid(self.pid, 0)
+        self.pid = None
+
+    def _start(self) -> None:
+        args_r, args_w = os.pipe()
+        results_r, results_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the worker: never returns
+            os.close(args_w)
+            os.close(results_r)
+            self._serve(args_r, results_w)
+        os.close(args_r)
+        os.close(results_w)
+        self.pid, self.to_worker, self.from_worker = pid, args_w, results_r
+
+    def _serve(self, args: int, results: int) -> None:
+        status = 0
+        try:
+            import pickle
+
+            _start_worker(self.initializer, self.initargs)
+            while (data := _receive(args)) is not None:
+                try:
+                    value = self.fn(pickle.loads(data))
+                except Exception as exc:  # noqa: BLE001 - the parent reports it
+                    value = exc
+                try:
+                    out = pickle.dumps(value)
+                except Exception as exc:  # noqa: BLE001 - a result that does not pickle
+                    out = pickle.dumps(RuntimeError(f"{type(value).__name__} result cannot be sent back: {exc}"))
+                _send_message(results, out)
+        except BaseException:  # noqa: BLE001 - the parent sees the pipe close (WorkerDied)
+            status = 1
+        finally:
+            os._exit(status)  # no atexit handlers, no flushing of the parent's buffers
+
+    def _died(self) -> WorkerDied:
+        assert self.pid is not None
+        for fd in (self.to_worker, self.from_worker):
+            os.close(fd)
+        _, status = os.waitpid(self.pid, 0)
+        self.pid = None
+        self.deaths += 1
+        return WorkerDied(-os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status))
+
+
+def one_worker(fn: Callable[[Any], Any], *, initializer: Callable | None = None,
+               initargs: tuple = ()) -> "ForkedWorker | ReadPool":
+    """A worker for reads one at a time (``with one_worker(...) as w: w.run(arg)``): a
+    :class:`ForkedWorker` where the process can fork safely (POSIX, one thread), else a
+    :class:`ReadPool` of one."""
+    import threading
+
+    if hasattr(os, "fork") and threading.active_count() == 1:
+        return ForkedWorker(fn, initializer=initializer, initargs=initargs)
+    return ReadPool(fn, 1, initializer=initializer, initargs=initargs)
