@@ -11,7 +11,10 @@ writes it: the same table, one row per head revision.
   indexes, the FTS5 table of the case library, triggers and views if any), in the order
   they were created, each statement exactly as SQLite stored it.  The FTS5 shadow tables
   and the automatic indexes of the UNIQUE and PRIMARY KEY constraints are made by SQLite
-  itself from those statements, as they were by the migrations.
+  itself from those statements, as they were by the migrations.  The one thing the
+  migrations leave to chance -- the order in which Alembic's rebuild of ``case_library``
+  (0005) makes its two indexes, and so the order SQLite lists them in -- is recorded as
+  the run that made the record had it.
 * PostgreSQL: the DDL the migrations execute on an empty schema, in order.  The pg_trgm
   extension and the schema it lives in depend on the server, so they are settled here
   when the schema is created (exactly as migration 0002 does: the extension in
