@@ -3,8 +3,9 @@
 ``Store(url)`` opens any SQLAlchemy database: the default is an embedded SQLite
 file ``xltools.db`` in the working directory (WAL journal, busy timeout), the
 usual alternative a shared PostgreSQL (``postgresql+psycopg://user:pw@host/db``).
-The schema is created and upgraded on first use by the Alembic migrations shipped
-in ``xltools/store/migrations`` (no ``alembic.ini`` needed).  This module owns the
+The schema is upgraded on first use by the Alembic migrations shipped in
+``xltools/store/migrations`` (no ``alembic.ini`` needed); an empty database is given the
+schema those migrations make directly (:mod:`xltools.store.headschema`).  This module owns the
 connections and the schema; saving is :mod:`xltools.store.saving`, reading
 :mod:`xltools.store.queries`, the success-case library :mod:`xltools.store.library`.
 
@@ -42,6 +43,7 @@ from sqlalchemy import exc
 
 from xltools.messages import Label
 from xltools.spec.spec import Spec, Table, load_spec
+from xltools.store import headschema
 from xltools.store import schema as sch
 from xltools.store.base import StoreError, StoreLockedError, UnknownTableError  # noqa: F401 (re-exported)
 from xltools.store.library import CaseLibrary
@@ -345,11 +347,12 @@ class Store(Queries, Saving, CaseLibrary):
             return ()
         return tuple(sorted(str(r[0]) for r in conn.exec_driver_sql("SELECT version_num FROM alembic_version")))
 
-    def ensure_schema(self) -> None:
+    def ensure_schema(self, *, direct: bool = True) -> None:
         """Create or upgrade the schema to the shipped head revision (``upgrade head``).
         Safe when several processes start at once (PostgreSQL: advisory lock;
         SQLite: the write lock).  A database already at the head costs one query:
-        Alembic is imported only to upgrade."""
+        Alembic is imported only to upgrade.  An empty database is given the head schema
+        directly (:mod:`xltools.store.headschema`; ``direct=False``: by the migrations)."""
         if self._schema_ready:
             return
         heads = migration_heads()
@@ -371,9 +374,13 @@ class Store(Queries, Saving, CaseLibrary):
                         f"The database schema ({', '.join(unknown)}) was written by a newer xltools. "
                         "Upgrade xltools."))
                 if current != heads:
-                    from alembic import command
+                    recorded = headschema.recorded(self.dialect, heads, MIGRATIONS_DIR) if direct else None
+                    if not current and recorded is not None and headschema.is_empty(conn, self.dialect):
+                        headschema.create(conn, self.dialect, recorded, heads)
+                    else:
+                        from alembic import command
 
-                    command.upgrade(alembic_config(conn, self.spec), "head")
+                        command.upgrade(alembic_config(conn, self.spec), "head")
         self._schema_ready = True
 
     @staticmethod

@@ -11,8 +11,9 @@ bookkeeping tables:
 * ``files``          the ledger of every file seen and what became of it;
 * ``issues``         every issue of every stored file, with its position.
 
-Alembic migrations (``xltools/migrations``) hold the explicit DDL; the tests compare
-the migrated database with :func:`build_metadata` so that the two cannot drift.
+Alembic migrations (``xltools/store/migrations``) hold the explicit DDL; the tests compare
+the migrated database with :func:`build_metadata` so that the two cannot drift.  A new
+database gets the schema those migrations make directly (:mod:`xltools.store.headschema`).
 """
 from __future__ import annotations
 
