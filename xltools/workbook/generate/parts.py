@@ -151,23 +151,18 @@ class PlanParts:
         if not self.ok:
             return None
         wb = self.blank.wb
-        self._hf_done = {}
-        filled: list[tuple[_Part, bytes]] = []
-        for p in self.parts:
-            if isinstance(p, _Part):
-                rest = self._fill(p)
-                if rest is None:
-                    return None
-                filled.append((p, rest))
         # what write_xlsx does before writing: the save's time is the modified time
         wb.properties.modified = datetime.datetime.now(tz=datetime.timezone.utc).replace(tzinfo=None)
-        done = dict(filled)
+        self._hf_done = {}
         out = []
         for p in self.parts:
             if isinstance(p, Deflated):
                 out.append(p)
             elif isinstance(p, _Part):
-                out.append(p.prefix.finish(done[p]))
+                rest = self._fill(p)
+                if rest is None:
+                    return None
+                out.append(p.prefix.finish(rest))
             else:
                 out.append(deflated(CORE, self._tostring(wb.properties.to_tree())))
         return out

@@ -16,6 +16,10 @@ The language, the period and the generation time are the same for every plan of 
 :class:`BlankPlan` (its :meth:`~BlankPlan.key`).  The output equals a fresh
 :func:`~xltools.workbook.generate.generate_workbook` of the same PlanInfo part by part
 (tests/test_stamp.py).
+
+:meth:`BlankPlan.save` writes a plan without saving the stamped workbook: from the blank's
+saved parts, with only what the stamp changed written again (:mod:`.parts`,
+tests/test_stamp_parts.py).
 """
 from __future__ import annotations
 
