@@ -23,7 +23,7 @@ from xltools.spec.config import Settings
 from xltools.spec.issues import Issue
 from xltools.spec.model import PlanData
 from xltools.spec.spec import Label, Spec
-from xltools.workbook.generate import PlanInfo, generate_workbook, plan_period, save_atomic
+from xltools.workbook.generate import PlanInfo, generate_workbook, plan_period
 from xltools.workbook.generate.plan import OutputFolderError, check_lang
 from xltools.workbook.naming import plan_filename, unique_filename
 
@@ -164,7 +164,7 @@ def _generate_one(task: tuple) -> tuple[int, str | None, str | None]:
     row, info, path, prefill = task
     try:
         if prefill is None and info.generated_at is not None:  # a blank plan: re-stamp the worker's own
-            save_atomic(_blank_plan(info).stamp(info), path)
+            _blank_plan(info).save(info, path)
         else:
             write_plan(_WORKER["spec"], _WORKER["settings"], info, path, prefill)
     except (XltoolsError, OSError) as e:

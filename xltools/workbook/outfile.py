@@ -23,9 +23,10 @@ import re
 import socket
 import tempfile
 import time
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, BinaryIO, Iterable, Iterator, NamedTuple
 
 from xltools.errors import XltoolsError
 from xltools.messages import Label
@@ -318,3 +319,91 @@ def _define_sheet_writer():
                 write("</row>")
 
     return SheetWriter
+
+
+# -- zip members compressed ahead (the parts of many plans that share most of their bytes) -------
+
+class Deflated(NamedTuple):
+    """One zip member compressed ahead: its name, size, CRC-32 and raw deflate bytes."""
+
+    name: str
+    size: int
+    crc: int
+    data: bytes
+
+
+def _compressor() -> Any:
+    """The compressor :func:`write_xlsx`'s ``ZipFile`` uses by default (zlib's level, raw deflate)."""
+    return zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
+
+
+class DeflatePrefix:
+    """The constant beginning of a zip member, compressed once; :meth:`finish` compresses only
+    the rest.  zlib's output does not depend on how its input is split into calls, so
+    ``finish(rest)`` is, byte for byte, the compression of ``prefix + rest`` in one go."""
+
+    def __init__(self, name: str, prefix: bytes):
+        self.name = name
+        self._compress = _compressor()
+        self._out = self._compress.compress(prefix)
+        self._crc = zlib.crc32(prefix)
+        self._size = len(prefix)
+
+    def finish(self, rest: bytes = b"") -> Deflated:
+        c = self._compress.copy()
+        return Deflated(self.name, self._size + len(rest), zlib.crc32(rest, self._crc),
+                        self._out + c.compress(rest) + c.flush())
+
+
+def deflated(name: str, data: bytes) -> Deflated:
+    """The member ``name`` of ``data``, compressed as :func:`write_xlsx` compresses it."""
+    return DeflatePrefix(name, data).finish()
+
+
+def write_deflated(path: str | os.PathLike | BinaryIO, members: Iterable[Deflated]) -> None:
+    """The zip file that ``ZipFile(path, "w", ZIP_DEFLATED, allowZip64=True)`` and one
+    ``writestr(name, data)`` per member in turn write (what :func:`write_xlsx` writes), byte
+    for byte -- same member order, names, headers and timestamps (the local time each member
+    is written at) -- from members compressed ahead (:func:`deflated`, :class:`DeflatePrefix`)."""
+    from zipfile import ZIP_DEFLATED
+
+    with _deflated_archive()(path, "w", ZIP_DEFLATED, allowZip64=True) as archive:
+        for m in members:
+            archive.write_deflated(m)
+
+
+_ARCHIVE: list = []
+
+
+def _deflated_archive():
+    """The ``ZipFile`` of :func:`write_deflated` (defined on first use, like the sheet writer)."""
+    if _ARCHIVE:
+        return _ARCHIVE[0]
+    from zipfile import ZIP64_LIMIT, ZIP_DEFLATED, ZipFile, ZipInfo
+
+    class Archive(ZipFile):
+        def write_deflated(self, m: Deflated) -> None:
+            """What ``writestr(m.name, data)`` does for a member of this size on a seekable
+            file, with the compressed bytes given: the same local header, and the same books
+            (``filelist``), from which ``close`` writes the central directory."""
+            if m.size * 1.05 > ZIP64_LIMIT:  # a zip64 header: let ZipFile write it
+                self.writestr(m.name, zlib.decompress(m.data, -15))
+                return
+            zinfo = ZipInfo(filename=m.name, date_time=time.localtime(time.time())[:6])
+            zinfo.compress_type = ZIP_DEFLATED
+            zinfo.external_attr = 0o600 << 16
+            zinfo.flag_bits = 0
+            zinfo.file_size, zinfo.CRC, zinfo.compress_size = m.size, m.crc, len(m.data)
+            fp: Any = self.fp
+            fp.seek(self.start_dir)
+            zinfo.header_offset = fp.tell()
+            self._writecheck(zinfo)  # type: ignore[attr-defined]
+            self._didModify = True
+            fp.write(zinfo.FileHeader(False))
+            fp.write(m.data)
+            self.start_dir = fp.tell()
+            self.filelist.append(zinfo)
+            self.NameToInfo[zinfo.filename] = zinfo
+
+    _ARCHIVE.append(Archive)
+    return Archive

@@ -16,11 +16,17 @@ The language, the period and the generation time are the same for every plan of 
 :class:`BlankPlan` (its :meth:`~BlankPlan.key`).  The output equals a fresh
 :func:`~xltools.workbook.generate.generate_workbook` of the same PlanInfo part by part
 (tests/test_stamp.py).
+
+:meth:`BlankPlan.save` writes a plan without saving the stamped workbook: from the blank's
+saved parts, with only what the stamp changed written again (:mod:`.parts`,
+tests/test_stamp_parts.py).
 """
 from __future__ import annotations
 
+import os
 from copy import copy
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from openpyxl.utils.indexed_list import IndexedList
@@ -29,7 +35,7 @@ from xltools.spec.config import Settings
 from xltools.spec.spec import Spec
 from xltools.workbook import printing
 from xltools.workbook.generate.builder import INFO_FIELDS, _Builder
-from xltools.workbook.generate.plan import PlanInfo, _check_info, _generated_at
+from xltools.workbook.generate.plan import NoOutputFolderError, PlanInfo, _check_info, _generated_at
 from xltools.workbook.generate.texts import META_SHEET
 from xltools.workbook.xlwrite import write_text, write_value
 
@@ -74,6 +80,8 @@ class BlankPlan:
         meta = self.wb[META_SHEET]
         self.meta_rows = {k: r for r, k in enumerate(b.spec.meta_keys, 1) if k in INFO_META}
         self.meta = meta
+        self.parts: Any = None  # PlanParts, made by the first save
+        self.fast_saves = self.full_saves = 0
 
     def key(self) -> tuple[str, str, str]:
         return self._key
@@ -118,3 +126,26 @@ class BlankPlan:
             for hf in (ws.oddHeader, ws.evenHeader, ws.firstHeader):
                 hf.left.text = left
         return self.wb
+
+    def save(self, info: PlanInfo, path: str | os.PathLike[str]) -> Path:
+        """Write the plan of ``info`` to ``path`` atomically, as
+        ``save_atomic(self.stamp(info), path)`` writes it: from the saved parts of this blank
+        plan (:mod:`.parts`) when they can make it, else by saving the stamped workbook."""
+        from xltools.workbook.generate import save_atomic
+        from xltools.workbook.generate.parts import PlanParts
+        from xltools.workbook.outfile import atomic_path, write_deflated
+
+        p = Path(path)
+        if not p.parent.is_dir():
+            raise NoOutputFolderError(path=p.parent)
+        if self.parts is None:
+            self.parts = PlanParts(self, info)
+        wb = self.stamp(info)
+        members = self.parts.members()
+        if members is None:
+            self.full_saves += 1
+            return save_atomic(wb, p)
+        with atomic_path(p) as tmp:
+            write_deflated(tmp, members)
+        self.fast_saves += 1
+        return p
