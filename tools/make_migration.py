@@ -7,7 +7,10 @@ A scratch SQLite database is upgraded to the current head, compared with
 ``xltools.store.schema.metadata()`` and the difference is rendered as explicit DDL into
 ``xltools/store/migrations/versions/NNNN_<slug>.py`` (NNNN = next number).  Review the
 file (autogenerate does not see renames), then run ``tests/test_migrations.py``,
-which proves the migrated database equals the schema on SQLite and PostgreSQL.
+which proves the migrated database equals the schema on SQLite and PostgreSQL.  Then
+record the new head schema for new databases (``python -m xltools.store.headschema
+PG_URL``, which needs a PostgreSQL server); until then new databases are made by the
+migrations and ``tests/test_schema_direct.py`` fails with that command.
 """
 from __future__ import annotations
 
@@ -54,6 +57,7 @@ def make(message: str) -> Path | None:
         print("no schema differences: nothing written")
         return None
     print(f"wrote {path.relative_to(ROOT)}")
+    print("then record the head schema: .venv/bin/python -m xltools.store.headschema PG_URL")
     return path
 
 
