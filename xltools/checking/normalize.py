@@ -754,7 +754,12 @@ def _short_placeholder(text: str) -> bool:
 def _fast_text(raw: Any, ctx: NormContext) -> Any:
     if type(raw) is str:
         text = raw.strip(_WS)
-        if text and (len(text) > 24 or not _short_placeholder(text)):
+        if len(text) > 24:
+            return text
+        placeholder = _PLACEHOLDER_MEMO.get(text)
+        if placeholder is None:
+            placeholder = _short_placeholder(text)
+        if text and not placeholder:
             return text
     return SLOW
 

@@ -346,17 +346,53 @@ class _Validation:
 
     def table_row(self, t: Table, rt: RawTable, rr: RawRow, ctx: NormContext) -> Row | None:
         inputs, keys = self.columns.tables[t.name]
-        rcells = rr.cells
-        # per input column: its cell when it holds a value (is_blank, its usual case inline)
-        typed = [None if (cell := rcells.get(col.key)) is None or (value := cell.value) is None
-                 or (isinstance(value, str) and not value[:1].isalnum() and is_blank(value)) else cell
-                 for col in inputs]
-        first = next((cell for cell in typed if cell is not None), None)
-        if first is None:
+        rcells, index = rr.cells, rr.index
+        if rr.below_table:
+            written = [c for col in inputs if (c := rcells.get(col.key)) is not None and not is_blank(c.value)]
+            if not written:
+                return None
+            leftmost = min(written, key=lambda rc: parse_a1(rc.cell)[1])
+            self.add("I-ROW-BELOW-TABLE", cell=leftmost, table=t.name, row=index)
+        values: dict[str, Any] = {}
+        cells: dict[str, str] | None = None  # known from the first cell that holds a value
+        ws_row = 0
+        blank_required: list[_Column] = []  # required and blank before that cell
+        for col in inputs:
+            key = col.key
+            cell = rcells.get(key)
+            if (cell is None or (value := cell.value) is None
+                    or (isinstance(value, str) and not value[:1].isalnum() and is_blank(value))):
+                values[key] = None
+                if col.required and key in rt.columns:
+                    if cells is None:
+                        blank_required.append(col)
+                    else:
+                        self.required(col, t.name, rt, cells, index)
+                continue
+            if cells is None:
+                ws_row = _row_of(cell.cell)
+                cells = self.row_cells(t.name, rt, rcells, keys, ws_row)
+                for blank in blank_required:
+                    self.required(blank, t.name, rt, cells, index)
+            fast = col.fast
+            value = SLOW if fast is None else fast(value, ctx)
+            if value is SLOW:
+                value, failed = self.normalize(col.field, cell, ctx, table=t.name, row=index)
+                if failed:
+                    values[key] = value
+                    continue
+            values[key] = value
+            if value is None and col.required and key in rt.columns:
+                self.required(col, t.name, rt, cells, index)
+        if cells is None:
             return None  # a blank row inside the table
-        ws_row = _row_of(first.cell)
+        return Row(values=values, sheet=rt.sheet, row=ws_row, index=index, cells=cells)
+
+    def row_cells(self, table: str, rt: RawTable, rcells: dict[str, RawCell], keys: tuple[str, ...],
+                  ws_row: int) -> dict[str, str]:
+        """Column key -> A1 of a table row: its cells, and the table's columns it has no cell in."""
         try:
-            cells = {key: rcells[key].cell for key in keys}
+            return {key: rcells[key].cell for key in keys}
         except KeyError:  # a column without a cell in this row
             cells = {}
             for key in keys:
@@ -364,27 +400,12 @@ class _Validation:
                 if found is not None:
                     cells[key] = found.cell
                 elif key in rt.columns:
-                    cells[key] = f"{self._column_letters(t.name, rt, key)}{ws_row}"
-        if rr.below_table:
-            leftmost = min((c for c in typed if c is not None), key=lambda rc: parse_a1(rc.cell)[1])
-            self.add("I-ROW-BELOW-TABLE", cell=leftmost, table=t.name, row=rr.index)
-        values: dict[str, Any] = {}
-        for col, cell in zip(inputs, typed):
-            if cell is None:
-                value = None
-            else:
-                fast = col.fast
-                value = SLOW if fast is None else fast(cell.value, ctx)
-                if value is SLOW:
-                    value, failed = self.normalize(col.field, cell, ctx, table=t.name, row=rr.index)
-                    if failed:
-                        values[col.key] = value
-                        continue
-            values[col.key] = value
-            if value is None and col.required and col.key in rt.columns:
-                self.add("E-REQUIRED", sheet=rt.sheet, at=cells.get(col.key), field=col.key, table=t.name,
-                         row=rr.index, params={"label": col.field.label})
-        return Row(values=values, sheet=rt.sheet, row=ws_row, index=rr.index, cells=cells)
+                    cells[key] = f"{self._column_letters(table, rt, key)}{ws_row}"
+            return cells
+
+    def required(self, col: _Column, table: str, rt: RawTable, cells: dict[str, str], index: int) -> None:
+        self.add("E-REQUIRED", sheet=rt.sheet, at=cells.get(col.key), field=col.key, table=table,
+                 row=index, params={"label": col.field.label})
 
     def _column_letters(self, table: str, rt: RawTable, key: str) -> str:
         letters = self._letters.get((table, key))
@@ -409,9 +430,9 @@ class _Validation:
         stages = self.spec.choices(stage_list)
         defaulted = []
         for r in self.tables.get(t.name, []):
-            if r["probability"] is None and r["stage"] is not None:
+            if r.values.get("probability") is None and r.values.get("stage") is not None:
                 try:
-                    probability = stages.get(r["stage"]).probability
+                    probability = stages.get(r.values.get("stage")).probability
                     if probability is None:  # the stage has no default probability
                         continue
                     r.values["probability"] = float(probability)
@@ -461,7 +482,7 @@ class _Validation:
                 continue
             seen: set[str] = set()
             for row, rr in self.raw_rows[t.name]:
-                value = row[t.id_column]
+                value = row.values.get(t.id_column)
                 if value is None:
                     continue
                 key = self.name_key(value)
@@ -479,9 +500,9 @@ class _Validation:
                 src_table, _, src_col = c.source.partition(".")
                 if src_table not in self.raw.tables:
                     continue  # reported as E-TABLE-MISSING
-                known = {self.name_key(r[src_col]) for r in self.tables[src_table] if r[src_col]}
+                known = {self.name_key(v) for r in self.tables[src_table] if (v := r.values.get(src_col))}
                 for row, rr in self.raw_rows[t.name]:
-                    value = row[c.key]
+                    value = row.values.get(c.key)
                     if value is not None and self.name_key(value) not in known:
                         self.add(code, cell=rr.cells[c.key], field=c.key, table=t.name, row=row.index,
                                  params={"value": str(value)})
