@@ -10,6 +10,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from xltools.cells import a1, col_letter
+from xltools.checking import validate as validate_module
 from xltools.checking.validate import ANNOTATION_SHEET, is_blank, name_key, plan_stats, validate
 from xltools.spec.config import Settings
 from xltools.spec.model import RawCell, RawPlan, RawRow, RawTable
@@ -490,3 +491,38 @@ def test_every_non_blank_cell_is_in_the_plan_or_in_an_issue(placements, strays):
         if not is_blank(c.value):
             assert (c.sheet, c.cell) in kept | reported, (c, codes(issues))
     assert all(i.code and i.severity for i in issues)
+
+
+def _everything(plan, issues) -> tuple[str, str, list[tuple[str, str]]]:
+    """The plan and the issues as text that shows every value's type and every dict's order."""
+    return repr(plan), repr(issues), [(i.message("ja"), i.message("en")) for i in issues]
+
+
+@hsettings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(_INPUT_CELLS), _values, st.integers(1, 3)), max_size=25),
+       st.sampled_from(["ja", "en"]))
+def test_reading_the_usual_values_directly_changes_nothing(placements, language):
+    """The same plan, issues (order included) and messages as with every value through the
+    full reading rules (no ``fast_normalizer``)."""
+    fields, tables = {}, {}
+    for target, value, row in placements:
+        if target[0] == "field":
+            fields[target[1]] = value
+        else:
+            tables.setdefault(target[1], [{}, {}, {}])[row - 1][target[2]] = value
+    rp = raw_plan(fields, tables, meta={"language": language})
+    direct = _everything(*validate(copy.deepcopy(rp), SPEC, SETTINGS))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(validate_module, "fast_normalizer", lambda field, spec: None)
+        mp.setattr(validate_module, "_SPEC_COLUMNS", {})
+        full = _everything(*validate(copy.deepcopy(rp), SPEC, SETTINGS))
+    assert direct == full
+
+
+def test_is_blank_decides_letters_and_digits_by_the_first_character():
+    """No letter or digit is a space or a format character: the shortcut is exact."""
+    import unicodedata
+    for cp in range(0x110000):
+        ch = chr(cp)
+        if ch.isalnum():
+            assert not ch.isspace() and unicodedata.category(ch) != "Cf", hex(cp)

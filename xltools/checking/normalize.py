@@ -102,7 +102,7 @@ __all__ = [
     "NormContext", "Normalized", "NormalizeError", "normalize_value", "parse_amount",
     "parse_percent", "parse_date", "parse_choice", "parse_number", "parse_integer",
     "parse_month", "parse_rating", "parse_period_text", "is_placeholder", "display_text",
-    "AMOUNT_MAX", "NUMBER_MAX", "DATE_MIN", "DATE_MAX",
+    "AMOUNT_MAX", "NUMBER_MAX", "DATE_MIN", "DATE_MAX", "SLOW", "fast_normalizer",
 ]
 
 #: the largest amount in yen (999兆円); beyond that a value is not an amount
@@ -718,3 +718,153 @@ def normalize_value(field: Field, raw: Any, ctx: NormContext, spec: Spec) -> Nor
         params = dict(e.params)
         params.setdefault("value", display_text(raw))
         return Normalized(None, e.code, params)
+
+
+# -- the usual values, read directly -----------------------------------------------------------
+class _Slow:
+    """The type of :data:`SLOW`."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "SLOW"
+
+
+#: what a :func:`fast_normalizer` returns for a value it leaves to :func:`normalize_value`
+SLOW: Any = _Slow()
+#: floats of smaller magnitude hold whole numbers exactly (``int(x)`` is ``Decimal(repr(x))``)
+_EXACT_FLOAT = 2.0 ** 53
+#: memo sizes: each memo is emptied when it reaches its size (hostile input cannot grow it)
+_MEMO_SIZE = 4096
+#: the longest text a memo keeps (dropdown labels and names are short)
+_MEMO_TEXT = 64
+_PLACEHOLDER_MEMO: dict[str, bool] = {}
+
+
+def _short_placeholder(text: str) -> bool:
+    """:func:`is_placeholder` of a text of at most 24 characters, memoised."""
+    hit = _PLACEHOLDER_MEMO.get(text)
+    if hit is None:
+        if len(_PLACEHOLDER_MEMO) >= _MEMO_SIZE:
+            _PLACEHOLDER_MEMO.clear()
+        hit = _PLACEHOLDER_MEMO[text] = is_placeholder(text)
+    return hit
+
+
+def _fast_text(raw: Any, ctx: NormContext) -> Any:
+    if type(raw) is str:
+        text = raw.strip(_WS)
+        if len(text) > 24:
+            return text
+        placeholder = _PLACEHOLDER_MEMO.get(text)
+        if placeholder is None:
+            placeholder = _short_placeholder(text)
+        if text and not placeholder:
+            return text
+    return SLOW
+
+
+def _fast_amount(raw: Any, ctx: NormContext) -> Any:
+    kind, factor = type(raw), ctx.amount_factor
+    if type(factor) is not int:
+        return SLOW
+    if kind is float:
+        if not (-_EXACT_FLOAT < raw < _EXACT_FLOAT and raw.is_integer()):
+            return SLOW  # a fraction of a yen (rounded, maybe reported), nan, huge
+        yen = int(raw) * factor
+    elif kind is int:
+        yen = raw * factor
+    else:
+        return SLOW
+    return yen if -AMOUNT_MAX <= yen <= AMOUNT_MAX else SLOW
+
+
+def _fast_number(raw: Any, ctx: NormContext) -> Any:
+    kind = type(raw)
+    if kind is float:
+        if -NUMBER_MAX < raw < NUMBER_MAX:  # false for nan and the infinities
+            return int(raw) if raw.is_integer() else raw
+    elif kind is int and -NUMBER_MAX < raw < NUMBER_MAX:
+        return raw
+    return SLOW
+
+
+def _fast_whole(lo: int, hi: int) -> Callable[[Any, NormContext], Any]:
+    """Integer, month and rating cells: a whole number from ``lo`` to ``hi``."""
+
+    def fast(raw: Any, ctx: NormContext) -> Any:
+        kind = type(raw)
+        if (kind is float or kind is int) and lo <= raw <= hi and (kind is int or raw.is_integer()):
+            return int(raw)
+        return SLOW
+
+    return fast
+
+
+def _fast_percent(raw: Any, ctx: NormContext) -> Any:
+    kind = type(raw)
+    if (kind is float or kind is int) and 0 <= raw <= 100 and (kind is int or raw.is_integer()):
+        return 100.0 if raw == 1 else float(raw) + 0.0  # a numeric 1 is 100 %
+    return SLOW
+
+
+def _fast_date(raw: Any, ctx: NormContext) -> Any:
+    kind = type(raw)
+    if kind is date:
+        d = raw
+    elif kind is datetime:
+        d = raw.date()
+    else:
+        return SLOW
+    return d if DATE_MIN <= d <= DATE_MAX else SLOW
+
+
+def _fast_choice(choices: ChoiceList) -> Callable[[Any, NormContext], Any]:
+    table = _lookup(choices)
+    memo: dict[str, str] = {}  # typed text -> choice key
+
+    def fast(raw: Any, ctx: NormContext) -> Any:
+        if type(raw) is not str:
+            return SLOW
+        key = memo.get(raw)
+        if key is None:
+            text = raw.strip(_WS)
+            key = table.get(_fold(text)) if text else None
+            if key is None:  # a placeholder, open text or an error: the full path says which
+                return SLOW
+            if len(raw) <= _MEMO_TEXT:
+                if len(memo) >= _MEMO_SIZE:
+                    memo.clear()
+                memo[raw] = key
+        return key
+
+    return fast
+
+
+_FAST: dict[str, Callable[[Any, NormContext], Any]] = {
+    "amount": _fast_amount, "number": _fast_number, "ratio": _fast_number, "score": _fast_number,
+    "fraction": _fast_number, "integer": _fast_whole(0, NUMBER_MAX - 1), "month": _fast_whole(1, 12),
+    "rating": _fast_whole(1, 5), "percent": _fast_percent, "date": _fast_date,
+}
+
+
+def fast_normalizer(field: Field, spec: Spec) -> Callable[[Any, NormContext], Any] | None:
+    """A function ``(raw, ctx) -> clean value`` for the values of ``field`` that read as they
+    are -- a number in a number field, a date cell in a date field, a text in a text field, a
+    label or alias in a choice field -- and :data:`SLOW` for every other value; None for a
+    field without such values (a period).  Whenever it returns a value ``v``,
+    ``normalize_value(field, raw, ctx, spec)`` is ``Normalized(v)`` (no issue): anything that
+    would be reported (a placeholder, a rounded amount, a value out of range) is left to
+    :func:`normalize_value`.  Text in a number or date field is always left to it.
+
+    Built once per field of a spec: a choice field's function keeps its list's lookup and the
+    texts it has resolved (a spec is not changed after it is built)."""
+    ftype = field.type
+    if ftype == "choice":
+        choices = spec.choice_lists.get(field.choices or "")
+        return None if choices is None else _fast_choice(choices)
+    if ftype == "period":
+        return None
+    if ftype in _PARSERS or ftype == "amount":
+        return _FAST.get(ftype)
+    return _fast_text

@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import date
-from typing import Any
+from typing import Any, Callable
 
-from xltools.cells import a1, parse_a1, parse_range
-from xltools.checking.normalize import NormContext, normalize_value
+from xltools.cells import a1, col_letter, parse_a1, parse_range
+from xltools.checking.normalize import SLOW, NormContext, fast_normalizer, normalize_value
 from xltools.spec.config import Settings
 from xltools.spec.contract import T
 from xltools.spec.derive import Deriver
@@ -59,8 +59,10 @@ def is_blank(value: Any) -> bool:
         return True
     if not isinstance(value, str):
         return False
+    if value[:1].isalnum():  # the usual case: a letter or digit is neither a space nor a format character
+        return False
     if value and not value[0].isspace() and unicodedata.category(value[0]) != "Cf":
-        return False  # the usual case, decided by the first character
+        return False  # decided by the first character all the same
     return all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in value)
 
 
@@ -99,6 +101,79 @@ def _shown(fld: Field, value: Any) -> Any:
     return str(value)
 
 
+# -- what validation needs of a spec, built once per spec and language ------------------
+
+class _Column:
+    """A field or column as validation reads it: ``fast`` reads its usual values directly
+    (:func:`~xltools.checking.normalize.fast_normalizer`) when that reading needs no issue,
+    ``W-NOT-COUNTED`` included; it returns ``SLOW`` for the values :meth:`_Validation.normalize`
+    must look at."""
+
+    __slots__ = ("field", "key", "required", "fast")
+
+    def __init__(self, fld: Field, spec: Spec, language: str):
+        self.field, self.key, self.required = fld, fld.key, fld.required
+        # as not_counted decides: text in a NOT_COUNTED_TYPES field is never read directly
+        # (fast_normalizer leaves it), a period field has no direct reading
+        fast = fast_normalizer(fld, spec)
+        if (fast is not None and fld.type not in NOT_COUNTED_TYPES and fld.choices and not fld.open
+                and spec.formula_uses(fld)):
+            fast = _as_labelled(fast, fld, spec, language) if fld.type == "choice" else None
+        self.fast = fast
+
+
+def _as_labelled(fast: Callable[[Any, NormContext], Any], fld: Field, spec: Spec,
+                 language: str) -> Callable[[Any, NormContext], Any]:
+    """``fast`` for a choice the workbook's formulas look up by its label: a value typed as
+    anything else (an alias, the other language) is left to W-NOT-COUNTED."""
+    labels = {c.key: c.label(language).casefold() for c in spec.choices(fld.choices or "").choices}
+
+    def labelled(raw: Any, ctx: NormContext) -> Any:
+        value = fast(raw, ctx)
+        if value is SLOW or raw.casefold() != labels[value]:  # read directly only from text
+            return SLOW
+        return value
+
+    return labelled
+
+
+class _SpecColumns:
+    """Every input field and table column of a spec as :class:`_Column`, for one language."""
+
+    def __init__(self, spec: Spec, language: str):
+        self.spec = spec
+        self.fields = tuple(_Column(f, spec, language) for f in spec.fields if not f.computed)
+        #: table name -> (its columns a rep types, the keys of all its columns)
+        self.tables = {t.name: (tuple(_Column(c, spec, language) for c in t.columns if not c.computed),
+                                tuple(c.key for c in t.columns)) for t in spec.tables}
+
+
+_SPEC_COLUMNS: dict[tuple[int, str], _SpecColumns] = {}
+
+
+def _spec_columns(spec: Spec, language: str) -> _SpecColumns:
+    hit = _SPEC_COLUMNS.get((id(spec), language))
+    if hit is not None and hit.spec is spec:
+        return hit
+    if len(_SPEC_COLUMNS) >= 64:
+        _SPEC_COLUMNS.clear()
+    hit = _SPEC_COLUMNS[(id(spec), language)] = _SpecColumns(spec, language)
+    return hit
+
+
+#: worksheet row numbers of cell addresses seen so far
+_ROWS: dict[str, int] = {}
+
+
+def _row_of(ref: str) -> int:
+    row = _ROWS.get(ref)
+    if row is None:
+        if len(_ROWS) >= 65536:
+            _ROWS.clear()
+        row = _ROWS[ref] = parse_a1(ref)[0]
+    return row
+
+
 # -- the validator ---------------------------------------------------------------------
 
 class _Validation:
@@ -112,7 +187,9 @@ class _Validation:
         self.tables: dict[str, list[Row]] = {}
         self.raw_rows: dict[str, list[tuple[Row, RawRow]]] = {}
         self.derived: dict[str, Any] = {}
-        self._typed_columns: dict[str, list[Field]] = {}  # table -> columns a rep types
+        self.columns = _spec_columns(spec, self.language)
+        self._letters: dict[tuple[str, str], str] = {}  # (table, column key) -> the column's letters
+        self._name_keys: dict[str, str] = {}  # text -> name_key(text)
 
     # issues ----------------------------------------------------------------------
     def add(self, code: str, *, cell: RawCell | None = None, sheet: str | None = None,
@@ -138,6 +215,14 @@ class _Validation:
         if res.value is not None:
             self.not_counted(fld, cell, res.value, table=table, row=row)
         return res.value, False
+
+    def clean(self, col: _Column, cell: RawCell, ctx: NormContext, *,
+              table: str | None = None, row: int | None = None) -> tuple[Any, bool]:
+        """:meth:`normalize` of a cell that holds a value: its usual values are read directly."""
+        value = SLOW if col.fast is None else col.fast(cell.value, ctx)
+        if value is SLOW:
+            return self.normalize(col.field, cell, ctx, table=table, row=row)
+        return value, False
 
     def not_counted(self, fld: Field, cell: RawCell, value: Any, *, table: str | None, row: int | None) -> None:
         """``W-NOT-COUNTED``: xltools read the value, but the workbook's formulas cannot count
@@ -206,11 +291,15 @@ class _Validation:
             factor = 1
         period = self.resolve_period(done["period"][0])
         ctx = NormContext(amount_factor=factor, period=period, start_month=self.start_month)
-        for fld in spec.fields:
-            if fld.computed:
-                continue
-            cell = raw.fields.get(fld.key)
-            value, failed = done[fld.key] if fld.key in done else self.normalize(fld, cell, ctx)
+        for col in self.columns.fields:
+            fld, key = col.field, col.key
+            cell = raw.fields.get(key)
+            if key in done:
+                value, failed = done[key]
+            elif cell is None or is_blank(cell.value):
+                value, failed = None, False
+            else:
+                value, failed = self.clean(col, cell, ctx)
             self.fields[fld.key] = value
             if value is None and fld.required and not failed and fld.key not in raw.missing_fields:
                 self.add("E-REQUIRED", cell=cell, field=fld.key, params={"label": fld.label})
@@ -235,7 +324,7 @@ class _Validation:
             sheet_value, meta_value = self.fields[key], self.raw.meta.get(key)
             if sheet_value is None or is_blank(meta_value):
                 continue
-            if name_key(sheet_value) != name_key(meta_value):
+            if self.name_key(sheet_value) != self.name_key(meta_value):
                 fld = self.spec.field(key)
                 self.add("I-META-MISMATCH", cell=self.raw.fields.get(key), field=key,
                          params={"label": fld.label, "detail": f"{sheet_value} ≠ _meta: {meta_value}"})
@@ -256,30 +345,82 @@ class _Validation:
             self.raw_rows[t.name] = pairs
 
     def table_row(self, t: Table, rt: RawTable, rr: RawRow, ctx: NormContext) -> Row | None:
-        inputs = self._typed_columns.get(t.name)
-        if inputs is None:
-            inputs = self._typed_columns[t.name] = [c for c in t.columns if not c.computed]
-        written = [rr.cells[c.key] for c in inputs if c.key in rr.cells and not is_blank(rr.cells[c.key].value)]
-        if not written:
-            return None  # a blank row inside the table
-        ws_row = parse_a1(written[0].cell)[0]
-        cells = {}
-        for c in t.columns:
-            if c.key in rr.cells:
-                cells[c.key] = rr.cells[c.key].cell
-            elif c.key in rt.columns:
-                cells[c.key] = a1(ws_row, parse_a1(rt.columns[c.key])[1])
+        inputs, keys = self.columns.tables[t.name]
+        rcells, index = rr.cells, rr.index
         if rr.below_table:
-            first = min(written, key=lambda rc: parse_a1(rc.cell)[1])
-            self.add("I-ROW-BELOW-TABLE", cell=first, table=t.name, row=rr.index)
+            written = [c for col in inputs if (c := rcells.get(col.key)) is not None and not is_blank(c.value)]
+            if not written:
+                return None
+            leftmost = min(written, key=lambda rc: parse_a1(rc.cell)[1])
+            self.add("I-ROW-BELOW-TABLE", cell=leftmost, table=t.name, row=index)
         values: dict[str, Any] = {}
-        for c in inputs:
-            value, failed = self.normalize(c, rr.cells.get(c.key), ctx, table=t.name, row=rr.index)
-            values[c.key] = value
-            if value is None and c.required and not failed and c.key in rt.columns:
-                self.add("E-REQUIRED", sheet=rt.sheet, at=cells.get(c.key), field=c.key, table=t.name,
-                         row=rr.index, params={"label": c.label})
-        return Row(values=values, sheet=rt.sheet, row=ws_row, index=rr.index, cells=cells)
+        cells: dict[str, str] | None = None  # known from the first cell that holds a value
+        ws_row = 0
+        blank_required: list[_Column] = []  # required and blank before that cell
+        for col in inputs:
+            key = col.key
+            cell = rcells.get(key)
+            if (cell is None or (value := cell.value) is None
+                    or (isinstance(value, str) and not value[:1].isalnum() and is_blank(value))):
+                values[key] = None
+                if col.required and key in rt.columns:
+                    if cells is None:
+                        blank_required.append(col)
+                    else:
+                        self.required(col, t.name, rt, cells, index)
+                continue
+            if cells is None:
+                ws_row = _row_of(cell.cell)
+                cells = self.row_cells(t.name, rt, rcells, keys, ws_row)
+                for blank in blank_required:
+                    self.required(blank, t.name, rt, cells, index)
+            fast = col.fast
+            value = SLOW if fast is None else fast(value, ctx)
+            if value is SLOW:
+                value, failed = self.normalize(col.field, cell, ctx, table=t.name, row=index)
+                if failed:
+                    values[key] = value
+                    continue
+            values[key] = value
+            if value is None and col.required and key in rt.columns:
+                self.required(col, t.name, rt, cells, index)
+        if cells is None:
+            return None  # a blank row inside the table
+        return Row(values=values, sheet=rt.sheet, row=ws_row, index=index, cells=cells)
+
+    def row_cells(self, table: str, rt: RawTable, rcells: dict[str, RawCell], keys: tuple[str, ...],
+                  ws_row: int) -> dict[str, str]:
+        """Column key -> A1 of a table row: its cells, and the table's columns it has no cell in."""
+        try:
+            return {key: rcells[key].cell for key in keys}
+        except KeyError:  # a column without a cell in this row
+            cells = {}
+            for key in keys:
+                found = rcells.get(key)
+                if found is not None:
+                    cells[key] = found.cell
+                elif key in rt.columns:
+                    cells[key] = f"{self._column_letters(table, rt, key)}{ws_row}"
+            return cells
+
+    def required(self, col: _Column, table: str, rt: RawTable, cells: dict[str, str], index: int) -> None:
+        self.add("E-REQUIRED", sheet=rt.sheet, at=cells.get(col.key), field=col.key, table=table,
+                 row=index, params={"label": col.field.label})
+
+    def _column_letters(self, table: str, rt: RawTable, key: str) -> str:
+        letters = self._letters.get((table, key))
+        if letters is None:
+            letters = self._letters[(table, key)] = col_letter(parse_a1(rt.columns[key])[1])
+        return letters
+
+    def name_key(self, value: Any) -> str:
+        """:func:`name_key`, once per text of the plan."""
+        if type(value) is not str:
+            return name_key(value)
+        key = self._name_keys.get(value)
+        if key is None:
+            key = self._name_keys[value] = name_key(value)
+        return key
 
     def stage_probabilities(self) -> None:
         """A blank probability takes the stage's default probability (no issue)."""
@@ -289,9 +430,9 @@ class _Validation:
         stages = self.spec.choices(stage_list)
         defaulted = []
         for r in self.tables.get(t.name, []):
-            if r["probability"] is None and r["stage"] is not None:
+            if r.values.get("probability") is None and r.values.get("stage") is not None:
                 try:
-                    probability = stages.get(r["stage"]).probability
+                    probability = stages.get(r.values.get("stage")).probability
                     if probability is None:  # the stage has no default probability
                         continue
                     r.values["probability"] = float(probability)
@@ -320,7 +461,7 @@ class _Validation:
         if fld.default is not None and value == fld.default:
             return False
         if fld.key in self.spec.meta_keys and not is_blank(self.raw.meta.get(fld.key)):
-            return name_key(value) != name_key(self.raw.meta[fld.key])
+            return self.name_key(value) != self.name_key(self.raw.meta[fld.key])
         return True
 
     def _section_anchor(self, s: Section) -> tuple[str | None, str | None]:
@@ -341,10 +482,10 @@ class _Validation:
                 continue
             seen: set[str] = set()
             for row, rr in self.raw_rows[t.name]:
-                value = row[t.id_column]
+                value = row.values.get(t.id_column)
                 if value is None:
                     continue
-                key = name_key(value)
+                key = self.name_key(value)
                 if key in seen:
                     self.add("E-DUPLICATE-ID", cell=rr.cells[t.id_column], field=t.id_column, table=t.name,
                              row=row.index, params={"value": str(value)})
@@ -359,10 +500,10 @@ class _Validation:
                 src_table, _, src_col = c.source.partition(".")
                 if src_table not in self.raw.tables:
                     continue  # reported as E-TABLE-MISSING
-                known = {name_key(r[src_col]) for r in self.tables[src_table] if r[src_col]}
+                known = {self.name_key(v) for r in self.tables[src_table] if (v := r.values.get(src_col))}
                 for row, rr in self.raw_rows[t.name]:
-                    value = row[c.key]
-                    if value is not None and name_key(value) not in known:
+                    value = row.values.get(c.key)
+                    if value is not None and self.name_key(value) not in known:
                         self.add(code, cell=rr.cells[c.key], field=c.key, table=t.name, row=row.index,
                                  params={"value": str(value)})
 
