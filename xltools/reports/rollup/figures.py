@@ -31,9 +31,14 @@ def _verdict(ratio: float | None, spec: Spec, settings: Settings) -> str | None:
 def account_rows(data: RollupData, spec: Spec, settings: Settings) -> list[dict]:
     """One record per current plan, with the figures collect stored for it (in-period
     pipeline and coverage exactly as the workbook and ``check`` show them); the verdict is
-    that coverage judged by this report's thresholds."""
+    that coverage judged by this report's thresholds.  The records are the versions
+    themselves (``data.versions``), their ``coverage_verdict`` set to that verdict: a
+    version's many fields are held once, however many sheets show them."""
     rows = sorted(data.versions, key=lambda v: (name_key(v.get("rep") or ""), name_key(v.get("account_name") or "")))
-    return [{**v, "coverage_verdict": _verdict(v.get("coverage_ratio"), spec, settings)} for v in rows]
+    deriver = Deriver(spec, settings)
+    for v in rows:
+        v["coverage_verdict"] = deriver.verdict(v.get("coverage_ratio"))
+    return rows
 
 
 def _sum(items: Iterable[dict], key: str) -> int:

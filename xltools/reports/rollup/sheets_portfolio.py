@@ -63,8 +63,10 @@ def portfolio_rows(accounts: list[dict], below: str) -> list[dict]:
         ratio = a.get("coverage_ratio")
         return (tier is None, tier or "", ratio is not None, ratio or 0, name_key(a.get("account_name") or ""))
 
-    return [{**a, "attention": a.get("tier") == TOP_TIER and a.get("coverage_verdict") == below}
-            for a in sorted(accounts, key=key)]
+    rows = sorted(accounts, key=key)
+    for a in rows:  # the account records themselves (:func:`account_rows`), not copies
+        a["attention"] = a.get("tier") == TOP_TIER and a.get("coverage_verdict") == below
+    return rows
 
 
 def kpi_by_rep(kpis: list[dict]) -> list[dict]:
