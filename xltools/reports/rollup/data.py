@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from xltools import clock
 from xltools.checking.roster import MissingSubmission, missing_submissions
@@ -113,10 +113,13 @@ def gather(store: ReadStore, spec: Spec, settings: Settings, snapshot: Snapshot,
 
 # -- streamed rows -----------------------------------------------------------------------------
 
-def with_ids(data: RollupData, table: str) -> Iterator[tuple[int, dict]]:
-    """The streamed rows of ``table`` with their row IDs, for :func:`picked`."""
+def with_ids(data: RollupData, table: str, keys: Iterable[str] | None = None) -> Iterator[tuple[int, dict]]:
+    """The streamed rows of ``table`` with their row IDs, for :func:`picked`; ``keys``:
+    only these columns of each row (a pass that chooses rows to show later)."""
     stream = data.rows[table]
-    return zip(stream.snapshot.row_ids(table, data.period), stream)
+    if keys is None:
+        return zip(stream.snapshot.row_ids(table, data.period), stream)
+    return ((rec.pop("_row_id"), rec) for rec in stream.only(*keys, row_id=True))
 
 
 def picked(data: RollupData, table: str, ids: list[int]) -> Picked:

@@ -116,6 +116,10 @@ class OpportunityFigures:
     pairs: dict[Any, set[tuple[Any, Any]]]  # plan_id -> its (solution, stage) pairs
 
 
+#: the columns :func:`opportunity_figures` reads
+OPPORTUNITY_FIGURE_KEYS = ("plan_id", "version_id", "solution", "stage", "amount", "expected_close", "weighted")
+
+
 def opportunity_figures(data: RollupData, spec: Spec, settings: Settings, lang: str) -> OpportunityFigures:
     """:func:`won_in_period`, :func:`quarter_rows` of the pipeline and each plan's
     (solution, stage) pairs, from one pass over the streamed opportunities."""
@@ -124,7 +128,7 @@ def opportunity_figures(data: RollupData, spec: Spec, settings: Settings, lang: 
     groups = _quarter_groups()
     pairs: dict[Any, set[tuple[Any, Any]]] = defaultdict(set)
     won = 0
-    for r in data.rows[T.OPPORTUNITIES]:
+    for r in data.rows[T.OPPORTUNITIES].only(*OPPORTUNITY_FIGURE_KEYS):
         pairs[r.get("plan_id")].add((r.get("solution"), r.get("stage")))
         won += _won_amount(r, won_stage, window)
         _count_quarter(groups, add(r))
