@@ -84,6 +84,11 @@ class Snapshot:
         q, t, _ = self._rows_select(table)
         return Picked(self, q, t.c.id, ids)
 
+    def current_periods(self) -> list[Any]:
+        """The periods of the current plan versions, each once (as stored)."""
+        pv = self.store.t["plan_versions"]
+        return [p for (p,) in self.run(sa.select(pv.c.period).where(pv.c.is_current.is_(True)).distinct())]
+
     def opportunity_states(self) -> Iterator[Record]:
         """Every stored state of every opportunity (all versions of all plans), streamed:
         the records of :meth:`Queries.opportunity_states` (timestamps as stored, naive UTC)."""
