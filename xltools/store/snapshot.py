@@ -101,8 +101,9 @@ class Snapshot:
         result = self.run(q, stream=True)
         try:
             keys = list(result.keys())
-            for row in result:
-                yield dict(zip(keys, row))
+            for part in result.partitions():
+                for row in part:
+                    yield dict(zip(keys, row))
         finally:
             result.close()
 

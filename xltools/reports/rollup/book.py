@@ -7,6 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Callable, Iterable, Iterator
 
 from xltools.reports.rollup.common import (
@@ -252,9 +253,12 @@ class _Book:
                         tone = tone_of(rec)
                 kind = type(v)
                 if kind is str:
-                    tails = text_tails.get(tone)
-                    if tails is None:
-                        tails = text_tails[tone] = {}
+                    if tones is None:
+                        tails = text_tails  # no tone: one cache
+                    else:
+                        tails = text_tails.get(tone)
+                        if tails is None:
+                            tails = text_tails[tone] = {}
                     tail = tails.get(v)
                     if tail is None:
                         tail = (f'" s="{self._style_id(None, tone, v.startswith(FORMULA_TRIGGERS))}" '
@@ -392,10 +396,17 @@ def _encode(letter: str, r: int, v: Any, fmt: str | None, tone: str | None, book
     return text_cell(ref, book.style(None, tone, str(v).startswith(FORMULA_TRIGGERS)), str(v))
 
 
-def _shown_width(value: Any) -> int:
-    """About how many columns a value takes once formatted (yen, dates, text)."""
+@lru_cache(maxsize=1 << 12)
+def _text_width(text: str) -> int:
     from xltools.workbook.xlwrite import display_width
 
+    return display_width(text)
+
+
+def _shown_width(value: Any) -> int:
+    """About how many columns a value takes once formatted (yen, dates, text)."""
+    if type(value) is str:
+        return _text_width(value)
     if value is None:
         return 0
     if isinstance(value, datetime):
@@ -406,7 +417,7 @@ def _shown_width(value: Any) -> int:
         return 5
     if isinstance(value, (int, float)):
         return len(f"{value:,.0f}") + 3
-    return display_width(str(value))
+    return _text_width(str(value))
 
 
 def _severity(lang: str) -> Callable[[dict], str]:

@@ -69,10 +69,17 @@ def pipeline_row(spec: Spec, settings: Settings) -> Callable[[dict], dict]:
     """Adds an opportunity's weighted amount and the fiscal quarter of its expected close."""
     start = settings.fiscal_year_start_month
     lost = spec.the("stage", "lost")
+    quarters: dict[date, str] = {}  # close dates repeat: each one's quarter worked out once
 
     def add(r: dict) -> dict:
         d = _day(r.get("expected_close"))
-        r["quarter"] = str(fiscal_quarter_of(d, start)) if d else None
+        if d:
+            q = quarters.get(d)
+            if q is None:
+                q = quarters[d] = str(fiscal_quarter_of(d, start))
+            r["quarter"] = q
+        else:
+            r["quarter"] = None
         r["weighted"] = r.get("weighted") or 0  # stored by collect (xltools.spec.derive)
         r["live"] = r.get("stage") != lost
         return r
