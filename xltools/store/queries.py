@@ -38,7 +38,8 @@ class ReadStore(Protocol):
     spec_tables: dict[str, Table]
 
     def columns(self, what: str) -> list[str]: ...
-    def versions(self, period: str | None = None, all_versions: bool = False) -> list[dict[str, Any]]: ...
+    def versions(self, period: str | None = None, all_versions: bool = False, *,
+                 long_texts: bool = True) -> list[dict[str, Any]]: ...
     def current_versions(self, period: str | None = None) -> list[dict[str, Any]]: ...
     def versions_of(self, account: str) -> list[dict[str, Any]]: ...
     def table_name(self, table: str) -> str: ...
@@ -86,18 +87,20 @@ class Queries:
             with conn.begin():
                 yield conn
 
-    def _version_columns(self) -> list[_Column]:
+    def _version_columns(self, long_texts: bool = True) -> list[_Column]:
         pv = self.t["plan_versions"]
         ctx = [pv.c[k] for k in sch.CONTEXT_KEYS]
         book = [pv.c.id.label("version_id"), pv.c.version_no, pv.c.is_current, pv.c.collected_at,
                 pv.c.file_mtime, pv.c.file_sha256, pv.c.content_hash, pv.c.conflict_with,
                 pv.c.template_version, pv.c.language, pv.c.error_count, pv.c.warning_count, pv.c.info_count]
-        fields = [pv.c[f.key] for f in self.spec.fields if f.key not in sch.CONTEXT_KEYS]
-        return ctx + book + fields + [pv.c.meta]
+        fields = [pv.c[f.key] for f in self.spec.fields
+                  if f.key not in sch.CONTEXT_KEYS and (long_texts or f.type != "longtext")]
+        return ctx + book + fields + ([pv.c.meta] if long_texts else [])
 
-    def _versions_select(self, period: str | None = None, all_versions: bool = False) -> _Select:
+    def _versions_select(self, period: str | None = None, all_versions: bool = False,
+                         long_texts: bool = True) -> _Select:
         pv = self.t["plan_versions"]
-        q = sa.select(*self._version_columns()).order_by(pv.c.id)
+        q = sa.select(*self._version_columns(long_texts)).order_by(pv.c.id)
         if not all_versions:
             q = q.where(pv.c.is_current.is_(True))
         return self._in_period(q, pv.c.period, period)
@@ -171,10 +174,14 @@ class Queries:
         d["meta"] = json.loads(d["meta"]) if d.get("meta") else {}
         return d
 
-    def versions(self, period: str | None = None, all_versions: bool = False) -> list[dict[str, Any]]:
+    def versions(self, period: str | None = None, all_versions: bool = False, *,
+                 long_texts: bool = True) -> list[dict[str, Any]]:
         """Plan versions with plan context and every single-value field (``meta``: the
-        ``_meta`` sheet as a dict): the current ones (default) or all of them."""
-        return [self._with_meta(d) for d in self._fetch(self._versions_select(period, all_versions))]
+        ``_meta`` sheet as a dict): the current ones (default) or all of them.
+        ``long_texts`` False: without the long-text fields and ``meta`` (what a report of
+        figures needs, at a fraction of the memory)."""
+        rows = self._fetch(self._versions_select(period, all_versions, long_texts))
+        return [self._with_meta(d) for d in rows] if long_texts else rows
 
     def current_versions(self, period: str | None = None) -> list[dict[str, Any]]:
         """The current version of every plan (of ``period``, e.g. ``FY2026Q3`` or ``FY2026``)."""

@@ -62,7 +62,7 @@ class Snapshot:
         ``row_index`` and the spec columns, in workbook order."""
         q, t, pv = self._rows_select(table)
         q = q.where(pv.c.is_current.is_(True)).order_by(pv.c.id, t.c.row_index, t.c.id)
-        return Stream(self, self.store._in_period(q, pv.c.period, period))
+        return Stream(self, self.store._in_period(q, pv.c.period, period), row_id=t.c.id)
 
     def row_ids(self, table: str, period: str | None) -> Iterator[int]:
         """The row IDs of :meth:`rows` (same rows, same order), for :meth:`picked`."""
@@ -84,6 +84,11 @@ class Snapshot:
         q, t, _ = self._rows_select(table)
         return Picked(self, q, t.c.id, ids)
 
+    def current_periods(self) -> list[Any]:
+        """The periods of the current plan versions, each once (as stored)."""
+        pv = self.store.t["plan_versions"]
+        return [p for (p,) in self.run(sa.select(pv.c.period).where(pv.c.is_current.is_(True)).distinct())]
+
     def opportunity_states(self) -> Iterator[Record]:
         """Every stored state of every opportunity (all versions of all plans), streamed:
         the records of :meth:`Queries.opportunity_states` (timestamps as stored, naive UTC)."""
@@ -96,8 +101,9 @@ class Snapshot:
         result = self.run(q, stream=True)
         try:
             keys = list(result.keys())
-            for row in result:
-                yield dict(zip(keys, row))
+            for part in result.partitions():
+                for row in part:
+                    yield dict(zip(keys, row))
         finally:
             result.close()
 
@@ -136,14 +142,28 @@ class Stream:
     ``map`` adds a function applied to each row (computed columns)."""
 
     def __init__(self, snapshot: Snapshot, q: Any, fn: Callable[[Record], Record] | None = None,
-                 n: int | None = None):
-        self.snapshot, self.q, self.fn = snapshot, q, fn
+                 n: int | None = None, row_id: Any = None):
+        self.snapshot, self.q, self.fn, self.row_id = snapshot, q, fn, row_id
         if n is None:
             n = int(snapshot.run(sa.select(sa.func.count()).select_from(q.order_by(None).subquery())).scalar() or 0)
         self.n = n
 
     def map(self, fn: Callable[[Record], Record]) -> Stream:
-        return Stream(self.snapshot, self.q, fn, self.n)
+        return Stream(self.snapshot, self.q, fn, self.n, self.row_id)
+
+    def only(self, *keys: str, row_id: bool = False) -> Stream:
+        """The same rows (same order, same count) with only the columns ``keys``: a pass
+        that looks at a few columns reads no more.  ``row_id``: each record also has the
+        table row's ID as ``_row_id`` (for :meth:`Snapshot.picked`; a stream of
+        :meth:`Snapshot.rows` only)."""
+        wanted = set(keys)
+        cols = [c for c in self.q.selected_columns if c.key in wanted]
+        if row_id:
+            if self.row_id is None:
+                raise ValueError("row IDs need a stream of Snapshot.rows")
+            cols.append(self.row_id.label("_row_id"))
+        return Stream(self.snapshot, self.q.with_only_columns(*cols, maintain_column_froms=True), self.fn, self.n,
+                      self.row_id)
 
     def __len__(self) -> int:
         return self.n
@@ -160,10 +180,19 @@ class Stream:
 
     def _records(self, result: sa.CursorResult[Any], n: int) -> Iterator[Record]:
         keys, fn = list(result.keys()), self.fn
-        for i, row in enumerate(result):
-            if i >= n:
+        left = n
+        for part in result.partitions():  # the driver's batches, without a call per row
+            if len(part) > left:
+                part = part[:left]  # more rows cannot happen inside one snapshot
+            left -= len(part)
+            if fn is None:
+                for row in part:
+                    yield dict(zip(keys, row))
+            else:
+                for row in part:
+                    yield fn(dict(zip(keys, row)))
+            if left <= 0:
                 break
-            yield fn(dict(zip(keys, row))) if fn else dict(zip(keys, row))
 
 
 class Picked:

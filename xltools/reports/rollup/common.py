@@ -186,8 +186,56 @@ class Col:
     width: float | None = None
 
 
+class _Key:
+    """A column's value: the record's value of ``key`` (the writer reads it directly)."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: str):
+        self.key = key
+
+    def __call__(self, r: dict) -> Any:
+        return r.get(self.key)
+
+
+class _ChoiceLabel:
+    """A column's value: the label of the record's choice key ``key`` of ``list_name``
+    (a value that is not a key of the list as it is).  ``labels``: key -> label, for the
+    writer's direct look-up."""
+
+    __slots__ = ("cols", "list_name", "key", "labels")
+
+    def __init__(self, cols: _Columns, list_name: str, key: str):
+        self.cols, self.list_name, self.key = cols, list_name, key
+        self.labels = {c.key: c.label(cols.lang) for c in _choices_of(cols.spec, list_name)}
+
+    def __call__(self, r: dict) -> Any:
+        return self.cols.choice_label(self.list_name, r.get(self.key))
+
+
+class _ChoiceTone:
+    """A column's tone: the tone of the record's choice key ``key`` of ``list_name``.
+    ``tones``: key -> tone, for the writer's direct look-up."""
+
+    __slots__ = ("cols", "list_name", "key", "tones")
+
+    def __init__(self, cols: _Columns, list_name: str, key: str):
+        self.cols, self.list_name, self.key = cols, list_name, key
+        self.tones = {c.key: c.tone for c in _choices_of(cols.spec, list_name)}
+
+    def __call__(self, r: dict) -> str | None:
+        return self.cols.choice_tone(self.list_name, r.get(self.key))
+
+
+def _choices_of(spec: Spec, list_name: str) -> tuple:
+    try:
+        return spec.choices(list_name).choices
+    except KeyError:
+        return ()
+
+
 def _text(key: str) -> Callable[[dict], Any]:
-    return lambda r: r.get(key)
+    return _Key(key)
 
 
 @dataclass(frozen=True)
@@ -263,8 +311,8 @@ class _Columns:
         k = key or f.key
         choices = f.choices
         label = self.unit.header(f.label) if f.type == "amount" else f.label
-        return Col(label, (lambda r: self.choice_label(choices, r.get(k))) if choices else _text(k),
-                   self.fmt(f), tone=(lambda r: self.choice_tone(choices, r.get(k))) if tone and choices else None,
+        return Col(label, _ChoiceLabel(self, choices, k) if choices else _Key(k),
+                   self.fmt(f), tone=_ChoiceTone(self, choices, k) if tone and choices else None,
                    width=f.width)
 
     def table(self, name: str, *, skip: Iterable[str] = (), tone: Iterable[str] = ()) -> list[Col]:

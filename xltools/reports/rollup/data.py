@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from xltools import clock
 from xltools.checking.roster import MissingSubmission, missing_submissions
@@ -46,10 +46,11 @@ class RollupData:
     changes: list[dict] = dataclasses.field(default_factory=list)  # :func:`month_changes`
 
 
-def latest_period(store: ReadStore, settings: Settings) -> str | None:
-    """The latest period that has a current plan (``FY2026Q3``), or None."""
-    found = {_period_or_none(v.get("period"), settings.fiscal_year_start_month)
-             for v in store.current_versions()}
+def latest_period(store: ReadStore, settings: Settings, snapshot: Snapshot | None = None) -> str | None:
+    """The latest period that has a current plan (``FY2026Q3``), or None; ``snapshot``:
+    read from it (only the periods) instead of the store's current versions."""
+    periods = snapshot.current_periods() if snapshot is not None else [v.get("period") for v in store.current_versions()]
+    found = {_period_or_none(p, settings.fiscal_year_start_month) for p in periods}
     found.discard(None)
     if not found:
         return None
@@ -57,7 +58,7 @@ def latest_period(store: ReadStore, settings: Settings) -> str | None:
 
 
 #: spec tables with many rows per plan: streamed, never held in memory as a whole
-STREAMED = (T.OPPORTUNITIES, T.CONTACTS, T.ACTIVITIES)
+STREAMED = (T.OPPORTUNITIES, T.CONTACTS, T.ACTIVITIES, T.KPIS)
 
 
 def gather(store: ReadStore, spec: Spec, settings: Settings, snapshot: Snapshot, *, period: str | None = None,
@@ -72,14 +73,14 @@ def gather(store: ReadStore, spec: Spec, settings: Settings, snapshot: Snapshot,
     if period is not None and str(period).strip():
         period = str(parse_period(period, start))
     else:
-        period = latest_period(store, settings)
+        period = latest_period(store, settings, snapshot)
     entries = None
     if roster is not None:
         from xltools.checking.roster import read_roster
 
         entries = read_roster(roster, spec)
     rows: dict[str, Any] = {t: snapshot.rows(t, period) for t in STREAMED}
-    rows.update({t: store.rows(t, period) for t in (T.REVIEWS, T.SUCCESS_CASES, T.KPIS)})
+    rows.update({t: store.rows(t, period) for t in (T.REVIEWS, T.SUCCESS_CASES)})
     selected = _period_or_none(period, start)
     earlier: list[dict] = []
     if selected is not None:
@@ -87,7 +88,7 @@ def gather(store: ReadStore, spec: Spec, settings: Settings, snapshot: Snapshot,
             p = _period_or_none(r.get("period"), start)
             if p is not None and p.start < selected.start:
                 earlier.append(r)
-    history = store.versions(period, all_versions=True)
+    history = store.versions(period, all_versions=True, long_texts=False)  # no sheet shows the long texts
     from xltools.reports.winrate import win_rates
 
     current = [v for v in history if v["is_current"]]  # the current versions, read once with the rest
@@ -113,10 +114,13 @@ def gather(store: ReadStore, spec: Spec, settings: Settings, snapshot: Snapshot,
 
 # -- streamed rows -----------------------------------------------------------------------------
 
-def with_ids(data: RollupData, table: str) -> Iterator[tuple[int, dict]]:
-    """The streamed rows of ``table`` with their row IDs, for :func:`picked`."""
+def with_ids(data: RollupData, table: str, keys: Iterable[str] | None = None) -> Iterator[tuple[int, dict]]:
+    """The streamed rows of ``table`` with their row IDs, for :func:`picked`; ``keys``:
+    only these columns of each row (a pass that chooses rows to show later)."""
     stream = data.rows[table]
-    return zip(stream.snapshot.row_ids(table, data.period), stream)
+    if keys is None:
+        return zip(stream.snapshot.row_ids(table, data.period), stream)
+    return ((rec.pop("_row_id"), rec) for rec in stream.only(*keys, row_id=True))
 
 
 def picked(data: RollupData, table: str, ids: list[int]) -> Picked:

@@ -31,9 +31,14 @@ def _verdict(ratio: float | None, spec: Spec, settings: Settings) -> str | None:
 def account_rows(data: RollupData, spec: Spec, settings: Settings) -> list[dict]:
     """One record per current plan, with the figures collect stored for it (in-period
     pipeline and coverage exactly as the workbook and ``check`` show them); the verdict is
-    that coverage judged by this report's thresholds."""
+    that coverage judged by this report's thresholds.  The records are the versions
+    themselves (``data.versions``), their ``coverage_verdict`` set to that verdict: a
+    version's many fields are held once, however many sheets show them."""
     rows = sorted(data.versions, key=lambda v: (name_key(v.get("rep") or ""), name_key(v.get("account_name") or "")))
-    return [{**v, "coverage_verdict": _verdict(v.get("coverage_ratio"), spec, settings)} for v in rows]
+    deriver = Deriver(spec, settings)
+    for v in rows:
+        v["coverage_verdict"] = deriver.verdict(v.get("coverage_ratio"))
+    return rows
 
 
 def _sum(items: Iterable[dict], key: str) -> int:
@@ -64,10 +69,17 @@ def pipeline_row(spec: Spec, settings: Settings) -> Callable[[dict], dict]:
     """Adds an opportunity's weighted amount and the fiscal quarter of its expected close."""
     start = settings.fiscal_year_start_month
     lost = spec.the("stage", "lost")
+    quarters: dict[date, str] = {}  # close dates repeat: each one's quarter worked out once
 
     def add(r: dict) -> dict:
         d = _day(r.get("expected_close"))
-        r["quarter"] = str(fiscal_quarter_of(d, start)) if d else None
+        if d:
+            q = quarters.get(d)
+            if q is None:
+                q = quarters[d] = str(fiscal_quarter_of(d, start))
+            r["quarter"] = q
+        else:
+            r["quarter"] = None
         r["weighted"] = r.get("weighted") or 0  # stored by collect (xltools.spec.derive)
         r["live"] = r.get("stage") != lost
         return r
@@ -111,6 +123,10 @@ class OpportunityFigures:
     pairs: dict[Any, set[tuple[Any, Any]]]  # plan_id -> its (solution, stage) pairs
 
 
+#: the columns :func:`opportunity_figures` reads
+OPPORTUNITY_FIGURE_KEYS = ("plan_id", "version_id", "solution", "stage", "amount", "expected_close", "weighted")
+
+
 def opportunity_figures(data: RollupData, spec: Spec, settings: Settings, lang: str) -> OpportunityFigures:
     """:func:`won_in_period`, :func:`quarter_rows` of the pipeline and each plan's
     (solution, stage) pairs, from one pass over the streamed opportunities."""
@@ -119,7 +135,7 @@ def opportunity_figures(data: RollupData, spec: Spec, settings: Settings, lang: 
     groups = _quarter_groups()
     pairs: dict[Any, set[tuple[Any, Any]]] = defaultdict(set)
     won = 0
-    for r in data.rows[T.OPPORTUNITIES]:
+    for r in data.rows[T.OPPORTUNITIES].only(*OPPORTUNITY_FIGURE_KEYS):
         pairs[r.get("plan_id")].add((r.get("solution"), r.get("stage")))
         won += _won_amount(r, won_stage, window)
         _count_quarter(groups, add(r))

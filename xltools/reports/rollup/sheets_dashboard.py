@@ -138,7 +138,8 @@ def dashboard_lists(b: _Book, data: RollupData, accounts: list[dict]) -> dict[st
     horizon = today + timedelta(days=rs.visit_days)
 
     def visits() -> Iterable[tuple[Any, dict]]:
-        for a in data.rows[T.ACTIVITIES]:
+        for a in data.rows[T.ACTIVITIES].only("version_id", "account_name", "contact", "status", "planned_date",
+                                              "executive", "appointment"):
             if a.get("contact") and a.get("status") in open_status:
                 planned.add((a["version_id"], name_key(a["contact"])))
             d = _day(a.get("planned_date"))
@@ -147,7 +148,8 @@ def dashboard_lists(b: _Book, data: RollupData, accounts: list[dict]) -> dict[st
                 yield (name_key(a["executive"]), d), a
 
     def dms() -> Iterable[tuple[Any, dict]]:
-        for c in data.rows[T.CONTACTS]:
+        for c in data.rows[T.CONTACTS].only("version_id", "account_name", "name", "stance", "our_owner", "status",
+                                            "role"):
             if c.get("status") in gone or c.get("role") not in deciders:
                 continue
             if c.get("stance") in risky or c.get("stance") is None:

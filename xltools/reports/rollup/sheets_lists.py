@@ -157,7 +157,8 @@ def _relationships(b: _Book, data: RollupData) -> None:
     # meanings from the spec: people gone, decision makers, stances that are a risk
     gone, deciders = b.spec.meaning("employment", "gone"), b.spec.meaning("role", "decision_maker")
     risky = b.spec.meaning("stance", "risk")
-    for i, (rid, c) in enumerate(with_ids(data, T.CONTACTS)):  # one pass over a streamed table
+    keys = ("plan_id", "stance", "status", "role", "last_contact", "name")
+    for i, (rid, c) in enumerate(with_ids(data, T.CONTACTS, keys)):  # one pass over a streamed table
         rec = counts.get(c["plan_id"])
         if rec is not None:
             rec[c.get("stance") if c.get("stance") in rec else "_blank"] += 1
@@ -203,7 +204,11 @@ def _activities(b: _Book, data: RollupData) -> None:
     # per row kept: sort key, position, row ID (and what the summary needs); the rows are read again when written
     visits: list[tuple[str, date, int, int, str, date | None, bool]] = []
     overdue: list[tuple[int, int, int]] = []
-    for i, (rid, a) in enumerate(with_ids(data, T.ACTIVITIES)):  # one pass over a streamed table
+    keys = {"executive", "planned_date", "status"}
+    for c in b.spec.table(T.ACTIVITIES).columns:  # what :func:`_overdue` reads
+        if c.overdue_unless:
+            keys |= {c.key, c.overdue_unless[0]}
+    for i, (rid, a) in enumerate(with_ids(data, T.ACTIVITIES, keys)):  # one pass over a streamed table
         if a.get("executive"):
             planned = _day(a.get("planned_date"))
             visits.append((name_key(a["executive"]), planned or date.max, i, rid, a["executive"], planned,

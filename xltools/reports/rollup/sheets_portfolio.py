@@ -21,7 +21,7 @@ from typing import Any
 from xltools.checking.validate import name_key
 from xltools.reports.rollup.book import _Book
 from xltools.reports.rollup.common import FRACTION_FORMAT, INT_FORMAT, RATIO_FORMATS, SCORE_FORMAT, TEXTS, Col, _text
-from xltools.reports.rollup.data import RollupData
+from xltools.reports.rollup.data import RollupData, picked, with_ids
 from xltools.spec.contract import T
 from xltools.spec.spec import Label
 
@@ -63,8 +63,10 @@ def portfolio_rows(accounts: list[dict], below: str) -> list[dict]:
         ratio = a.get("coverage_ratio")
         return (tier is None, tier or "", ratio is not None, ratio or 0, name_key(a.get("account_name") or ""))
 
-    return [{**a, "attention": a.get("tier") == TOP_TIER and a.get("coverage_verdict") == below}
-            for a in sorted(accounts, key=key)]
+    rows = sorted(accounts, key=key)
+    for a in rows:  # the account records themselves (:func:`account_rows`), not copies
+        a["attention"] = a.get("tier") == TOP_TIER and a.get("coverage_verdict") == below
+    return rows
 
 
 def kpi_by_rep(kpis: list[dict]) -> list[dict]:
@@ -137,8 +139,14 @@ def portfolio_sheet(b: _Book, data: RollupData, accounts: list[dict]) -> None:
     if scored:
         row += CHART_ROWS  # the scatter chart sits below the tier table, on the same page
 
-    # KPI achievement per account manager, from the stored achievement of each KPI row
-    kpis = list(data.rows.get(T.KPIS) or [])
+    # KPI achievement per account manager, from the stored achievement of each KPI row; the
+    # rows are read for that and their order with a few columns, and again when written
+    keys = ("rep", "account_name", "kpi", "achievement", "row_index")
+    kpis, order = [], []
+    for i, (rid, r) in enumerate(with_ids(data, T.KPIS, keys)):
+        kpis.append(r)
+        order.append((name_key(r.get("rep") or ""), name_key(r.get("account_name") or ""), r.get("row_index") or 0,
+                      i, rid))
     kpi_col = spec.table(T.KPIS).column("kpi")
     kcols = b.cols.context("rep") + [b.cols.field(kpi_col), Col(PF_TEXTS["kpi_count"], _text("count"), INT_FORMAT),
                                      Col(PF_TEXTS["mean_achievement"], _text("mean"), FRACTION_FORMAT,
@@ -147,12 +155,12 @@ def portfolio_sheet(b: _Book, data: RollupData, accounts: list[dict]) -> None:
                                          tone=lambda r: _achieved_tone(r.get("lowest"))),
                                      Col(PF_TEXTS["lowest_account"], _text("lowest_account"))]
     _, row = b.table(ws, "KpiByRep", _t(b, "pf_kpi_rep"), kcols, kpi_by_rep(kpis), row)
-    kpis.sort(key=lambda r: (name_key(r.get("rep") or ""), name_key(r.get("account_name") or ""),
-                             r.get("row_index") or 0))
+    del kpis
+    order.sort()
     dcols = b.cols.context("rep", "account_name") + b.cols.table(T.KPIS)
     dcols = [c if c.header != spec.table(T.KPIS).column("achievement").label
              else Col(c.header, c.get, c.fmt, tone=lambda r: _achieved_tone(r.get("achievement"))) for c in dcols]
-    b.table(ws, "KpiRows", _t(b, "pf_kpi_rows"), dcols, kpis, row)
+    b.table(ws, "KpiRows", _t(b, "pf_kpi_rows"), dcols, picked(data, T.KPIS, [k[-1] for k in order]), row)
     b.freeze(ws, 3)
 
     if scored:

@@ -98,7 +98,8 @@ def whitespace_sheets(b: _Book, data: RollupData, pairs: dict[Any, set[tuple[Any
     acc = []
     for v in plans:
         got = per_plan.get(v.get("plan_id"), {})
-        acc.append({**v, "industry_label": industry_label(v.get("industry")),
+        acc.append({"rep": v.get("rep"), "account_name": v.get("account_name"),
+                    "industry_label": industry_label(v.get("industry")),
                     **{f"ws_{sol}": got.get(sol, none) for sol in solutions}})
 
     def status_col(sol: str) -> Col:
