@@ -4,6 +4,10 @@ compared with figures computed independently from the input workbooks (openpyxl 
 their tables), the layout is checked by position, and LibreOffice opens the result."""
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 import uuid
 import xml.etree.ElementTree as ET
 import zipfile
@@ -622,3 +626,19 @@ def test_summary_chart_switches_to_reps_when_accounts_are_many(world, ctx, tmp_p
                    and b"<lineChart>" not in z.read(n))
     assert "計画と目標（担当営業別）" in bar
     assert f"'サマリー'!$A${rep_header + 1}:$A${rep_header + 2}" in bar  # categories: the two reps
+
+
+def test_the_same_data_gives_the_same_rollup_under_any_hash_seed(world, tmp_path):
+    """Style ids go by first use: the styles are made in a fixed order, not a set's."""
+    parts = []
+    for seed in ("1", "2"):
+        out = tmp_path / f"seed{seed}.xlsx"
+        env = {**os.environ, "PYTHONHASHSEED": seed, "XLTOOLS_NOW": NOW.isoformat()}
+        r = subprocess.run([sys.executable, "-m", "xltools", "report", "--db", world["url"], "-o", str(out),
+                            "--period", PERIOD], capture_output=True, text=True, env=env, timeout=300)
+        assert r.returncode == 0, r.stderr[-2000:]
+        with zipfile.ZipFile(out) as z:
+            parts.append({n: re.sub(rb"<dcterms:(created|modified)[^<]*</dcterms:\w+>", b"", z.read(n))
+                          for n in z.namelist()})
+    assert list(parts[0]) == list(parts[1]) and len(parts[0]) > 20
+    assert [n for n in parts[0] if parts[0][n] != parts[1][n]] == []

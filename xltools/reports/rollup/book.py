@@ -175,8 +175,13 @@ class _Book:
 
     def _prepare_styles(self) -> None:
         """Every style a data cell can need (formats x tones x quote prefix), so that the
-        stylesheet is complete before the skeleton is written."""
+        stylesheet is complete before the skeleton is written.  They are made in a fixed
+        order (style ids go by first use), so the same data gives the same file under any
+        hash seed."""
         from xltools.workbook.generate import TONES
+
+        def ordered(values: set[str | None]) -> list[str | None]:
+            return sorted(values, key=lambda v: (v is not None, v or ""))
 
         for block_list in self.blocks.values():
             for b in block_list:
@@ -184,8 +189,8 @@ class _Book:
                     continue
                 for c in b.cols:
                     fmts = {c.fmt} if not callable(c.fmt) else {c.fmt(r) for r in b.records}  # small tables only
-                    tones = {None} if c.tone is None else {None, *TONES}
-                    for fmt in fmts | {None, DATE_FORMAT, DATETIME_FORMAT}:
+                    tones = ordered({None} if c.tone is None else {None, *TONES})
+                    for fmt in ordered(fmts | {None, DATE_FORMAT, DATETIME_FORMAT}):
                         for tone in tones:
                             for quote in (False, True):
                                 self.style(fmt, tone, quote)
