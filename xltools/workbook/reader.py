@@ -449,7 +449,10 @@ class _PackageView:
             if sp.part is None:
                 continue
             grid = self.grid(sp)
-            yield SheetView(sp.name, sp.state, grid, formula_cells(self.pkg.parts.get(sp.part, b"")))
+            formulas = self.pkg.formulas.get(sp.part)
+            if formulas is None:
+                formulas = formula_cells(self.pkg.parts.get(sp.part, b""))
+            yield SheetView(sp.name, sp.state, grid, formulas)
 
     def defined_names(self, sheet_names: list[str]) -> dict[str, NameRef]:
         return {k: NameRef(n.sheet, n.row, n.col) for k, n in _defined_names(self.pkg, sheet_names).items()}

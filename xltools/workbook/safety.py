@@ -135,6 +135,9 @@ class Package:
     cells: dict[str, dict[tuple[int, int], Any]] = field(default_factory=dict)
     #: part -> the XML python-calamine reads instead of the original
     reader_parts: dict[str, bytes] = field(default_factory=dict)
+    #: worksheet part -> its formula cells, where the size scan found them (the others:
+    #: :func:`xltools.workbook.cellscan.formula_cells`)
+    formulas: dict[str, set[tuple[int, int]]] = field(default_factory=dict)
     #: part -> its relationships, parsed once
     _rels: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict, repr=False)
 
@@ -270,12 +273,14 @@ def _check_package(path: str, data: bytes, limits: Limits) -> Package:
     names = {i.filename for i in infos}
     _check_kind(names, data, infos)
     parts: dict[str, bytes] = {}
+    markup_only: set[str] = set()
     for info in infos:
         if info.is_dir():
             continue
         content = _inflate(data, info)
         if _is_xml_part(info.filename, content):
-            _check_xml(info.filename, content)
+            if _check_xml(info.filename, content):
+                markup_only.add(info.filename)
             parts[info.filename] = content
     types = _content_types(parts)
     wb_part = _workbook_part(parts, types)
@@ -288,11 +293,14 @@ def _check_package(path: str, data: bytes, limits: Limits) -> Package:
         if sheet.part is not None:
             if _is_utf16(parts[sheet.part]):  # the scans (and python-calamine) read UTF-8
                 parts[sheet.part] = pkg.reader_parts[sheet.part] = _to_utf8(parts[sheet.part])
-            scan = check_sheet_size(parts[sheet.part], sheet.name, limits, strings)
+            scan = check_sheet_size(parts[sheet.part], sheet.name, limits, strings,
+                                    markup_only=sheet.part in markup_only)
             if scan.cells:
                 pkg.cells[sheet.part] = scan.cells
             if scan.reader_xml is not None:
                 pkg.reader_parts[sheet.part] = scan.reader_xml
+            if scan.formulas is not None:
+                pkg.formulas[sheet.part] = scan.formulas
     _drop_lying_string_count(pkg)
     return pkg
 
@@ -461,13 +469,16 @@ def _drop_lying_string_count(pkg: Package) -> None:
 
 # -- worksheets, on the raw XML (xltools.workbook.sheetscan) -------------------------------------------
 
-def check_sheet_size(xml: bytes, sheet: str, limits: Limits, shared_strings=None) -> SheetScan:
+def check_sheet_size(xml: bytes, sheet: str, limits: Limits, shared_strings=None, *,
+                     markup_only: bool = False) -> SheetScan:
     """Scan a worksheet part (:func:`xltools.workbook.sheetscan.scan_worksheet`): its references,
-    cell container and size; far-away cells and error values are in the result.
+    cell container and size; far-away cells and error values are in the result (and, for a
+    part the XML check found ``markup_only``, its formula cells).
     Raises ``E-FILE-UNREADABLE`` (damaged) or ``E-SHEET-TOO-LARGE``."""
     try:
         return scan_worksheet(xml, sheet, max_rows=limits.max_sheet_rows, max_cells=limits.max_sheet_cells,
-                              max_far=limits.max_far_cells, shared_strings=shared_strings or (lambda: []))
+                              max_far=limits.max_far_cells, shared_strings=shared_strings or (lambda: []),
+                              markup_only=markup_only)
     except SheetXmlError as e:
         code = "E-SHEET-TOO-LARGE" if e.kind == "too-large" else "E-FILE-UNREADABLE"
         raise file_problem(code, e.en, e.ja, value=e.value) from None
