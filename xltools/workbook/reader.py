@@ -552,12 +552,15 @@ class _Reader:
         unknown_set = set(unknown_cols)
 
         def unknown_values(r: int) -> None:
+            if not unknown_set:
+                return
             for col in sheet.cols_between(r, tdef.left, tdef.right):
                 if col in unknown_set:
                     self.stray_if_value(sheet, r, col, plan)
 
         for r in sheet.rows_between(first, tdef.data_bottom):
-            row = self.table_row(sheet, t.name, r, r - first + 1, col_of, formula_keys, plan)
+            row = self.table_row(sheet, t.name, r, r - first + 1, col_of, formula_keys, plan,
+                                 span=(tdef.left, tdef.right))
             if row is not None:
                 rt.rows.append(row)
             unknown_values(r)
@@ -570,7 +573,7 @@ class _Reader:
                 break
             sheet.consumed.update((r, c) for c in span)
             row = self.table_row(sheet, t.name, r, r - first + 1, col_of, formula_keys, plan,
-                                 below=True)
+                                 below=True, span=(tdef.left, tdef.right))
             if row is not None:
                 rt.rows.append(row)
             unknown_values(r)
@@ -578,11 +581,22 @@ class _Reader:
         return rt
 
     def table_row(self, sheet: _Sheet, table: str, r: int, index: int, col_of: dict[int, str],
-                  formula_keys: set[str], plan: RawPlan, below: bool = False) -> RawRow | None:
+                  formula_keys: set[str], plan: RawPlan, below: bool = False,
+                  span: tuple[int, int] | None = None) -> RawRow | None:
+        """The row ``r`` of a table whose worksheet columns ``col_of`` are known (``span``: the
+        table's first and last column, else those of ``col_of``); None without any input.
+        A value in a formula column that holds no formula is listed as overwritten."""
         grid, formulas = sheet.grid, sheet.formulas
-        values = [(col, key, grid.get((r, col))) for col, key in col_of.items()]
+        if not col_of:
+            return None
+        left, right = span or (min(col_of), max(col_of))
         has_input = False
-        for col, key, value in values:
+        # only the columns that hold something in this row, left to right (as col_of is)
+        for col in sheet.cols_between(r, left, right):
+            key = col_of.get(col)
+            if key is None:
+                continue
+            value = grid[(r, col)]
             if value is None:
                 continue
             if key in formula_keys:
@@ -592,10 +606,11 @@ class _Reader:
                 has_input = True
         if not has_input:  # most rows of a template's table are still empty: no cells made
             return None
-        name, row_text, letters = sheet.name, str(r), _COL_LETTERS
-        cells = {key: RawCell(name, (letters.get(col) or col_letter(col)) + row_text,
-                              None if key in formula_keys else value)
-                 for col, key, value in values}
+        name, row_text, letters, get = sheet.name, str(r), _COL_LETTERS, grid.get
+        cells = {}
+        for col, key in col_of.items():
+            cells[key] = RawCell(name, (letters.get(col) or col_letter(col)) + row_text,
+                                 None if key in formula_keys else get((r, col)))
         return RawRow(index=index, cells=cells, below_table=below)
 
     def is_loose_value(self, sheet: _Sheet, r: int, c: int, *, static: bool = True) -> bool:
@@ -621,15 +636,19 @@ class _Reader:
         for sheet in self.sheets.values():
             if sheet.name.casefold() == META_SHEET or self.is_helper(sheet):
                 continue
-            grid, tables = sheet.grid, sheet.tables
+            grid, name, stray = sheet.grid, sheet.name, plan.stray
+            areas = [(t.top, t.bottom, t.left, t.right) for t in sheet.tables]
             # what is_loose_value asks of each cell, the set lookups done at once
             for pos in sorted(grid.keys() - sheet.consumed - sheet.formulas):
                 v = grid[pos]
                 if v is None or (isinstance(v, str) and v in static):
                     continue
                 r, c = pos
-                if not any(t.contains(r, c) for t in tables):
-                    plan.stray.append(sheet.raw(r, c, v))
+                for top, bottom, left, right in areas:
+                    if top <= r <= bottom and left <= c <= right:
+                        break
+                else:
+                    stray.append(RawCell(name, a1(r, c), v))
 
     @staticmethod
     def is_helper(sheet: _Sheet) -> bool:
