@@ -172,21 +172,57 @@ def _table_defs(pkg: Package) -> dict[str, _TableDef]:
         for _, kind, target in pkg.rels(sheet.part):
             if kind != REL_TABLE or target not in pkg.parts:
                 continue
-            el = pkg.xml(target)
-            ref = attr(el, "ref") or ""
-            if not valid_range(ref):
-                raise file_problem("E-FILE-UNREADABLE", f"{target}: table range {ref[:40]!r} is not in Excel's grid",
-                               f"{target}：テーブルの範囲 {ref[:40]!r} が Excel のシートの範囲外です")
-            top, left, bottom, right = parse_range(ref)
-            names = [attr(c, "name") or "" for c in el.iter() if local(c.tag) == "tableColumn"]
-            tdef = _TableDef(name=attr(el, "displayName") or attr(el, "name") or "", sheet=sheet.name,
-                             ref=ref, top=top, left=left, bottom=bottom, right=right,
-                             header_rows=_int(attr(el, "headerRowCount"), 1),
-                             totals_rows=_int(attr(el, "totalsRowCount"), 0), column_names=names)
-            for alias in {tdef.name, attr(el, "name") or ""}:
+            t = _table_part(pkg, target)
+            tdef = _TableDef(name=t.display_name, sheet=sheet.name, ref=t.ref, top=t.top, left=t.left,
+                             bottom=t.bottom, right=t.right, header_rows=t.header_rows,
+                             totals_rows=t.totals_rows, column_names=list(t.column_names))
+            for alias in {tdef.name, t.name}:
                 if alias:
                     out.setdefault(alias.casefold(), tdef)
     return out
+
+
+@dataclass(frozen=True)
+class _TablePart:
+    """What a table part says (``name``: its ``name`` attribute, ``display_name`` the name
+    the reader goes by)."""
+
+    name: str
+    display_name: str
+    ref: str
+    top: int
+    left: int
+    bottom: int
+    right: int
+    header_rows: int
+    totals_rows: int
+    column_names: tuple[str, ...]
+
+
+_TABLES_SEEN: dict[tuple[str, bytes], _TablePart] = {}
+
+
+def _table_part(pkg: Package, target: str) -> _TablePart:
+    """A table part, read once for every workbook that holds it as it is."""
+    key = (target, pkg.parts[target])
+    found = _TABLES_SEEN.get(key)
+    if found is not None:
+        return found
+    el = pkg.xml(target)
+    ref = attr(el, "ref") or ""
+    if not valid_range(ref):
+        raise file_problem("E-FILE-UNREADABLE", f"{target}: table range {ref[:40]!r} is not in Excel's grid",
+                       f"{target}：テーブルの範囲 {ref[:40]!r} が Excel のシートの範囲外です")
+    top, left, bottom, right = parse_range(ref)
+    names = tuple(attr(c, "name") or "" for c in el.iter() if local(c.tag) == "tableColumn")
+    name = attr(el, "name") or ""
+    found = _TablePart(name=name, display_name=attr(el, "displayName") or name, ref=ref, top=top, left=left,
+                       bottom=bottom, right=right, header_rows=_int(attr(el, "headerRowCount"), 1),
+                       totals_rows=_int(attr(el, "totalsRowCount"), 0), column_names=names)
+    if len(_TABLES_SEEN) >= 256:
+        _TABLES_SEEN.clear()
+    _TABLES_SEEN[key] = found
+    return found
 
 
 def _int(text: str | None, default: int) -> int:
@@ -249,6 +285,7 @@ def _date_styles(pkg: Package) -> set[int]:
 
 
 _DATE_STYLES_SEEN: dict[bytes, frozenset[int]] = {}
+_NAMES_SEEN: dict[tuple[bytes, tuple[str, ...]], dict[str, NameRef]] = {}
 
 
 def _parse_date_styles(root) -> set[int]:
@@ -455,7 +492,15 @@ class _PackageView:
             yield SheetView(sp.name, sp.state, grid, formulas)
 
     def defined_names(self, sheet_names: list[str]) -> dict[str, NameRef]:
-        return {k: NameRef(n.sheet, n.row, n.col) for k, n in _defined_names(self.pkg, sheet_names).items()}
+        # plans made from one template share their names: the workbook part is read once
+        key = (self.pkg.parts.get(self.pkg.workbook_part, b""), tuple(sheet_names))
+        names = _NAMES_SEEN.get(key)
+        if names is None:
+            if len(_NAMES_SEEN) >= 64:
+                _NAMES_SEEN.clear()
+            names = _NAMES_SEEN[key] = {k: NameRef(n.sheet, n.row, n.col)
+                                        for k, n in _defined_names(self.pkg, sheet_names).items()}
+        return dict(names)
 
     def tables(self) -> dict[str, TableRef]:
         copies: dict[int, TableRef] = {}

@@ -224,13 +224,32 @@ def _rels_name(part: str) -> str:
     return posixpath.join(d, "_rels", base + ".rels")
 
 
+#: what a part of a given content (and place) parses to, for the parts that workbooks made from
+#: one template share (relationships, content types): each is parsed once
+_PARSED: dict[tuple[str, str, bytes], Any] = {}
+
+
+def _memo(kind: str, where: str, data: bytes, parse):
+    key = (kind, where, data)
+    found = _PARSED.get(key)
+    if found is None:
+        if len(_PARSED) >= 256:
+            _PARSED.clear()
+        found = _PARSED[key] = parse()
+    return found
+
+
 def _rels(parts: dict[str, bytes], part: str) -> list[tuple[str, str, str]]:
     name = _rels_name(part)
     if name not in parts:
         return []
+    return list(_memo("rels", part, parts[name], lambda: tuple(_parse_rels(parts[name], name, part))))
+
+
+def _parse_rels(data: bytes, name: str, part: str) -> list[tuple[str, str, str]]:
     out = []
     base = posixpath.dirname(part)
-    for r in _parse_checked(parts[name], name):
+    for r in _parse_checked(data, name):
         if local(r.tag) != "Relationship" or attr(r, "TargetMode") == "External":
             continue
         target = attr(r, "Target") or ""
@@ -334,7 +353,11 @@ def _content_types(parts: dict[str, bytes]) -> _ContentTypes:
     if CONTENT_TYPES not in parts:
         raise _unreadable(f"no {CONTENT_TYPES}: not a valid Office package",
                           f"{CONTENT_TYPES} がありません（正しい Office ファイルではありません）")
-    root = _parse_checked(parts[CONTENT_TYPES], CONTENT_TYPES)
+    return _memo("types", "", parts[CONTENT_TYPES], lambda: _parse_content_types(parts[CONTENT_TYPES]))
+
+
+def _parse_content_types(data: bytes) -> _ContentTypes:
+    root = _parse_checked(data, CONTENT_TYPES)
     if local(root.tag) != "Types":
         raise _unreadable(f"{CONTENT_TYPES}: not a content type list", f"{CONTENT_TYPES}：内容が正しくありません")
     return _ContentTypes(root)
