@@ -30,6 +30,7 @@ import functools
 import html
 import re
 from dataclasses import dataclass, field
+from itertools import compress
 from typing import Any, Callable, Iterator
 
 from xltools.cells import MAX_COL, MAX_ROW, a1, col_index, col_letter, in_grid, parse_range
@@ -197,8 +198,8 @@ def scan_worksheet(xml: bytes, sheet: str, *, max_rows: int, max_cells: int, max
         fits = _fits(top, bottom, left, right, max_rows, max_cells)
         valued = None if fits else [(row_nums[d], cols[l]) for l, d, e in zip(letters, digits, empty) if not e]
         if markup_only and pat is _NO_PREFIX and set(quotes) == {b'"'} and set(closing) == {b'"'}:
-            formulas = _formula_cells(xml, pat, [(row_nums[d], cols[l], f) for l, d, f in zip(letters, digits, formula)
-                                                 if f])
+            formulas = _formula_cells(xml, pat, [(row_nums[d], cols[l], f) for l, d, f
+                                                 in compress(zip(letters, digits, formula), formula)])
     else:  # cells without an address: numbered as python-calamine numbers them
         valued = [pos for pos, _, _ in _cells_in_order(xml, sheet)]
         fits = not valued or _fits(min(r for r, _ in valued), max(r for r, _ in valued),
