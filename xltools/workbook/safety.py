@@ -59,7 +59,7 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 from xml.etree.ElementTree import Element, ParseError, XMLParser
 
 from defusedxml import DefusedXmlException
@@ -227,16 +227,18 @@ def _rels_name(part: str) -> str:
 #: what a part of a given content (and place) parses to, for the parts that workbooks made from
 #: one template share (relationships, content types): each is parsed once
 _PARSED: dict[tuple[str, str, bytes], Any] = {}
+_T = TypeVar("_T")
 
 
-def _memo(kind: str, where: str, data: bytes, parse):
+def _memo(kind: str, where: str, data: bytes, parse: Callable[[], _T]) -> _T:
     key = (kind, where, data)
-    found = _PARSED.get(key)
-    if found is None:
-        if len(_PARSED) >= 256:
-            _PARSED.clear()
-        found = _PARSED[key] = parse()
-    return found
+    if key in _PARSED:
+        found: _T = _PARSED[key]
+        return found
+    if len(_PARSED) >= 256:
+        _PARSED.clear()
+    made = _PARSED[key] = parse()
+    return made
 
 
 def _rels(parts: dict[str, bytes], part: str) -> list[tuple[str, str, str]]:
