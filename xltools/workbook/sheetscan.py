@@ -198,8 +198,9 @@ def scan_worksheet(xml: bytes, sheet: str, *, max_rows: int, max_cells: int, max
         fits = _fits(top, bottom, left, right, max_rows, max_cells)
         valued = None if fits else [(row_nums[d], cols[l]) for l, d, e in zip(letters, digits, empty) if not e]
         if markup_only and pat is _NO_PREFIX and set(quotes) == {b'"'} and set(closing) == {b'"'}:
-            formulas = _formula_cells(xml, pat, [(row_nums[d], cols[l], f) for l, d, f
-                                                 in compress(zip(letters, digits, formula), formula)])
+            known = _formulas_known(xml, pat, len(formula) - formula.count(b""))
+            if known is not None:
+                formulas = _formula_cells(letters, digits, formula, cols, row_nums) if known else set()
     else:  # cells without an address: numbered as python-calamine numbers them
         valued = [pos for pos, _, _ in _cells_in_order(xml, sheet)]
         fits = not valued or _fits(min(r for r, _ in valued), max(r for r, _ in valued),
@@ -214,28 +215,37 @@ def scan_worksheet(xml: bytes, sheet: str, *, max_rows: int, max_cells: int, max
     return scan
 
 
-def _formula_cells(xml: bytes, pat: TagPatterns, hits: list[tuple[int, int, bytes]]) -> set[Pos] | None:
-    """The formula cells of a well-formed part of markup only, without prefixed tags, whose
-    every cell has its address in double quotes, from the cells the scan found with a formula
-    as first child (``hits``: row, column, ``<f`` and its attributes): what ``formula_cells``
-    finds in ``<sheetData>``.  Every ``<`` starts a tag, so no match holds another; None
-    when that cannot be told from them: a cell outside ``<sheetData>`` or a ``<f`` in it
-    that is not such a formula."""
+def _formulas_known(xml: bytes, pat: TagPatterns, hits: int) -> bool | None:
+    """Whether the cells the scan found with a formula as first child (``hits`` of them) are
+    what ``formula_cells`` finds in ``<sheetData>``, for a well-formed part of markup only,
+    without prefixed tags, whose every cell has its address in double quotes: every ``<``
+    starts a tag, so no match holds another.  False: the part has no ``<sheetData>`` body
+    (no formula cells); None when it cannot be told from them: a cell outside
+    ``<sheetData>`` or a ``<f`` in it that is not such a formula."""
     m = pat.sheet_data_open.search(xml)
     if not m or m.group(1) == b"/":
-        return set()
+        return False
     start = m.end()
     end = xml.find(b"</sheetData", start)
     while end >= 0 and not _CLOSE_REST.match(xml, end + 11):
         end = xml.find(b"</sheetData", end + 11)
     if end < 0:
         end = len(xml)
-    if xml.count(b"<f", start, end) != len(hits) or _CELL_START.search(xml, 0, start) or _CELL_START.search(xml, end):
+    if xml.count(b"<f", start, end) != hits or _CELL_START.search(xml, 0, start) or _CELL_START.search(xml, end):
         return None
-    out = {(r, c) for r, c, _ in hits}
-    for _, _, f in hits:
-        if b"array" in f:
-            add_array(out, f[2:])
+    return True
+
+
+def _formula_cells(letters: tuple[bytes, ...], digits: tuple[bytes, ...], formula: tuple[bytes, ...],
+                   cols: dict[bytes, int], row_nums: dict[bytes, int]) -> set[Pos]:
+    """(row, column) of the cells whose ``formula`` (``<f`` and its attributes) is not empty;
+    an array formula covers its ref."""
+    out = {(row_nums[d], cols[l]) for l, d in compress(zip(letters, digits), formula)}
+    starts = list(compress(formula, formula))
+    if b"array" in b"".join(starts):
+        for f in starts:
+            if b"array" in f:
+                add_array(out, f[2:])
     return out
 
 
