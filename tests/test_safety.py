@@ -646,3 +646,32 @@ def test_checked_parts_are_parsed_once_and_vml_stays_with_defusedxml(tmp_path):
     with pytest.raises(FileProblem) as ei:
         safety._parse_checked(vml, "xl/drawings/vmlDrawing1.vml")
     assert ei.value.code == "E-FILE-UNSAFE"
+
+
+def test_the_size_scan_finds_the_formula_cells_only_where_it_can_tell():
+    from xltools.workbook.cellscan import formula_cells
+    from xltools.workbook.zipsafety import _check_xml
+
+    row = (b'<row r="2"><c r="B2"><f>1+1</f><v>2</v></c><c r="C2" t="s"><v>0</v></c>'
+           b'<c r="D2">\n  <f t="array" ref="D2:E3">A1:B2</f></c><c r="F2"><f t="shared" si="0"/></c></row>')
+    base = b'<worksheet><cols><col min="1" max="2"/></cols><sheetData>%s</sheetData>%s</worksheet>'
+    plain = base % (row, b'<conditionalFormatting><cfRule><formula>A1</formula></cfRule></conditionalFormatting>')
+    scan = check_sheet_size(plain, "S", Limits(), markup_only=_check_xml("s.xml", plain))
+    assert scan.formulas == formula_cells(plain) == {(2, 2), (2, 4), (2, 5), (3, 4), (3, 5), (2, 6)}
+    assert check_sheet_size(plain, "S", Limits()).formulas is None  # not known to be markup only
+    # what the one pass cannot tell is left to formula_cells: the same cells either way
+    unclear = [
+        base % (row.replace(b"</row>", b'<c r="G2"><v>1</v><f>2</f></c></row>'), b""),  # a formula after the value
+        base % (row, b'<extLst><c r="H9"><f>1</f></c></extLst>'),  # a cell outside sheetData
+        base % (row.replace(b"<row ", b'<row><foo xmlns="u"/></row><row '), b""),  # another tag starting with f
+        base % (row.replace(b'r="C2"', b"r='C2'"), b""),  # an address in single quotes
+    ]
+    for xml in unclear:
+        assert _check_xml("s.xml", xml)
+        assert check_sheet_size(xml, "S", Limits(), markup_only=True).formulas is None
+    for xml in (base % (b"<!-- " + row + b" -->" + row, b""), base % (row, b"<?pi x?>"),
+                base % (row.replace(b"<v>0</v>", b"<v><![CDATA[0]]></v>"), b"")):
+        assert not _check_xml("s.xml", xml)  # a comment, a processing instruction, a CDATA section
+    assert check_sheet_size(base % (b"", b""), "S", Limits(), markup_only=True).formulas is None  # no cells
+    empty = b'<worksheet><sheetData/><c r="A1"><f>1</f></c></worksheet>'
+    assert check_sheet_size(empty, "S", Limits(), markup_only=True).formulas == formula_cells(empty) == set()

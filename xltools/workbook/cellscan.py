@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import re
 
-from xltools.cells import col_index, parse_range
-from xltools.workbook.sheetscan import has_prefixed_tags
+from xltools.cells import col_index
+from xltools.workbook.sheetscan import add_array, has_prefixed_tags
 
 _ATTR_R = re.compile(rb'\sr\s*=\s*"([^"]*)"')
 ATTR_T = re.compile(rb'\st\s*=\s*"([^"]*)"')
-_ATTR_REF = re.compile(rb'\sref\s*=\s*"([^"]*)"')
 _A1_PARTS = re.compile(r"^\$?([A-Za-z]{1,3})\$?(\d+)$")
 
 
@@ -67,7 +66,7 @@ def formula_cells(xml: bytes) -> set[tuple[int, int]]:
                 col = cols[letters] = col_index(letters.decode("ascii"))
             out.add((int(row_text), col))
             if b"array" in attrs:
-                _add_array(out, attrs)
+                add_array(out, attrs)
         return out
     row = 0
     col = 0
@@ -87,18 +86,5 @@ def formula_cells(xml: bytes) -> set[tuple[int, int]]:
                 col += 1
         elif row and col:  # <f>
             out.add((row, col))
-            _add_array(out, attrs)
+            add_array(out, attrs)
     return out
-
-
-def _add_array(out: set[tuple[int, int]], attrs: bytes) -> None:
-    """An array formula (``<f t="array" ref="A5:B5">``) covers every cell of its ref."""
-    t = ATTR_T.search(attrs)
-    ref = _ATTR_REF.search(attrs)
-    if t and t.group(1) == b"array" and ref:
-        try:
-            r1, c1, r2, c2 = parse_range(ref.group(1).decode("ascii", "replace"))
-        except ValueError:
-            return
-        if (r2 - r1 + 1) * (c2 - c1 + 1) <= 100_000:
-            out.update((r, c) for r in range(r1, r2 + 1) for c in range(c1, c2 + 1))

@@ -172,21 +172,57 @@ def _table_defs(pkg: Package) -> dict[str, _TableDef]:
         for _, kind, target in pkg.rels(sheet.part):
             if kind != REL_TABLE or target not in pkg.parts:
                 continue
-            el = pkg.xml(target)
-            ref = attr(el, "ref") or ""
-            if not valid_range(ref):
-                raise file_problem("E-FILE-UNREADABLE", f"{target}: table range {ref[:40]!r} is not in Excel's grid",
-                               f"{target}：テーブルの範囲 {ref[:40]!r} が Excel のシートの範囲外です")
-            top, left, bottom, right = parse_range(ref)
-            names = [attr(c, "name") or "" for c in el.iter() if local(c.tag) == "tableColumn"]
-            tdef = _TableDef(name=attr(el, "displayName") or attr(el, "name") or "", sheet=sheet.name,
-                             ref=ref, top=top, left=left, bottom=bottom, right=right,
-                             header_rows=_int(attr(el, "headerRowCount"), 1),
-                             totals_rows=_int(attr(el, "totalsRowCount"), 0), column_names=names)
-            for alias in {tdef.name, attr(el, "name") or ""}:
+            t = _table_part(pkg, target)
+            tdef = _TableDef(name=t.display_name, sheet=sheet.name, ref=t.ref, top=t.top, left=t.left,
+                             bottom=t.bottom, right=t.right, header_rows=t.header_rows,
+                             totals_rows=t.totals_rows, column_names=list(t.column_names))
+            for alias in {tdef.name, t.name}:
                 if alias:
                     out.setdefault(alias.casefold(), tdef)
     return out
+
+
+@dataclass(frozen=True)
+class _TablePart:
+    """What a table part says (``name``: its ``name`` attribute, ``display_name`` the name
+    the reader goes by)."""
+
+    name: str
+    display_name: str
+    ref: str
+    top: int
+    left: int
+    bottom: int
+    right: int
+    header_rows: int
+    totals_rows: int
+    column_names: tuple[str, ...]
+
+
+_TABLES_SEEN: dict[tuple[str, bytes], _TablePart] = {}
+
+
+def _table_part(pkg: Package, target: str) -> _TablePart:
+    """A table part, read once for every workbook that holds it as it is."""
+    key = (target, pkg.parts[target])
+    found = _TABLES_SEEN.get(key)
+    if found is not None:
+        return found
+    el = pkg.xml(target)
+    ref = attr(el, "ref") or ""
+    if not valid_range(ref):
+        raise file_problem("E-FILE-UNREADABLE", f"{target}: table range {ref[:40]!r} is not in Excel's grid",
+                       f"{target}：テーブルの範囲 {ref[:40]!r} が Excel のシートの範囲外です")
+    top, left, bottom, right = parse_range(ref)
+    names = tuple(attr(c, "name") or "" for c in el.iter() if local(c.tag) == "tableColumn")
+    name = attr(el, "name") or ""
+    found = _TablePart(name=name, display_name=attr(el, "displayName") or name, ref=ref, top=top, left=left,
+                       bottom=bottom, right=right, header_rows=_int(attr(el, "headerRowCount"), 1),
+                       totals_rows=_int(attr(el, "totalsRowCount"), 0), column_names=names)
+    if len(_TABLES_SEEN) >= 256:
+        _TABLES_SEEN.clear()
+    _TABLES_SEEN[key] = found
+    return found
 
 
 def _int(text: str | None, default: int) -> int:
@@ -249,6 +285,7 @@ def _date_styles(pkg: Package) -> set[int]:
 
 
 _DATE_STYLES_SEEN: dict[bytes, frozenset[int]] = {}
+_NAMES_SEEN: dict[tuple[bytes, tuple[str, ...]], dict[str, NameRef]] = {}
 
 
 def _parse_date_styles(root) -> set[int]:
@@ -449,10 +486,21 @@ class _PackageView:
             if sp.part is None:
                 continue
             grid = self.grid(sp)
-            yield SheetView(sp.name, sp.state, grid, formula_cells(self.pkg.parts.get(sp.part, b"")))
+            formulas = self.pkg.formulas.get(sp.part)
+            if formulas is None:
+                formulas = formula_cells(self.pkg.parts.get(sp.part, b""))
+            yield SheetView(sp.name, sp.state, grid, formulas)
 
     def defined_names(self, sheet_names: list[str]) -> dict[str, NameRef]:
-        return {k: NameRef(n.sheet, n.row, n.col) for k, n in _defined_names(self.pkg, sheet_names).items()}
+        # plans made from one template share their names: the workbook part is read once
+        key = (self.pkg.parts.get(self.pkg.workbook_part, b""), tuple(sheet_names))
+        names = _NAMES_SEEN.get(key)
+        if names is None:
+            if len(_NAMES_SEEN) >= 64:
+                _NAMES_SEEN.clear()
+            names = _NAMES_SEEN[key] = {k: NameRef(n.sheet, n.row, n.col)
+                                        for k, n in _defined_names(self.pkg, sheet_names).items()}
+        return dict(names)
 
     def tables(self) -> dict[str, TableRef]:
         copies: dict[int, TableRef] = {}
@@ -549,12 +597,15 @@ class _Reader:
         unknown_set = set(unknown_cols)
 
         def unknown_values(r: int) -> None:
+            if not unknown_set:
+                return
             for col in sheet.cols_between(r, tdef.left, tdef.right):
                 if col in unknown_set:
                     self.stray_if_value(sheet, r, col, plan)
 
         for r in sheet.rows_between(first, tdef.data_bottom):
-            row = self.table_row(sheet, t.name, r, r - first + 1, col_of, formula_keys, plan)
+            row = self.table_row(sheet, t.name, r, r - first + 1, col_of, formula_keys, plan,
+                                 span=(tdef.left, tdef.right))
             if row is not None:
                 rt.rows.append(row)
             unknown_values(r)
@@ -567,7 +618,7 @@ class _Reader:
                 break
             sheet.consumed.update((r, c) for c in span)
             row = self.table_row(sheet, t.name, r, r - first + 1, col_of, formula_keys, plan,
-                                 below=True)
+                                 below=True, span=(tdef.left, tdef.right))
             if row is not None:
                 rt.rows.append(row)
             unknown_values(r)
@@ -575,11 +626,22 @@ class _Reader:
         return rt
 
     def table_row(self, sheet: _Sheet, table: str, r: int, index: int, col_of: dict[int, str],
-                  formula_keys: set[str], plan: RawPlan, below: bool = False) -> RawRow | None:
+                  formula_keys: set[str], plan: RawPlan, below: bool = False,
+                  span: tuple[int, int] | None = None) -> RawRow | None:
+        """The row ``r`` of a table whose worksheet columns ``col_of`` are known (``span``: the
+        table's first and last column, else those of ``col_of``); None without any input.
+        A value in a formula column that holds no formula is listed as overwritten."""
         grid, formulas = sheet.grid, sheet.formulas
-        values = [(col, key, grid.get((r, col))) for col, key in col_of.items()]
+        if not col_of:
+            return None
+        left, right = span or (min(col_of), max(col_of))
         has_input = False
-        for col, key, value in values:
+        # only the columns that hold something in this row, left to right (as col_of is)
+        for col in sheet.cols_between(r, left, right):
+            key = col_of.get(col)
+            if key is None:
+                continue
+            value = grid[(r, col)]
             if value is None:
                 continue
             if key in formula_keys:
@@ -589,10 +651,11 @@ class _Reader:
                 has_input = True
         if not has_input:  # most rows of a template's table are still empty: no cells made
             return None
-        name, row_text, letters = sheet.name, str(r), _COL_LETTERS
-        cells = {key: RawCell(name, (letters.get(col) or col_letter(col)) + row_text,
-                              None if key in formula_keys else value)
-                 for col, key, value in values}
+        name, row_text, letters, get = sheet.name, str(r), _COL_LETTERS, grid.get
+        cells = {}
+        for col, key in col_of.items():
+            cells[key] = RawCell(name, (letters.get(col) or col_letter(col)) + row_text,
+                                 None if key in formula_keys else get((r, col)))
         return RawRow(index=index, cells=cells, below_table=below)
 
     def is_loose_value(self, sheet: _Sheet, r: int, c: int, *, static: bool = True) -> bool:
@@ -618,15 +681,19 @@ class _Reader:
         for sheet in self.sheets.values():
             if sheet.name.casefold() == META_SHEET or self.is_helper(sheet):
                 continue
-            grid, tables = sheet.grid, sheet.tables
+            grid, name, stray = sheet.grid, sheet.name, plan.stray
+            areas = [(t.top, t.bottom, t.left, t.right) for t in sheet.tables]
             # what is_loose_value asks of each cell, the set lookups done at once
             for pos in sorted(grid.keys() - sheet.consumed - sheet.formulas):
                 v = grid[pos]
                 if v is None or (isinstance(v, str) and v in static):
                     continue
                 r, c = pos
-                if not any(t.contains(r, c) for t in tables):
-                    plan.stray.append(sheet.raw(r, c, v))
+                for top, bottom, left, right in areas:
+                    if top <= r <= bottom and left <= c <= right:
+                        break
+                else:
+                    stray.append(RawCell(name, a1(r, c), v))
 
     @staticmethod
     def is_helper(sheet: _Sheet) -> bool:

@@ -59,7 +59,7 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 from xml.etree.ElementTree import Element, ParseError, XMLParser
 
 from defusedxml import DefusedXmlException
@@ -135,6 +135,9 @@ class Package:
     cells: dict[str, dict[tuple[int, int], Any]] = field(default_factory=dict)
     #: part -> the XML python-calamine reads instead of the original
     reader_parts: dict[str, bytes] = field(default_factory=dict)
+    #: worksheet part -> its formula cells, where the size scan found them (the others:
+    #: :func:`xltools.workbook.cellscan.formula_cells`)
+    formulas: dict[str, set[tuple[int, int]]] = field(default_factory=dict)
     #: part -> its relationships, parsed once
     _rels: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict, repr=False)
 
@@ -221,13 +224,34 @@ def _rels_name(part: str) -> str:
     return posixpath.join(d, "_rels", base + ".rels")
 
 
+#: what a part of a given content (and place) parses to, for the parts that workbooks made from
+#: one template share (relationships, content types): each is parsed once
+_PARSED: dict[tuple[str, str, bytes], Any] = {}
+_T = TypeVar("_T")
+
+
+def _memo(kind: str, where: str, data: bytes, parse: Callable[[], _T]) -> _T:
+    key = (kind, where, data)
+    if key in _PARSED:
+        found: _T = _PARSED[key]
+        return found
+    if len(_PARSED) >= 256:
+        _PARSED.clear()
+    made = _PARSED[key] = parse()
+    return made
+
+
 def _rels(parts: dict[str, bytes], part: str) -> list[tuple[str, str, str]]:
     name = _rels_name(part)
     if name not in parts:
         return []
+    return list(_memo("rels", part, parts[name], lambda: tuple(_parse_rels(parts[name], name, part))))
+
+
+def _parse_rels(data: bytes, name: str, part: str) -> list[tuple[str, str, str]]:
     out = []
     base = posixpath.dirname(part)
-    for r in _parse_checked(parts[name], name):
+    for r in _parse_checked(data, name):
         if local(r.tag) != "Relationship" or attr(r, "TargetMode") == "External":
             continue
         target = attr(r, "Target") or ""
@@ -270,12 +294,14 @@ def _check_package(path: str, data: bytes, limits: Limits) -> Package:
     names = {i.filename for i in infos}
     _check_kind(names, data, infos)
     parts: dict[str, bytes] = {}
+    markup_only: set[str] = set()
     for info in infos:
         if info.is_dir():
             continue
         content = _inflate(data, info)
         if _is_xml_part(info.filename, content):
-            _check_xml(info.filename, content)
+            if _check_xml(info.filename, content):
+                markup_only.add(info.filename)
             parts[info.filename] = content
     types = _content_types(parts)
     wb_part = _workbook_part(parts, types)
@@ -288,11 +314,14 @@ def _check_package(path: str, data: bytes, limits: Limits) -> Package:
         if sheet.part is not None:
             if _is_utf16(parts[sheet.part]):  # the scans (and python-calamine) read UTF-8
                 parts[sheet.part] = pkg.reader_parts[sheet.part] = _to_utf8(parts[sheet.part])
-            scan = check_sheet_size(parts[sheet.part], sheet.name, limits, strings)
+            scan = check_sheet_size(parts[sheet.part], sheet.name, limits, strings,
+                                    markup_only=sheet.part in markup_only)
             if scan.cells:
                 pkg.cells[sheet.part] = scan.cells
             if scan.reader_xml is not None:
                 pkg.reader_parts[sheet.part] = scan.reader_xml
+            if scan.formulas is not None:
+                pkg.formulas[sheet.part] = scan.formulas
     _drop_lying_string_count(pkg)
     return pkg
 
@@ -326,7 +355,11 @@ def _content_types(parts: dict[str, bytes]) -> _ContentTypes:
     if CONTENT_TYPES not in parts:
         raise _unreadable(f"no {CONTENT_TYPES}: not a valid Office package",
                           f"{CONTENT_TYPES} がありません（正しい Office ファイルではありません）")
-    root = _parse_checked(parts[CONTENT_TYPES], CONTENT_TYPES)
+    return _memo("types", "", parts[CONTENT_TYPES], lambda: _parse_content_types(parts[CONTENT_TYPES]))
+
+
+def _parse_content_types(data: bytes) -> _ContentTypes:
+    root = _parse_checked(data, CONTENT_TYPES)
     if local(root.tag) != "Types":
         raise _unreadable(f"{CONTENT_TYPES}: not a content type list", f"{CONTENT_TYPES}：内容が正しくありません")
     return _ContentTypes(root)
@@ -461,13 +494,16 @@ def _drop_lying_string_count(pkg: Package) -> None:
 
 # -- worksheets, on the raw XML (xltools.workbook.sheetscan) -------------------------------------------
 
-def check_sheet_size(xml: bytes, sheet: str, limits: Limits, shared_strings=None) -> SheetScan:
+def check_sheet_size(xml: bytes, sheet: str, limits: Limits, shared_strings=None, *,
+                     markup_only: bool = False) -> SheetScan:
     """Scan a worksheet part (:func:`xltools.workbook.sheetscan.scan_worksheet`): its references,
-    cell container and size; far-away cells and error values are in the result.
+    cell container and size; far-away cells and error values are in the result (and, for a
+    part the XML check found ``markup_only``, its formula cells).
     Raises ``E-FILE-UNREADABLE`` (damaged) or ``E-SHEET-TOO-LARGE``."""
     try:
         return scan_worksheet(xml, sheet, max_rows=limits.max_sheet_rows, max_cells=limits.max_sheet_cells,
-                              max_far=limits.max_far_cells, shared_strings=shared_strings or (lambda: []))
+                              max_far=limits.max_far_cells, shared_strings=shared_strings or (lambda: []),
+                              markup_only=markup_only)
     except SheetXmlError as e:
         code = "E-SHEET-TOO-LARGE" if e.kind == "too-large" else "E-FILE-UNREADABLE"
         raise file_problem(code, e.en, e.ja, value=e.value) from None

@@ -30,9 +30,10 @@ import functools
 import html
 import re
 from dataclasses import dataclass, field
+from itertools import compress
 from typing import Any, Callable, Iterator
 
-from xltools.cells import MAX_COL, MAX_ROW, a1, col_index, col_letter, in_grid
+from xltools.cells import MAX_COL, MAX_ROW, a1, col_index, col_letter, in_grid, parse_range
 from xltools.spec.model import CellError
 
 _P = rb"(?:[A-Za-z_][\w.-]*:)?"  # an optional namespace prefix
@@ -46,14 +47,17 @@ class TagPatterns:
 
     def __init__(self, prefix: bytes):
         p = prefix
-        # every <c> start tag: (quote of r or b"", column letters, row digits, rest of r, "/" if empty);
-        # the tail matches what ``[^>]*?(/?)>`` matches, without trying ``/?>`` at every byte
-        self.cell = re.compile(rb"<" + p + rb"c(?=[\s/>])(?:\s[^>]*?\br\s*=\s*([\"'])([A-Za-z]*)(\d*)([^\"']*)[\"'])?"
-                               rb"(?:[^>]*(/)|[^>]*)>")
+        # every <c> start tag: (quote of r or b"", column letters, row digits, rest of r, closing quote,
+        # "/" if empty, the start of a formula that is its first child: ``<f`` and its attributes);
+        # the tail matches what ``[^>]*?(/?)>`` matches, without trying ``/?>`` at every byte.  The
+        # formula's start tag holds no ``<``: what it takes can hold no other <c> start tag
+        self.cell = re.compile(rb"<" + p + rb"c(?=[\s/>])(?:\s[^>]*?\br\s*=\s*([\"'])([A-Za-z]*)(\d*)([^\"']*)([\"']))?"
+                               rb"(?:[^>]*(/)|[^>]*)>(?:\s*(<" + p + rb"f(?=[\s/>])[^<>]*)>)?")
         # every <row> start tag: (quote of r or b"", r)
         self.row = re.compile(rb"<" + p + rb"row(?=[\s/>])(?:\s[^>]*?\br\s*=\s*([\"'])([^\"']*)[\"'])?")
         self.dimension = re.compile(rb"<" + p + rb"dimension\s[^>]*?\bref\s*=\s*[\"']([^\"']*)[\"']")
         self.sheet_data = re.compile(rb"<" + p + rb"sheetData(?=[\s/>])")
+        self.sheet_data_open = re.compile(rb"<" + p + rb"sheetData(?=[\s/>])[^>]*?(/?)>")
         # a cell with content: (attributes, content)
         self.value_cell = re.compile(rb"<" + p + rb"c\s([^>]*?)(?<!/)>(.*?)</" + p + rb"c\s*>", re.S)
         self.token = re.compile(rb"<(/?)" + p + rb"(row|c)(?=[\s/>])([^>]*?)(/?)>")
@@ -115,6 +119,9 @@ class SheetScan:
     reader_xml: bytes | None = None
     #: far-away cells taken out of python-calamine's copy (subset of ``cells``)
     far: set[Pos] = field(default_factory=set)
+    #: the cells that hold a formula, as :func:`xltools.workbook.cellscan.formula_cells` finds
+    #: them, when the scan could tell (None: ask ``formula_cells``)
+    formulas: set[Pos] | None = None
 
 
 def parse_ref(text: str) -> Pos | None:
@@ -143,10 +150,12 @@ def _bad_ref(sheet: str, what: str, ref: bytes) -> SheetXmlError:
 
 
 def scan_worksheet(xml: bytes, sheet: str, *, max_rows: int, max_cells: int, max_far: int,
-                   shared_strings: Callable[[], list[str]]) -> SheetScan:
+                   shared_strings: Callable[[], list[str]], markup_only: bool = False) -> SheetScan:
     """Check one worksheet part (see the module docs).  Raises :class:`SheetXmlError`.
     ``shared_strings`` returns the workbook's shared strings (called only when a far
-    cell refers to one)."""
+    cell refers to one).  ``markup_only``: the part is well-formed XML without a comment,
+    CDATA section or processing instruction (the XML check says so); then the formula cells
+    are found in the same pass (:attr:`SheetScan.formulas`) where the part allows it."""
     root = _ROOT.match(xml)
     if not root or root.group(1) != b"worksheet":
         found = root.group(1).decode("utf-8", "replace") if root else "-"
@@ -168,11 +177,12 @@ def scan_worksheet(xml: bytes, sheet: str, *, max_rows: int, max_cells: int, max
     hits = pat.cell.findall(xml)
     if not hits:
         return SheetScan()
-    quotes, letters, digits, rest, empty = zip(*hits)
+    quotes, letters, digits, rest, closing, empty, formula = zip(*hits)
     by_position = b"" not in quotes
+    formulas = None
     if by_position:  # every cell has its address (Excel, LibreOffice, openpyxl)
         if set(rest) != {b""} or b"" in letters or b"" in digits:
-            for _, l, d, x, _ in hits:
+            for _, l, d, x, _, _, _ in hits:
                 if not (l and d) or x:
                     raise _bad_ref(sheet, "cell reference", l + d + x)
         cols = {c: col_index(c.decode()) for c in set(letters)}
@@ -187,11 +197,15 @@ def scan_worksheet(xml: bytes, sheet: str, *, max_rows: int, max_cells: int, max
         left, right = min(cols.values()), max(cols.values())
         fits = _fits(top, bottom, left, right, max_rows, max_cells)
         valued = None if fits else [(row_nums[d], cols[l]) for l, d, e in zip(letters, digits, empty) if not e]
+        if markup_only and pat is _NO_PREFIX and set(quotes) == {b'"'} and set(closing) == {b'"'}:
+            known = _formulas_known(xml, pat, len(formula) - formula.count(b""))
+            if known is not None:
+                formulas = _formula_cells(letters, digits, formula, cols, row_nums) if known else set()
     else:  # cells without an address: numbered as python-calamine numbers them
         valued = [pos for pos, _, _ in _cells_in_order(xml, sheet)]
         fits = not valued or _fits(min(r for r, _ in valued), max(r for r, _ in valued),
                                    min(c for _, c in valued), max(c for _, c in valued), max_rows, max_cells)
-    scan = SheetScan()
+    scan = SheetScan(formulas=formulas)
     if not fits:
         scan.far = _far_cells(valued, sheet, max_rows, max_cells, max_far)
     has_errors = any(mark in xml for mark in _ERROR_MARKS) or (
@@ -199,6 +213,59 @@ def scan_worksheet(xml: bytes, sheet: str, *, max_rows: int, max_cells: int, max
     if scan.far or has_errors:
         _decode(xml, sheet, scan, by_position, shared_strings)
     return scan
+
+
+def _formulas_known(xml: bytes, pat: TagPatterns, hits: int) -> bool | None:
+    """Whether the cells the scan found with a formula as first child (``hits`` of them) are
+    what ``formula_cells`` finds in ``<sheetData>``, for a well-formed part of markup only,
+    without prefixed tags, whose every cell has its address in double quotes: every ``<``
+    starts a tag, so no match holds another.  False: the part has no ``<sheetData>`` body
+    (no formula cells); None when it cannot be told from them: a cell outside
+    ``<sheetData>`` or a ``<f`` in it that is not such a formula."""
+    m = pat.sheet_data_open.search(xml)
+    if not m or m.group(1) == b"/":
+        return False
+    start = m.end()
+    end = xml.find(b"</sheetData", start)
+    while end >= 0 and not _CLOSE_REST.match(xml, end + 11):
+        end = xml.find(b"</sheetData", end + 11)
+    if end < 0:
+        end = len(xml)
+    if xml.count(b"<f", start, end) != hits or _CELL_START.search(xml, 0, start) or _CELL_START.search(xml, end):
+        return None
+    return True
+
+
+def _formula_cells(letters: tuple[bytes, ...], digits: tuple[bytes, ...], formula: tuple[bytes, ...],
+                   cols: dict[bytes, int], row_nums: dict[bytes, int]) -> set[Pos]:
+    """(row, column) of the cells whose ``formula`` (``<f`` and its attributes) is not empty;
+    an array formula covers its ref."""
+    out = {(row_nums[d], cols[l]) for l, d in compress(zip(letters, digits), formula)}
+    starts = list(compress(formula, formula))
+    if b"array" in b"".join(starts):
+        for f in starts:
+            if b"array" in f:
+                add_array(out, f[2:])
+    return out
+
+
+_CELL_START = re.compile(rb"<c[\s/>]")
+_CLOSE_REST = re.compile(rb"\s*>")
+_ATTR_REF = re.compile(rb'\sref\s*=\s*"([^"]*)"')
+_ATTR_T_DQ = re.compile(rb'\st\s*=\s*"([^"]*)"')
+
+
+def add_array(out: set[Pos], attrs: bytes) -> None:
+    """An array formula (``<f t="array" ref="A5:B5">``) covers every cell of its ref."""
+    t = _ATTR_T_DQ.search(attrs)
+    ref = _ATTR_REF.search(attrs)
+    if t and t.group(1) == b"array" and ref:
+        try:
+            r1, c1, r2, c2 = parse_range(ref.group(1).decode("ascii", "replace"))
+        except ValueError:
+            return
+        if (r2 - r1 + 1) * (c2 - c1 + 1) <= 100_000:
+            out.update((r, c) for r in range(r1, r2 + 1) for c in range(c1, c2 + 1))
 
 
 def _fits(top: int, bottom: int, left: int, right: int, max_rows: int, max_cells: int) -> bool:

@@ -334,17 +334,24 @@ def _declaration(*_: object) -> None:
     raise _Declaration()
 
 
-def _check_xml(name: str, content: bytes) -> None:
+def _check_xml(name: str, content: bytes) -> bool:
     """Well-formed XML (expat, namespace prefixes bound) without a DOCTYPE: a DTD is
     refused where expat meets it, before anything in it is read.  Legacy VML
     drawings are not strict XML (Excel writes HTML-like tags there): their DTDs are
-    refused, nothing else is asked of them."""
+    refused, nothing else is asked of them.
+
+    Returns whether the part is markup only: no comment, CDATA section or processing
+    instruction (after the XML declaration), so every ``<`` in it starts a tag (False
+    for VML)."""
     if name.lower().endswith(".vml"):
         _refuse_dtd(name, content)
-        return
+        return False
     parser = expat.ParserCreate(namespace_separator="}")
     parser.StartDoctypeDeclHandler = _declaration
     parser.EntityDeclHandler = _declaration
+    other: list[bool] = []
+    parser.CommentHandler = parser.StartCdataSectionHandler = lambda *_: other.append(True)
+    parser.ProcessingInstructionHandler = lambda *_: other.append(True)
     try:
         parser.Parse(content, True)
     except _Declaration:
@@ -355,6 +362,7 @@ def _check_xml(name: str, content: bytes) -> None:
         what = expat.ErrorString(e.code) if isinstance(e, expat.ExpatError) else str(e)
         raise file_problem("E-FILE-UNREADABLE", f"{name}: not well-formed XML ({where}{what})",
                        f"{name}：XML が壊れています（{where}{what}）") from None
+    return not other
 
 
 def _is_utf16(content: bytes) -> bool:
