@@ -1,3 +1,3 @@
-from xltools.cli import cli
+from xltools.cli import run
 
-cli()
+run()
