@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import time
 from collections import Counter, deque
 from dataclasses import dataclass
@@ -56,7 +57,16 @@ from xltools.collect.discovery import (
     is_lock_or_temp,
     resolved,
 )
-from xltools.collect.summary import FAILED, RESULTS, UI, CollectSummary, FileResult, render_summary, summary_tables
+from xltools.collect.summary import (
+    FAILED,
+    RESULTS,
+    UI,
+    CollectSummary,
+    FileResult,
+    TextTable,
+    render_summary,
+    summary_tables,
+)
 from xltools.errors import UnknownLanguageError, UsageError
 from xltools.messages import Label
 from xltools.spec.config import Settings
@@ -226,7 +236,7 @@ class _Progress:
 
     def __init__(self, enabled: bool, total: int, lang: str):
         self.bar = None
-        if not enabled or total == 0:
+        if not enabled or total == 0 or not sys.stderr.isatty():  # rich is imported only for a bar
             return
         from rich.console import Console
 
@@ -430,5 +440,5 @@ def _main_period(files: list[FileResult]) -> str | None:
 
 __all__ = ["PLAN_SUFFIXES", "SKIP_REASONS", "WRONG_FORMAT_SUFFIXES", "Discovery", "discover", "is_hidden",
            "is_lock_or_temp", "resolved", "FAILED", "RESULTS", "UI", "CollectSummary", "FileResult", "render_summary",
-           "summary_tables", "MissingSubmission", "missing_submissions", "CollectError", "collect_paths", "file_id",
-           "FileId", "resolve_period"]
+           "summary_tables", "TextTable", "MissingSubmission", "missing_submissions", "CollectError", "collect_paths",
+           "file_id", "FileId", "resolve_period"]

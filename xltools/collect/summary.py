@@ -2,8 +2,6 @@
 its tables (:func:`render_summary`)."""
 from __future__ import annotations
 
-import os
-import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +10,7 @@ from xltools.errors import EXIT_DATA, EXIT_FAILED, EXIT_OK
 from xltools.spec.issues import INTERNAL, SEVERITIES, Issue
 from xltools.spec.spec import Label
 from xltools.store.schema import FILE_RESULTS
+from xltools.textwidth import display_width
 
 #: results of a file in one run, in summary order
 RESULTS = ("stored", "superseded", "unchanged", "conflict", "rejected")
@@ -150,60 +149,79 @@ class CollectSummary:
 
 # -- output --------------------------------------------------------------------------------
 
-def summary_tables(summary: CollectSummary, lang: str = "ja") -> list[Any]:
-    """Rich renderables: the counts table, the files that need attention and the missing
-    submissions (the last two only when there are any)."""
-    from rich.table import Table
+@dataclass
+class TextTable:
+    """A titled table of texts (``right``: the columns aligned to the right)."""
 
-    t = Table(title=UI["title"](lang))
-    t.add_column(UI["item"](lang))
-    t.add_column(UI["count"](lang), justify="right")
+    title: str
+    headers: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+    right: frozenset[int] = frozenset()
+
+    def render(self) -> str:
+        """The table in box-drawing characters, aligned by display width (East Asian wide
+        characters take two columns); control characters in a cell (a file name may hold
+        any) are shown escaped, so that no text can move the cursor or recolour the
+        terminal."""
+        heads = [_printable(h) for h in self.headers]
+        rows = [[_printable(c) for c in r] for r in self.rows]
+        widths = [max([display_width(h), *(display_width(r[i]) for r in rows)]) for i, h in enumerate(heads)]
+
+        def line(cells: list[str], bar: str) -> str:
+            out = []
+            for i, (c, w) in enumerate(zip(cells, widths)):
+                pad = " " * (w - display_width(c))
+                out.append(f" {pad}{c} " if i in self.right else f" {c}{pad} ")
+            return bar + bar.join(out) + bar
+
+        def rule(left: str, mid: str, right: str, h: str) -> str:
+            return left + mid.join(h * (w + 2) for w in widths) + right
+
+        total = sum(widths) + 3 * len(widths) + 1
+        title = _printable(self.title)
+        lead = max(0, (total - display_width(title)) // 2)
+        return "\n".join([" " * lead + title, rule("┏", "┳", "┓", "━"), line(heads, "┃"),
+                          rule("┡", "╇", "┩", "━"), *(line(r, "│") for r in rows), rule("└", "┴", "┘", "─")])
+
+
+def _printable(text: str) -> str:
+    """``text`` with control and format characters escaped (``\\n``, ``\\x1b``, ``\\u202e``)."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch == " " else ascii(ch)[1:-1] for ch in text)
+
+
+def summary_tables(summary: CollectSummary, lang: str = "ja") -> list[TextTable]:
+    """The counts table, the files that need attention and the missing submissions (the
+    last two only when there are any)."""
     rows = [("files", len(summary.files)), ("plans_stored", summary.plans_stored)]
     rows += [(r, summary.count(r)) for r in RESULTS]
     rows += [(s, summary.issue_counts[s]) for s in SEVERITIES]
     rows += [("ignored", len(summary.ignored)), ("skipped", len(summary.skipped))]
     if summary.missing is not None:
         rows.append(("missing", len(summary.missing)))
-    for key, n in rows:
-        t.add_row(UI[key](lang), str(n))
-    out: list[Any] = [t]
+    out = [TextTable(UI["title"](lang), [UI["item"](lang), UI["count"](lang)],
+                     [[UI[key](lang), str(n)] for key, n in rows], right=frozenset({1}))]
     if summary.failed:
-        p = Table(title=UI["problems"](lang))
-        for key in ("file", "result", "rep", "account", "codes"):
-            p.add_column(UI[key](lang))
+        p = TextTable(UI["problems"](lang), [UI[k](lang) for k in ("file", "result", "rep", "account", "codes")])
         for f in summary.failed:
             status = f.result if f.result != "unchanged" else f.status
-            p.add_row(f.path, UI[status](lang), f.rep or "", f.account_name or "", ", ".join(f.codes))
+            p.rows.append([f.path, UI[status](lang), f.rep or "", f.account_name or "", ", ".join(f.codes)])
         out.append(p)
     odd = [(path, why) for path, why in summary.skip_reasons.items() if why not in ("lock", "hidden")]
     if odd:
-        nr = Table(title=UI["not_read"](lang))
-        for key in ("file", "reason"):
-            nr.add_column(UI[key](lang))
-        for path, why in odd:
-            nr.add_row(path, UI[why](lang))
-        out.append(nr)
+        out.append(TextTable(UI["not_read"](lang), [UI["file"](lang), UI["reason"](lang)],
+                             [[path, UI[why](lang)] for path, why in odd]))
     if summary.missing:
-        m = Table(title=f"{UI['missing_title'](lang)} {summary.period}")
-        for key in ("rep", "account", "period"):
-            m.add_column(UI[key](lang))
-        for s in summary.missing:
-            m.add_row(s.rep, s.account_name + (f" ({s.account_id})" if s.account_id else ""), s.period)
+        m = TextTable(f"{UI['missing_title'](lang)} {summary.period}",
+                      [UI[k](lang) for k in ("rep", "account", "period")])
+        for sub in summary.missing:
+            m.rows.append([sub.rep, sub.account_name + (f" ({sub.account_id})" if sub.account_id else ""),
+                           sub.period])
         out.append(m)
     return out
 
 
-def render_summary(summary: CollectSummary, lang: str = "ja", *, width: int | None = None) -> str:
-    """The summary tables as plain text (what the command prints when not on a terminal)."""
-    from rich.console import Console
-
-    if width is None:
-        import shutil
-
-        width = shutil.get_terminal_size((120, 24)).columns if sys.stdout.isatty() else 120
-    console = Console(width=max(60, width), record=True, file=open(os.devnull, "w"), color_system=None)
-    for r in summary_tables(summary, lang):
-        console.print(r)
-    text = console.export_text()
-    console.file.close()
-    return text
+def render_summary(summary: CollectSummary, lang: str = "ja") -> str:
+    """The summary tables as text (what the command prints), one blank line after each."""
+    return "".join(t.render() + "\n\n" for t in summary_tables(summary, lang))
