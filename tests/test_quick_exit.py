@@ -9,7 +9,7 @@ import pytest
 
 SCRIPT = """
 import atexit, sys, threading, time
-from xltools.cli import quick_exit
+from xltools.console import quick_exit
 mode, out = sys.argv[1], sys.argv[2]
 atexit.register(lambda: open(out, "a").write("atexit ran\\n"))
 sys.stdout.write("x" * 1_000_000)  # far more than a pipe holds: flushed before the exit

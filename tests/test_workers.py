@@ -68,3 +68,40 @@ def test_one_worker_forks_only_from_a_single_thread():
     finally:
         stop.set()
         t.join()
+
+
+def test_a_worker_started_early_gets_its_functions_by_name_and_its_initargs_later():
+    w = ForkedWorker(f"{__name__}:_job", initializer=f"{__name__}:_init", preload=("json",)).start()
+    first = w.pid
+    with w:
+        w.initargs = ("late",)  # known only after the fork
+        assert w.run(("echo", 1))[:2] == ("late", 1)
+        assert isinstance(w.run(("abort", None)), WorkerDied)
+        assert w.run(("echo", 2))[:2] == ("late", 2) and w.pid != first  # the new worker gets them too
+        assert w.start() is w and w.pid is not None
+
+
+def test_the_console_starts_checks_worker_before_the_command_line_is_imported(tmp_path):
+    import subprocess
+    import sys
+
+    probe = ("import atexit, sys\n"
+             "sys.argv = ['xltools', 'check', 'missing.xlsx']\n"
+             "from xltools.checking import worker\n"
+             "seen = {}\n"
+             "real_start, real_get = worker.start_early, worker.check_worker\n"
+             "def start_early():\n"
+             "    seen['click imported'] = 'click' in sys.modules\n"
+             "    real_start()\n"
+             "    seen['early'] = worker._EARLY[0]\n"
+             "def check_worker():\n"
+             "    w = real_get()\n"
+             "    seen['used the early one'] = w is seen.get('early')\n"
+             "    return w\n"
+             "worker.start_early, worker.check_worker = start_early, check_worker\n"
+             "atexit.register(lambda: print(sorted((k, v) for k, v in seen.items() if k != 'early')))\n"
+             "from xltools.console import run\n"
+             "run()\n")
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert r.returncode == 1 and "E-FILE-UNREADABLE" in r.stdout, r.stdout + r.stderr
+    assert r.stdout.rstrip().splitlines()[-1] == "[('click imported', False), ('used the early one', True)]"

@@ -1,3 +1,3 @@
-from xltools.cli import run
+from xltools.console import run
 
 run()

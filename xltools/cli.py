@@ -258,19 +258,24 @@ def check_cmd(files, fmt, lang, annotate_dir, db_url, config_path):
     errors, 3 when xltools failed on a file (E-INTERNAL).  Every path gets a
     result: a file that cannot be read gets one file-level issue; the run goes on.
     """
-    from xltools.checking.check import check_files, exit_code, render
+    from xltools.checking.worker import check_worker
 
-    now = command_now()
-    spec, settings = load_context(config_path)
-    lang = lang or settings.language
-    win_rate = None
-    if db_url:
-        from xltools.reports.winrate import format_win_rate, load_win_rates
+    worker = check_worker().start()  # it imports the reader while the spec is loaded here
+    with worker:
+        from xltools.checking.check import check_files, exit_code, render
 
-        rates = load_win_rates(db_url, spec, settings)
-        win_rate = rates.rate_for(None)
-        click.echo(format_win_rate(rates, lang), err=True)
-    reports = check_files(files, spec, settings, lang=lang, annotate_dir=annotate_dir, win_rate=win_rate, now=now)
+        now = command_now()
+        spec, settings = load_context(config_path)
+        lang = lang or settings.language
+        win_rate = None
+        if db_url:
+            from xltools.reports.winrate import format_win_rate, load_win_rates
+
+            rates = load_win_rates(db_url, spec, settings)
+            win_rate = rates.rate_for(None)
+            click.echo(format_win_rate(rates, lang), err=True)
+        reports = check_files(files, spec, settings, lang=lang, annotate_dir=annotate_dir, win_rate=win_rate,
+                              now=now, worker=worker)
     click.echo(render(reports, fmt, lang))
     click.get_current_context().exit(exit_code(reports))
 
@@ -694,41 +699,3 @@ def live_map_cmd(book, lang, config_path):
         click.get_current_context().exit(1)
     click.echo(done)
 
-
-def run() -> None:
-    """The ``xltools`` console command: :data:`cli`, then a quick exit.
-
-    Once a command is done, Python's exit handlers run (``atexit``), its output is
-    flushed and the process ends with ``os._exit``: the interpreter's teardown, which
-    frees every object of every module, is skipped -- it takes longer than many commands
-    (SQLAlchemy's modules alone about 0.17 s).  Every file xltools writes is closed (and
-    replaced atomically) before the command returns, the store's connections are closed
-    by then and worker processes have been joined.  While another thread still runs, the
-    exit is the normal one (it waits for that thread)."""
-    try:
-        cli.main()
-        code: object = 0
-    except SystemExit as e:
-        code = e.code
-    quick_exit(code)
-
-
-def quick_exit(code: object) -> None:
-    """End the process with ``code`` (as :func:`sys.exit` reads it: None is 0, a text is
-    printed on stderr and gives 1) after the exit handlers, without the teardown."""
-    import atexit
-    import threading
-
-    if not isinstance(code, int):
-        if code is not None:
-            print(code, file=sys.stderr)
-        code = 0 if code is None else 1
-    if threading.active_count() > 1:
-        sys.exit(code)
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):  # a closed pipe (xltools ... | head) or a closed stream
-            pass
-    os._exit(code)

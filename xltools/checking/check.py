@@ -23,14 +23,18 @@ import os
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from xltools import clock
+from xltools.checking.worker import check_worker
 from xltools.errors import EXIT_DATA, EXIT_FAILED, EXIT_OK, UnknownFormatError, UnknownLanguageError, WinRateError
 from xltools.spec.config import Settings
 from xltools.spec.issues import INTERNAL, SEVERITIES, FileReport, Issue, sort_issues
 from xltools.spec.spec import LANGS, Label, Spec
 from xltools.workbook.statictexts import workbook_texts
+
+if TYPE_CHECKING:
+    from xltools.workbook.workers import ForkedWorker, ReadPool
 
 #: words of the text report
 _UI = {
@@ -118,35 +122,32 @@ def _secs(since: float) -> float:
 
 def check_files(paths: Iterable[str | os.PathLike[str]], spec: Spec, settings: Settings, *, lang: str = "ja",
                 annotate_dir: str | os.PathLike[str] | None = None, now: datetime | None = None,
-                win_rate: float | None = None) -> list[FileReport]:
+                win_rate: float | None = None, worker: "ForkedWorker | ReadPool | None" = None) -> list[FileReport]:
     """Check every file, in order, each in a worker process (:mod:`xltools.workbook.workers`): a
     file that kills its reader gets one ``E-INTERNAL`` issue, the others their real
     reports.  With ``annotate_dir`` also write an annotated copy of each readable
-    workbook there (``report.stats["annotated"]`` is its path).  ``now`` (default:
+    workbook there (``report.stats["annotated"]`` is its path).  ``worker``: from
+    :func:`check_worker` (default: a new one), closed here.  ``now`` (default:
     :func:`xltools.clock.now`, read once): see :func:`check_file`; it is also the
     "checked at" time of the annotated copies."""
-    _lang(lang)
-    now = clock.resolve(now)
-    paths = list(paths)
-    out_dir = Path(annotate_dir) if annotate_dir is not None else None
-    if out_dir is not None:
-        from xltools.checking.annotate import prepare_dir
+    with worker if worker is not None else check_worker() as pool:
+        _lang(lang)
+        now = clock.resolve(now)
+        paths = list(paths)
+        out_dir = Path(annotate_dir) if annotate_dir is not None else None
+        if out_dir is not None:
+            from xltools.checking.annotate import prepare_dir
 
-        prepare_dir(out_dir, paths)
-    try:
-        texts = workbook_texts(spec, settings)
-    except Exception:  # noqa: BLE001 - check_file then reports the failure on each file
-        texts = None
-    if win_rate is not None and not (0 < win_rate <= 1):
-        raise WinRateError(value=win_rate)
-    used: set[str] = set()
-    reports: list[FileReport] = []
-    if not paths:
-        return reports
-    from xltools.workbook.workers import one_worker
-
-    with one_worker(_check_in_worker, initializer=_init_check_worker,
-                    initargs=(spec, settings, now, win_rate, texts)) as pool:
+            prepare_dir(out_dir, paths)
+        try:
+            texts = workbook_texts(spec, settings)
+        except Exception:  # noqa: BLE001 - check_file then reports the failure on each file
+            texts = None
+        if win_rate is not None and not (0 < win_rate <= 1):
+            raise WinRateError(value=win_rate)
+        used: set[str] = set()
+        reports: list[FileReport] = []
+        pool.initargs = (spec, settings, now, win_rate, texts)
         for p in paths:
             reports.append(_annotated(worker_report(str(p), pool.run(str(p))), p, out_dir, used, spec, lang, now,
                                       settings))

@@ -25,13 +25,15 @@ file that kills its worker gets :class:`WorkerDied`, and the next file a new wor
 from __future__ import annotations
 
 import os
-import signal
 import struct
-from collections import deque
-from typing import TYPE_CHECKING, Any, Callable, Iterable
 
+# typing, signal and collections are imported where they are used: ``check`` forks its
+# worker from this module before anything else is imported (:mod:`xltools.console`)
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections import deque
     from concurrent.futures import Future, ProcessPoolExecutor
+    from typing import Any, Callable, Iterable
 
 #: modules a forkserver imports once, so that each worker starts warm
 PRELOAD = ("xltools.checking.check", "xltools.workbook.reader", "xltools.checking.validate", "xltools.checking.rules")
@@ -45,6 +47,8 @@ class WorkerDied(Exception):
         super().__init__(self.describe("en"))
 
     def describe(self, lang: str = "en") -> str:
+        import signal
+
         code = self.exitcode
         if code is not None and code < 0:
             try:
@@ -102,6 +106,8 @@ class ReadPool:
 
     def __init__(self, fn: Callable[[Any], Any], jobs: int = 1, *, initializer: Callable | None = None,
                  initargs: tuple = (), preload: Iterable[str] = PRELOAD):
+        from collections import deque
+
         self.fn, self.jobs = fn, max(1, jobs)
         self.initializer, self.initargs, self.preload = initializer, initargs, tuple(preload)
         self.executor: ProcessPoolExecutor | None = None
@@ -114,6 +120,10 @@ class ReadPool:
         self._seen: dict = {}  # pid -> worker process of the current pool
 
     def __enter__(self) -> "ReadPool":
+        return self
+
+    def start(self) -> "ReadPool":
+        """Nothing yet: the workers start with the first read."""
         return self
 
     def __exit__(self, exc_type, *_: Any) -> None:
@@ -225,6 +235,8 @@ class ReadPool:
                 self._restart()
 
     def _exit_code(self) -> int | None:
+        import signal
+
         self._seen.update(getattr(self.executor, "_processes", None) or {})
         procs = list(self._seen.values())
         for p in procs:  # on a busy machine the dead worker may not be reaped yet
@@ -267,20 +279,42 @@ def _send_message(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
+if TYPE_CHECKING:
+    Fn = Callable[..., Any] | str  # a function, or its "module:name" (imported where it runs)
+
+
+def resolve(fn: Fn | None) -> Callable[..., Any] | None:
+    """The function ``fn`` names (``"package.module:function"``), or ``fn`` itself."""
+    if not isinstance(fn, str):
+        return fn
+    import importlib
+
+    module, _, name = fn.partition(":")
+    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+
+
 class ForkedWorker:
     """Run ``fn(arg)`` in one worker process made by ``os.fork`` (POSIX), one read at a
     time; :meth:`run` returns what ``fn`` returned, the exception it raised (an instance,
     not raised here) or :class:`WorkerDied` when the worker died during that read.  The
-    worker is made on the first read and again after one dies; ``initializer(*initargs)``
-    runs in each.  Arguments and results cross two pipes as pickles.
+    worker is made on the first read (or by :meth:`start`) and again after one dies;
+    ``initializer(*initargs)`` runs in each before its first read.  Arguments, results and
+    the ``initargs`` cross two pipes as pickles.
+
+    ``fn`` and ``initializer`` may be given by name (``"module:function"``), and
+    :meth:`start` may come before ``initargs`` are known (set them before the first
+    :meth:`run`): the worker then imports its modules (``preload`` first) while the
+    parent goes on -- on two cores, in parallel.
 
     The parent must run a single thread (:func:`one_worker` checks): only the forking
     thread goes on in the child."""
 
-    def __init__(self, fn: Callable[[Any], Any], *, initializer: Callable | None = None, initargs: tuple = ()):
-        self.fn, self.initializer, self.initargs = fn, initializer, initargs
+    def __init__(self, fn: Fn, *, initializer: Fn | None = None, initargs: tuple = (),
+                 preload: Iterable[str] = ()):
+        self.fn, self.initializer, self.initargs, self.preload = fn, initializer, initargs, tuple(preload)
         self.pid: int | None = None
         self.to_worker = self.from_worker = -1
+        self.initialised = False  # the current worker has its initargs
         self.deaths = 0
 
     def __enter__(self) -> "ForkedWorker":
@@ -289,12 +323,20 @@ class ForkedWorker:
     def __exit__(self, *_: Any) -> None:
         self.close()
 
+    def start(self) -> "ForkedWorker":
+        """Make the worker now (it waits for its ``initargs``); a no-op when there is one."""
+        if self.pid is None:
+            self._start()
+        return self
+
     def run(self, arg: Any) -> Any:
         import pickle
 
-        if self.pid is None:
-            self._start()
+        self.start()
         try:
+            if not self.initialised:
+                _send_message(self.to_worker, pickle.dumps(self.initargs))
+                self.initialised = True
             _send_message(self.to_worker, pickle.dumps(arg))
             data = _receive(self.from_worker)
         except BrokenPipeError:  # it died before it read the argument
@@ -326,16 +368,25 @@ class ForkedWorker:
         os.close(args_r)
         os.close(results_w)
         self.pid, self.to_worker, self.from_worker = pid, args_w, results_r
+        self.initialised = False
 
     def _serve(self, args: int, results: int) -> None:
         status = 0
         try:
+            import importlib
             import pickle
 
-            _start_worker(self.initializer, self.initargs)
-            while (data := _receive(args)) is not None:
+            _start_worker(None, ())
+            for module in self.preload:
+                importlib.import_module(module)
+            fn, initializer = resolve(self.fn), resolve(self.initializer)
+            initargs = _receive(args)
+            if initargs is not None and initializer is not None:
+                initializer(*pickle.loads(initargs))
+            while initargs is not None and (data := _receive(args)) is not None:
                 try:
-                    value = self.fn(pickle.loads(data))
+                    assert fn is not None
+                    value = fn(pickle.loads(data))
                 except Exception as exc:  # noqa: BLE001 - the parent reports it
                     value = exc
                 try:
@@ -358,13 +409,15 @@ class ForkedWorker:
         return WorkerDied(-os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status))
 
 
-def one_worker(fn: Callable[[Any], Any], *, initializer: Callable | None = None,
-               initargs: tuple = ()) -> "ForkedWorker | ReadPool":
+def one_worker(fn: Fn, *, initializer: Fn | None = None, initargs: tuple = (),
+               preload: Iterable[str] = ()) -> "ForkedWorker | ReadPool":
     """A worker for reads one at a time (``with one_worker(...) as w: w.run(arg)``): a
     :class:`ForkedWorker` where the process can fork safely (POSIX, one thread), else a
-    :class:`ReadPool` of one."""
+    :class:`ReadPool` of one (its functions imported here; it starts on the first read)."""
     import threading
 
     if hasattr(os, "fork") and threading.active_count() == 1:
-        return ForkedWorker(fn, initializer=initializer, initargs=initargs)
-    return ReadPool(fn, 1, initializer=initializer, initargs=initargs)
+        return ForkedWorker(fn, initializer=initializer, initargs=initargs, preload=preload)
+    function = resolve(fn)
+    assert function is not None
+    return ReadPool(function, 1, initializer=resolve(initializer), initargs=initargs)
