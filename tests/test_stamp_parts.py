@@ -6,35 +6,24 @@ from __future__ import annotations
 
 import io
 import random
-import re
 import time
 import zipfile
-from datetime import datetime
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_stamp import AWKWARD as STAMP_AWKWARD
+from test_stamp import MODIFIED, SETTINGS, SPEC, WHEN
 
 from xltools import clock
 from xltools.generation import _WORKER, generate_from_roster
-from xltools.spec.config import Settings
-from xltools.spec.spec import load_spec
 from xltools.workbook.generate import PlanInfo, generate_workbook
 from xltools.workbook.generate.stamp import BlankPlan
 from xltools.workbook.outfile import DeflatePrefix, deflated, write_deflated, write_xlsx
 
-SPEC = load_spec()
-SETTINGS = Settings()
-WHEN = datetime(2026, 7, 1, 9, 30)
-MODIFIED = re.compile(rb"<dcterms:modified[^>]*>[^<]*</dcterms:modified>")
-
-AWKWARD = [
-    "=cmd|' /C calc'!A0", "+1+1", "-2", "@SUM(A1)", "x" * 300, "長い会社名" * 60, "a\x00b\x07c\x1fd",
-    "&<>\"'", "<c r=\"C5\"/>", "</c></row>", "Ｆｕｌｌ－ｗｉｄｔｈ株式会社", "🍣寿司🍺 Holdings", "CON", "a/b\\c:d*e?f",
-    "_x0041_", " leading and trailing ", "line\nbreak\r\ntext", "\t", "'quoted'", "&[Page]&A&&", "&L&R&C",
-    "\ud800lone", "x" * 40_000,
-]
+#: test_stamp's awkward texts, and texts that look like the markup around a hole
+AWKWARD = [*STAMP_AWKWARD, "<c r=\"C5\"/>", "</c></row>", "&L&R&C", "x" * 40_000]
 
 _BLANKS: dict[str, BlankPlan] = {}
 
