@@ -681,6 +681,25 @@ def test_cli_text_output_in_english(good_plan, tmp_path):
     assert "error" in res.output and "E-TYPE" in res.output and "1 file(s): 0 OK, 1 with errors" in res.output
 
 
+def test_text_output_escapes_what_could_drive_the_terminal(good_plan, tmp_path):
+    """File names and typed values come from untrusted workbooks: a CSI (C1) or a
+    bidirectional override is shown escaped, and so is an ESC in a file name."""
+    wb = openpyxl.load_workbook(good_plan)
+    hostile = "\u202e多い\x9b2J"
+    path = edit(good_plan, tmp_path / "a\x1b[2Jb.xlsx", {table_cell(wb, "Opportunities", "amount", 2): hostile})
+    (report,) = check_files([path], SPEC, SETTINGS, lang="en", now=NOW)
+    (typed,) = [i for i in report.issues if i.code == "E-TYPE"]
+    assert typed.raw == hostile  # the report keeps the value as typed
+    for text in (render([report], "text", "en"), run_cli(path, "--lang", "en").output):
+        assert all(ch.isprintable() for ch in text.replace("\n", "")), text
+        assert str(tmp_path / "a\\x1b[2Jb.xlsx") in text.splitlines()[0]
+        (line,) = [ln for ln in text.splitlines() if "E-TYPE" in ln]
+        assert "\\u202e多い\\x9b2J" in line
+    res = run_cli(path, "--format", "json")
+    assert json.loads(res.output)["files"][0]["file"] == str(path)  # JSON carries the exact values
+    assert hostile in [i["raw"] for i in json.loads(res.output)["files"][0]["issues"]]
+
+
 def test_check_shows_the_coverage_the_workbook_shows(good_plan):
     """The one coverage: the text line and the JSON figures are the in-period figures."""
     r = check(good_plan)

@@ -104,6 +104,15 @@ class XltoolsCli(click.Group):
         sys.exit(code or 0)
 
 
+def _echo(text: str, err: bool = False) -> None:
+    """Print text output with control and format characters escaped (line breaks kept):
+    file, sheet, account and case names come from untrusted workbooks and must not drive the
+    terminal (:func:`xltools.textwidth.printable`).  JSON output is printed as it is."""
+    from xltools.textwidth import printable
+
+    click.echo(printable(text, newlines=True), err=err)
+
+
 def _fail(as_json: bool, code: str, message: str, exit_code: int, usage: click.ClickException | None = None,
           params: dict | None = None) -> int:
     if as_json:
@@ -112,7 +121,7 @@ def _fail(as_json: bool, code: str, message: str, exit_code: int, usage: click.C
     elif usage is not None:
         usage.show()
     else:
-        click.echo(f"Error: {message}", err=True)
+        _echo(f"Error: {message}", err=True)
     return exit_code
 
 
@@ -192,17 +201,17 @@ def spec_cmd(fmt, config_path):
     if fmt == "json":
         click.echo(json.dumps(spec.to_dict(), ensure_ascii=False, indent=2))
         return
-    click.echo(f"template {spec.template} version {spec.version}")
+    _echo(f"template {spec.template} version {spec.version}")
     for s in spec.sections:
-        click.echo(f"\n[{s.key}] {s.title.ja} / {s.title.en}" + ("  (required)" if s.required else ""))
+        _echo(f"\n[{s.key}] {s.title.ja} / {s.title.en}" + ("  (required)" if s.required else ""))
         for f in s.fields:
-            click.echo(f"  {f.key:<24} {f.type:<9} {'*' if f.required else ' '} {f.label.ja} / {f.label.en}"
+            _echo(f"  {f.key:<24} {f.type:<9} {'*' if f.required else ' '} {f.label.ja} / {f.label.en}"
                        + ("  = formula" if f.formula else ""))
         for t in s.tables:
-            click.echo(f"  table {t.name}: {t.label.ja} / {t.label.en}")
+            _echo(f"  table {t.name}: {t.label.ja} / {t.label.en}")
             for c in t.columns:
                 extra = f"  [{c.choices}]" if c.choices else (f"  <- {c.source}" if c.source else "")
-                click.echo(f"    {c.key:<22} {c.type:<9} {'*' if c.required else ' '} "
+                _echo(f"    {c.key:<22} {c.type:<9} {'*' if c.required else ' '} "
                            f"{c.label.ja} / {c.label.en}{extra}" + ("  = formula" if c.formula else ""))
 
 
@@ -235,7 +244,7 @@ def export_cmd(table, db_url, fmt, output, all_versions, period, lang, config_pa
     n = export_table(table, db_url=db_url, fmt=fmt, period=period, all_versions=all_versions,
                      output=output or None, spec=spec)
     if output:
-        click.echo(_WRITTEN.format(lang or settings.language, n=n, path=output), err=True)
+        _echo(_WRITTEN.format(lang or settings.language, n=n, path=output), err=True)
 
 
 @cli.command(name="check")
@@ -273,10 +282,11 @@ def check_cmd(files, fmt, lang, annotate_dir, db_url, config_path):
 
             rates = load_win_rates(db_url, spec, settings)
             win_rate = rates.rate_for(None)
-            click.echo(format_win_rate(rates, lang), err=True)
+            _echo(format_win_rate(rates, lang), err=True)
         reports = check_files(files, spec, settings, lang=lang, annotate_dir=annotate_dir, win_rate=win_rate,
                               now=now, worker=worker)
-    click.echo(render(reports, fmt, lang))
+    output = render(reports, fmt, lang)
+    click.echo(output) if fmt == "json" else _echo(output)
     click.get_current_context().exit(exit_code(reports))
 
 
@@ -328,10 +338,10 @@ def generate_cmd(period, account, rep, account_id, target, team_members, output,
             click.echo(json.dumps(result.to_dict(msg_lang), ensure_ascii=False, indent=2))
         else:
             if result.note:
-                click.echo(result.note, err=True)
+                _echo(result.note, err=True)
             for issue in result.errors:
-                click.echo(f"{issue.code}: {issue.message(msg_lang)}", err=True)
-            click.echo(result.summary(msg_lang, out_dir))
+                _echo(f"{issue.code}: {issue.message(msg_lang)}", err=True)
+            _echo(result.summary(msg_lang, out_dir))
         click.get_current_context().exit(0 if result.ok else 1)
     if not account or not rep:
         raise CommandLineError(_ONE_OR_ROSTER)
@@ -346,8 +356,8 @@ def generate_cmd(period, account, rep, account_id, target, team_members, output,
         click.echo(json.dumps({"paths": [str(plan.path)], "errors": [], "note": plan.note}, ensure_ascii=False))
         return
     if plan.note:
-        click.echo(plan.note, err=True)
-    click.echo(str(plan.path))
+        _echo(plan.note, err=True)
+    _echo(str(plan.path))
 
 
 @cli.command(name="collect")
@@ -387,7 +397,7 @@ def collect_cmd(paths, db_url, roster, period, jobs, fmt, lang, config_path):
     if fmt == "json":
         click.echo(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2))
     else:
-        click.echo(render_summary(summary, lang))
+        _echo(render_summary(summary, lang))
     click.get_current_context().exit(summary.exit_code)
 
 
@@ -421,7 +431,7 @@ def report_cmd(db_url, output, period, lang, roster, config_path):
     with Store(db_url, spec, create=False) as store:
         path = write_rollup(store, spec, settings, output, period=period, lang=lang or settings.language,
                             roster=roster, now=now)
-    click.echo(str(path))
+    _echo(str(path))
 
 
 # -- success-case library and history (xltools/reports/cases.py, xltools/reports/history.py) -------------------
@@ -476,7 +486,7 @@ def cases_search_cmd(query, industry, product, department, scope, limit, fmt, la
         click.echo(json.dumps({"query": query, "scope": scope, "hits": [h.to_dict(spec, lang) for h in hits]},
                               ensure_ascii=False, indent=2))
     else:
-        click.echo(format_hits(spec, hits, lang))
+        _echo(format_hits(spec, hits, lang))
 
 
 @cases_group.command(name="show")
@@ -503,7 +513,7 @@ def cases_show_cmd(case_ref, scope, fmt, lang, db_url, config_path):
     if fmt == "json":
         click.echo(json.dumps(case.to_dict(spec, lang), ensure_ascii=False, indent=2))
     else:
-        click.echo(format_case(spec, case, lang))
+        _echo(format_case(spec, case, lang))
 
 
 @cases_group.command(name="export")
@@ -526,7 +536,7 @@ def cases_export_cmd(output, scope, lang, db_url, config_path):
     spec, settings = load_context(config_path)
     with Store(db_url, spec, create=False) as store:
         n = export_library(store, output, scope=scope, lang=lang or settings.language, now=now)
-    click.echo(f"{output}: {n} 件 / {n} cases")
+    _echo(f"{output}: {n} 件 / {n} cases")
 
 
 @cli.command(name="pack")
@@ -572,10 +582,10 @@ def pack_cmd(plans, out_dir, db_url, period, account, pdf, fmt, lang, config_pat
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:
         for note in result.notes:
-            click.echo(note, err=True)
+            _echo(note, err=True)
         for p in result.paths + result.pdfs:
-            click.echo(str(p))
-        click.echo(result.summary(lang, out_dir), err=True)
+            _echo(str(p))
+        _echo(result.summary(lang, out_dir), err=True)
     click.get_current_context().exit(0 if result.ok else 1)
 
 
@@ -602,7 +612,7 @@ def history_cmd(account, fmt, lang, db_url, config_path):
     if fmt == "json":
         click.echo(json.dumps(h.to_dict(), ensure_ascii=False, indent=2))
     else:
-        click.echo(format_history(spec, h, lang or settings.language))
+        _echo(format_history(spec, h, lang or settings.language))
 
 
 # -- the plan open in Excel (xltools/live.py; Windows/macOS with pip install 'xltools[excel]') ---
@@ -650,8 +660,8 @@ def live_check_cmd(book, fmt, lang, config_path):
     if fmt == "json":
         click.echo(json.dumps(result.to_dict(lang), ensure_ascii=False, indent=2))
     else:
-        click.echo(render([result.report], "text", lang))
-        click.echo(result.summary(lang))
+        _echo(render([result.report], "text", lang))
+        _echo(result.summary(lang))
     click.get_current_context().exit(exit_code([result.report]))
 
 
@@ -674,7 +684,7 @@ def live_clear_cmd(book, fmt, lang, config_path):
     if fmt == "json":
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:
-        click.echo(result.summary(lang or settings.language))
+        _echo(result.summary(lang or settings.language))
 
 
 @live_group.command(name="map")
@@ -695,7 +705,7 @@ def live_map_cmd(book, lang, config_path):
     lang = lang or settings.language
     report, done = live_map(connect(book), spec, settings, lang=lang, now=now)
     if done is None:
-        click.echo(render([report], "text", lang))
+        _echo(render([report], "text", lang))
         click.get_current_context().exit(1)
-    click.echo(done)
+    _echo(done)
 

@@ -236,24 +236,27 @@ def _counts(report: FileReport, lang: str) -> str:
 
 def render_text(reports: list[FileReport], lang: str = "ja") -> str:
     """Grouped by file, most severe first; columns aligned by display width
-    (East Asian wide characters count 2)."""
-    from xltools.textwidth import display_width
+    (East Asian wide characters count 2).  What came from the workbook -- file and sheet
+    names, typed values -- is shown with control and format characters escaped
+    (:func:`xltools.textwidth.printable`): a file cannot drive the terminal it is checked on."""
+    from xltools.textwidth import display_width, printable
 
     lines: list[str] = []
     for r in reports:
         verdict = _UI["valid" if r.valid else "invalid"](lang)
-        lines.append(f"{r.file}  {verdict}  ({_counts(r, lang)})")
+        lines.append(f"{printable(r.file)}  {verdict}  ({_counts(r, lang)})")
         if (figures := _figures(r, lang)) is not None:
-            lines.append("  " + figures)
+            lines.append("  " + printable(figures))
         issues = sort_issues(r.issues)
-        rows = [(_UI[i.severity](lang), i.code, _position(i), _message(i, lang)) for i in issues]
+        rows = [(_UI[i.severity](lang), i.code, printable(_position(i)), printable(_message(i, lang)))
+                for i in issues]
         widths = [max((display_width(row[k]) for row in rows), default=0) for k in range(3)]
         for row in rows:
             lines.append("  " + "  ".join(_pad(row[k], widths[k]) for k in range(3)) + "  " + row[3])
         if "annotated" in r.stats:
-            lines.append(f"  → {_UI['annotated'](lang)}: {r.stats['annotated']}")
+            lines.append(f"  → {_UI['annotated'](lang)}: {printable(str(r.stats['annotated']))}")
         if "annotate_error" in r.stats:
-            lines.append(f"  → {_UI['annotate_error'](lang)}: {r.stats['annotate_error']}")
+            lines.append(f"  → {_UI['annotate_error'](lang)}: {printable(str(r.stats['annotate_error']))}")
     valid = sum(1 for r in reports if r.valid)
     if lang == "ja":
         lines.append(f"{len(reports)} ファイル：OK {valid}・NG {len(reports) - valid}")

@@ -10,7 +10,7 @@ from xltools.errors import EXIT_DATA, EXIT_FAILED, EXIT_OK
 from xltools.spec.issues import INTERNAL, SEVERITIES, Issue
 from xltools.spec.spec import Label
 from xltools.store.schema import FILE_RESULTS
-from xltools.textwidth import display_width
+from xltools.textwidth import display_width, printable
 
 #: results of a file in one run, in summary order
 RESULTS = ("stored", "superseded", "unchanged", "conflict", "rejected")
@@ -163,8 +163,8 @@ class TextTable:
         characters take two columns); control characters in a cell (a file name may hold
         any) are shown escaped, so that no text can move the cursor or recolour the
         terminal."""
-        heads = [_printable(h) for h in self.headers]
-        rows = [[_printable(c) for c in r] for r in self.rows]
+        heads = [printable(h) for h in self.headers]
+        rows = [[printable(c) for c in r] for r in self.rows]
         widths = [max([display_width(h), *(display_width(r[i]) for r in rows)]) for i, h in enumerate(heads)]
 
         def line(cells: list[str], bar: str) -> str:
@@ -178,17 +178,10 @@ class TextTable:
             return left + mid.join(h * (w + 2) for w in widths) + right
 
         total = sum(widths) + 3 * len(widths) + 1
-        title = _printable(self.title)
+        title = printable(self.title)
         lead = max(0, (total - display_width(title)) // 2)
         return "\n".join([" " * lead + title, rule("┏", "┳", "┓", "━"), line(heads, "┃"),
                           rule("┡", "╇", "┩", "━"), *(line(r, "│") for r in rows), rule("└", "┴", "┘", "─")])
-
-
-def _printable(text: str) -> str:
-    """``text`` with control and format characters escaped (``\\n``, ``\\x1b``, ``\\u202e``)."""
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() or ch == " " else ascii(ch)[1:-1] for ch in text)
 
 
 def summary_tables(summary: CollectSummary, lang: str = "ja") -> list[TextTable]:
