@@ -13,6 +13,8 @@ def test_readme_generated_blocks_are_current():
     for name in mod.BLOCKS:
         assert f"<!-- BEGIN {name} -->" in text, name
     assert mod.render(text) == text, "README is out of date: run `make docs`"
+    assert mod.HELPTEXT.read_text(encoding="utf-8") == mod.helptext_module(), \
+        "xltools/helptext.py is out of date: run `make docs`"
 
 
 def test_readme_shows_the_two_commands():
