@@ -105,3 +105,39 @@ def test_the_console_starts_checks_worker_before_the_command_line_is_imported(tm
     r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert r.returncode == 1 and "E-FILE-UNREADABLE" in r.stdout, r.stdout + r.stderr
     assert r.stdout.rstrip().splitlines()[-1] == "[('click imported', False), ('used the early one', True)]"
+
+
+def _init_to_file(path: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(str(os.getpid()))
+    _STATE["tag"] = path
+
+
+def _warm() -> None:
+    _STATE["warm"] = os.getpid()
+
+
+def _warmed(arg):
+    return _STATE.get("warm"), arg
+
+
+def test_configure_sends_the_initargs_before_the_first_read_and_preload_calls_warm_ups(tmp_path):
+    import time
+
+    marker = tmp_path / "initialised"
+    with ForkedWorker(_job, initializer=_init_to_file, preload=("json", f"{__name__}:_warm")) as w:
+        w.configure((str(marker),))  # not started: nothing is sent, the first read sends it
+        assert not marker.exists()
+        w.start()
+        w.configure((str(marker),))
+        deadline = time.monotonic() + 30
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert marker.read_text(encoding="utf-8") == str(w.pid)  # ran in the worker, before any read
+        assert w.run(("echo", 1))[:2] == (str(marker), 1)
+    with ForkedWorker(_warmed, preload=(f"{__name__}:_warm",)) as w:
+        warm_pid, _ = w.run("x")
+        assert warm_pid == w.pid != os.getpid()
+    pool = ReadPool(_job)
+    pool.configure(("z",))
+    assert pool.initargs == ("z",)

@@ -166,12 +166,10 @@ def format_option(*choices: str):
 
 
 def load_context(config_path: str | None):
-    """(spec with company lists applied, settings)."""
-    from xltools.spec.config import load_settings
-    from xltools.spec.spec import load_spec
+    """(spec with company lists applied, settings): :func:`xltools.spec.config.load_context`."""
+    from xltools.spec.config import load_context as load
 
-    settings = load_settings(config_path)
-    return settings.apply(load_spec()), settings
+    return load(config_path)
 
 
 @click.group(cls=XltoolsCli, context_settings={"help_option_names": ["-h", "--help"]})
@@ -267,13 +265,15 @@ def check_cmd(files, fmt, lang, annotate_dir, db_url, config_path):
     errors, 3 when xltools failed on a file (E-INTERNAL).  Every path gets a
     result: a file that cannot be read gets one file-level issue; the run goes on.
     """
-    from xltools.checking.worker import check_worker
+    from xltools.checking.worker import check_worker, send_context
 
     worker = check_worker().start()  # it imports the reader while the spec is loaded here
     with worker:
+        now = command_now()
+        if not db_url:  # the worker loads the same context itself while this process does
+            send_context(worker, config_path, now)
         from xltools.checking.check import check_files, exit_code, render
 
-        now = command_now()
         spec, settings = load_context(config_path)
         lang = lang or settings.language
         win_rate = None

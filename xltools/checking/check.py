@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from xltools import clock
-from xltools.checking.worker import check_worker
+from xltools.checking.worker import LOAD_CONTEXT, check_worker
 from xltools.errors import EXIT_DATA, EXIT_FAILED, EXIT_OK, UnknownFormatError, UnknownLanguageError, WinRateError
 from xltools.spec.config import Settings
 from xltools.spec.issues import INTERNAL, SEVERITIES, FileReport, Issue, sort_issues
@@ -147,7 +147,8 @@ def check_files(paths: Iterable[str | os.PathLike[str]], spec: Spec, settings: S
             raise WinRateError(value=win_rate)
         used: set[str] = set()
         reports: list[FileReport] = []
-        pool.initargs = (spec, settings, now, win_rate, texts)
+        if pool.initargs[:1] != (LOAD_CONTEXT,):  # not already sent by send_context
+            pool.initargs = (spec, settings, now, win_rate, texts)
         for p in paths:
             reports.append(_annotated(worker_report(str(p), pool.run(str(p))), p, out_dir, used, spec, lang, now,
                                       settings))
@@ -169,9 +170,34 @@ def worker_report(path: str, value: "FileReport | BaseException") -> FileReport:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_check_worker(spec: Spec, settings: Settings, now: datetime, win_rate: float | None,
-                       texts: set[str] | None) -> None:
+def _init_check_worker(*initargs: Any) -> None:
+    """What the worker checks with: ``(spec, settings, now, win_rate, texts)``, or
+    ``(LOAD_CONTEXT, config_path, now, win_rate)`` to load the spec, settings and texts here
+    (:func:`xltools.checking.worker.send_context`)."""
+    if initargs[0] == LOAD_CONTEXT:
+        from xltools.spec.config import load_context
+
+        _, config_path, now, win_rate = initargs
+        spec, settings = load_context(config_path)
+        try:
+            texts: set[str] | None = workbook_texts(spec, settings)
+        except Exception:  # noqa: BLE001 - check_file then reports the failure on each file
+            texts = None
+    else:
+        spec, settings, now, win_rate, texts = initargs
     _WORKER.update(spec=spec, settings=settings, now=now, win_rate=win_rate, texts=texts)
+
+
+def _warm_up() -> None:
+    """Before the worker's first file, while it waits: the spec and the static texts of the
+    default settings (``./xltools.toml`` or none) loaded -- both are cached, so the context
+    sent next is quick to load when it is the same.  A failure here is left to the real load."""
+    from xltools.spec.config import load_context
+
+    try:
+        workbook_texts(*load_context(None))
+    except Exception:  # noqa: BLE001 - reported when the context is really loaded
+        pass
 
 
 def _check_in_worker(path: str) -> FileReport:

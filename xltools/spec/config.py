@@ -297,3 +297,12 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
         raise ConfigTomlError(where=str(p), reason=str(e)) from None
     s = settings_from_dict(raw, str(p))
     return s
+
+
+def load_context(path: str | os.PathLike[str] | None = None) -> tuple[Spec, Settings]:
+    """(the template spec with the company lists applied, the settings) of ``path`` (see
+    :func:`load_settings`): what every command works with."""
+    from xltools.spec.spec import load_spec
+
+    settings = load_settings(path)
+    return settings.apply(load_spec()), settings

@@ -126,6 +126,10 @@ class ReadPool:
         """Nothing yet: the workers start with the first read."""
         return self
 
+    def configure(self, initargs: tuple) -> None:
+        """The ``initargs`` of the workers (they start with the first read)."""
+        self.initargs = initargs
+
     def __exit__(self, exc_type, *_: Any) -> None:
         self.close(cancel=exc_type is not None)
 
@@ -303,8 +307,9 @@ class ForkedWorker:
 
     ``fn`` and ``initializer`` may be given by name (``"module:function"``), and
     :meth:`start` may come before ``initargs`` are known (set them before the first
-    :meth:`run`): the worker then imports its modules (``preload`` first) while the
-    parent goes on -- on two cores, in parallel.
+    :meth:`run`, or send them early with :meth:`configure`): the worker then imports its
+    modules (``preload`` first; an entry ``"module:function"`` is called, to warm a cache)
+    while the parent goes on -- on two cores, in parallel.
 
     The parent must run a single thread (:func:`one_worker` checks): only the forking
     thread goes on in the child."""
@@ -328,6 +333,19 @@ class ForkedWorker:
         if self.pid is None:
             self._start()
         return self
+
+    def configure(self, initargs: tuple) -> None:
+        """Set ``initargs`` and send them to the worker now, if it is running and has none
+        yet: its ``initializer`` runs while the parent goes on."""
+        import pickle
+
+        self.initargs = initargs
+        if self.pid is not None and not self.initialised:
+            try:
+                _send_message(self.to_worker, pickle.dumps(initargs))
+                self.initialised = True
+            except BrokenPipeError:  # it died: the first run finds out and reports it
+                pass
 
     def run(self, arg: Any) -> Any:
         import pickle
@@ -377,8 +395,13 @@ class ForkedWorker:
             import pickle
 
             _start_worker(None, ())
-            for module in self.preload:
-                importlib.import_module(module)
+            for module in self.preload:  # a module, or a "module:function" to call
+                if ":" in module:
+                    warm_up = resolve(module)
+                    assert warm_up is not None
+                    warm_up()
+                else:
+                    importlib.import_module(module)
             fn, initializer = resolve(self.fn), resolve(self.initializer)
             initargs = _receive(args)
             if initargs is not None and initializer is not None:
