@@ -141,6 +141,13 @@ def test_decision_maker_uncovered(activities, warned):
         assert got == []
 
 
+@pytest.mark.parametrize("status,warned", [("在籍", True), (None, True), ("異動", False), ("退職", False)])
+def test_a_decision_maker_who_has_gone_is_not_warned(status, warned):
+    tables = _against_dm([])
+    tables["Contacts"][0]["status"] = status
+    assert bool(found(check(tables=tables), "W-DECISION-MAKER-UNCOVERED")) is warned
+
+
 def test_unknown_stance_decision_maker_is_warned_too_but_not_favourable():
     tables = _against_dm([])
     tables["Contacts"][0]["stance"] = "?"

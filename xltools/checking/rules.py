@@ -195,11 +195,12 @@ def decision_maker_uncovered(ctx: RuleContext) -> Iterator[Issue]:
     cancelled = ctx.spec.the("activity_status", "cancelled")
     deciders = ctx.spec.meaning("role", "decision_maker")
     risky = ctx.spec.meaning("stance", "risk")
+    gone = ctx.spec.meaning("employment", "gone")  # transferred or left: not on the map, no one to meet
     covered = {name_key(a["contact"]) for a in ctx.rows(T.ACTIVITIES)
                if a["contact"] and (d := _day(a["planned_date"])) is not None and d >= ctx.today
                and a["status"] != cancelled}
     for c in ctx.rows(T.CONTACTS):
-        if (c["role"] in deciders and c["stance"] in risky and c["name"]
+        if (c["role"] in deciders and c["stance"] in risky and c["name"] and c.get("status") not in gone
                 and name_key(c["name"]) not in covered):
             yield row_issue("W-DECISION-MAKER-UNCOVERED", T.CONTACTS, c, "name", raw=c["name"],
                             detail=ctx.choice_label("stance", c["stance"]))
