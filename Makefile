@@ -41,6 +41,7 @@ docs: $(STAMP)
 	$(BIN)/python tools/gen_docs.py README.md
 	$(BIN)/python tools/gen_relmap.py docs/relmap.png
 	$(BIN)/python tools/gen_summary.py docs/summary.png
+	$(BIN)/python tools/gen_dashboard.py docs/dashboard.png
 
 # mutation testing of the reading rules and the business rules (config: [tool.mutmut] in
 # pyproject.toml); a fresh run every time, then the score of each mutated file

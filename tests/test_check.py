@@ -549,6 +549,24 @@ def test_annotated_copy(good_plan, tmp_path, lang):
     assert positions(again) == positions(report)
 
 
+def test_the_annotated_copy_keeps_the_formula_print_areas_without_a_warning(good_plan, tmp_path):
+    import warnings
+
+    from xltools.workbook.printing import formula_print_areas
+
+    before = formula_print_areas(good_plan)
+    assert sum("INDEX(" in f for f in before.values()) >= 8  # the plan sheets follow their filled rows
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        (report,) = check_files([good_plan], SPEC, SETTINGS, annotate_dir=tmp_path / "out", now=NOW)
+    assert [str(w.message) for w in caught if "Print area" in str(w.message)] == []
+    def by_sheet(path):  # the copy has more sheets (the list of issues first, the map)
+        names = openpyxl.load_workbook(path, read_only=True).sheetnames
+        return {names[i]: f for i, f in formula_print_areas(path).items()}
+
+    assert by_sheet(report.stats["annotated"]).items() >= by_sheet(good_plan).items()
+
+
 def test_annotate_refuses_to_overwrite_the_checked_file(good_plan, tmp_path):
     path = shutil.copy(good_plan, tmp_path / "plan.xlsx")
     before = _fingerprint(Path(path))

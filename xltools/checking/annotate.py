@@ -130,18 +130,19 @@ def annotate_workbook(report: FileReport, dest: str | os.PathLike[str], *, spec:
     the day the relationship map (:mod:`xltools.checking.relmap`, redrawn from the checked data
     when ``spec`` is given) is judged against; ``settings``: its thresholds."""
     checked_at = clock.resolve(now).astimezone()
-    from openpyxl import load_workbook
     from openpyxl.comments import Comment
     from openpyxl.styles import Font, PatternFill
     from openpyxl.worksheet.cell_range import CellRange
     from openpyxl.worksheet.hyperlink import Hyperlink
 
+    from xltools.workbook.printing import load_workbook_keeping_print_areas
     from xltools.workbook.xlwrite import write_table, write_value
 
     src, dest = Path(report.file), Path(dest)
     if dest.exists() and dest.resolve() == src.resolve():
         raise AnnotateOverwriteError(path=str(dest))
-    wb = load_workbook(src, keep_vba=src.suffix.lower() == ".xlsm", keep_links=True)
+    # the plan's print areas are formulas (they follow the filled rows): kept in the copy
+    wb = load_workbook_keeping_print_areas(src, keep_vba=src.suffix.lower() == ".xlsm", keep_links=True)
     for name in ANNOTATION_SHEET.all():  # a copy of an annotated copy: replace the old list
         if name in wb.sheetnames:
             del wb[name]

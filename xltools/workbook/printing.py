@@ -180,16 +180,56 @@ def fit_row_heights(ws, rows: Iterable[int] | None = None) -> None:
             dim.height = height
 
 
-def load_workbook_quietly(path):
+def load_workbook_quietly(path, **kwargs):
     """openpyxl's ``load_workbook`` without its warning about formula print areas (it
-    drops them; :func:`pin_print_areas` or a regenerated plan puts them back)."""
+    drops them; :func:`pin_print_areas`, :func:`load_workbook_keeping_print_areas` or a
+    regenerated plan puts them back)."""
     import warnings
 
     from openpyxl import load_workbook
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Print area cannot be set to Defined name")
-        return load_workbook(path)
+        return load_workbook(path, **kwargs)
+
+
+def formula_print_areas(path) -> dict[int, str]:
+    """The sheet print areas of the workbook at ``path`` as written, by sheet position
+    (``localSheetId``): openpyxl drops those that are formulas when it loads a workbook.
+    Nothing when they cannot be read (the copy then prints its used range)."""
+    import zipfile
+    from xml.etree import ElementTree
+
+    def local(tag: str) -> str:
+        return tag.rsplit("}", 1)[-1]
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            rels = ElementTree.fromstring(z.read("_rels/.rels"))
+            target = next(r.get("Target", "") for r in rels if r.get("Type", "").endswith("/officeDocument"))
+            root = ElementTree.fromstring(z.read(target.lstrip("/")))
+    except (OSError, KeyError, StopIteration, ElementTree.ParseError, zipfile.BadZipFile):
+        return {}
+    areas: dict[int, str] = {}
+    for names in (el for el in root if local(el.tag) == "definedNames"):
+        for n in names:
+            sheet = n.get("localSheetId")
+            if local(n.tag) == "definedName" and n.get("name") == PRINT_AREA and sheet and sheet.isdigit() and n.text:
+                areas[int(sheet)] = n.text
+    return areas
+
+
+def load_workbook_keeping_print_areas(path, **kwargs):
+    """openpyxl's ``load_workbook`` (``kwargs``: its options) with the formula print areas it
+    drops put back as they were: a copy saved from it prints like the original."""
+    wb = load_workbook_quietly(path, **kwargs)
+    sheets = wb._sheets
+    for idx, formula in formula_print_areas(path).items():
+        if idx < len(sheets) and hasattr(sheets[idx], "defined_names"):
+            ws = sheets[idx]
+            if not ws.print_area and PRINT_AREA not in ws.defined_names:  # dropped on load
+                set_print_area(wb, ws, formula)
+    return wb
 
 
 def print_ready_copy(src, dst) -> Path:
