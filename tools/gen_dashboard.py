@@ -10,7 +10,6 @@ in a temporary folder on a fixed day, and its roll-up is printed by headless Lib
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
 import tempfile
 from datetime import datetime, timezone
@@ -21,6 +20,8 @@ NOW = datetime(2026, 10, 15, 9, 0, tzinfo=timezone.utc)
 
 
 def main(path: str) -> int:
+    from gen_summary import first_page_png  # tools/, next to this script
+
     from xltools.testing.demo import run_demo
     from xltools.workbook.libreoffice import to_pdf
 
@@ -30,13 +31,8 @@ def main(path: str) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)
         run_demo(t / "demo", now=NOW, echo=lambda _: None)
-        pdf = to_pdf(t / "demo" / "rollup.xlsx", t / "pdf")
-        subprocess.run(["pdftoppm", "-png", "-r", "80", "-f", "1", "-l", "1", "-singlefile", str(pdf),
-                        str(t / "page")], check=True)
-        out = Path(path)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(t / "page.png", out)
-    print(f"updated {out}")
+        first_page_png(to_pdf(t / "demo" / "rollup.xlsx", t / "pdf"), Path(path))
+    print(f"updated {path}")
     return 0
 
 

@@ -43,13 +43,19 @@ def main(path: str) -> int:
         (t / "src").mkdir()
         src = generate_workbook(spec, settings, info, t / "src" / "plan.xlsx", prefill=plan)
         pdf = to_pdf(print_ready_copy(src, t / "plan.xlsx"), t / "pdf")
-        subprocess.run(["pdftoppm", "-png", "-r", "80", "-f", "1", "-l", "1", "-singlefile", str(pdf),
-                        str(t / "page")], check=True)
-        out = Path(path)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(t / "page.png", out)
-    print(f"updated {out}")
+        first_page_png(pdf, Path(path))
+    print(f"updated {path}")
     return 0
+
+
+def first_page_png(pdf: Path, out: Path) -> None:
+    """The first page of ``pdf`` as the PNG ``out`` (80 dpi, as every README picture)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        page = Path(tmp) / "page"
+        subprocess.run(["pdftoppm", "-png", "-r", "80", "-f", "1", "-l", "1", "-singlefile", str(pdf), str(page)],
+                       check=True)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(page.with_suffix(".png"), out)
 
 
 if __name__ == "__main__":

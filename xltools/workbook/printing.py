@@ -18,9 +18,10 @@ name's formula gives the same row in LibreOffice.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from xltools.cells import col_letter
 from xltools.spec.spec import Label
@@ -193,7 +194,7 @@ def load_workbook_quietly(path, **kwargs):
         return load_workbook(path, **kwargs)
 
 
-def formula_print_areas(path) -> dict[int, str]:
+def formula_print_areas(path: str | os.PathLike[str]) -> dict[int, str]:
     """The sheet print areas of the workbook at ``path`` as written, by sheet position
     (``localSheetId``): openpyxl drops those that are formulas when it loads a workbook.
     Nothing when they cannot be read (the copy then prints its used range)."""
@@ -219,7 +220,7 @@ def formula_print_areas(path) -> dict[int, str]:
     return areas
 
 
-def load_workbook_keeping_print_areas(path, **kwargs):
+def load_workbook_keeping_print_areas(path: str | os.PathLike[str], **kwargs: Any) -> Any:
     """openpyxl's ``load_workbook`` (``kwargs``: its options) with the formula print areas it
     drops put back as they were: a copy saved from it prints like the original."""
     wb = load_workbook_quietly(path, **kwargs)
