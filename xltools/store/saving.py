@@ -317,6 +317,10 @@ class Preparer:
                     if type(raw) is int and (kind == "amount" or kind == "integer"):
                         values.append(raw)
                         continue
+                    if (type(raw) is date and kind == "date") or (
+                            type(raw) is float and kind == "float" and math.isfinite(raw)):
+                        values.append(raw)
+                        continue
                     try:
                         values.append(coerce(kind, raw))
                     except (ValueError, TypeError, ArithmeticError):
