@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from xltools.spec.spec import load_spec
 from xltools.store import schema as sch
-from xltools.store.bulkinsert import insert_row, insert_rows
+from xltools.store.bulkinsert import insert_row, insert_rows, insert_tuples
 
 SPEC = load_spec()
 MD = sch.metadata(SPEC)
@@ -58,12 +58,16 @@ def _fresh(url: str) -> sa.Engine:
     return eng, md
 
 
-def _same_rows(url: str, rows: list[dict]) -> None:
+def _same_rows(url: str, rows: list[dict], as_tuples: bool = False) -> None:
     eng, md = _fresh(url)
     a, b = md.tables["t_a"], md.tables["t_b"]
     with eng.begin() as conn:
         conn.execute(a.insert(), rows)
-        insert_rows(conn, b, rows)
+        if as_tuples:  # the keys in reverse: not the table's column order
+            keys = tuple(reversed(list(rows[0])))
+            insert_tuples(conn, b, keys, [tuple(r[k] for k in keys) for r in rows])
+        else:
+            insert_rows(conn, b, rows)
     with eng.connect() as conn:
         got_a = conn.execute(sa.select(a).order_by(a.c.id)).all()
         got_b = conn.execute(sa.select(b).order_by(b.c.id)).all()
@@ -80,17 +84,18 @@ def _issue_rows():
 
 
 @hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(rows=_issue_rows())
-def test_the_driver_stores_what_sqlalchemy_stores_sqlite(tmp_path, rows):
-    _same_rows(f"sqlite:///{tmp_path / 'bulk.db'}", rows)
+@given(rows=_issue_rows(), as_tuples=st.booleans())
+def test_the_driver_stores_what_sqlalchemy_stores_sqlite(tmp_path, rows, as_tuples):
+    _same_rows(f"sqlite:///{tmp_path / 'bulk.db'}", rows, as_tuples)
 
 
-def test_the_driver_stores_what_sqlalchemy_stores_postgresql(pg_url):
+@pytest.mark.parametrize("as_tuples", [False, True])
+def test_the_driver_stores_what_sqlalchemy_stores_postgresql(pg_url, as_tuples):
     rows = [{c.key: None for c in ISSUES.columns if not c.primary_key} for _ in range(3)]
     for i, r in enumerate(rows):
         r.update(file_id=i, version_id=None, code="E-TYPE", severity="error", message_ja="=SUM(A1) 株式会社",
                  message_en=f"row {i}", row=i * 1000, sheet="④" * i)
-    _same_rows(pg_url, rows)
+    _same_rows(pg_url, rows, as_tuples)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

@@ -341,6 +341,51 @@ def test_values_that_do_not_fit_their_column_become_issues(store):
                    ("E-TYPE", "amount", "G15", "Opportunities", 1, "12 million")]
 
 
+def _contents(store: Store) -> dict[str, list[tuple]]:
+    with store.engine.connect() as c:
+        return {n: [tuple(r) for r in c.execute(sa.select(t).order_by(*t.primary_key.columns)).all()]
+                for n, t in store.metadata.tables.items() if n != "alembic_version"}
+
+
+def test_a_save_prepared_in_another_process_stores_what_save_stores(tmp_path, db_url):
+    """collect prepares in its worker (``store.preparer``, pickled there) and the parent only
+    executes (``save_prepared``): every table holds what ``save`` stores, row for row --
+    coercion issues, a rejected file, a file without plan_id and a changed plan included."""
+    import pickle
+
+    pid = str(uuid.uuid4())
+    odd = make_plan(plan_id=pid, account_name="=株式会社 北斗", rep="+81 佐藤")
+    odd.tables["Opportunities"][0].values["amount"] = "12 million"
+    odd.derived["coverage_ratio"] = float("nan")
+    no_id = make_plan()
+    no_id.meta.pop("plan_id")
+    files = [
+        (make_report(odd, Issue("W-STRAY-VALUE", sheet="③売上計画", cell="K9", raw="=1+1", file="a.xlsx"), file="a.xlsx"), "a.xlsx", T0),
+        (make_report(None, Issue("E-FILE-UNREADABLE", params={"detail": "zip"}), file="b.xlsx"), "b.xlsx", T0),
+        (make_report(no_id, file="c.xlsx"), "c.xlsx", T0),
+        (make_report(make_plan(plan_id=pid, amounts=(5,)), file="d.xlsx"), "d.xlsx", T0 + 60),
+        (make_report(make_plan(account_name="=株式会社 北斗", rep="鈴木"), file="e.xlsx"), "e.xlsx", T0),
+    ]
+    direct = Store(f"sqlite:///{tmp_path / 'direct.db'}")
+    prepared = Store(db_url)
+    try:
+        worker_side = pickle.loads(pickle.dumps(prepared.preparer))  # what a spawned worker gets
+        outcomes = []
+        for report, name, mtime in files:
+            kw = dict(path=name, size=1234, sha256=sha(name), mtime=mtime, collected_at=datetime(2026, 11, 20, 0, 0))
+            a = direct.save(report, **kw)
+            sent = pickle.loads(pickle.dumps(worker_side.prepare(report, source_file=name)))  # what crosses back
+            b = prepared.save_prepared(sent, **kw)
+            outcomes.append((a.result, b.result, [i.code for i in a.issues], [i.code for i in b.issues]))
+        assert [(ra, [*ia]) for ra, _, ia, _ in outcomes] == [(rb, [*ib]) for _, rb, _, ib in outcomes]
+        assert [o[0] for o in outcomes] == ["stored", "rejected", "rejected", "stored", "conflict"]
+        got, want = _contents(prepared), _contents(direct)
+        assert got == want and want["issues"] and want["opportunities"]
+    finally:
+        direct.close()
+        prepared.close()
+
+
 # -- queries -------------------------------------------------------------------------------
 
 def test_period_filters(store):

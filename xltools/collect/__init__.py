@@ -13,10 +13,12 @@ worker processes and stores the results through :class:`~xltools.store.Store`:
 * **unchanged files are cheap** -- the parent hashes every file (SHA-256) and looks
   the hash up in the ledger before any parsing; a known file is never dispatched.
 * **parallel and isolated** -- worker processes (default: one per core; one with
-  ``jobs=1``) read, normalise and validate; they send back only the
-  :class:`~xltools.spec.issues.FileReport` (PlanData and issues), never a workbook.  The
-  parent stores each result as it arrives, one transaction per file (which is what
-  keeps concurrent runs safe).  A file that kills its worker costs only that file
+  ``jobs=1``) read, normalise and validate, and prepare what the store will write
+  (:class:`~xltools.store.saving.Preparer`: values coerced, content hashed, rows as
+  tuples, issue messages in both languages); they send back only that
+  :class:`~xltools.store.saving.PreparedFile` and the few values of the run's summary,
+  never a workbook or its PlanData.  The parent stores each result as it arrives, one
+  transaction per file (which is what keeps concurrent runs safe).  A file that kills its worker costs only that file
   (``E-INTERNAL``, :mod:`xltools.workbook.workers`); a file whose stored result is
   ``E-INTERNAL`` is read again by the next run, changed or not.
 * **idempotent and versioned** -- handled by the store: the same file stores nothing
@@ -125,14 +127,45 @@ def file_id(path: Path) -> FileId:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(spec: Spec, settings: Settings, now: datetime, rates: Any = None) -> None:
+def _init_worker(spec: Spec, settings: Settings, now: datetime, rates: Any = None, preparer: Any = None) -> None:
     from xltools.workbook.statictexts import workbook_texts
 
-    _WORKER.update(spec=spec, settings=settings, now=now, rates=rates, texts=workbook_texts(spec, settings))
+    _WORKER.update(spec=spec, settings=settings, now=now, rates=rates, texts=workbook_texts(spec, settings),
+                   preparer=preparer)
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What a worker sends back for one file: what the store writes
+    (:class:`~xltools.store.saving.PreparedFile`) and the file's account, account id, rep and
+    period as the summary shows them (:func:`summary_context`)."""
+
+    prepared: Any
+    context: tuple[str | None, str | None, str | None, str | None]
+
+
+def summary_context(report: FileReport) -> tuple[str | None, str | None, str | None, str | None]:
+    """Account name, account id, rep and period of a report, as the summary shows them."""
+    plan = report.plan
+    if plan is None:
+        return None, None, None, None
+    meta, fields = plan.meta, plan.fields
+
+    def ctx(key: str) -> str | None:
+        v = fields.get(key) or meta.get(key)
+        return str(v) if v not in (None, "") else None
+
+    return ctx("account_name"), ctx("account_id"), ctx("rep"), ctx("period")
+
+
+def _prepare_one(path: str) -> Checked:
+    """Worker: :func:`_check_one`, then the store's preparation of what it will write."""
+    report = _check_one(path)
+    return Checked(_WORKER["preparer"].prepare(report, source_file=path), summary_context(report))
 
 
 def _check_one(path: str) -> FileReport:
-    """Worker: read, normalise and validate one file; only the report goes back.
+    """Worker: read, normalise and validate one file.
 
     With historical win rates (:mod:`xltools.reports.winrate`), a plan whose coverage is below
     what its rep's (else the team's) win rate needs also gets ``W-WIN-RATE-COVERAGE``."""
@@ -183,23 +216,18 @@ def _unreadable_result(path: str, detail: dict[str, str]) -> FileResult:
                       codes=("E-FILE-UNREADABLE",))
 
 
-def _result(fid: FileId, report: FileReport | None, outcome: Any) -> FileResult:
-    issues = list(report.issues if report is not None else ()) + list(outcome.issues)
+def _result(fid: FileId, checked: Checked, outcome: Any) -> FileResult:
+    prepared = checked.prepared
+    issues = [(i[0], i[1]) for i in prepared.issues[:prepared.report_issues]]
+    issues += [(i.code, i.severity) for i in outcome.issues]
     counts = {s: 0 for s in SEVERITIES}
-    for i in issues:
-        counts[i.severity] += 1
-    plan = report.plan if report is not None else None
-    meta = plan.meta if plan is not None else {}
-    fields = plan.fields if plan is not None else {}
-
-    def ctx(key: str) -> str | None:
-        v = fields.get(key) or meta.get(key)
-        return str(v) if v not in (None, "") else None
-
+    for _, severity in issues:
+        counts[severity] += 1
+    account_name, account_id, rep, period = checked.context
     return FileResult(path=fid.path, result=outcome.result, status=outcome.file_result, sha256=fid.sha256,
-                      plan_id=outcome.plan_id, version_no=outcome.version_no, account_name=ctx("account_name"),
-                      account_id=ctx("account_id"), rep=ctx("rep"), period=ctx("period"), counts=counts,
-                      codes=tuple(dict.fromkeys(i.code for i in issues if i.severity == "error")),
+                      plan_id=outcome.plan_id, version_no=outcome.version_no, account_name=account_name,
+                      account_id=account_id, rep=rep, period=period, counts=counts,
+                      codes=tuple(dict.fromkeys(code for code, severity in issues if severity == "error")),
                       conflict_with=outcome.conflict_with)
 
 
@@ -299,10 +327,12 @@ def collect_paths(paths: Iterable[str | os.PathLike[str]], store: Any, spec: Spe
 
     bar = _Progress(progress, len(found.plans) + len(found.wrong_format), lang)
 
-    def store_one(fid: FileId, report: FileReport) -> None:
-        outcome = store.save(report, path=fid.path, size=fid.size, sha256=fid.sha256, mtime=fid.mtime,
-                             collected_at=collected_at)
-        results[fid.path] = _result(fid, report, outcome)
+    def store_one(fid: FileId, value: Checked | FileReport) -> None:
+        checked = value if isinstance(value, Checked) else Checked(
+            store.preparer.prepare(value, source_file=fid.path), summary_context(value))
+        outcome = store.save_prepared(checked.prepared, path=fid.path, size=fid.size, sha256=fid.sha256,
+                                      mtime=fid.mtime, collected_at=collected_at)
+        results[fid.path] = _result(fid, checked, outcome)
         bar.advance()
 
     n_jobs = max(1, jobs or os.cpu_count() or 1)
@@ -365,8 +395,8 @@ def collect_paths(paths: Iterable[str | os.PathLike[str]], store: Any, spec: Spe
 
 class _Dispatcher:
     """Reads new files in worker processes while the parent goes on hashing, and stores
-    each report -- in the order the files were found, whatever order the workers
-    finish in, so the ledger is the same at any ``jobs``.
+    each result (:class:`Checked`, prepared in the worker) -- in the order the files were
+    found, whatever order the workers finish in, so the ledger is the same at any ``jobs``.
 
     Every file is read in a worker (:class:`~xltools.workbook.workers.ReadPool`), even with one
     job: a file that kills its reader is rejected with ``E-INTERNAL``, the pool is
@@ -375,12 +405,12 @@ class _Dispatcher:
     most ``MAX_PENDING`` files are in flight, so reports never pile up in the parent."""
 
     def __init__(self, store: Any, spec: Spec, settings: Settings, now: datetime, jobs: int,
-                 store_one: Callable[[FileId, FileReport], None]):
+                 store_one: Callable[[FileId, Checked | FileReport], None]):
         self.store, self.spec, self.settings, self.now = store, spec, settings, now
         self.jobs, self.store_one = jobs, store_one
         self.pool: Any = None
         self.order: deque[FileId] = deque()  # files to store, in order
-        self.done: dict[FileId, FileReport] = {}  # reports waiting for the files before them
+        self.done: dict[FileId, Checked | FileReport] = {}  # results waiting for the files before them
         # one job: one file queued behind the one being read, so the worker never waits
         self.limit = 2 if jobs == 1 else max(MAX_PENDING, 2 * jobs)
 
@@ -389,8 +419,8 @@ class _Dispatcher:
         from xltools.workbook.workers import ReadPool
 
         rates = win_rates(self.store, self.settings)
-        self.pool = ReadPool(_check_one, self.jobs, initializer=_init_worker,
-                             initargs=(self.spec, self.settings, self.now, rates))
+        self.pool = ReadPool(_prepare_one, self.jobs, initializer=_init_worker,
+                             initargs=(self.spec, self.settings, self.now, rates, self.store.preparer))
 
     def submit(self, fid: FileId) -> None:
         """Read ``fid`` in a worker."""
@@ -413,7 +443,7 @@ class _Dispatcher:
 
         if self.pool is not None:
             for fid, value in self.pool.results(block=block):
-                self.done[fid] = worker_report(fid.path, value)
+                self.done[fid] = value if isinstance(value, Checked) else worker_report(fid.path, value)
         self._flush()
 
     def _flush(self) -> None:

@@ -6,8 +6,9 @@ compiles the INSERT once per table, dialect and column set, converts every value
 the bind processor SQLAlchemy itself uses for that column's type (so the database
 receives exactly the same values), and hands the rows to the driver in one
 ``executemany`` on the caller's connection -- inside the caller's transaction.
-:func:`insert_row` does the same for one row and returns its generated key (the
-cursor's ``lastrowid`` on SQLite, ``RETURNING`` elsewhere).
+:func:`insert_tuples` takes the rows as tuples of the same column keys (what a prepared save
+holds), and :func:`insert_row` inserts one row and returns its generated key (the cursor's
+``lastrowid`` on SQLite, ``RETURNING`` elsewhere).
 """
 from __future__ import annotations
 
@@ -82,6 +83,31 @@ def _params(plan: _Plan, row: dict[str, Any]) -> tuple[Any, ...] | dict[str, Any
             converted[i] = proc(converted[i])
         values = tuple(converted)
     return values if plan.names is None else dict(zip(plan.names, values))
+
+
+def insert_tuples(conn: sa.Connection, table: sa.Table, keys: tuple[str, ...],
+                  rows: Sequence[tuple[Any, ...]]) -> None:
+    """Insert ``rows`` (tuples of the values of ``keys``, in that order) into ``table`` on
+    ``conn``: the values stored are those of :func:`insert_rows` with the same rows as dicts."""
+    if not rows:
+        return
+    plan = _plan(table, keys, conn.dialect)
+    if plan.columns != keys:  # the compiled statement binds the columns in the table's order
+        at = [keys.index(c) for c in plan.columns]
+        rows = [tuple([r[i] for i in at]) for r in rows]
+    converted, names = plan.converted, plan.names
+    if converted:
+        params: list[Any] = []
+        for r in rows:
+            values = list(r)
+            for i, proc in converted:
+                values[i] = proc(values[i])
+            params.append(tuple(values) if names is None else dict(zip(names, values)))
+    elif names is not None:
+        params = [dict(zip(names, r)) for r in rows]
+    else:
+        params = list(rows)
+    conn.exec_driver_sql(plan.sql, params)
 
 
 def insert_row(conn: sa.Connection, table: sa.Table, row: dict[str, Any]) -> int:

@@ -4,6 +4,14 @@
 the engine owns the connection and the schema).  :meth:`Saving.save` stores one checked
 file in a single transaction: the ledger row (``files``), the plan, a new version with
 its rows and its issues (see :mod:`xltools.store.engine` for what a save guarantees).
+
+A save has two halves.  :class:`Preparer` turns a checked file into what will be stored --
+the values coerced to their column types, the content hash, the rows as tuples, every
+issue as its row with its message in both languages -- without the database; it is
+picklable, so ``collect`` runs it in the worker that read the file and only the
+:class:`PreparedFile` (plain tuples, much less than the report) crosses to the parent.
+:meth:`Saving.save_prepared` then only executes.  :meth:`Saving.save` is both halves in one
+process: what is stored is the same either way.
 """
 from __future__ import annotations
 
@@ -24,7 +32,7 @@ from xltools.messages import Label
 from xltools.spec.issues import INTERNAL, ISSUE_TYPES, FileReport, Issue
 from xltools.store import schema as sch
 from xltools.store.base import EngineParts, StoreError, aware, norm_key
-from xltools.store.bulkinsert import insert_row, insert_rows
+from xltools.store.bulkinsert import insert_row, insert_rows, insert_tuples
 
 if TYPE_CHECKING:
     from xltools.spec.spec import Field, Table
@@ -183,6 +191,18 @@ def _raw_text(value: Any) -> str | None:
 
 # -- prepared plan ---------------------------------------------------------------------
 
+#: an issue row as prepared (the ``issues`` columns after ``file_id`` and ``version_id``)
+ISSUE_COLUMNS = ("code", "severity", "sheet", "cell", "field", "table_name", "row", "raw", "message_ja",
+                 "message_en")
+_ROW_START = ("row_index", "sheet", "row")
+
+
+def issue_row(i: Issue) -> tuple[Any, ...]:
+    """``i`` as it is stored (:data:`ISSUE_COLUMNS`): its message rendered in both languages."""
+    return (i.code, i.severity, i.sheet, i.cell, i.field, i.table, i.row, _raw_text(i.raw), i.message("ja"),
+            i.message("en"))
+
+
 @dataclass
 class _Prepared:
     plan_id: str
@@ -191,9 +211,147 @@ class _Prepared:
     slot: str | None
     predecessor: str | None
     version: dict[str, Any]  # plan_versions columns except bookkeeping set in the transaction
-    rows: dict[str, list[dict[str, Any]]]  # db table -> rows without version_id
+    rows: dict[str, tuple[tuple[str, ...], list[tuple[Any, ...]]]]  # db table -> (columns, rows), no version_id
     content_hash: str
-    issues: list[Issue]  # the report's issues plus the store's coercion issues
+
+
+@dataclass
+class PreparedFile:
+    """A checked file ready to be stored (:meth:`Preparer.prepare`).
+
+    ``issues``: every issue as its row (:data:`ISSUE_COLUMNS`) -- the report's first (the
+    first ``report_issues``), then the store's coercion issues (``E-TYPE``); ``plan``: None
+    when the file is recorded as rejected (no plan data, or no valid ``plan_id``: then
+    ``extra`` holds the store's own ``E-NOT-A-PLAN``, also the last of ``issues``)."""
+
+    issues: tuple[tuple[Any, ...], ...]
+    report_issues: int
+    plan: _Prepared | None = None
+    extra: tuple[Issue, ...] = ()
+
+
+class Preparer:
+    """The half of a save that needs no database: coercion, content hash, rows, issue rows.
+
+    Built by :attr:`Saving.preparer` from the store's spec and schema; picklable, so a worker
+    process can prepare what it read (``collect`` does)."""
+
+    def __init__(self, spec: Any, spec_tables: dict[str, Table], version_columns: frozenset[str]):
+        self.spec, self.spec_tables, self.version_columns = spec, spec_tables, version_columns
+        self._kinds: dict[str, tuple[tuple[str, ...], list[tuple[Any, str, str]]]] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_kinds": None}
+
+    def _table_kinds(self) -> dict[str, tuple[tuple[str, ...], list[tuple[Any, str, str]]]]:
+        if self._kinds is None:
+            kinds = {}
+            for name, table in self.spec_tables.items():
+                cols = [(col, col.key, sch.column_kind(col.type)) for col in table.columns]
+                keys = tuple(dict.fromkeys((*_ROW_START, *(key for _, key, _ in cols))))
+                if len(keys) != len(_ROW_START) + len(cols):
+                    raise ValueError(f"{name}: a column named like the row bookkeeping {_ROW_START}")
+                kinds[name] = (keys, cols)
+            self._kinds = kinds
+        return self._kinds
+
+    def prepare(self, report: FileReport, source_file: str) -> PreparedFile:
+        """What :meth:`Saving.save` stores for ``report`` read from ``source_file`` (pure)."""
+        n = len(report.issues)
+        if report.plan is None:
+            return PreparedFile(tuple(issue_row(i) for i in report.issues), n)
+        plan_id = _text_or_none(report.plan.meta.get("plan_id"))
+        if plan_id is None or len(plan_id) > 64:
+            why = {"ja": "_meta の plan_id がありません" if plan_id is None else "_meta の plan_id が不正です",
+                   "en": "_meta has no plan_id" if plan_id is None else "_meta has an invalid plan_id"}
+            extra = Issue("E-NOT-A-PLAN", file=report.file, params={"detail": why})
+            return PreparedFile(tuple(issue_row(i) for i in [*report.issues, extra]), n, extra=(extra,))
+        issues = list(report.issues)
+        prep = self._prepare(report, plan_id, source_file, issues)
+        return PreparedFile(tuple(issue_row(i) for i in issues), n, prep)
+
+    def _prepare(self, report: FileReport, plan_id: str, source_file: str, issues: list[Issue]) -> _Prepared:
+        """Coerce the plan's values to column types; coercion issues are added to ``issues``."""
+        plan = report.plan
+        assert plan is not None  # prepare() rejects files without plan data first
+        pv_cols = self.version_columns
+
+        def bad(fld: Field, value: Any, sheet: str | None, cell: str | None, kind: str) -> None:
+            issues.append(Issue("E-TYPE", sheet=sheet, cell=cell, field=fld.key, raw=value,
+                                file=report.file, table=fld.table,
+                                params={"label": fld.label, "expected": _EXPECTED.get(kind, kind)}))
+
+        version: dict[str, Any] = {}
+        for fld in self.spec.fields:
+            value = plan.derived[fld.key] if fld.key in plan.derived else plan.fields.get(fld.key)
+            kind = sch.column_kind(fld.type)
+            try:
+                version[fld.key] = coerce(kind, value)
+            except (ValueError, TypeError, ArithmeticError):
+                sheet, cell = plan.field_cells.get(fld.key, (None, None))
+                bad(fld, value, sheet, cell, kind)
+                version[fld.key] = None
+        context = {k: _text_or_none(version.get(k) if k in pv_cols else None) or _text_or_none(plan.meta.get(k))
+                   for k in ("account_id", "account_name", "rep", "period")}
+        for k, v in context.items():
+            if k in pv_cols and version.get(k) is None:
+                version[k] = v
+
+        rows: dict[str, tuple[tuple[str, ...], list[tuple[Any, ...]]]] = {}
+        hashed_tables: dict[str, list[list[Any]]] = {}
+        for name, (keys, kinds) in self._table_kinds().items():
+            out: list[tuple[Any, ...]] = []
+            hashed = []
+            for r in plan.rows(self.spec_tables[name].name):
+                values: list[Any] = []
+                given = r.values
+                for col, key, kind in kinds:
+                    raw = given.get(key)
+                    if raw is None:  # most cells of a row: nothing to coerce
+                        values.append(None)
+                        continue
+                    # what coerce() does for the usual cases, without the call
+                    if kind == "text" and type(raw) is str:
+                        values.append(raw.replace("\x00", "") or None)
+                        continue
+                    if type(raw) is int and (kind == "amount" or kind == "integer"):
+                        values.append(raw)
+                        continue
+                    if (type(raw) is date and kind == "date") or (
+                            type(raw) is float and kind == "float" and math.isfinite(raw)):
+                        values.append(raw)
+                        continue
+                    try:
+                        values.append(coerce(kind, raw))
+                    except (ValueError, TypeError, ArithmeticError):
+                        bad(col, raw, r.sheet, r.cells.get(key), kind)
+                        issues[-1].row = r.index
+                        values.append(None)
+                if all(v is None for v in values):
+                    continue
+                out.append((r.index, r.sheet, r.row, *values))
+                hashed.append([v.isoformat() if isinstance(v, (date, datetime)) else v for v in values])
+            rows[name] = (keys, out)
+            hashed_tables[name] = hashed
+        content = json.dumps({"fields": {k: _jsonable(v) for k, v in version.items()}, "tables": hashed_tables},
+                             sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        account_key = None
+        if context["account_id"]:
+            account_key = "id:" + norm_key(context["account_id"])
+        elif context["account_name"]:
+            account_key = "name:" + norm_key(context["account_name"])
+        slot = f"{account_key}|{norm_key(context['period'])}" if account_key and context["period"] else None
+        meta = {k: _raw_text(v) for k, v in plan.meta.items()}
+        version.update(
+            source_file=source_file,
+            template_version=_text_or_none(plan.meta.get("template_version")),
+            language=_text_or_none(plan.meta.get("language")),
+            meta=json.dumps(meta, ensure_ascii=False, sort_keys=True),
+            content_hash=hashlib.sha256(content.encode("utf-8")).hexdigest(),
+        )
+        return _Prepared(plan_id=plan_id, context=context, account_key=account_key, slot=slot,
+                         predecessor=_text_or_none(plan.meta.get("predecessor_plan_id")),
+                         version=version, rows=rows, content_hash=version["content_hash"])
 
 
 class _Statements:
@@ -230,6 +388,7 @@ class Saving(EngineParts):
 
     spec_tables: dict[str, Table]  # provided by the engine, like EngineParts
     _save_statements: _Statements | None = None
+    _preparer: Preparer | None = None
 
     @property
     def _q(self) -> _Statements:
@@ -237,18 +396,23 @@ class Saving(EngineParts):
             self._save_statements = _Statements(self.t)
         return self._save_statements
 
+    @property
+    def preparer(self) -> Preparer:
+        """The half of a save that needs no database (picklable: see :class:`Preparer`)."""
+        if self._preparer is None:
+            self._preparer = Preparer(self.spec, self.spec_tables, frozenset(self.t["plan_versions"].c.keys()))
+        return self._preparer
+
     # -- the ledger ------------------------------------------------------------------
     def file_seen(self, sha256: str) -> FileRecord | None:
         """The ledger record of a file with this content hash, or None (never seen)."""
         with self.read() as conn:
-            row = conn.execute(sa.select(self.t["files"]).where(self.t["files"].c.sha256 == sha256)
-                               ).mappings().first()
+            row = conn.execute(self._q.file_by_sha, {"b_sha256": sha256}).mappings().first()
         return self._file_record(row) if row else None
 
     @staticmethod
     def _file_record(row: Any) -> FileRecord:
-        names = {f.name for f in dc_fields(FileRecord)}
-        return FileRecord(**{k: aware(v) for k, v in dict(row).items() if k in names})
+        return FileRecord(**{k: aware(v) for k, v in dict(row).items() if k in _RECORD_FIELDS})
 
     def _seen_outcome(self, conn: sa.Connection, f: Any) -> SaveOutcome:
         vno = None
@@ -272,9 +436,12 @@ class Saving(EngineParts):
                collected_at: datetime | None = None, extra: list[Issue] | None = None) -> SaveOutcome:
         """Record an unreadable or foreign file: a ledger row ``rejected`` with its issues.
         ``collected_at``: the time of the run (default: :func:`xltools.clock.now`)."""
-        collected_at = _stamp(collected_at)
+        rows = tuple(issue_row(i) for i in [*report.issues, *(extra or [])])
+        return self._reject(path, size, sha256, mtime, rows, tuple(extra or ()), _stamp(collected_at))
+
+    def _reject(self, path: str, size: int | None, sha256: str, mtime: Any, issues: tuple[tuple[Any, ...], ...],
+                extra: tuple[Issue, ...], collected_at: datetime) -> SaveOutcome:
         self.ensure_schema()
-        issues = list(report.issues) + list(extra or [])
         with self.write() as conn:
             self.lock(conn, f"file:{sha256}")
             f = self._known_file(conn, sha256)
@@ -285,14 +452,12 @@ class Saving(EngineParts):
                                     version_id=None, issues=issues,
                                     detail=self._detail(issues))
             self._insert_issues(conn, fid, None, issues)
-        return SaveOutcome("rejected", "rejected", file_id=fid, issues=tuple(extra or ()))
+        return SaveOutcome("rejected", "rejected", file_id=fid, issues=extra)
 
     @staticmethod
-    def _detail(issues: list[Issue]) -> str | None:
-        errors = [i for i in issues if i.severity == "error"]
-        if not errors:
-            return None
-        return "; ".join(dict.fromkeys(i.code for i in errors))
+    def _detail(issues: tuple[tuple[Any, ...], ...]) -> str | None:
+        """The error codes of these issue rows, each once, or None."""
+        return "; ".join(dict.fromkeys(i[0] for i in issues if i[1] == "error")) or None
 
     def save(self, report: FileReport, *, path: str, size: int | None, sha256: str, mtime: Any = None,
              collected_at: datetime | None = None) -> SaveOutcome:
@@ -303,22 +468,24 @@ class Saving(EngineParts):
         run (default: :func:`xltools.clock.now`), stamped on the file, the version and the
         plan.  Files without plan data are recorded as rejected."""
         collected_at = _stamp(collected_at)
-        if report.plan is None:
-            return self.reject(path, size, sha256, mtime, report, collected_at=collected_at)
-        plan_id = _text_or_none(report.plan.meta.get("plan_id"))
-        if plan_id is None or len(plan_id) > 64:
-            why = {"ja": "_meta の plan_id がありません" if plan_id is None else "_meta の plan_id が不正です",
-                   "en": "_meta has no plan_id" if plan_id is None else "_meta has an invalid plan_id"}
-            extra = Issue("E-NOT-A-PLAN", file=report.file, params={"detail": why})
-            return self.reject(path, size, sha256, mtime, report, collected_at=collected_at, extra=[extra])
+        return self.save_prepared(self.preparer.prepare(report, source_file=path), path=path, size=size,
+                                  sha256=sha256, mtime=mtime, collected_at=collected_at)
+
+    def save_prepared(self, prepared: PreparedFile, *, path: str, size: int | None, sha256: str,
+                      mtime: Any = None, collected_at: datetime | None = None) -> SaveOutcome:
+        """:meth:`save` of a file prepared by :attr:`preparer` (for ``source_file=path``):
+        the same transaction, the same rows."""
+        collected_at = _stamp(collected_at)
+        prep = prepared.plan
+        if prep is None:
+            return self._reject(path, size, sha256, mtime, prepared.issues, prepared.extra, collected_at)
         self.ensure_schema()
-        prep = self._prepare(report, plan_id, source_file=path)
         for attempt in range(_SAVE_ATTEMPTS):
             try:
                 with self.write() as conn:
                     self.lock(conn, f"file:{sha256}", f"plan:{prep.plan_id}",
                                   f"slot:{prep.slot}" if prep.slot else "")
-                    return self._save_tx(conn, prep, path=path, size=size, sha256=sha256,
+                    return self._save_tx(conn, prep, prepared.issues, path=path, size=size, sha256=sha256,
                                          mtime=_utc(mtime), collected_at=collected_at)
             except exc.IntegrityError as e:
                 if attempt == _SAVE_ATTEMPTS - 1:
@@ -327,87 +494,7 @@ class Saving(EngineParts):
                         f"Could not save {path} because of concurrent writes ({e.orig}). Run again.")) from None
         raise AssertionError("unreachable")
 
-    def _prepare(self, report: FileReport, plan_id: str, source_file: str) -> _Prepared:
-        """Coerce the plan's values to column types (pure: no database access)."""
-        plan = report.plan
-        assert plan is not None  # save() rejects files without plan data first
-        issues = list(report.issues)
-        pv_cols = self.t["plan_versions"].c
-
-        def bad(fld: Field, value: Any, sheet: str | None, cell: str | None, kind: str) -> None:
-            issues.append(Issue("E-TYPE", sheet=sheet, cell=cell, field=fld.key, raw=value,
-                                file=report.file, table=fld.table,
-                                params={"label": fld.label, "expected": _EXPECTED.get(kind, kind)}))
-
-        version: dict[str, Any] = {}
-        for fld in self.spec.fields:
-            value = plan.derived[fld.key] if fld.key in plan.derived else plan.fields.get(fld.key)
-            kind = sch.column_kind(fld.type)
-            try:
-                version[fld.key] = coerce(kind, value)
-            except (ValueError, TypeError, ArithmeticError):
-                sheet, cell = plan.field_cells.get(fld.key, (None, None))
-                bad(fld, value, sheet, cell, kind)
-                version[fld.key] = None
-        context = {k: _text_or_none(version.get(k) if k in pv_cols else None) or _text_or_none(plan.meta.get(k))
-                   for k in ("account_id", "account_name", "rep", "period")}
-        for k, v in context.items():
-            if k in pv_cols and version.get(k) is None:
-                version[k] = v
-
-        rows: dict[str, list[dict[str, Any]]] = {}
-        hashed_tables: dict[str, list[list[Any]]] = {}
-        for name, table in self.spec_tables.items():
-            out, hashed = [], []
-            kinds = [(col, col.key, sch.column_kind(col.type)) for col in table.columns]
-            for r in plan.rows(table.name):
-                values: dict[str, Any] = {}
-                given = r.values
-                for col, key, kind in kinds:
-                    raw = given.get(key)
-                    if raw is None:  # most cells of a row: nothing to coerce
-                        values[key] = None
-                        continue
-                    # what coerce() does for the usual cases, without the call
-                    if kind == "text" and type(raw) is str:
-                        values[key] = raw.replace("\x00", "") or None
-                        continue
-                    if type(raw) is int and (kind == "amount" or kind == "integer"):
-                        values[key] = raw
-                        continue
-                    try:
-                        values[key] = coerce(kind, raw)
-                    except (ValueError, TypeError, ArithmeticError):
-                        bad(col, raw, r.sheet, r.cells.get(key), kind)
-                        issues[-1].row = r.index
-                        values[key] = None
-                if all(v is None for v in values.values()):
-                    continue
-                out.append({"row_index": r.index, "sheet": r.sheet, "row": r.row, **values})
-                hashed.append([v.isoformat() if isinstance(v, (date, datetime)) else v for v in values.values()])
-            rows[name] = out
-            hashed_tables[name] = hashed
-        content = json.dumps({"fields": {k: _jsonable(v) for k, v in version.items()}, "tables": hashed_tables},
-                             sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-        account_key = None
-        if context["account_id"]:
-            account_key = "id:" + norm_key(context["account_id"])
-        elif context["account_name"]:
-            account_key = "name:" + norm_key(context["account_name"])
-        slot = f"{account_key}|{norm_key(context['period'])}" if account_key and context["period"] else None
-        meta = {k: _raw_text(v) for k, v in plan.meta.items()}
-        version.update(
-            source_file=source_file,
-            template_version=_text_or_none(plan.meta.get("template_version")),
-            language=_text_or_none(plan.meta.get("language")),
-            meta=json.dumps(meta, ensure_ascii=False, sort_keys=True),
-            content_hash=hashlib.sha256(content.encode("utf-8")).hexdigest(),
-        )
-        return _Prepared(plan_id=plan_id, context=context, account_key=account_key, slot=slot,
-                         predecessor=_text_or_none(plan.meta.get("predecessor_plan_id")),
-                         version=version, rows=rows, content_hash=version["content_hash"], issues=issues)
-
-    def _save_tx(self, conn: sa.Connection, prep: _Prepared, *, path: str, size: int | None, sha256: str,
+    def _save_tx(self, conn: sa.Connection, prep: _Prepared, issues: tuple[tuple[Any, ...], ...], *, path: str, size: int | None, sha256: str,
                  mtime: datetime | None, collected_at: datetime) -> SaveOutcome:
         q = self._q
         f = self._known_file(conn, sha256)
@@ -429,7 +516,7 @@ class Saving(EngineParts):
             # a changed file with the same content: record the file, store nothing else
             fid = self._insert_file(conn, path=path, size=size, sha256=sha256, mtime=mtime,
                                     collected_at=collected_at, result="unchanged", plan_id=prep.plan_id,
-                                    version_id=same.id, issues=prep.issues, detail=None)
+                                    version_id=same.id, issues=issues, detail=None)
             return SaveOutcome("unchanged", "unchanged", prep.plan_id, same.id, same.version_no, file_id=fid)
 
         if plan is None:
@@ -446,7 +533,7 @@ class Saving(EngineParts):
         store_issues: list[Issue] = []
         if decision == "conflict":
             store_issues.append(self._conflict_issue(conn, prep, holder, path))
-        all_issues = prep.issues + store_issues
+        all_issues = issues + tuple(issue_row(i) for i in store_issues)
         counts = _counts(all_issues)
         vid = insert_row(conn, self.t["plan_versions"], dict(
             plan_id=prep.plan_id, version_no=version_no, file_sha256=sha256, file_mtime=mtime,
@@ -461,8 +548,9 @@ class Saving(EngineParts):
                 b_plan_id=prep.plan_id, account_key=prep.account_key, **prep.context,
                 predecessor_plan_id=prep.predecessor, updated_at=collected_at))
         for name, rows in prep.rows.items():
-            if rows:  # the driver's executemany: one compiled INSERT, the same values
-                insert_rows(conn, self.t[name], [dict(r, version_id=vid) for r in rows])
+            keys, values = rows
+            if values:  # the driver's executemany: one compiled INSERT, the same values
+                insert_tuples(conn, self.t[name], (*keys, "version_id"), [(*r, vid) for r in values])
         result = {"take": "stored", "superseded": "superseded", "conflict": "conflict"}[decision]
         fid = self._insert_file(conn, path=path, size=size, sha256=sha256, mtime=mtime,
                                 collected_at=collected_at, result=result, plan_id=prep.plan_id,
@@ -540,7 +628,7 @@ class Saving(EngineParts):
 
     def _insert_file(self, conn: sa.Connection, *, path: str, size: int | None, sha256: str, mtime: Any,
                      collected_at: datetime, result: str, plan_id: str | None, version_id: int | None,
-                     issues: list[Issue], detail: str | None) -> int:
+                     issues: tuple[tuple[Any, ...], ...], detail: str | None) -> int:
         counts = _counts(issues)
         return insert_row(conn, self.t["files"], dict(
             path=str(path), size=size, sha256=sha256, mtime=_utc(mtime),
@@ -549,18 +637,18 @@ class Saving(EngineParts):
             info_count=counts["info"], detail=detail))
 
     def _insert_issues(self, conn: sa.Connection, file_id: int, version_id: int | None,
-                       issues: list[Issue]) -> None:
-        if not issues:
-            return
-        insert_rows(conn, self.t["issues"], [
-            {"file_id": file_id, "version_id": version_id, "code": i.code, "severity": i.severity,
-             "sheet": i.sheet, "cell": i.cell, "field": i.field, "table_name": i.table, "row": i.row,
-             "raw": _raw_text(i.raw), "message_ja": i.message("ja"), "message_en": i.message("en")}
-            for i in issues])
+                       issues: tuple[tuple[Any, ...], ...]) -> None:
+        if issues:
+            insert_tuples(conn, self.t["issues"], _ISSUE_KEYS, [(file_id, version_id, *i) for i in issues])
 
 
-def _counts(issues: list[Issue]) -> dict[str, int]:
+_ISSUE_KEYS = ("file_id", "version_id", *ISSUE_COLUMNS)
+_RECORD_FIELDS = frozenset(f.name for f in dc_fields(FileRecord))
+
+
+def _counts(issues: tuple[tuple[Any, ...], ...]) -> dict[str, int]:
+    """Issue rows by severity."""
     c = {"error": 0, "warning": 0, "info": 0}
     for i in issues:
-        c[i.severity] += 1
+        c[i[1]] += 1
     return c
