@@ -35,6 +35,7 @@ def build_rollup(data: RollupData, spec: Spec, settings: Settings, lang: str = "
     if lang not in LANGS:
         raise RollupError(f"language must be one of {', '.join(LANGS)}, got {lang!r}")
     b = _Book(spec, settings, lang)
+    b.snapshot = getattr(data.rows.get(T.OPPORTUNITIES), "snapshot", None)  # the records are read from it
     accounts = account_rows(data, spec, settings)
     pipeline = data.rows[T.OPPORTUNITIES].map(pipeline_row(spec, settings))
     opps = opportunity_figures(data, spec, settings, lang)  # one pass for the three sheets below

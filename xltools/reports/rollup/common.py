@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any, Callable, Iterable
 
-from xltools.errors import UsageError
+from xltools.errors import UsageError, XltoolsError
 from xltools.spec.config import Settings
 from xltools.spec.periods import Period, PeriodError, parse_period
 from xltools.spec.spec import Field, Label, Spec
@@ -170,6 +170,15 @@ TEXTS: dict[str, Label] = {
 
 class RollupError(UsageError):
     """The roll-up cannot be written with these arguments."""
+
+
+class RollupWorkerError(XltoolsError):
+    """The second process writing the roll-up's biggest sheets failed or died (nothing is
+    written: the previous roll-up stays as it was)."""
+
+    code = "report-worker"
+    template = Label("ロールアップのシート「{sheet}」を書く処理が{how_ja}停止しました。出力ファイルは書き込まれていません。",
+                     "the process writing the roll-up sheet {sheet} stopped {how_en}; no output file was written")
 
 
 # -- columns ---------------------------------------------------------------------------------
