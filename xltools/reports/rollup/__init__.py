@@ -83,6 +83,7 @@ from xltools.reports.rollup.common import (
     YEN_FORMAT,
     Col,
     RollupError,
+    RollupWorkerError,
     Unit,
     amount_unit,
 )
@@ -103,7 +104,7 @@ from xltools.reports.rollup.sheets_dashboard import change_subject, change_value
 __all__ = [
     "CHART_MAX_ACCOUNTS", "DATE_FORMAT", "DATETIME_FORMAT", "FRACTION_FORMAT", "INT_FORMAT", "MAX_WIDTH",
     "NUMBER_FORMAT", "PERCENT_FORMAT", "RATIO_FORMATS", "SCORE_FORMAT", "SHEETS", "STREAMED",
-    "TABLE_STYLE", "TEXTS", "WIDTH_SAMPLE", "YEN_FORMAT", "ZIP_LEVEL", "Col", "RollupData", "RollupError", "Unit",
+    "TABLE_STYLE", "TEXTS", "WIDTH_SAMPLE", "YEN_FORMAT", "ZIP_LEVEL", "Col", "RollupData", "RollupError", "RollupWorkerError", "Unit",
     "account_rows", "amount_unit", "biggest_changes", "build_rollup", "change_subject", "change_value",
     "dashboard_lists", "gather", "latest_period", "month_changes", "new_cases", "pipeline_row", "quarter_rows",
     "rep_rows", "trend_rows", "won_in_period", "write_rollup",

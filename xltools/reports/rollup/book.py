@@ -210,16 +210,12 @@ class _Book:
 
     def _fork(self, order: list, far: set[str], out: Any) -> Any:
         """A forked worker writing the sheets ``far`` into ``out`` (:func:`_far_sheets`), or
-        None where this process writes them itself (one process asked, no ``fork``, other
-        threads running, or a database a second connection cannot see)."""
-        import threading
-
+        None where this process writes them itself (:func:`~.common.can_fork`)."""
+        from xltools.reports.rollup.common import can_fork
         from xltools.workbook.workers import ForkedWorker
 
-        if self.processes < 2 or not hasattr(os, "fork") or threading.active_count() != 1:
-            return None
         snapshot = self.snapshot
-        if snapshot is not None and not snapshot.reopenable():
+        if not can_fork(self.processes, snapshot):
             return None
         fingerprint = snapshot.fingerprint() if snapshot is not None else None
         _FORKED[:] = [(self, order, fingerprint, out)]
@@ -233,34 +229,11 @@ class _Book:
     def _far_members(self, worker: Any, far: set[str], out: Any) -> dict[str, Any]:
         """The members the worker wrote (none when the database changed since this process
         read it: they are then written here, from this snapshot)."""
-        from xltools.reports.rollup.common import RollupWorkerError
+        from xltools.reports.rollup.common import worker_value
         from xltools.workbook.outfile import DeflatedFile
-        from xltools.workbook.workers import WorkerDied
 
-        value = worker.result()
         sheets = "、".join(ws.title for ws in self.wb.worksheets if ws.title in far)
-        if isinstance(value, WorkerDied):
-            code = value.exitcode
-            if code is not None and code < 0:
-                import signal
-
-                try:
-                    name = signal.Signals(-code).name
-                except ValueError:
-                    name = f"signal {-code}"
-                how = (f"シグナル {name} で", f"(killed by {name})")
-            elif code:
-                how = (f"終了コード {code} で", f"with exit status {code}")
-            else:
-                how = ("予期せず", "unexpectedly")
-            raise RollupWorkerError(sheet=sheets, how_ja=how[0], how_en=how[1])
-        if isinstance(value, BaseException):
-            from xltools.errors import XltoolsError
-
-            if isinstance(value, XltoolsError):
-                raise value
-            detail = f"{type(value).__name__}: {value}"
-            raise RollupWorkerError(sheet=sheets, how_ja=f"エラーで（{detail}）", how_en=f"with an error ({detail})")
+        value = worker_value(worker.result(), sheets)
         if value is None:
             return {}
         return {title: DeflatedFile(name, size, crc, out, offset, length)
