@@ -657,7 +657,7 @@ def _parts(path: Path) -> tuple[list[tuple], dict[str, bytes]]:
 
 
 def test_two_processes_and_one_give_the_same_file(world, ctx, tmp_path, monkeypatch):
-    """The worker's sheets (pipeline, relationships, activities) come back compressed and
+    """The worker's sheets (pipeline, relationships) come back compressed and
     are put in the package in their place: the same members, compressed the same, as one
     process writes -- with fork, with one process asked, and where there is no fork."""
     from xltools.reports.rollup import book as rollup_book
@@ -679,8 +679,8 @@ def test_two_processes_and_one_give_the_same_file(world, ctx, tmp_path, monkeypa
         monkeypatch.delattr(os, "fork")
         nofork = write_rollup(store, spec, settings, tmp_path / "nofork.xlsx", period=PERIOD, roster=world["roster"],
                               now=NOW)
-    titles = [SHEETS[k]("ja") for k in ("pipeline", "relationships", "activities")]
-    assert answered == [sorted(titles)]  # the worker wrote its three sheets, once (not when asked for one process)
+    titles = [SHEETS[k]("ja") for k in ("pipeline", "relationships")]
+    assert answered == [sorted(titles)]  # the worker wrote its two sheets, once (not when asked for one process)
     assert _parts(two) == _parts(one) == _parts(nofork)
     assert _parts(two)[1] == _parts(world["ja"])[1]
     assert records(sheet(load_workbook(two), "pipeline"), "Pipeline") == records(sheet(load_workbook(one), "pipeline"),
@@ -701,29 +701,35 @@ def test_a_database_changed_under_the_worker_is_read_from_the_parent_snapshot(wo
     assert _parts(out)[1] == _parts(world["ja"])[1]
 
 
-@pytest.mark.parametrize("how", ["killed", "error"])
+@pytest.mark.parametrize("how", ["killed", "error", "rates killed"])
 def test_a_worker_that_dies_gives_a_clear_error_and_no_file(world, ctx, tmp_path, monkeypatch, how):
+    """The sheets' worker killed or failing, or the win rates' worker killed: a bilingual
+    error naming the sheet and how it stopped, the previous file intact, no process left."""
     import signal
 
     from xltools.reports.rollup import RollupWorkerError
     from xltools.reports.rollup import book as rollup_book
+    from xltools.reports.rollup import data as rollup_data
 
     spec, settings = ctx
     out = tmp_path / "rollup.xlsx"
     out.write_bytes(b"the previous roll-up")
 
-    def dies(titles):
-        if how == "killed":
+    def dies(_):
+        if how != "error":
             os.kill(os.getpid(), signal.SIGKILL)
         raise ValueError("broken sheet")
 
-    monkeypatch.setattr(rollup_book, "_far_sheets", dies)
+    monkeypatch.setattr(*((rollup_data, "_win_rates_in_child") if how == "rates killed" else (rollup_book, "_far_sheets")),
+                        dies)
     with Store(world["url"], spec) as store:
         with pytest.raises(RollupWorkerError) as e:
             write_rollup(store, spec, settings, out, period=PERIOD, now=NOW)
     ja, en = e.value.message("ja"), e.value.message("en")
-    assert "パイプライン" in ja and "パイプライン" in en and "出力ファイルは書き込まれていません" in ja
-    assert ("SIGKILL" in ja and "killed by SIGKILL" in en) if how == "killed" else ("ValueError: broken sheet" in en)
+    sheet_name = "カバレッジ" if how == "rates killed" else "パイプライン"
+    assert sheet_name in ja and sheet_name in en and "出力ファイルは書き込まれていません" in ja
+    assert "no output file was written" in en
+    assert ("ValueError: broken sheet" in en) if how == "error" else ("SIGKILL" in ja and "killed by SIGKILL" in en)
     assert e.value.code == "report-worker"
     assert out.read_bytes() == b"the previous roll-up"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rollup.xlsx"]  # no temporary file left

@@ -404,8 +404,8 @@ class _Book:
 
 
 #: the sheets :meth:`_Book.save` writes in a forked process while it writes the rest (about
-#: half the work of the sheets: the opportunities, and the contacts and activities read by ID)
-WORKER_SHEETS = ("pipeline", "relationships", "activities")
+#: half the work of the sheets: the opportunities, and the contacts read by ID)
+WORKER_SHEETS = ("pipeline", "relationships")
 #: what a forked worker needs, set just before the fork: (book, sheet order, the
 #: snapshot's fingerprint, the file for the members)
 _FORKED: list = []

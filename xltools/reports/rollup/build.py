@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Iterator
 
 from xltools.reports.rollup.book import _Book
 from xltools.reports.rollup.common import RollupError
@@ -81,7 +83,7 @@ def write_rollup(store: Queries, spec: Spec, settings: Settings, out_path: str |
         raise RollupError(f"{out.parent}: 出力先のフォルダがありません / output folder does not exist")
     from xltools.workbook.generate import save_atomic
 
-    with Snapshot(store) as snapshot:
+    with _no_cycle_collection(), Snapshot(store) as snapshot:
         data = gather(store, spec, settings, snapshot, period=period, roster=roster, now=now, lang=lang,
                       processes=processes)
         later = data.win_rates
@@ -93,3 +95,20 @@ def write_rollup(store: Queries, spec: Spec, settings: Settings, out_path: str |
         book.processes = processes
         del data  # the book keeps the rows it shows; the rest can go before the big write
         return save_atomic(book, out)
+
+
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """The cyclic garbage collector paused while the roll-up is written: the rows it streams
+    are millions of short-lived objects freed by reference counting, and each of the
+    collector's passes would scan again the long-lived ones (the plans' versions, the accounts,
+    openpyxl's skeleton) -- a fifth of the CPU at 10,000 plans, for no memory back."""
+    import gc
+
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
