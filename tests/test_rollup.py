@@ -642,3 +642,96 @@ def test_the_same_data_gives_the_same_rollup_under_any_hash_seed(world, tmp_path
                           for n in z.namelist()})
     assert list(parts[0]) == list(parts[1]) and len(parts[0]) > 20
     assert [n for n in parts[0] if parts[0][n] != parts[1][n]] == []
+
+
+# -- two processes ----------------------------------------------------------------------------
+
+def _parts(path: Path) -> tuple[list[tuple], dict[str, bytes]]:
+    """Each member's name, CRC, sizes (compressed too) and contents; the package's creation
+    and modification times (openpyxl's, the real time of the run) left out."""
+    with zipfile.ZipFile(path) as z:
+        infos = [(i.filename, i.CRC, i.file_size, i.compress_size) for i in z.infolist()
+                 if i.filename != "docProps/core.xml"]
+        parts = {n: re.sub(rb"<dcterms:(created|modified)[^<]*</dcterms:\w+>", b"", z.read(n)) for n in z.namelist()}
+    return infos, parts
+
+
+def test_two_processes_and_one_give_the_same_file(world, ctx, tmp_path, monkeypatch):
+    """The worker's sheets (pipeline, relationships) come back compressed and
+    are put in the package in their place: the same members, compressed the same, as one
+    process writes -- with fork, with one process asked, and where there is no fork."""
+    from xltools.reports.rollup import book as rollup_book
+
+    spec, settings = ctx
+    answered = []
+    real = rollup_book._Book._far_members
+
+    def far_members(self, worker, far, out):
+        got = real(self, worker, far, out)
+        answered.append(sorted(got))
+        return got
+
+    monkeypatch.setattr(rollup_book._Book, "_far_members", far_members)
+    with Store(world["url"], spec) as store:
+        two = write_rollup(store, spec, settings, tmp_path / "two.xlsx", period=PERIOD, roster=world["roster"], now=NOW)
+        one = write_rollup(store, spec, settings, tmp_path / "one.xlsx", period=PERIOD, roster=world["roster"], now=NOW,
+                           processes=1)
+        monkeypatch.delattr(os, "fork")
+        nofork = write_rollup(store, spec, settings, tmp_path / "nofork.xlsx", period=PERIOD, roster=world["roster"],
+                              now=NOW)
+    titles = [SHEETS[k]("ja") for k in ("pipeline", "relationships")]
+    assert answered == [sorted(titles)]  # the worker wrote its two sheets, once (not when asked for one process)
+    assert _parts(two) == _parts(one) == _parts(nofork)
+    assert _parts(two)[1] == _parts(world["ja"])[1]
+    assert records(sheet(load_workbook(two), "pipeline"), "Pipeline") == records(sheet(load_workbook(one), "pipeline"),
+                                                                                   "Pipeline")
+
+
+def test_a_database_changed_under_the_worker_is_read_from_the_parent_snapshot(world, ctx, tmp_path, monkeypatch):
+    """The worker reads through its own connection; when it sees another state of the
+    database than the parent (a collect committed in between), the parent writes those
+    sheets from its own snapshot: the file is the one of that snapshot."""
+    from xltools.store.snapshot import Snapshot
+
+    spec, settings = ctx
+    parent, real = os.getpid(), Snapshot.fingerprint
+    monkeypatch.setattr(Snapshot, "fingerprint", lambda self: real(self) + ((1,) if os.getpid() != parent else ()))
+    with Store(world["url"], spec) as store:
+        out = write_rollup(store, spec, settings, tmp_path / "r.xlsx", period=PERIOD, roster=world["roster"], now=NOW)
+    assert _parts(out)[1] == _parts(world["ja"])[1]
+
+
+@pytest.mark.parametrize("how", ["killed", "error", "rates killed"])
+def test_a_worker_that_dies_gives_a_clear_error_and_no_file(world, ctx, tmp_path, monkeypatch, how):
+    """The sheets' worker killed or failing, or the win rates' worker killed: a bilingual
+    error naming the sheet and how it stopped, the previous file intact, no process left."""
+    import signal
+
+    from xltools.reports.rollup import RollupWorkerError
+    from xltools.reports.rollup import book as rollup_book
+    from xltools.reports.rollup import data as rollup_data
+
+    spec, settings = ctx
+    out = tmp_path / "rollup.xlsx"
+    out.write_bytes(b"the previous roll-up")
+
+    def dies(_):
+        if how != "error":
+            os.kill(os.getpid(), signal.SIGKILL)
+        raise ValueError("broken sheet")
+
+    monkeypatch.setattr(*((rollup_data, "_win_rates_in_child") if how == "rates killed" else (rollup_book, "_far_sheets")),
+                        dies)
+    with Store(world["url"], spec) as store:
+        with pytest.raises(RollupWorkerError) as e:
+            write_rollup(store, spec, settings, out, period=PERIOD, now=NOW)
+    ja, en = e.value.message("ja"), e.value.message("en")
+    sheet_name = "カバレッジ" if how == "rates killed" else "パイプライン"
+    assert sheet_name in ja and sheet_name in en and "出力ファイルは書き込まれていません" in ja
+    assert "no output file was written" in en
+    assert ("ValueError: broken sheet" in en) if how == "error" else ("SIGKILL" in ja and "killed by SIGKILL" in en)
+    assert e.value.code == "report-worker"
+    assert out.read_bytes() == b"the previous roll-up"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rollup.xlsx"]  # no temporary file left
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # the worker was waited for: no process left behind

@@ -44,6 +44,37 @@ class Snapshot:
         finally:
             self.conn.close()
 
+    def reopen_in_child(self) -> None:
+        """In a process forked while this snapshot was open: read through a connection of
+        its own from now on (a connection must never be shared across a fork).  The
+        inherited one is kept, untouched, so that no finaliser closes it from here (it is
+        the parent's); the forked process must end with ``os._exit``.  The new read
+        transaction may see later commits: compare :meth:`fingerprint` with the parent's."""
+        self._inherited = (self.conn, self.tx)
+        self.conn = self.store.engine.connect()
+        if self.conn.dialect.name == "postgresql":
+            self.conn.execution_options(isolation_level="REPEATABLE READ")
+        self.tx = self.conn.begin()
+
+    def reopenable(self) -> bool:
+        """Whether a second connection sees this database (not an in-memory SQLite one)."""
+        url = self.store.engine.url
+        return not (url.get_backend_name() == "sqlite" and (url.database or ":memory:") == ":memory:")
+
+    def fingerprint(self) -> tuple[int, ...]:
+        """What changes when a collect commits (plan versions added, removed or made current;
+        files and issues recorded): two read transactions with the same fingerprint see
+        the same plans, rows and issues."""
+        st = self.store
+        pv, files, issues = st.t["plan_versions"], st.t["files"], st.t["issues"]
+        current = sa.case((pv.c.is_current.is_(True), pv.c.id), else_=0)
+        out: list[int] = []
+        for q in (sa.select(sa.func.count(), sa.func.max(pv.c.id), sa.func.sum(current)),
+                  sa.select(sa.func.count(), sa.func.max(files.c.id)),
+                  sa.select(sa.func.count(), sa.func.max(issues.c.id))):
+            out += [int(v or 0) for v in self.run(q).one()]
+        return tuple(out)
+
     def __enter__(self) -> Snapshot:
         return self
 

@@ -160,6 +160,46 @@ def stream_rows(ws, rows: Iterable[str], dimension: str) -> None:
     ws._xltools_stream = (rows, dimension)
 
 
+def stream_deflated(ws, member: Any, dimension: str) -> None:
+    """Have :func:`write_xlsx` write the part of ``ws`` from a member compressed ahead:
+    ``member()`` returns its :class:`Deflated` (or :class:`DeflatedFile`) when the sheet's
+    turn comes -- made by :func:`deflated_sheet` of the same sheet, here or in another
+    process.  ``dimension`` as :func:`stream_rows`.  The sheet must have no conditional
+    formatting (its differential styles are numbered as the package is written)."""
+    if ws.conditional_formatting:
+        raise ValueError("a sheet compressed ahead cannot have conditional formatting")
+    ws._xltools_deflated = (member, dimension)
+
+
+def deflated_sheet(ws, compresslevel: int | None = None, out: BinaryIO | None = None) -> Deflated | DeflatedFile:
+    """The part of ``ws`` that :func:`write_xlsx` would write, rows from
+    :func:`stream_rows`, compressed as it is made (raw deflate at ``compresslevel``, default
+    zlib's): a :class:`Deflated`, or with ``out`` (a binary file) a :class:`DeflatedFile`
+    of the bytes appended to ``out`` -- never the whole sheet's XML in memory.  The same
+    sheet gives the same bytes in any process."""
+    if ws.conditional_formatting:
+        raise ValueError("a sheet compressed ahead cannot have conditional formatting")
+    sink = DeflateSink(compresslevel, out)
+    writer = _sheet_writer()(ws, {}, out=sink)
+    try:
+        writer.write()
+    except BaseException:
+        try:
+            writer.xf.close()
+        except Exception:
+            pass  # the first error is the one to report
+        raise
+    # the part's name as write_xlsx numbers the sheets (openpyxl numbers them as it writes)
+    return sink.finish(f"xl/worksheets/sheet{ws.parent.worksheets.index(ws) + 1}.xml")
+
+
+class _Discard:
+    """A binary file that forgets what is written to it."""
+
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+
 def write_xlsx(wb, path: str | os.PathLike, compresslevel: int | None = None) -> None:
     """What ``wb.save(path)`` writes, part for part, at a fraction of the cost: each sheet's
     XML is built in memory instead of a temporary file (openpyxl creates, copies and removes
@@ -169,7 +209,8 @@ def write_xlsx(wb, path: str | os.PathLike, compresslevel: int | None = None) ->
     cells) go through openpyxl's own cell writer, in place.  A sheet given rows by
     :func:`stream_rows` is written straight into the package with those rows.  A read-only
     or write-only workbook, openpyxl on lxml, or anything else with a ``save(path)`` method
-    saves itself.  ``compresslevel``: the deflate level (default zlib's)."""
+    saves itself.  A sheet given by :func:`stream_deflated` is written from its member
+    compressed ahead.  ``compresslevel``: the deflate level (default zlib's)."""
     from openpyxl import LXML, Workbook
 
     if not isinstance(wb, Workbook) or wb.read_only or wb.write_only or LXML:
@@ -178,7 +219,7 @@ def write_xlsx(wb, path: str | os.PathLike, compresslevel: int | None = None) ->
         wb.save(path)
         return
     import datetime
-    from zipfile import ZIP_DEFLATED, ZipFile
+    from zipfile import ZIP_DEFLATED
 
     from openpyxl.writer.excel import ExcelWriter
 
@@ -191,7 +232,18 @@ def write_xlsx(wb, path: str | os.PathLike, compresslevel: int | None = None) ->
             ws._drawing = SpreadsheetDrawing()
             ws._drawing.charts = ws._charts
             ws._drawing.images = ws._images
-            if getattr(ws, "_xltools_stream", None):
+            ahead = getattr(ws, "_xltools_deflated", None)
+            if ahead is not None:
+                # the member comes compressed; a writer without rows gives the sheet's
+                # relationships (tables, drawing) as the full writer made them
+                writer = _sheet_writer()(ws, dxf_ids, out=_Discard())
+                writer.stream = ((), ahead[1])
+                writer.write()
+                member = ahead[0]()
+                if member.name != ws.path[1:]:
+                    raise ValueError(f"member {member.name} given for the sheet {ws.path[1:]}")
+                self._archive.write_deflated(member)
+            elif getattr(ws, "_xltools_stream", None):
                 with self._archive.open(ws.path[1:], "w", force_zip64=True) as fh:
                     writer = _sheet_writer()(ws, dxf_ids, out=fh)
                     try:
@@ -211,7 +263,7 @@ def write_xlsx(wb, path: str | os.PathLike, compresslevel: int | None = None) ->
             ws._rels = writer._rels
             self.manifest.append(ws)
 
-    with ZipFile(path, "w", ZIP_DEFLATED, allowZip64=True, compresslevel=compresslevel) as archive:
+    with _deflated_archive()(path, "w", ZIP_DEFLATED, allowZip64=True, compresslevel=compresslevel) as archive:
         wb.properties.modified = datetime.datetime.now(tz=datetime.timezone.utc).replace(tzinfo=None)
         Writer(wb, archive).write_data()
 
@@ -360,6 +412,61 @@ def deflated(name: str, data: bytes) -> Deflated:
     return DeflatePrefix(name, data).finish()
 
 
+class DeflatedFile(NamedTuple):
+    """A zip member compressed ahead into a file: its name, size and CRC-32, and where its
+    raw deflate bytes are (``file``, from ``offset``, ``length`` bytes)."""
+
+    name: str
+    size: int
+    crc: int
+    file: BinaryIO
+    offset: int
+    length: int
+
+    def read(self) -> bytes:
+        self.file.seek(self.offset)
+        data = self.file.read(self.length)
+        if len(data) != self.length:
+            raise OSError(f"{self.name}: {len(data)} of {self.length} compressed bytes found")
+        return data
+
+
+class DeflateSink:
+    """A binary file that compresses what is written to it (raw deflate, ``compresslevel``:
+    zlib's default when None) and keeps its size and CRC-32; the compressed bytes are kept
+    in memory, or appended to ``out``.  :meth:`finish` gives the member."""
+
+    def __init__(self, compresslevel: int | None = None, out: BinaryIO | None = None):
+        level = zlib.Z_DEFAULT_COMPRESSION if compresslevel is None else compresslevel
+        self._compress = zlib.compressobj(level, zlib.DEFLATED, -15)
+        self._out = out
+        self._offset = out.seek(0, os.SEEK_END) if out is not None else 0
+        self._chunks: list[bytes] = []
+        self._length = 0
+        self.size = self.crc = 0
+
+    def write(self, data: bytes) -> int:
+        self.size += len(data)
+        self.crc = zlib.crc32(data, self.crc)
+        self._emit(self._compress.compress(data))
+        return len(data)
+
+    def _emit(self, out: bytes) -> None:
+        if out:
+            self._length += len(out)
+            if self._out is None:
+                self._chunks.append(out)
+            else:
+                self._out.write(out)
+
+    def finish(self, name: str) -> Deflated | DeflatedFile:
+        self._emit(self._compress.flush())
+        if self._out is None:
+            return Deflated(name, self.size, self.crc, b"".join(self._chunks))
+        self._out.flush()
+        return DeflatedFile(name, self.size, self.crc, self._out, self._offset, self._length)
+
+
 def write_deflated(path: str | os.PathLike | BinaryIO, members: Iterable[Deflated]) -> None:
     """The zip file that ``ZipFile(path, "w", ZIP_DEFLATED, allowZip64=True)`` and one
     ``writestr(name, data)`` per member in turn write (what :func:`write_xlsx` writes), byte
@@ -382,25 +489,26 @@ def _deflated_archive():
     from zipfile import ZIP64_LIMIT, ZIP_DEFLATED, ZipFile, ZipInfo
 
     class Archive(ZipFile):
-        def write_deflated(self, m: Deflated) -> None:
+        def write_deflated(self, m: Deflated | DeflatedFile) -> None:
             """What ``writestr(m.name, data)`` does for a member of this size on a seekable
             file, with the compressed bytes given: the same local header, and the same books
             (``filelist``), from which ``close`` writes the central directory."""
+            data = m.data if isinstance(m, Deflated) else m.read()
             if m.size * 1.05 > ZIP64_LIMIT:  # a zip64 header: let ZipFile write it
-                self.writestr(m.name, zlib.decompress(m.data, -15))
+                self.writestr(m.name, zlib.decompress(data, -15))
                 return
             zinfo = ZipInfo(filename=m.name, date_time=time.localtime(time.time())[:6])
             zinfo.compress_type = ZIP_DEFLATED
             zinfo.external_attr = 0o600 << 16
             zinfo.flag_bits = 0
-            zinfo.file_size, zinfo.CRC, zinfo.compress_size = m.size, m.crc, len(m.data)
+            zinfo.file_size, zinfo.CRC, zinfo.compress_size = m.size, m.crc, len(data)
             fp: Any = self.fp
             fp.seek(self.start_dir)
             zinfo.header_offset = fp.tell()
             self._writecheck(zinfo)  # type: ignore[attr-defined]
             self._didModify = True
             fp.write(zinfo.FileHeader(False))
-            fp.write(m.data)
+            fp.write(data)
             self.start_dir = fp.tell()
             self.filelist.append(zinfo)
             self.NameToInfo[zinfo.filename] = zinfo

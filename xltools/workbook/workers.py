@@ -321,6 +321,7 @@ class ForkedWorker:
         self.to_worker = self.from_worker = -1
         self.initialised = False  # the current worker has its initargs
         self.deaths = 0
+        self._broken = False  # the worker died before it read the last argument
 
     def __enter__(self) -> "ForkedWorker":
         return self
@@ -348,16 +349,31 @@ class ForkedWorker:
                 pass
 
     def run(self, arg: Any) -> Any:
+        self.submit(arg)
+        return self.result()
+
+    def submit(self, arg: Any) -> None:
+        """Send ``arg`` to the worker and return at once: the parent goes on while the
+        worker runs ``fn(arg)``; :meth:`result` waits for what it gives (one read in flight)."""
         import pickle
 
         self.start()
+        self._broken = False
         try:
             if not self.initialised:
                 _send_message(self.to_worker, pickle.dumps(self.initargs))
                 self.initialised = True
             _send_message(self.to_worker, pickle.dumps(arg))
-            data = _receive(self.from_worker)
         except BrokenPipeError:  # it died before it read the argument
+            self._broken = True
+
+    def result(self) -> Any:
+        """What ``fn`` returned for the argument of :meth:`submit` (as :meth:`run`)."""
+        import pickle
+
+        try:
+            data = None if self._broken else _receive(self.from_worker)
+        except BrokenPipeError:
             data = None
         if data is None:
             return self._died()
@@ -365,6 +381,18 @@ class ForkedWorker:
             return pickle.loads(data)
         except Exception as exc:  # noqa: BLE001 - the result of fn could not be rebuilt here
             return exc
+
+    def kill(self) -> None:
+        """Stop the worker now, whatever it is doing, and wait for it."""
+        import signal
+
+        if self.pid is None:
+            return
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.close()
 
     def close(self) -> None:
         """End the worker: it exits when its pipe closes."""

@@ -44,7 +44,11 @@ The file is written atomically: a failed run leaves the previous roll-up intact.
 
 Scale: the big row sets are streamed from one read snapshot of the database straight
 into the sheets (openpyxl only lays out the skeleton); CPU and memory grow with the number
-of cells (about 1,300 per plan: 13 million at 10,000 plans).
+of cells (about 1,300 per plan: 13 million at 10,000 plans).  Two processes where the
+platform can fork: the win rates are computed in a forked one while this one gathers the
+rest, and the pipeline and relationships sheets are written (and compressed) in another
+while this one writes the rest; one process gives the same file (:func:`write_rollup`'s
+``processes``).
 
 Modules: :mod:`.common` (texts, formats, columns), :mod:`.data` (reading the store through its read
 API, :mod:`xltools.store.queries`, big row sets from one snapshot), :mod:`.figures` (the figures every sheet shows), :mod:`.book` (the
@@ -83,6 +87,7 @@ from xltools.reports.rollup.common import (
     YEN_FORMAT,
     Col,
     RollupError,
+    RollupWorkerError,
     Unit,
     amount_unit,
 )
@@ -103,7 +108,7 @@ from xltools.reports.rollup.sheets_dashboard import change_subject, change_value
 __all__ = [
     "CHART_MAX_ACCOUNTS", "DATE_FORMAT", "DATETIME_FORMAT", "FRACTION_FORMAT", "INT_FORMAT", "MAX_WIDTH",
     "NUMBER_FORMAT", "PERCENT_FORMAT", "RATIO_FORMATS", "SCORE_FORMAT", "SHEETS", "STREAMED",
-    "TABLE_STYLE", "TEXTS", "WIDTH_SAMPLE", "YEN_FORMAT", "ZIP_LEVEL", "Col", "RollupData", "RollupError", "Unit",
+    "TABLE_STYLE", "TEXTS", "WIDTH_SAMPLE", "YEN_FORMAT", "ZIP_LEVEL", "Col", "RollupData", "RollupError", "RollupWorkerError", "Unit",
     "account_rows", "amount_unit", "biggest_changes", "build_rollup", "change_subject", "change_value",
     "dashboard_lists", "gather", "latest_period", "month_changes", "new_cases", "pipeline_row", "quarter_rows",
     "rep_rows", "trend_rows", "won_in_period", "write_rollup",

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -68,6 +69,12 @@ class _Book:
         self.blocks: dict[str, list[_Block]] = {}
         self._styles: dict[tuple, int] = {}
         self._sealed = False
+        #: processes that write the package: 2 writes :data:`WORKER_SHEETS` in a forked one
+        #: (where the process can fork) while this one writes the rest; 1 writes all here.
+        #: The file is the same byte for byte.
+        self.processes = 2
+        #: the read snapshot the streamed records come from (a forked worker reads its own)
+        self.snapshot: Any = None
 
     def t(self, key: str, **params: Any) -> str:
         return _t(key, self.lang, **params)
@@ -158,7 +165,7 @@ class _Book:
     def save(self, path: str | os.PathLike) -> None:
         """Write the workbook through :func:`xltools.workbook.outfile.write_xlsx`, each sheet's
         rows streamed into it (:func:`~xltools.workbook.outfile.stream_rows`)."""
-        from xltools.workbook.outfile import stream_rows, write_xlsx
+        from xltools.workbook.outfile import deflated_sheet, stream_deflated, stream_rows, write_xlsx
 
         for block_list in self.blocks.values():  # register every style before any row is written
             for b in block_list:
@@ -168,10 +175,69 @@ class _Book:
                     self.style(wrap=True)
         self._prepare_styles()
         self._sealed = True
+        order = []
         for ws in self.wb.worksheets:
             blocks = sorted(self.blocks.get(ws.title, []), key=lambda b: b.top)
-            stream_rows(ws, self._sheet_rows(blocks), _dimension(blocks))
-        write_xlsx(self.wb, path, compresslevel=ZIP_LEVEL)
+            order.append((ws, blocks, _dimension(blocks)))
+        far = {self.sheets[k].title for k in WORKER_SHEETS if k in self.sheets}
+        first = min((i for i, (ws, _, _) in enumerate(order) if ws.title in far), default=len(order))
+        # the sheets from the first worker sheet on are compressed ahead (in the worker, or
+        # here meanwhile); those before it are small and streamed as the package is written
+        with tempfile.TemporaryFile() as far_file, tempfile.TemporaryFile() as near_file:
+            worker = self._fork(order, far, far_file) if far else None
+            members: dict[str, Any] = {}
+            try:
+                for ws, blocks, dim in order[first:]:
+                    if ws.title not in far:
+                        stream_rows(ws, self._sheet_rows(blocks), dim)
+                        members[ws.title] = deflated_sheet(ws, ZIP_LEVEL, near_file)
+                if worker is not None:
+                    members.update(self._far_members(worker, far, far_file))
+                    worker.close()  # it ends when its pipe closes
+            finally:
+                if worker is not None:
+                    worker.kill()  # a no-op once it has answered and ended
+            for ws, blocks, dim in order[first:]:
+                if ws.title not in members:  # no worker (or the database changed under it): here
+                    stream_rows(ws, self._sheet_rows(blocks), dim)
+                    members[ws.title] = deflated_sheet(ws, ZIP_LEVEL, far_file)
+            for ws, blocks, dim in order:
+                if ws.title in members:
+                    stream_deflated(ws, (lambda m=members[ws.title]: m), dim)
+                else:
+                    stream_rows(ws, self._sheet_rows(blocks), dim)
+            write_xlsx(self.wb, path, compresslevel=ZIP_LEVEL)
+
+    def _fork(self, order: list, far: set[str], out: Any) -> Any:
+        """A forked worker writing the sheets ``far`` into ``out`` (:func:`_far_sheets`), or
+        None where this process writes them itself (:func:`~.common.can_fork`)."""
+        from xltools.reports.rollup.common import can_fork
+        from xltools.workbook.workers import ForkedWorker
+
+        snapshot = self.snapshot
+        if not can_fork(self.processes, snapshot):
+            return None
+        fingerprint = snapshot.fingerprint() if snapshot is not None else None
+        _FORKED[:] = [(self, order, fingerprint, out)]
+        try:
+            worker = ForkedWorker(_far_sheets)
+            worker.submit(sorted(far))
+        finally:
+            _FORKED.clear()  # the worker has its copy
+        return worker
+
+    def _far_members(self, worker: Any, far: set[str], out: Any) -> dict[str, Any]:
+        """The members the worker wrote (none when the database changed since this process
+        read it: they are then written here, from this snapshot)."""
+        from xltools.reports.rollup.common import worker_value
+        from xltools.workbook.outfile import DeflatedFile
+
+        sheets = "、".join(ws.title for ws in self.wb.worksheets if ws.title in far)
+        value = worker_value(worker.result(), sheets)
+        if value is None:
+            return {}
+        return {title: DeflatedFile(name, size, crc, out, offset, length)
+                for title, (name, size, crc, offset, length) in value.items()}
 
     def _prepare_styles(self) -> None:
         """Every style a data cell can need (formats x tones x quote prefix), so that the
@@ -335,6 +401,35 @@ class _Book:
                     tone = c.tone(rec) if c.tone is not None else None
                     cells[r].append((b.left + i, _encode(_letter(b.left + i), r, v, fmt, tone, self)))
         return [_row(r, [x for _, x in sorted(cells[r])]) for r in sorted(cells)]
+
+
+#: the sheets :meth:`_Book.save` writes in a forked process while it writes the rest (about
+#: half the work of the sheets: the opportunities, and the contacts read by ID)
+WORKER_SHEETS = ("pipeline", "relationships")
+#: what a forked worker needs, set just before the fork: (book, sheet order, the
+#: snapshot's fingerprint, the file for the members)
+_FORKED: list = []
+
+
+def _far_sheets(titles: list[str]) -> dict[str, tuple] | None:
+    """In the forked worker: compress the sheets ``titles`` of the book being saved into
+    the file given, reading through a database connection of its own; returns per sheet
+    (member name, size, CRC-32, offset, length), or None when the database has changed
+    since the parent read it (the parent then writes them from its snapshot)."""
+    from xltools.workbook.outfile import deflated_sheet, stream_rows
+
+    book, order, fingerprint, out = _FORKED[0]
+    if book.snapshot is not None:
+        book.snapshot.reopen_in_child()
+        if book.snapshot.fingerprint() != fingerprint:
+            return None
+    done = {}
+    for ws, blocks, dim in order:
+        if ws.title in titles:
+            stream_rows(ws, book._sheet_rows(blocks), dim)
+            m = deflated_sheet(ws, ZIP_LEVEL, out)
+            done[ws.title] = (m.name, m.size, m.crc, m.offset, m.length)
+    return done
 
 
 #: how :meth:`_Book._record_cells` writes a column

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any, Callable, Iterable
 
-from xltools.errors import UsageError
+from xltools.errors import UsageError, XltoolsError
 from xltools.spec.config import Settings
 from xltools.spec.periods import Period, PeriodError, parse_period
 from xltools.spec.spec import Field, Label, Spec
@@ -170,6 +170,54 @@ TEXTS: dict[str, Label] = {
 
 class RollupError(UsageError):
     """The roll-up cannot be written with these arguments."""
+
+
+class RollupWorkerError(XltoolsError):
+    """The second process writing the roll-up's biggest sheets failed or died (nothing is
+    written: the previous roll-up stays as it was)."""
+
+    code = "report-worker"
+    template = Label("ロールアップのシート「{sheet}」を書く処理が{how_ja}停止しました。出力ファイルは書き込まれていません。",
+                     "the process writing the roll-up sheet {sheet} stopped {how_en}; no output file was written")
+
+
+def can_fork(processes: int, snapshot: Any) -> bool:
+    """Whether the roll-up may give work to a forked process: two processes asked, a
+    platform with ``fork``, a single thread (only the forking thread lives on in the child)
+    and a database a second connection sees (``snapshot`` None: no database read there)."""
+    import os
+    import threading
+
+    return (processes >= 2 and hasattr(os, "fork") and threading.active_count() == 1
+            and (snapshot is None or snapshot.reopenable()))
+
+
+def worker_value(value: Any, sheets: str) -> Any:
+    """What a forked worker of the roll-up answered, or the error to raise for it: it died
+    (a signal, an exit status) or raised (an xltools error as it is, anything else named)."""
+    from xltools.workbook.workers import WorkerDied
+
+    if isinstance(value, WorkerDied):
+        code = value.exitcode
+        if code is not None and code < 0:
+            import signal
+
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            how = (f"シグナル {name} で", f"(killed by {name})")
+        elif code:
+            how = (f"終了コード {code} で", f"with exit status {code}")
+        else:
+            how = ("予期せず", "unexpectedly")
+        raise RollupWorkerError(sheet=sheets, how_ja=how[0], how_en=how[1])
+    if isinstance(value, XltoolsError):
+        raise value
+    if isinstance(value, BaseException):
+        detail = f"{type(value).__name__}: {value}"
+        raise RollupWorkerError(sheet=sheets, how_ja=f"エラーで（{detail}）", how_en=f"with an error ({detail})")
+    return value
 
 
 # -- columns ---------------------------------------------------------------------------------

@@ -62,12 +62,15 @@ STREAMED = (T.OPPORTUNITIES, T.CONTACTS, T.ACTIVITIES, T.KPIS)
 
 
 def gather(store: ReadStore, spec: Spec, settings: Settings, snapshot: Snapshot, *, period: str | None = None,
-           roster: str | os.PathLike | None = None, now: datetime | None = None, lang: str = "ja") -> RollupData:
+           roster: str | os.PathLike | None = None, now: datetime | None = None, lang: str = "ja",
+           processes: int = 1) -> RollupData:
     """Read what the roll-up needs from ``store`` (big row sets as streams of
     ``snapshot``).  ``period``: ``FY2026Q3`` or ``FY2026`` (default: the latest period
     with a current plan); ``roster``: a roster file (default: the roster ``collect --roster``
     stored for the period, if any); ``now`` (default: :func:`xltools.clock.now`): ``generated_at``,
-    and ``today`` is its local date."""
+    and ``today`` is its local date.  ``processes``: 2 computes the win rates (a pass over
+    every stored opportunity) in a forked process meanwhile -- ``win_rates`` is then a
+    :class:`LaterWinRates` until :func:`settle_win_rates`."""
     now = clock.resolve(now)
     start = settings.fiscal_year_start_month
     if period is not None and str(period).strip():
@@ -79,37 +82,111 @@ def gather(store: ReadStore, spec: Spec, settings: Settings, snapshot: Snapshot,
         from xltools.checking.roster import read_roster
 
         entries = read_roster(roster, spec)
-    rows: dict[str, Any] = {t: snapshot.rows(t, period) for t in STREAMED}
-    rows.update({t: store.rows(t, period) for t in (T.REVIEWS, T.SUCCESS_CASES)})
     selected = _period_or_none(period, start)
-    earlier: list[dict] = []
-    if selected is not None:
-        for r in store.rows(T.SUCCESS_CASES, None, all_versions=True):
-            p = _period_or_none(r.get("period"), start)
-            if p is not None and p.start < selected.start:
-                earlier.append(r)
-    history = store.versions(period, all_versions=True, long_texts=False)  # no sheet shows the long texts
+    later = LaterWinRates.start(store, settings, selected, snapshot, processes)  # meanwhile, in a second process
+    try:
+        rows: dict[str, Any] = {t: snapshot.rows(t, period) for t in STREAMED}
+        rows.update({t: store.rows(t, period) for t in (T.REVIEWS, T.SUCCESS_CASES)})
+        earlier: list[dict] = []
+        if selected is not None:
+            for r in store.rows(T.SUCCESS_CASES, None, all_versions=True):
+                p = _period_or_none(r.get("period"), start)
+                if p is not None and p.start < selected.start:
+                    earlier.append(r)
+        history = store.versions(period, all_versions=True, long_texts=False)  # no sheet shows the long texts
+        current = [v for v in history if v["is_current"]]  # the current versions, read once with the rest
+        data = RollupData(period=period, today=clock.today(now), generated_at=_local(now),
+                          versions=current, rows=rows, files=store.files(period),
+                          issues=snapshot.issues(period, lang), history=history, earlier_cases=earlier,
+                          win_rates=later)
+        data.changes = month_changes(store, spec, settings, history, data.versions, data.today)
+        if entries is None and period is not None:
+            from xltools.store.rosters import stored_roster
+
+            entries = stored_roster(store, period)
+            roster = entries.path if entries is not None else None
+        if entries is not None:
+            if period is None:
+                raise RollupError("名簿と突き合わせる対象期間がわかりません。--period を指定してください。 / "
+                                  "Cannot tell which period to check the roster against: give --period.")
+            data.missing = missing_submissions(entries, history, period)
+            data.roster_path = Path(str(roster).replace("\\", "/")).name if roster else None  # no local folders
+            data.roster = entries
+        return data
+    except BaseException:
+        if isinstance(later, LaterWinRates):
+            later.close()
+        raise
+
+
+# -- the win rates, in a forked process --------------------------------------------------------
+
+#: what the forked process of :class:`LaterWinRates` needs, set just before the fork
+_FORKED: list = []
+
+
+def _win_rates_in_child(_: Any) -> Any:
+    """In the forked process: the win rates read through a connection of its own, or None
+    when the database has changed since the parent read it."""
     from xltools.reports.winrate import win_rates
 
-    current = [v for v in history if v["is_current"]]  # the current versions, read once with the rest
-    data = RollupData(period=period, today=clock.today(now), generated_at=_local(now),
-                      versions=current, rows=rows, files=store.files(period),
-                      issues=snapshot.issues(period, lang), history=history, earlier_cases=earlier,
-                      win_rates=win_rates(store, settings, until=selected, snapshot=snapshot))
-    data.changes = month_changes(store, spec, settings, history, data.versions, data.today)
-    if entries is None and period is not None:
-        from xltools.store.rosters import stored_roster
+    store, settings, until, snapshot, fingerprint = _FORKED[0]
+    snapshot.reopen_in_child()
+    if snapshot.fingerprint() != fingerprint:
+        return None
+    return win_rates(store, settings, until=until, snapshot=snapshot)
 
-        entries = stored_roster(store, period)
-        roster = entries.path if entries is not None else None
-    if entries is not None:
-        if period is None:
-            raise RollupError("名簿と突き合わせる対象期間がわかりません。--period を指定してください。 / "
-                              "Cannot tell which period to check the roster against: give --period.")
-        data.missing = missing_submissions(entries, history, period)
-        data.roster_path = Path(str(roster).replace("\\", "/")).name if roster else None  # no local folders
-        data.roster = entries
-    return data
+
+class LaterWinRates:
+    """The win rates of :func:`gather`, computed in a forked process while this one goes
+    on (or here, at once, where it cannot fork); :meth:`result` waits for them."""
+
+    def __init__(self, store: ReadStore, settings: Settings, until: Any, snapshot: Snapshot, worker: Any = None,
+                 value: Any = None):
+        self.store, self.settings, self.until, self.snapshot = store, settings, until, snapshot
+        self.worker, self.value = worker, value
+
+    @classmethod
+    def start(cls, store: ReadStore, settings: Settings, until: Any, snapshot: Snapshot, processes: int) -> Any:
+        from xltools.reports.rollup.common import can_fork
+        from xltools.reports.winrate import win_rates
+        from xltools.workbook.workers import ForkedWorker
+
+        if not can_fork(processes, snapshot):
+            return win_rates(store, settings, until=until, snapshot=snapshot)
+        _FORKED[:] = [(store, settings, until, snapshot, snapshot.fingerprint())]
+        try:
+            worker = ForkedWorker(_win_rates_in_child)
+            worker.submit(None)
+        finally:
+            _FORKED.clear()
+        return cls(store, settings, until, snapshot, worker)
+
+    def result(self) -> Any:
+        from xltools.reports.rollup.common import SHEETS, worker_value
+        from xltools.reports.winrate import win_rates
+
+        if self.worker is not None:
+            worker, self.worker = self.worker, None
+            try:
+                self.value = worker_value(worker.result(), SHEETS["coverage"]("ja"))
+            finally:
+                worker.kill()
+            if self.value is None:  # the database changed under the worker: from this snapshot
+                self.value = win_rates(self.store, self.settings, until=self.until, snapshot=self.snapshot)
+        return self.value
+
+    def close(self) -> None:
+        """Stop the worker if it still runs (the roll-up failed before it needed the rates)."""
+        if self.worker is not None:
+            self.worker.kill()
+            self.worker = None
+
+
+def settle_win_rates(data: RollupData) -> None:
+    """``data.win_rates`` computed (waiting for the forked process of :func:`gather`)."""
+    if isinstance(data.win_rates, LaterWinRates):
+        data.win_rates = data.win_rates.result()
 
 
 # -- streamed rows -----------------------------------------------------------------------------
