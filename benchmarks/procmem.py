@@ -3,7 +3,11 @@
 ``ru_maxrss`` only knows the largest single process; what matters for ``collect`` is
 the parent *plus* its worker processes at the same moment, so :class:`TreeRss` sums the
 resident set of a process and all its descendants every few milliseconds and keeps the
-peak.  Linux only (``/proc``); elsewhere the peak stays ``None``.
+peak.  A forked worker shares the pages it has not written with its parent (copy on write):
+the sum of resident sets counts those twice, so the sampler also sums each process's
+*proportional* set size (``Pss`` of ``/proc/PID/smaps_rollup``: a shared page counts one
+n-th in each of its n processes), the memory the tree really holds.  Linux only (``/proc``);
+elsewhere the peaks stay ``None``.
 """
 from __future__ import annotations
 
@@ -56,6 +60,21 @@ def rss_bytes(pid: int) -> int:
         return 0
 
 
+def pss_bytes(pid: int) -> int | None:
+    """Proportional set size of one process (0 when it is gone, None where the kernel does
+    not say: no ``smaps_rollup``)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+            for line in f:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except FileNotFoundError:  # the process is gone, or the kernel is older than 4.14
+        return None if Path(f"/proc/{pid}").exists() else 0
+    except (OSError, IndexError, ValueError):
+        return 0
+    return None
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds one process has used so far (0 when it is gone)."""
     try:
@@ -79,6 +98,7 @@ class TreeRss:
         self.keep = keep
         self.timeline: list[tuple[float, int]] = []  # (seconds since start, bytes) when keep
         self.peak: int | None = None
+        self.peak_pss: int | None = None  # the most the tree held, shared pages counted once
         self.peak_processes = 0
         self.samples = 0
         self._cpu: dict[int, float] = {}  # pid -> the most CPU seen for it
@@ -92,6 +112,10 @@ class TreeRss:
         while True:
             pids = descendants(self.root)
             total = sum(rss_bytes(p) for p in pids)
+            pss = [pss_bytes(p) for p in pids]
+            if all(x is not None for x in pss):
+                held = sum(x for x in pss if x is not None)
+                self.peak_pss = held if self.peak_pss is None else max(self.peak_pss, held)
             for p in pids:
                 self._cpu[p] = max(self._cpu.get(p, 0.0), cpu_seconds(p))
             self.samples += 1

@@ -9,13 +9,16 @@ Steps (``--help`` lists the options):
 1. a realistic corpus (:func:`xltools.testing.folders.write_corpus`; cached in ``bench-out/`` and
    rebuilt when the corpus or generator code, the template or the options change);
 2. ``collect`` end to end into a fresh SQLite database, in a fresh interpreter, with the
-   peak resident memory of the whole process tree (parent + workers) sampled from /proc;
+   peak memory of the whole process tree (parent + workers) sampled from /proc (the sum of
+   proportional set sizes, which counts a forked worker's shared pages once, and the sum of
+   resident sets);
    then the same files again (all unchanged: the idempotent path);
 3. baseline 1, the naive ops script: ``pandas.read_excel(path, sheet_name=None,
    engine="openpyxl")`` per file, concatenated, one process, on a sample;
 4. baseline 2, the limit: a bare python-calamine read of every cell of every sheet of the
    same files with the same number of processes;
-5. ``generate`` from a roster (parallel), ``report`` (the roll-up) from the database,
+5. ``generate`` from a roster (parallel), ``report`` (the roll-up) from the database and from
+   that database copied by SQL to 10,000 plans (``benchmarks/multiply_db.py``),
    ``xltools --help``, ``xltools check one.xlsx`` and ``xltools collect`` of 20 plans
    (medians of fresh processes; a target missed shows the import-time profile);
    what collect stored, compared byte for byte with the digests of an earlier run on the
@@ -76,9 +79,22 @@ def children_cpu() -> float:
 
 class Measured:
     def __init__(self, data: dict | None, wall: float, peak: int | None, timeline: list[tuple[float, int]],
-                 error: str | None = None, cpu: float | None = None):
+                 error: str | None = None, cpu: float | None = None, pss: int | None = None):
         self.data, self.wall, self.peak, self.timeline, self.error = data or {}, wall, peak, timeline, error
         self.cpu = cpu  # CPU seconds of the whole process tree (load-independent)
+        self.pss = pss  # peak of the tree's proportional set sizes (forked pages counted once)
+
+    @property
+    def held(self) -> int | None:
+        """The memory the targets are judged on: the tree's peak PSS where the kernel gives it,
+        else its peak sum of resident sets."""
+        return self.pss if self.pss is not None else self.peak
+
+    def memory(self) -> str:
+        """The peak memory as the bench rows show it."""
+        if self.pss is None:
+            return f"peak RSS {_mb(self.peak)}"
+        return f"peak PSS {_mb(self.pss)}, sum of RSS {_mb(self.peak)}"
 
     @property
     def ok(self) -> bool:
@@ -118,7 +134,7 @@ def run_child(args: list[str], timeout: float, env: dict | None = None) -> Measu
     # CPU of the whole tree: what the waited-for processes report, or what /proc showed of
     # processes nobody waits for (a forkserver's workers), whichever saw more
     return Measured(json.loads(out.strip().splitlines()[-1]), wall, sampler.peak, sampler.timeline,
-                    cpu=max(children_cpu() - cpu0, sampler.cpu))
+                    cpu=max(children_cpu() - cpu0, sampler.cpu), pss=sampler.peak_pss)
 
 
 # -- the corpus ----------------------------------------------------------------------------------
@@ -428,6 +444,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--full", action="store_true", help="collect and report 10,000 plans (default 1,000)")
     ap.add_argument("--plans", type=int, help="plans to collect and report (overrides --full)")
+    ap.add_argument("--report-copies", type=int, default=10,
+                    help="also report from the collected database copied this many times by SQL "
+                         "(benchmarks/multiply_db.py), when that makes 10,000 plans or more; 0: never (default 10)")
     ap.add_argument("--generate", type=int, default=1000, help="plans to generate from a roster (default 1,000)")
     ap.add_argument("--sample", type=int, default=100, help="files for baseline 1 (pandas), default 100")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes (default: every core)")
@@ -483,10 +502,10 @@ def main(argv: list[str] | None = None) -> int:
                      f"stored; CPU {_ms(collect_cpu)} per plan, all processes)", "", None))
         mem_target = 300 * MB
         growth = col.growth()
-        rows.append(("peak RSS of collect, parent + workers (sampled from /proc)",
-                     _mb(col.peak) + (f" (first quarter of the run {_mb(growth[0])}, last quarter "
-                                      f"{_mb(growth[1])})" if growth else ""),
-                     "< 300 MB at 10,000 plans", (col.peak or 0) < mem_target if n >= 10_000 else None))
+        rows.append(("peak memory of collect, parent + workers (sampled from /proc)",
+                     col.memory() + (f" (sum of RSS in the first quarter of the run {_mb(growth[0])}, in the "
+                                     f"last quarter {_mb(growth[1])})" if growth else ""),
+                     "< 300 MB at 10,000 plans", (col.held or 0) < mem_target if n >= 10_000 else None))
         if stored != n:
             notes.append(f"collect stored {stored:,} of {n:,} files: {col.data['results']}")
         log("collect: digests of what was stored ...")
@@ -540,8 +559,8 @@ def main(argv: list[str] | None = None) -> int:
     if gen.ok:
         rows.append((f"`generate` {args.generate:,} plans from a roster, {jobs} processes",
                      f"**{_rate(gen.data['files'], gen.wall):,.1f} plans/s** ({gen.wall:,.1f} s; CPU "
-                     f"{_ms(gen.cpu / max(1, gen.data['files']) if gen.cpu else None)} per plan; peak RSS "
-                     f"{_mb(gen.peak)})", "1,000 plans < 20 s",
+                     f"{_ms(gen.cpu / max(1, gen.data['files']) if gen.cpu else None)} per plan; "
+                     f"{gen.memory()})", "1,000 plans < 20 s",
                      gen.wall < 20 if args.generate == 1000 else None))
     else:
         rows.append((f"`generate` {args.generate:,} plans", gen.error, "1,000 plans < 20 s", False))
@@ -551,10 +570,28 @@ def main(argv: list[str] | None = None) -> int:
         rep = run_child(["report", db_url, str(work / f"rollup-{n}.xlsx")], args.timeout)
         if rep.ok:
             rows.append((f"`report` (roll-up workbook) from the database of {n:,} plans",
-                         f"**{rep.wall:,.1f} s** (CPU {rep.cpu or 0:,.1f} s; peak RSS {_mb(rep.peak)})",
+                         f"**{rep.wall:,.1f} s** (CPU {rep.cpu or 0:,.1f} s; {rep.memory()})",
                          "10,000 plans < 30 s and < 500 MB",
-                         rep.wall < 30 and (rep.peak or 0) < 500 * MB if n >= 10_000 else None))
-            if n < 10_000:
+                         rep.wall < 30 and (rep.held or 0) < 500 * MB if n >= 10_000 else None))
+            copies = args.report_copies
+            if n < 10_000 and copies > 1 and n * copies >= 10_000 and db_url.startswith("sqlite:///"):
+                from multiply_db import multiply
+
+                big = work / f"collect-{n}x{copies}.db"
+                log(f"report: roll-up from the {n:,}-plan database copied {copies}x by SQL ...")
+                multiply(Path(db_url.removeprefix("sqlite:///")), big, copies)
+                rep10 = run_child(["report", f"sqlite:///{big}", str(work / f"rollup-{n * copies}.xlsx")],
+                                  args.timeout)
+                big.unlink()
+                what = (f"`report` from {n * copies:,} plans: the {n:,}-plan database copied {copies}× by SQL "
+                        f"(`benchmarks/multiply_db.py`)")
+                if rep10.ok:
+                    rows.append((what, f"**{rep10.wall:,.1f} s** (CPU {rep10.cpu or 0:,.1f} s; {rep10.memory()})",
+                                 "10,000 plans < 30 s and < 500 MB",
+                                 rep10.wall < 30 and (rep10.held or 0) < 500 * MB))
+                else:
+                    rows.append((what, rep10.error, "10,000 plans < 30 s and < 500 MB", False))
+            elif n < 10_000:
                 notes.append(f"`report` was measured on the {n:,}-plan database; the target is for 10,000 plans "
                              f"(`make bench BENCH_ARGS=--full`).")
         else:

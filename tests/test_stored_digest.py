@@ -2,6 +2,7 @@
 the same folder collected twice at the same time, different as soon as one value is."""
 from __future__ import annotations
 
+import json
 import sqlite3
 import sys
 from datetime import datetime
@@ -41,6 +42,10 @@ def test_the_same_folder_gives_the_same_digests_and_a_changed_value_does_not(tmp
     saved = tmp_path / "a.json"
     assert stored_digest.main([a, "--write", str(saved)]) == 0
     assert stored_digest.main([b, "--compare", str(saved)]) == 0
+    assert "identical" in capsys.readouterr().out
+    bench = tmp_path / "stored-digest-3.json"  # what make bench keeps: the digests with their corpus and commit
+    bench.write_text(json.dumps({"fingerprint": "f", "commit": "c", "tables": da}), encoding="utf-8")
+    assert stored_digest.main([b, "--compare", str(bench)]) == 0
     assert "identical" in capsys.readouterr().out
     with sqlite3.connect(tmp_path / "b.db") as c:  # one stored message changes
         c.execute("update issues set message_en = message_en || '.' where id = (select max(id) from issues)")

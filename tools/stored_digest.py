@@ -9,7 +9,8 @@ order; every row becomes one canonical JSON line (columns in schema order, value
 the database driver returns them: text, integers, exact decimals, timestamps in ISO
 form).  The digest of a table is the SHA-256 of its lines.  ``--write`` saves the
 digests (and the row counts) as JSON; ``--compare`` compares them with a file written
-before and names each table that differs (exit 1).  ``--rows`` prints the lines.
+before (by ``--write``, or the bench's ``bench-out/stored-digest-N.json``) and names each
+table that differs (exit 1).  ``--rows`` prints the lines.
 
 For a before/after comparison, collect the same folder into two fresh databases with
 ``XLTOOLS_NOW`` fixed (the run's timestamps are stored) and from the same folder path
@@ -100,7 +101,10 @@ def main(argv: list[str] | None = None) -> int:
         args.write.write_text(json.dumps(got, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     total = sum(d["rows"] for d in got.values())
     if args.compare:
-        diff = differences(json.loads(args.compare.read_text(encoding="utf-8")), got)
+        saved = json.loads(args.compare.read_text(encoding="utf-8"))
+        if isinstance(saved.get("tables"), dict):  # the bench's file: {"fingerprint", "commit", "tables"}
+            saved = saved["tables"]
+        diff = differences(saved, got)
         if diff:
             print("stored results differ / 保存結果が異なります:\n  " + "\n  ".join(diff))
             return 1
