@@ -44,6 +44,10 @@ class RollupData:
     roster_path: str | None = None  # the roster's file name (a stored roster) or the file given
     roster: Any = None  # the roster lines (xltools.checking.roster.Roster) the submissions are checked against
     changes: list[dict] = dataclasses.field(default_factory=list)  # :func:`month_changes`
+    #: the passes over the contacts and activities made in the win rates' process
+    #: (``"contacts"``: :class:`~.figures.ContactScan`, ``"activities"``: :class:`~.figures.ActivityScan`),
+    #: set by :func:`settle_win_rates`; a sheet makes the ones missing itself
+    scans: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def latest_period(store: ReadStore, settings: Settings, snapshot: Snapshot | None = None) -> str | None:
@@ -83,7 +87,8 @@ def gather(store: ReadStore, spec: Spec, settings: Settings, snapshot: Snapshot,
 
         entries = read_roster(roster, spec)
     selected = _period_or_none(period, start)
-    later = LaterWinRates.start(store, settings, selected, snapshot, processes)  # meanwhile, in a second process
+    later = LaterWinRates.start(store, settings, selected, snapshot, processes,  # meanwhile, in a second process
+                                scans=(spec, clock.today(now), period))
     try:
         rows: dict[str, Any] = {t: snapshot.rows(t, period) for t in STREAMED}
         rows.update({t: store.rows(t, period) for t in (T.REVIEWS, T.SUCCESS_CASES)})
@@ -126,15 +131,29 @@ _FORKED: list = []
 
 
 def _win_rates_in_child(_: Any) -> Any:
-    """In the forked process: the win rates read through a connection of its own, or None
-    when the database has changed since the parent read it."""
+    """In the forked process: the win rates read through a connection of its own, and then
+    the passes over the contacts and activities (:func:`child_scans`), or None when the
+    database has changed since the parent read it."""
     from xltools.reports.winrate import win_rates
 
-    store, settings, until, snapshot, fingerprint = _FORKED[0]
+    store, settings, until, snapshot, fingerprint, scans = _FORKED[0]
     snapshot.reopen_in_child()
     if snapshot.fingerprint() != fingerprint:
         return None
-    return win_rates(store, settings, until=until, snapshot=snapshot)
+    rates = win_rates(store, settings, until=until, snapshot=snapshot)
+    return rates, (child_scans(snapshot, settings, *scans) if scans is not None else {})
+
+
+def child_scans(snapshot: Snapshot, settings: Settings, spec: Spec, today: date, period: str | None) -> dict[str, Any]:
+    """The passes of the relationships and activities sheets over the streamed contacts and
+    activities of ``period`` (:attr:`RollupData.scans`), read from ``snapshot``: the
+    same rows, in the same order, as the sheets' own streams."""
+    from xltools.reports.rollup.figures import CONTACT_SCAN_KEYS, activity_scan, activity_scan_keys, contact_scan
+
+    contacts = _ids_and(snapshot.rows(T.CONTACTS, period), CONTACT_SCAN_KEYS)
+    activities = _ids_and(snapshot.rows(T.ACTIVITIES, period), activity_scan_keys(spec))
+    return {"contacts": contact_scan(spec, settings, today, contacts),
+            "activities": activity_scan(spec, today, activities)}
 
 
 class LaterWinRates:
@@ -145,16 +164,21 @@ class LaterWinRates:
                  value: Any = None):
         self.store, self.settings, self.until, self.snapshot = store, settings, until, snapshot
         self.worker, self.value = worker, value
+        #: the worker's passes over the contacts and activities (:attr:`RollupData.scans`)
+        self.scans: dict[str, Any] = {}
 
     @classmethod
-    def start(cls, store: ReadStore, settings: Settings, until: Any, snapshot: Snapshot, processes: int) -> Any:
+    def start(cls, store: ReadStore, settings: Settings, until: Any, snapshot: Snapshot, processes: int,
+              scans: tuple[Spec, date, str | None] | None = None) -> Any:
+        """``scans``: (spec, today, period): the worker also makes the passes of
+        :func:`child_scans` after the win rates."""
         from xltools.reports.rollup.common import can_fork
         from xltools.reports.winrate import win_rates
         from xltools.workbook.workers import ForkedWorker
 
         if not can_fork(processes, snapshot):
             return win_rates(store, settings, until=until, snapshot=snapshot)
-        _FORKED[:] = [(store, settings, until, snapshot, snapshot.fingerprint())]
+        _FORKED[:] = [(store, settings, until, snapshot, snapshot.fingerprint(), scans)]
         try:
             worker = ForkedWorker(_win_rates_in_child)
             worker.submit(None)
@@ -169,9 +193,11 @@ class LaterWinRates:
         if self.worker is not None:
             worker, self.worker = self.worker, None
             try:
-                self.value = worker_value(worker.result(), SHEETS["coverage"]("ja"))
+                value = worker_value(worker.result(), SHEETS["coverage"]("ja"))
             finally:
                 worker.kill()
+            if value is not None:
+                self.value, self.scans = value
             if self.value is None:  # the database changed under the worker: from this snapshot
                 self.value = win_rates(self.store, self.settings, until=self.until, snapshot=self.snapshot)
         return self.value
@@ -186,7 +212,9 @@ class LaterWinRates:
 def settle_win_rates(data: RollupData) -> None:
     """``data.win_rates`` computed (waiting for the forked process of :func:`gather`)."""
     if isinstance(data.win_rates, LaterWinRates):
-        data.win_rates = data.win_rates.result()
+        later = data.win_rates
+        data.win_rates = later.result()
+        data.scans.update(later.scans)
 
 
 # -- streamed rows -----------------------------------------------------------------------------
@@ -197,6 +225,11 @@ def with_ids(data: RollupData, table: str, keys: Iterable[str] | None = None) ->
     stream = data.rows[table]
     if keys is None:
         return zip(stream.snapshot.row_ids(table, data.period), stream)
+    return _ids_and(stream, keys)
+
+
+def _ids_and(stream: Stream, keys: Iterable[str]) -> Iterator[tuple[int, dict]]:
+    """(row ID, record of only ``keys``) of each row of a stream of :meth:`Snapshot.rows`."""
     return ((rec.pop("_row_id"), rec) for rec in stream.only(*keys, row_id=True))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
@@ -348,3 +348,84 @@ def biggest_changes(changes: list[dict]) -> list[dict]:
     first, then by the size of the amount."""
     first = ("chg_verdict", "chg_stance", "chg_rep")
     return sorted(changes, key=lambda r: (r["kind"] not in first, -r["amount"]))
+
+
+# -- the passes over the streamed contacts and activities ------------------------------------
+
+#: the columns :func:`contact_scan` and :func:`activity_scan` read
+CONTACT_SCAN_KEYS = ("plan_id", "stance", "status", "role", "last_contact", "name")
+
+
+def activity_scan_keys(spec: Spec) -> set[str]:
+    keys = {"executive", "planned_date", "status"}
+    for c in spec.table(T.ACTIVITIES).columns:  # what :func:`_overdue` reads
+        if c.overdue_unless:
+            keys |= {c.key, c.overdue_unless[0]}
+    return keys
+
+
+@dataclass
+class ContactScan:
+    """One pass over the streamed contacts for the relationships sheet: per plan the count
+    of each stance value as stored (``(plan_id, stance) -> n``), the row IDs of the decision
+    makers at risk, and the contacts not met recently with their sort keys, sorted."""
+
+    stances: dict[tuple[Any, Any], int]
+    risk: list[int]
+    stale: list[tuple[bool, int, int, int]]  # sort key, position, row ID
+
+
+def contact_scan(spec: Spec, settings: Settings, today: date, rows: Iterable[tuple[int, dict]]) -> ContactScan:
+    """:class:`ContactScan` of ``rows``, the (row ID, record) pairs of the contacts
+    (:data:`CONTACT_SCAN_KEYS`) in sheet order."""
+    limit = today - timedelta(days=settings.thresholds.contact_stale_days)
+    stances: dict[tuple[Any, Any], int] = {}
+    risk: list[int] = []  # row IDs: the lists are read again when written
+    stale: list[tuple[bool, int, int, int]] = []
+    # meanings from the spec: people gone, decision makers, stances that are a risk
+    gone, deciders = spec.meaning("employment", "gone"), spec.meaning("role", "decision_maker")
+    risky = spec.meaning("stance", "risk")
+    for i, (rid, c) in enumerate(rows):
+        k = (c["plan_id"], c.get("stance"))
+        stances[k] = stances.get(k, 0) + 1
+        if c.get("status") in gone:
+            continue
+        if c.get("role") in deciders and (c.get("stance") in risky or c.get("stance") is None):
+            risk.append(rid)
+        last = _day(c.get("last_contact"))
+        if c.get("name") and (last is None or last <= limit):
+            stale.append((last is not None, -((today - last).days if last else 0), i, rid))
+    stale.sort()
+    return ContactScan(stances, risk, stale)
+
+
+@dataclass
+class ActivityScan:
+    """One pass over the streamed activities for the activities sheet: the visits of an
+    executive (sort key, position, row ID, executive, planned date, still open) and the
+    overdue activities (sort key, position, row ID), each sorted."""
+
+    visits: list[tuple[str, date, int, int, str, date | None, bool]]
+    overdue: list[tuple[int, int, int]]
+
+
+def activity_scan(spec: Spec, today: date, rows: Iterable[tuple[int, dict]]) -> ActivityScan:
+    """:class:`ActivityScan` of ``rows``, the (row ID, record) pairs of the activities
+    (:func:`activity_scan_keys`) in sheet order."""
+    closed = set()
+    for c in spec.table(T.ACTIVITIES).columns:
+        if c.overdue_unless:
+            closed |= set(c.overdue_unless[1])
+    visits: list[tuple[str, date, int, int, str, date | None, bool]] = []
+    overdue: list[tuple[int, int, int]] = []
+    for i, (rid, a) in enumerate(rows):
+        if a.get("executive"):
+            planned = _day(a.get("planned_date"))
+            visits.append((name_key(a["executive"]), planned or date.max, i, rid, a["executive"], planned,
+                           a.get("status") not in closed))
+        d = _overdue(T.ACTIVITIES, spec, a, today)
+        if d is not None:
+            overdue.append((-(today - d).days, i, rid))
+    visits.sort()
+    overdue.sort()
+    return ActivityScan(visits, overdue)

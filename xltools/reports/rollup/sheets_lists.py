@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from datetime import date, timedelta
+from datetime import date
 from typing import Any, Iterable
 
 from xltools.checking.validate import name_key
@@ -24,7 +24,17 @@ from xltools.reports.rollup.common import (
     _text,
 )
 from xltools.reports.rollup.data import RollupData, _Chain, picked, with_ids
-from xltools.reports.rollup.figures import _overdue, _sum, new_cases, rep_rows, trend_rows
+from xltools.reports.rollup.figures import (
+    CONTACT_SCAN_KEYS,
+    _overdue,
+    _sum,
+    activity_scan,
+    activity_scan_keys,
+    contact_scan,
+    new_cases,
+    rep_rows,
+    trend_rows,
+)
 from xltools.reports.rollup.sheets_submissions import missing_count
 from xltools.spec.contract import T
 from xltools.spec.derive import breakdown_quarters
@@ -151,25 +161,15 @@ def _relationships(b: _Book, data: RollupData) -> None:
                                 "_blank": 0, "_total": 0}
     days = b.settings.thresholds.contact_stale_days
     today = data.today
-    limit = today - timedelta(days=days)
-    risk: list[int] = []  # row IDs: the lists are read again when written
-    stale: list[tuple[bool, int, int, int]] = []  # sort key, position, row ID
-    # meanings from the spec: people gone, decision makers, stances that are a risk
-    gone, deciders = b.spec.meaning("employment", "gone"), b.spec.meaning("role", "decision_maker")
-    risky = b.spec.meaning("stance", "risk")
-    keys = ("plan_id", "stance", "status", "role", "last_contact", "name")
-    for i, (rid, c) in enumerate(with_ids(data, T.CONTACTS, keys)):  # one pass over a streamed table
-        rec = counts.get(c["plan_id"])
+    scan = data.scans.pop("contacts", None)  # made in the win rates' process, or here
+    if scan is None:
+        scan = contact_scan(b.spec, b.settings, today, with_ids(data, T.CONTACTS, CONTACT_SCAN_KEYS))
+    for (plan_id, stance), n in scan.stances.items():
+        rec = counts.get(plan_id)
         if rec is not None:
-            rec[c.get("stance") if c.get("stance") in rec else "_blank"] += 1
-            rec["_total"] += 1
-        if c.get("status") in gone:
-            continue
-        if c.get("role") in deciders and (c.get("stance") in risky or c.get("stance") is None):
-            risk.append(rid)
-        last = _day(c.get("last_contact"))
-        if c.get("name") and (last is None or last <= limit):
-            stale.append((last is not None, -((today - last).days if last else 0), i, rid))
+            rec[stance if stance in rec else "_blank"] += n
+            rec["_total"] += n
+    risk, stale = scan.risk, scan.stale
     stance_cols = [Col(ch.label, _text(ch.key), INT_FORMAT,
                        tone=(lambda r, k=ch.key, t=ch.tone: t if r.get(k) else None)) for ch in choices]
     cols = (b.cols.context("account_name", "account_id", "rep") + stance_cols
@@ -185,7 +185,6 @@ def _relationships(b: _Book, data: RollupData) -> None:
         c["_days"] = (today - last).days if last else None
         return c
 
-    stale.sort()
     cols = (b.cols.context("account_name", "rep")
             + b.cols.table(T.CONTACTS, skip=("note", "reports_to", "contact_id"), tone=("stance",))
             + [Col(TEXTS["days_since"], _text("_days"), INT_FORMAT)])
@@ -197,26 +196,11 @@ def _relationships(b: _Book, data: RollupData) -> None:
 def _activities(b: _Book, data: RollupData) -> None:
     ws = b.sheet("activities")
     today = data.today
-    closed = set()
-    for c in b.spec.table(T.ACTIVITIES).columns:
-        if c.overdue_unless:
-            closed |= set(c.overdue_unless[1])
     # per row kept: sort key, position, row ID (and what the summary needs); the rows are read again when written
-    visits: list[tuple[str, date, int, int, str, date | None, bool]] = []
-    overdue: list[tuple[int, int, int]] = []
-    keys = {"executive", "planned_date", "status"}
-    for c in b.spec.table(T.ACTIVITIES).columns:  # what :func:`_overdue` reads
-        if c.overdue_unless:
-            keys |= {c.key, c.overdue_unless[0]}
-    for i, (rid, a) in enumerate(with_ids(data, T.ACTIVITIES, keys)):  # one pass over a streamed table
-        if a.get("executive"):
-            planned = _day(a.get("planned_date"))
-            visits.append((name_key(a["executive"]), planned or date.max, i, rid, a["executive"], planned,
-                           a.get("status") not in closed))
-        d = _overdue(T.ACTIVITIES, b.spec, a, today)
-        if d is not None:
-            overdue.append((-(today - d).days, i, rid))
-    visits.sort()
+    scan = data.scans.pop("activities", None)  # made in the win rates' process, or here
+    if scan is None:
+        scan = activity_scan(b.spec, today, with_ids(data, T.ACTIVITIES, activity_scan_keys(b.spec)))
+    visits, overdue = scan.visits, scan.overdue
     summary: dict[str, dict] = {}
     for k, _, _, _, name, planned, still_open in visits:
         s = summary.setdefault(k, {"executive": name, "count": 0, "upcoming": 0, "next": None})
@@ -239,7 +223,6 @@ def _activities(b: _Book, data: RollupData) -> None:
         a["_days"] = (today - d).days if d is not None else None
         return a
 
-    overdue.sort()
     cols = (b.cols.context("account_name", "rep") + b.cols.table(T.ACTIVITIES, tone=("status",))
             + [Col(TEXTS["days_overdue"], _text("_days"), INT_FORMAT, tone=lambda r: "bad")])
     b.table(ws, "OverdueActivities", b.t("overdue_activities"), cols,
