@@ -22,6 +22,8 @@ from xltools.reports.rollup.common import (
     _ChoiceTone,
     _Columns,
     _Key,
+    _KeyLabel,
+    _KeyTone,
     _t,
     amount_unit,
 )
@@ -355,11 +357,11 @@ class _Book:
         label, a fixed format, no tone or a choice's tone) or through :meth:`_generic_cell`."""
         pre = f'<c r="{letter}'
         get, fmt, tone = c.get, c.fmt, c.tone
-        direct = (type(get) in (_Key, _ChoiceLabel) and not callable(fmt)
-                  and (tone is None or type(tone) is _ChoiceTone))
+        direct = (type(get) in (_Key, _ChoiceLabel, _KeyLabel) and not callable(fmt)
+                  and (tone is None or type(tone) in (_ChoiceTone, _KeyTone)))
         if not direct:
             return (_GENERIC, pre, None, None, get, fmt, None, None, tone, None, None)
-        labels = get.labels if type(get) is _ChoiceLabel else None
+        labels = get.labels if type(get) is not _Key else None
         tones = tone.tones if tone is not None else None
         tone_key = tone.key if tone is not None else None
         return (_DIRECT, pre, get.key, labels, get, fmt, tone_key, tones, tone, {}, {})
@@ -521,7 +523,8 @@ def _shown_width(value: Any) -> int:
 
 
 def _severity(lang: str) -> Callable[[dict], str]:
-    return lambda r: _t(r["severity"], lang) if r.get("severity") in ("error", "warning", "info") else r.get("severity")
+    """An issue's severity in ``lang`` (a value the roll-up does not know as it is)."""
+    return _KeyLabel("severity", {k: _t(k, lang) for k in ("error", "warning", "info")})
 
 
 def _label_of(spec: Spec, table: str | None, key: str | None, lang: str) -> str | None:

@@ -282,6 +282,34 @@ def _choices_of(spec: Spec, list_name: str) -> tuple:
         return ()
 
 
+class _KeyLabel:
+    """A column's value: the label in ``labels`` of the record's value of ``key``, else
+    that value as it is (the writer reads both directly)."""
+
+    __slots__ = ("key", "labels")
+
+    def __init__(self, key: str, labels: dict[Any, str]):
+        self.key, self.labels = key, labels
+
+    def __call__(self, r: dict) -> Any:
+        v = r.get(self.key)
+        label = self.labels.get(v) if v is not None else None
+        return label if label is not None else v
+
+
+class _KeyTone:
+    """A column's tone: the tone in ``tones`` of the record's value of ``key`` (None for
+    any other value); the writer reads it directly."""
+
+    __slots__ = ("key", "tones")
+
+    def __init__(self, key: str, tones: dict[Any, str]):
+        self.key, self.tones = key, tones
+
+    def __call__(self, r: dict) -> str | None:
+        return self.tones.get(r.get(self.key))
+
+
 def _text(key: str) -> Callable[[dict], Any]:
     return _Key(key)
 

@@ -19,6 +19,7 @@ from xltools.reports.rollup.common import (
     TEXTS,
     Col,
     _day,
+    _KeyTone,
     _period_or_none,
     _ratio,
     _text,
@@ -264,6 +265,7 @@ def _issues(b: _Book, data: RollupData) -> None:
         if where not in labels:
             labels[where] = _label_of(b.spec, where[0], where[1], b.lang)
         i["field_label"] = labels[where]
+        i["_file"] = _basename(i.get("source_file"))
         if i.get("sheet") in sheet_names:
             i["sheet"] = sheet_names[i["sheet"]]
         return i
@@ -272,13 +274,13 @@ def _issues(b: _Book, data: RollupData) -> None:
     for m in data.missing or []:  # the plans to chase come first
         iss = m.issue(data.roster_path)
         missing.append({"rep": m.rep, "account_name": m.account_name, "account_id": m.account_id,
-                        "period": m.period, "source_file": data.roster_path, "code": iss.code,
+                        "period": m.period, "source_file": data.roster_path, "_file": _basename(data.roster_path),
+                        "code": iss.code,
                         "severity": iss.severity, "raw": m.rep, "field_label": _label_of(b.spec, None, "rep", b.lang),
                         "message": iss.message(b.lang)})
     cols = b.cols.context("rep", "account_name", "period") + [
-        Col(TEXTS["severity"], _severity(b.lang),
-            tone=lambda r: {"error": "bad", "warning": "warn"}.get(r.get("severity"))),
-        Col(TEXTS["code"], _text("code")), Col(TEXTS["file"], lambda r: _basename(r.get("source_file"))),
+        Col(TEXTS["severity"], _severity(b.lang), tone=_KeyTone("severity", {"error": "bad", "warning": "warn"})),
+        Col(TEXTS["code"], _text("code")), Col(TEXTS["file"], _text("_file")),
         Col(TEXTS["sheet"], _text("sheet")), Col(TEXTS["cell"], _text("cell")),
         Col(TEXTS["field"], _text("field_label")), Col(TEXTS["raw"], _text("raw")),
         Col(TEXTS["message"], _text("message"), width=60),
