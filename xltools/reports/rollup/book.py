@@ -291,8 +291,9 @@ class _Book:
         its choice label, with a fixed number format and no tone or the tone of a choice --
         are written here without a call per cell: a text's cell tail (style, inline string:
         :mod:`xltools.workbook.cellxml`'s encoding) is cached per column, numbers are
-        written as :func:`~xltools.workbook.cellxml.number` writes them; every other value,
-        and every other column, through :func:`_encode`."""
+        written as :func:`~xltools.workbook.cellxml.number` writes them, a date's cell tail
+        (what :func:`_encode` writes after the reference) is cached per column, tone and
+        date; every other value, and every other column, through :func:`_encode`."""
         plan = [self._column_plan(letters[i], c) for i, c in enumerate(cols)]
         generic = _GENERIC
         r = first - 1
@@ -301,7 +302,7 @@ class _Book:
             rs = str(r)
             cells = []
             append = cells.append
-            for mode, pre, key, labels, get, fmt, tone_key, tones, tone_of, text_tails, num_tails in plan:
+            for mode, pre, key, labels, get, fmt, tone_key, tones, tone_of, text_tails, num_tails, day_tails in plan:
                 if mode is generic:
                     cell = self._generic_cell(pre, r, rec, get, fmt, tone_of)
                     if cell is not None:
@@ -344,6 +345,13 @@ class _Book:
                     if head is None:
                         head = num_tails[tone] = f'" s="{self._style_id(fmt, tone, False)}"><v>'
                     append(f"{pre}{rs}{head}{v!r}</v></c>")
+                elif kind is date or kind is datetime:  # dates repeat: the cell's tail cached per value
+                    tail = day_tails.get((tone, v))
+                    if tail is None:
+                        tail = _encode(pre[6:], r, v, fmt, tone, self)[len(pre) + len(rs):]
+                        if len(day_tails) < TEXT_CACHE:
+                            day_tails[(tone, v)] = tail
+                    append(pre + rs + tail)
                 else:
                     append(_encode(pre[6:], r, v, fmt, tone, self))
             yield r, cells
@@ -360,11 +368,11 @@ class _Book:
         direct = (type(get) in (_Key, _ChoiceLabel, _KeyLabel) and not callable(fmt)
                   and (tone is None or type(tone) in (_ChoiceTone, _KeyTone)))
         if not direct:
-            return (_GENERIC, pre, None, None, get, fmt, None, None, tone, None, None)
+            return (_GENERIC, pre, None, None, get, fmt, None, None, tone, None, None, None)
         labels = get.labels if type(get) is not _Key else None
         tones = tone.tones if tone is not None else None
         tone_key = tone.key if tone is not None else None
-        return (_DIRECT, pre, get.key, labels, get, fmt, tone_key, tones, tone, {}, {})
+        return (_DIRECT, pre, get.key, labels, get, fmt, tone_key, tones, tone, {}, {}, {})
 
     def _generic_cell(self, pre: str, r: int, rec: dict, get: Callable[[dict], Any], fmt: Any,
                       tone_of: Callable[[dict], str | None] | None) -> str | None:
