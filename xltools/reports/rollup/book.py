@@ -182,11 +182,12 @@ class _Book:
             blocks = sorted(self.blocks.get(ws.title, []), key=lambda b: b.top)
             order.append((ws, blocks, _dimension(blocks)))
         far = {self.sheets[k].title for k in WORKER_SHEETS if k in self.sheets}
-        first = min((i for i, (ws, _, _) in enumerate(order) if ws.title in far), default=len(order))
-        # the sheets from the first worker sheet on are compressed ahead (in the worker, or
-        # here meanwhile); those before it are small and streamed as the package is written
         with tempfile.TemporaryFile() as far_file, tempfile.TemporaryFile() as near_file:
             worker = self._fork(order, far, far_file) if far else None
+            # with a worker every sheet is compressed ahead (there or here meanwhile); else
+            # those before the first worker sheet are small and streamed as the package is written
+            first = 0 if worker is not None else min(
+                (i for i, (ws, _, _) in enumerate(order) if ws.title in far), default=len(order))
             members: dict[str, Any] = {}
             try:
                 for ws, blocks, dim in order[first:]:
@@ -414,8 +415,8 @@ class _Book:
 
 
 #: the sheets :meth:`_Book.save` writes in a forked process while it writes the rest (about
-#: half the work of the sheets: the opportunities, and the contacts read by ID)
-WORKER_SHEETS = ("pipeline", "relationships")
+#: half the work of the sheets: the opportunities, the contacts read by ID and the portfolio)
+WORKER_SHEETS = ("portfolio", "pipeline", "relationships")
 #: what a forked worker needs, set just before the fork: (book, sheet order, the
 #: snapshot's fingerprint, the file for the members)
 _FORKED: list = []
