@@ -46,8 +46,10 @@ Scale: the big row sets are streamed from one read snapshot of the database stra
 into the sheets (openpyxl only lays out the skeleton); CPU and memory grow with the number
 of cells (about 1,300 per plan: 13 million at 10,000 plans).  Two processes where the
 platform can fork: the win rates are computed in a forked one while this one gathers the
-rest, and the pipeline and relationships sheets are written (and compressed) in another
-while this one writes the rest; one process gives the same file (:func:`write_rollup`'s
+rest, and that one then makes the relationships and activities sheets' passes over the
+contacts and activities while this one builds the rest; the portfolio, pipeline and
+relationships sheets are written (and compressed) in another while this one writes (and
+compresses) the others; one process gives the same file (:func:`write_rollup`'s
 ``processes``).
 
 Modules: :mod:`.common` (texts, formats, columns), :mod:`.data` (reading the store through its read
