@@ -657,7 +657,7 @@ def _parts(path: Path) -> tuple[list[tuple], dict[str, bytes]]:
 
 
 def test_two_processes_and_one_give_the_same_file(world, ctx, tmp_path, monkeypatch):
-    """The worker's sheets (pipeline, relationships) come back compressed and
+    """The worker's sheets (portfolio, pipeline, relationships) come back compressed and
     are put in the package in their place: the same members, compressed the same, as one
     process writes -- with fork, with one process asked, and where there is no fork."""
     from xltools.reports.rollup import book as rollup_book
@@ -679,12 +679,42 @@ def test_two_processes_and_one_give_the_same_file(world, ctx, tmp_path, monkeypa
         monkeypatch.delattr(os, "fork")
         nofork = write_rollup(store, spec, settings, tmp_path / "nofork.xlsx", period=PERIOD, roster=world["roster"],
                               now=NOW)
-    titles = [SHEETS[k]("ja") for k in ("pipeline", "relationships")]
-    assert answered == [sorted(titles)]  # the worker wrote its two sheets, once (not when asked for one process)
+    titles = [SHEETS[k]("ja") for k in ("portfolio", "pipeline", "relationships")]
+    assert answered == [sorted(titles)]  # the worker wrote its three sheets, once (not when asked for one process)
     assert _parts(two) == _parts(one) == _parts(nofork)
     assert _parts(two)[1] == _parts(world["ja"])[1]
     assert records(sheet(load_workbook(two), "pipeline"), "Pipeline") == records(sheet(load_workbook(one), "pipeline"),
                                                                                    "Pipeline")
+
+
+def test_the_contact_and_activity_passes_come_from_the_win_rates_process(world, ctx, tmp_path, monkeypatch):
+    """With two processes the relationships and activities sheets take their passes over the
+    contacts and activities from the win rates' process (the parent makes none); with one,
+    the parent makes them; the passes are the same either way, and so is the file."""
+    from xltools.reports.rollup import sheets_lists
+    from xltools.reports.rollup.data import child_scans, gather, with_ids
+    from xltools.reports.rollup.figures import CONTACT_SCAN_KEYS, activity_scan, activity_scan_keys, contact_scan
+    from xltools.spec.contract import T
+    from xltools.store.queries import Snapshot
+
+    spec, settings = ctx
+    made: list[str] = []
+    monkeypatch.setattr(sheets_lists, "contact_scan", lambda *a: made.append("contacts") or contact_scan(*a))
+    monkeypatch.setattr(sheets_lists, "activity_scan", lambda *a: made.append("activities") or activity_scan(*a))
+    with Store(world["url"], spec) as store:
+        two = write_rollup(store, spec, settings, tmp_path / "two.xlsx", period=PERIOD, roster=world["roster"], now=NOW)
+        assert made == []
+        one = write_rollup(store, spec, settings, tmp_path / "one.xlsx", period=PERIOD, roster=world["roster"], now=NOW,
+                           processes=1)
+        assert made == ["contacts", "activities"]
+        with Snapshot(store) as snap:
+            data = gather(store, spec, settings, snap, period=PERIOD, now=NOW)
+            scans = child_scans(snap, settings, spec, data.today, data.period)
+            here = contact_scan(spec, settings, data.today, with_ids(data, T.CONTACTS, CONTACT_SCAN_KEYS))
+            assert scans["contacts"] == here and here.risk and here.stale and sum(here.stances.values()) > 0
+            acts = activity_scan(spec, data.today, with_ids(data, T.ACTIVITIES, activity_scan_keys(spec)))
+            assert scans["activities"] == acts and acts.visits and acts.overdue
+    assert _parts(two) == _parts(one)
 
 
 def test_a_database_changed_under_the_worker_is_read_from_the_parent_snapshot(world, ctx, tmp_path, monkeypatch):
