@@ -215,6 +215,7 @@ def settle_win_rates(data: RollupData) -> None:
         later = data.win_rates
         data.win_rates = later.result()
         data.scans.update(later.scans)
+        later.scans = {}  # the sheets drop them once used: nothing else keeps them
 
 
 # -- streamed rows -----------------------------------------------------------------------------

@@ -368,11 +368,11 @@ def activity_scan_keys(spec: Spec) -> set[str]:
 class ContactScan:
     """One pass over the streamed contacts for the relationships sheet: per plan the count
     of each stance value as stored (``(plan_id, stance) -> n``), the row IDs of the decision
-    makers at risk, and the contacts not met recently with their sort keys, sorted."""
+    makers at risk, and those of the contacts not met recently, longest first."""
 
     stances: dict[tuple[Any, Any], int]
     risk: list[int]
-    stale: list[tuple[bool, int, int, int]]  # sort key, position, row ID
+    stale: list[int]
 
 
 def contact_scan(spec: Spec, settings: Settings, today: date, rows: Iterable[tuple[int, dict]]) -> ContactScan:
@@ -381,7 +381,7 @@ def contact_scan(spec: Spec, settings: Settings, today: date, rows: Iterable[tup
     limit = today - timedelta(days=settings.thresholds.contact_stale_days)
     stances: dict[tuple[Any, Any], int] = {}
     risk: list[int] = []  # row IDs: the lists are read again when written
-    stale: list[tuple[bool, int, int, int]] = []
+    stale: list[tuple[bool, int, int, int]] = []  # sort key, position, row ID
     # meanings from the spec: people gone, decision makers, stances that are a risk
     gone, deciders = spec.meaning("employment", "gone"), spec.meaning("role", "decision_maker")
     risky = spec.meaning("stance", "risk")
@@ -396,17 +396,19 @@ def contact_scan(spec: Spec, settings: Settings, today: date, rows: Iterable[tup
         if c.get("name") and (last is None or last <= limit):
             stale.append((last is not None, -((today - last).days if last else 0), i, rid))
     stale.sort()
-    return ContactScan(stances, risk, stale)
+    return ContactScan(stances, risk, [k[-1] for k in stale])
 
 
 @dataclass
 class ActivityScan:
-    """One pass over the streamed activities for the activities sheet: the visits of an
-    executive (sort key, position, row ID, executive, planned date, still open) and the
-    overdue activities (sort key, position, row ID), each sorted."""
+    """One pass over the streamed activities for the activities sheet: per executive (in
+    name order) the visits, the upcoming ones and the next date; the row IDs of the visits
+    of an executive (by executive and planned date) and of the overdue activities (longest
+    overdue first)."""
 
-    visits: list[tuple[str, date, int, int, str, date | None, bool]]
-    overdue: list[tuple[int, int, int]]
+    executives: list[dict]
+    visits: list[int]
+    overdue: list[int]
 
 
 def activity_scan(spec: Spec, today: date, rows: Iterable[tuple[int, dict]]) -> ActivityScan:
@@ -416,6 +418,7 @@ def activity_scan(spec: Spec, today: date, rows: Iterable[tuple[int, dict]]) -> 
     for c in spec.table(T.ACTIVITIES).columns:
         if c.overdue_unless:
             closed |= set(c.overdue_unless[1])
+    # per row kept: sort key, position, row ID (and what the summary needs)
     visits: list[tuple[str, date, int, int, str, date | None, bool]] = []
     overdue: list[tuple[int, int, int]] = []
     for i, (rid, a) in enumerate(rows):
@@ -427,5 +430,12 @@ def activity_scan(spec: Spec, today: date, rows: Iterable[tuple[int, dict]]) -> 
         if d is not None:
             overdue.append((-(today - d).days, i, rid))
     visits.sort()
+    summary: dict[str, dict] = {}
+    for k, _, _, _, name, planned, still_open in visits:
+        s = summary.setdefault(k, {"executive": name, "count": 0, "upcoming": 0, "next": None})
+        s["count"] += 1
+        if planned is not None and planned >= today and still_open:
+            s["upcoming"] += 1
+            s["next"] = planned if s["next"] is None else min(s["next"], planned)
     overdue.sort()
-    return ActivityScan(visits, overdue)
+    return ActivityScan(list(summary.values()), [v[3] for v in visits], [k[-1] for k in overdue])

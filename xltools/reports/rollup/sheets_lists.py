@@ -190,34 +190,26 @@ def _relationships(b: _Book, data: RollupData) -> None:
             + b.cols.table(T.CONTACTS, skip=("note", "reports_to", "contact_id"), tone=("stance",))
             + [Col(TEXTS["days_since"], _text("_days"), INT_FORMAT)])
     b.table(ws, "StaleContacts", b.t("stale_contacts", days=days), cols,
-            picked(data, T.CONTACTS, [k[-1] for k in stale]).map(days_since), row)
+            picked(data, T.CONTACTS, stale).map(days_since), row)
     b.freeze(ws, 3)
 
 
 def _activities(b: _Book, data: RollupData) -> None:
     ws = b.sheet("activities")
     today = data.today
-    # per row kept: sort key, position, row ID (and what the summary needs); the rows are read again when written
+    # the rows are read again when written
     scan = data.scans.pop("activities", None)  # made in the win rates' process, or here
     if scan is None:
         scan = activity_scan(b.spec, today, with_ids(data, T.ACTIVITIES, activity_scan_keys(b.spec)))
-    visits, overdue = scan.visits, scan.overdue
-    summary: dict[str, dict] = {}
-    for k, _, _, _, name, planned, still_open in visits:
-        s = summary.setdefault(k, {"executive": name, "count": 0, "upcoming": 0, "next": None})
-        s["count"] += 1
-        if planned is not None and planned >= today and still_open:
-            s["upcoming"] += 1
-            s["next"] = planned if s["next"] is None else min(s["next"], planned)
     exec_col = b.spec.table(T.ACTIVITIES).column("executive")
     cols = [b.cols.field(exec_col), Col(TEXTS["count"], _text("count"), INT_FORMAT),
             Col(TEXTS["upcoming"], _text("upcoming"), INT_FORMAT), Col(TEXTS["next_date"], _text("next"), DATE_FORMAT)]
-    _, row = b.table(ws, "ExecutiveSummary", b.t("exec_summary"), cols, list(summary.values()), 1)
+    _, row = b.table(ws, "ExecutiveSummary", b.t("exec_summary"), cols, scan.executives, 1)
 
     act_cols = b.cols.table(T.ACTIVITIES, skip=("act_id", "executive"), tone=("appointment", "status"))
     cols = [b.cols.field(exec_col)] + b.cols.context("account_name", "rep") + act_cols
     _, row = b.table(ws, "ExecutiveVisits", b.t("exec_visits"), cols,
-                     picked(data, T.ACTIVITIES, [v[3] for v in visits]), row)
+                     picked(data, T.ACTIVITIES, scan.visits), row)
 
     def days_overdue(a: dict) -> dict:
         d = _overdue(T.ACTIVITIES, b.spec, a, today)
@@ -227,7 +219,7 @@ def _activities(b: _Book, data: RollupData) -> None:
     cols = (b.cols.context("account_name", "rep") + b.cols.table(T.ACTIVITIES, tone=("status",))
             + [Col(TEXTS["days_overdue"], _text("_days"), INT_FORMAT, tone=lambda r: "bad")])
     b.table(ws, "OverdueActivities", b.t("overdue_activities"), cols,
-            picked(data, T.ACTIVITIES, [k[-1] for k in overdue]).map(days_overdue), row)
+            picked(data, T.ACTIVITIES, scan.overdue).map(days_overdue), row)
     b.freeze(ws, 3)
 
 
