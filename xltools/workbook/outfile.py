@@ -180,15 +180,7 @@ def deflated_sheet(ws, compresslevel: int | None = None, out: BinaryIO | None = 
     if ws.conditional_formatting:
         raise ValueError("a sheet compressed ahead cannot have conditional formatting")
     sink = DeflateSink(compresslevel, out)
-    writer = _sheet_writer()(ws, {}, out=sink)
-    try:
-        writer.write()
-    except BaseException:
-        try:
-            writer.xf.close()
-        except Exception:
-            pass  # the first error is the one to report
-        raise
+    _write_streamed(ws, {}, sink)
     # the part's name as write_xlsx numbers the sheets (openpyxl numbers them as it writes)
     return sink.finish(f"xl/worksheets/sheet{ws.parent.worksheets.index(ws) + 1}.xml")
 
@@ -245,17 +237,7 @@ def write_xlsx(wb, path: str | os.PathLike, compresslevel: int | None = None) ->
                 self._archive.write_deflated(member)
             elif getattr(ws, "_xltools_stream", None):
                 with self._archive.open(ws.path[1:], "w", force_zip64=True) as fh:
-                    writer = _sheet_writer()(ws, dxf_ids, out=fh)
-                    try:
-                        writer.write()
-                    except BaseException:
-                        # end the sheet's XML stream while its zip entry is still open: left for
-                        # the garbage collector, it would write into a closed file
-                        try:
-                            writer.xf.close()
-                        except Exception:
-                            pass  # the first error is the one to report
-                        raise
+                    writer = _write_streamed(ws, dxf_ids, fh)
             else:
                 writer = _sheet_writer()(ws, dxf_ids)
                 writer.write()
@@ -269,6 +251,22 @@ def write_xlsx(wb, path: str | os.PathLike, compresslevel: int | None = None) ->
 
 
 _SHEET_WRITER: list = []
+
+
+def _write_streamed(ws, dxf_ids: dict, out):
+    """Write the sheet ``ws`` (its rows streamed) into the file-like ``out``; the writer.  On an error the
+    sheet's XML stream is ended while ``out`` is still open: left for the garbage collector,
+    it would write into a closed file."""
+    writer = _sheet_writer()(ws, dxf_ids, out=out)
+    try:
+        writer.write()
+    except BaseException:
+        try:
+            writer.xf.close()
+        except Exception:
+            pass  # the first error is the one to report
+        raise
+    return writer
 
 
 def _sheet_writer():

@@ -46,7 +46,9 @@ class WorkerDied(Exception):
         self.exitcode = exitcode
         super().__init__(self.describe("en"))
 
-    def describe(self, lang: str = "en") -> str:
+    def how(self) -> tuple[str, str]:
+        """How the worker stopped, (Japanese, English), to follow "stopped": by a signal
+        (named), with an exit status, or unexpectedly."""
         import signal
 
         code = self.exitcode
@@ -55,11 +57,13 @@ class WorkerDied(Exception):
                 name = signal.Signals(-code).name
             except ValueError:
                 name = f"signal {-code}"
-            how = (f"シグナル {name} で", f"killed by {name}")
-        elif code:
-            how = (f"終了コード {code} で", f"with exit status {code}")
-        else:
-            how = ("予期せず", "unexpectedly")
+            return f"シグナル {name} で", f"(killed by {name})"
+        if code:
+            return f"終了コード {code} で", f"with exit status {code}"
+        return "予期せず", "unexpectedly"
+
+    def describe(self, lang: str = "en") -> str:
+        how = self.how()
         if lang == "ja":
             return f"読み込み処理が{how[0]}停止しました"
         return f"the reading process stopped {how[1]}"

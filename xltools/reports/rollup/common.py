@@ -198,19 +198,7 @@ def worker_value(value: Any, sheets: str) -> Any:
     from xltools.workbook.workers import WorkerDied
 
     if isinstance(value, WorkerDied):
-        code = value.exitcode
-        if code is not None and code < 0:
-            import signal
-
-            try:
-                name = signal.Signals(-code).name
-            except ValueError:
-                name = f"signal {-code}"
-            how = (f"シグナル {name} で", f"(killed by {name})")
-        elif code:
-            how = (f"終了コード {code} で", f"with exit status {code}")
-        else:
-            how = ("予期せず", "unexpectedly")
+        how = value.how()
         raise RollupWorkerError(sheet=sheets, how_ja=how[0], how_en=how[1])
     if isinstance(value, XltoolsError):
         raise value
